@@ -1,0 +1,26 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["dist/", "gen/", "node_modules/", "data/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      "no-console": "error",
+      "@typescript-eslint/no-explicit-any": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      "no-restricted-properties": [
+        "error",
+        { object: "it", property: "only", message: "A focused test hides the rest of the suite." },
+        { object: "describe", property: "only", message: "A focused test hides the rest of the suite." },
+        { object: "test", property: "only", message: "A focused test hides the rest of the suite." },
+      ],
+    },
+  },
+  {
+    // Entry points and tools print for their user.
+    files: ["**/main.ts", "scripts/**", "bench/**"],
+    rules: { "no-console": "off" },
+  },
+);

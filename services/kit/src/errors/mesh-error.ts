@@ -1,0 +1,107 @@
+import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
+
+/** Machine-readable reasons, sent to callers as `recq-reason` trailing metadata. One per distinct failure. */
+export const Reason = {
+  NO_HANDLER: "NO_HANDLER",
+  HANDLER_LOST: "HANDLER_LOST",
+  DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
+  CANCELLED: "CANCELLED",
+  INVALID_REQUEST: "INVALID_REQUEST",
+  DOMAIN_RULE: "DOMAIN_RULE",
+  AGGREGATE_CONFLICT: "AGGREGATE_CONFLICT",
+  QUEUE_FULL: "QUEUE_FULL",
+  NO_PERMITS: "NO_PERMITS",
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  PERMISSION_DENIED: "PERMISSION_DENIED",
+  PROTOCOL_VIOLATION: "PROTOCOL_VIOLATION",
+  STORE_UNAVAILABLE: "STORE_UNAVAILABLE",
+  SHUTTING_DOWN: "SHUTTING_DOWN",
+  INTERNAL: "INTERNAL",
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+export const REASON_METADATA_KEY = "recq-reason";
+
+/** Host errors whose meaning is "the other side is not there": they map to UNAVAILABLE. */
+const unavailableHostErrors = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
+
+/**
+ * The one error type of the mesh: a gRPC status code, a message for humans and a reason for machines.
+ * `MeshError.from` turns anything thrown into one, so every failure reaches a caller as a clear status.
+ */
+export class MeshError extends Error {
+  override readonly name = "MeshError";
+
+  constructor(
+    readonly code: status,
+    message: string,
+    readonly reason: string = defaultReason(code),
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  static from(thrown: unknown): MeshError {
+    if (thrown instanceof MeshError) return thrown;
+    if (isStatusLike(thrown)) {
+      const reason = thrown.metadata?.get(REASON_METADATA_KEY)[0];
+      return new MeshError(thrown.code, thrown.details ?? thrown.message ?? "", typeof reason === "string" ? reason : undefined, {
+        cause: thrown,
+      });
+    }
+    if (thrown instanceof Error) {
+      const hostCode = (thrown as NodeJS.ErrnoException).code;
+      if (hostCode !== undefined && unavailableHostErrors.has(hostCode)) {
+        return new MeshError(status.UNAVAILABLE, thrown.message, Reason.HANDLER_LOST, { cause: thrown });
+      }
+      return new MeshError(status.INTERNAL, thrown.message, Reason.INTERNAL, { cause: thrown });
+    }
+    return new MeshError(status.INTERNAL, String(thrown), Reason.INTERNAL, { cause: thrown });
+  }
+
+  /** The shape grpc-js takes in a callback or `call.emit('error', …)`, with the reason in trailing metadata. */
+  toStatus(): Partial<StatusObject> & { code: status; details: string } {
+    const metadata = new Metadata();
+    metadata.set(REASON_METADATA_KEY, this.reason);
+    return { code: this.code, details: this.message, metadata };
+  }
+}
+
+function defaultReason(code: status): string {
+  switch (code) {
+    case status.DEADLINE_EXCEEDED:
+      return Reason.DEADLINE_EXCEEDED;
+    case status.CANCELLED:
+      return Reason.CANCELLED;
+    case status.INVALID_ARGUMENT:
+      return Reason.INVALID_REQUEST;
+    case status.RESOURCE_EXHAUSTED:
+      return Reason.QUEUE_FULL;
+    case status.UNAUTHENTICATED:
+      return Reason.UNAUTHENTICATED;
+    case status.PERMISSION_DENIED:
+      return Reason.PERMISSION_DENIED;
+    case status.ABORTED:
+      return Reason.AGGREGATE_CONFLICT;
+    case status.FAILED_PRECONDITION:
+    case status.NOT_FOUND:
+    case status.ALREADY_EXISTS:
+    case status.OUT_OF_RANGE:
+      return Reason.DOMAIN_RULE;
+    default:
+      return Reason.INTERNAL;
+  }
+}
+
+interface StatusLike {
+  code: status;
+  details?: string;
+  message?: string;
+  metadata?: Metadata;
+}
+
+function isStatusLike(value: unknown): value is StatusLike {
+  if (typeof value !== "object" || value === null) return false;
+  const code = (value as { code?: unknown }).code;
+  return typeof code === "number" && code >= 0 && code <= 16;
+}
