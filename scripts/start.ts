@@ -1,0 +1,51 @@
+// `npm start`: the gateway and the TodoList service on the embedded store, as two processes, with a note on
+// how to call them. Ctrl-C stops both gracefully.
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+
+const root = path.resolve(__dirname, "..", "..");
+const address = process.env.RECQ_ADDRESS ?? "127.0.0.1:50051";
+const env = { ...process.env, RECQ_ADDRESS: address, RECQ_GATEWAY: address };
+
+function run(name: string, script: string): ChildProcess {
+  const child = spawn(process.execPath, [path.join(root, "dist", script)], { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+  child.on("exit", (code, signal) => {
+    if (!stopping) {
+      console.error(`${name} exited (${signal ?? code}); stopping`);
+      stop(1);
+    }
+  });
+  return child;
+}
+
+let stopping = false;
+const children: ChildProcess[] = [];
+
+function stop(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) child.kill("SIGTERM");
+  let left = children.length;
+  for (const child of children) child.once("exit", () => --left === 0 && process.exit(code));
+  setTimeout(() => process.exit(code), 15_000).unref();
+}
+
+process.on("SIGINT", () => stop(0));
+process.on("SIGTERM", () => stop(0));
+
+children.push(run("gateway", "services/gateway/main.js"));
+// The gateway binds in well under a second; the service retries its link with backoff anyway.
+setTimeout(() => {
+  children.push(run("todo", "services/todo/main.js"));
+  setTimeout(() => {
+    console.log(`
+RECQ Mesh is running on ${address} (embedded store in ./data/gateway). Try:
+
+  grpcurl -plaintext ${address} list
+  grpcurl -plaintext -d '{"list_id":"groceries","name":"Groceries"}' ${address} todo.v1.TodoListCommandService/CreateTodoList
+  grpcurl -plaintext -d '{"list_id":"groceries","item_id":"milk","text":"Milk"}' ${address} todo.v1.TodoListCommandService/AddTodoItem
+  grpcurl -plaintext -d '{"list_id":"groceries"}' ${address} todo.v1.TodoListQueryService/GetTodoList
+
+Ctrl-C stops it.`);
+  }, 1500);
+}, 500);

@@ -1,0 +1,44 @@
+// Telemetry first: instrumentation must be in place before grpc-js is loaded.
+import { startTelemetry } from "../kit/src/telemetry/start-telemetry";
+const telemetry = startTelemetry("recq-gateway");
+
+import { readFileSync } from "node:fs";
+import { jsonLogger } from "../kit/src/logging/logger";
+import { loadGatewayConfig } from "./src/config";
+import { loadDescriptorCatalog } from "./src/descriptors/descriptor-catalog";
+import { Gateway } from "./src/gateway";
+import { EmbeddedEventStore } from "./src/store/embedded-event-store";
+
+async function main(): Promise<void> {
+  const logger = jsonLogger("gateway");
+  const config = loadGatewayConfig(process.argv.slice(2), process.env);
+  if (process.env.MONGODB_URI) {
+    throw new Error("MONGODB_URI is set, but this build of the gateway has only the embedded store; unset it to use the embedded store");
+  }
+  const catalog = loadDescriptorCatalog(readFileSync(config.descriptorsPath));
+  const store = await EmbeddedEventStore.open({ directory: config.dataDir, logger });
+  const gateway = await Gateway.start({
+    address: config.address,
+    catalog,
+    store,
+    linkToken: config.linkToken,
+    clientToken: config.clientToken,
+    limits: config.limits,
+    logger,
+  });
+  logger.info("gateway ready", { address: config.address, port: gateway.port, dataDir: config.dataDir });
+  const stop = (signal: string) => {
+    logger.info("stopping", { signal });
+    void gateway
+      .stop()
+      .then(() => telemetry.shutdown())
+      .then(() => process.exit(0));
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,99 @@
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+/** Everything the gateway can be told, with its default. Flags win over environment variables. */
+export interface GatewayConfig {
+  /** host:port to listen on. `--address`, `RECQ_ADDRESS`; default 127.0.0.1:50051. */
+  address: string;
+  /** The FileDescriptorSet of the contracts to serve. `--descriptors`, `RECQ_DESCRIPTORS`; default dist/descriptors.binpb. */
+  descriptorsPath: string;
+  /** Embedded store's folder. `--data-dir`, `RECQ_DATA_DIR`; default ./data/gateway. */
+  dataDir: string;
+  /** Shared token handlers present in Hello / ConsumerOpen. `RECQ_LINK_TOKEN`; default none (open). */
+  linkToken: string | undefined;
+  /** Token callers present as `authorization: Bearer …`. `RECQ_CLIENT_TOKEN`; default none (open). */
+  clientToken: string | undefined;
+  limits: GatewayLimits;
+}
+
+/** Every limit of the gateway, explicit. Environment variable names in parentheses. */
+export interface GatewayLimits {
+  /** Largest request from a caller (RECQ_MAX_REQUEST_BYTES): 4 MiB. */
+  maxRequestBytes: number;
+  /** Largest link message the gateway receives (RECQ_MAX_LINK_MESSAGE_BYTES): 64 MiB. */
+  maxLinkMessageBytes: number;
+  /** A call without a deadline gets DEADLINE_EXCEEDED after (RECQ_MAX_CALL_MS): 30 s. */
+  maxCallMsWithoutDeadline: number;
+  /** Heartbeat interval on links (RECQ_HEARTBEAT_MS): 10 s; a link silent for 3 intervals is closed. */
+  heartbeatIntervalMs: number;
+  /** Dispatches queued per link while it has no permits (RECQ_MAX_QUEUED_PER_LINK): 10,000. */
+  maxQueuedPerLink: number;
+  /** Commands queued per aggregate (RECQ_MAX_QUEUED_PER_AGGREGATE): 1,000. */
+  maxQueuedPerAggregate: number;
+  /** Commands queued in the gateway in all (RECQ_MAX_QUEUED_COMMANDS): 100,000. */
+  maxQueuedCommands: number;
+  /** Redispatches after an append conflict (RECQ_MAX_CONFLICT_RETRIES): 3. */
+  maxConflictRetries: number;
+  /** Aggregates whose history is cached (RECQ_AGGREGATE_CACHE_SIZE): 10,000. */
+  aggregateCacheSize: number;
+  /** Routing keys that remember their instance (RECQ_MAX_AFFINITY_ENTRIES): 100,000. */
+  maxAffinityEntries: number;
+  /** Events read per catch-up step of a consumer (RECQ_CONSUMER_READ_BATCH): 500. */
+  consumerReadBatch: number;
+  /** Grace period for calls in flight at shutdown (RECQ_SHUTDOWN_GRACE_MS): 5 s. */
+  shutdownGraceMs: number;
+}
+
+export const defaultLimits: GatewayLimits = {
+  maxRequestBytes: 4 * 1024 * 1024,
+  maxLinkMessageBytes: 64 * 1024 * 1024,
+  maxCallMsWithoutDeadline: 30_000,
+  heartbeatIntervalMs: 10_000,
+  maxQueuedPerLink: 10_000,
+  maxQueuedPerAggregate: 1_000,
+  maxQueuedCommands: 100_000,
+  maxConflictRetries: 3,
+  aggregateCacheSize: 10_000,
+  maxAffinityEntries: 100_000,
+  consumerReadBatch: 500,
+  shutdownGraceMs: 5_000,
+};
+
+const limitEnv: Record<keyof GatewayLimits, string> = {
+  maxRequestBytes: "RECQ_MAX_REQUEST_BYTES",
+  maxLinkMessageBytes: "RECQ_MAX_LINK_MESSAGE_BYTES",
+  maxCallMsWithoutDeadline: "RECQ_MAX_CALL_MS",
+  heartbeatIntervalMs: "RECQ_HEARTBEAT_MS",
+  maxQueuedPerLink: "RECQ_MAX_QUEUED_PER_LINK",
+  maxQueuedPerAggregate: "RECQ_MAX_QUEUED_PER_AGGREGATE",
+  maxQueuedCommands: "RECQ_MAX_QUEUED_COMMANDS",
+  maxConflictRetries: "RECQ_MAX_CONFLICT_RETRIES",
+  aggregateCacheSize: "RECQ_AGGREGATE_CACHE_SIZE",
+  maxAffinityEntries: "RECQ_MAX_AFFINITY_ENTRIES",
+  consumerReadBatch: "RECQ_CONSUMER_READ_BATCH",
+  shutdownGraceMs: "RECQ_SHUTDOWN_GRACE_MS",
+};
+
+export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: { address: { type: "string" }, descriptors: { type: "string" }, "data-dir": { type: "string" } },
+    strict: true,
+  });
+  const limits = { ...defaultLimits };
+  for (const key of Object.keys(limitEnv) as (keyof GatewayLimits)[]) {
+    const raw = env[limitEnv[key]];
+    if (raw === undefined || raw === "") continue;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0) throw new Error(`${limitEnv[key]} must be a non-negative integer, not "${raw}"`);
+    limits[key] = value;
+  }
+  return {
+    address: values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051",
+    descriptorsPath: path.resolve(values.descriptors ?? env.RECQ_DESCRIPTORS ?? "dist/descriptors.binpb"),
+    dataDir: path.resolve(values["data-dir"] ?? env.RECQ_DATA_DIR ?? "data/gateway"),
+    linkToken: env.RECQ_LINK_TOKEN || undefined,
+    clientToken: env.RECQ_CLIENT_TOKEN || undefined,
+    limits,
+  };
+}

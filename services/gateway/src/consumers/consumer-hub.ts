@@ -1,0 +1,171 @@
+import { status } from "@grpc/grpc-js";
+import type { EventEnvelope } from "../../../../gen/recq/v1/event";
+import type { ConsumeRequest } from "../../../../gen/recq/v1/link";
+import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import type { Logger } from "../../../kit/src/logging/logger";
+import { toEnvelope } from "../commands/envelopes";
+import { checkCredentials } from "../links/credentials";
+import type { EventStore } from "../store/event-store";
+import { ConsumerSession, type ConsumeCall } from "./consumer-session";
+import type { ProjectionPositions } from "./projection-positions";
+
+export interface ConsumerHubOptions {
+  linkToken: string | undefined;
+  /** Events read from the store per step of a catch-up. */
+  readBatchSize: number;
+}
+
+interface ConsumerGroup {
+  active: ConsumerSession | undefined;
+  standbys: ConsumerSession[];
+}
+
+/**
+ * Serves `recq.v1.HandlerLinkService/Consume`: each projection (consumer name) has one active instance, which
+ * gets the stored events after its checkpoint in order, then live ones, as far as its permits allow; other
+ * instances of the same name wait as standbys and take over, from their own checkpoint, when it goes away.
+ */
+export class ConsumerHub {
+  private readonly groups = new Map<string, ConsumerGroup>();
+  private readonly stopListening: () => void;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly positions: ProjectionPositions,
+    private readonly options: ConsumerHubOptions,
+    private readonly logger: Logger,
+  ) {
+    this.stopListening = store.onAppended(() => {
+      for (const group of this.groups.values()) if (group.active) void this.pump(group.active);
+    });
+  }
+
+  readonly consume = (call: ConsumeCall): void => {
+    let session: ConsumerSession | undefined;
+    call.on("data", (request: ConsumeRequest) => {
+      try {
+        if (session === undefined) {
+          session = this.open(call, request);
+        } else {
+          this.receive(session, request);
+        }
+      } catch (thrown) {
+        const error = MeshError.from(thrown);
+        if (session) this.leave(session);
+        call.emit("error", { ...error.toStatus() });
+      }
+    });
+    const end = () => {
+      if (session) this.leave(session);
+    };
+    call.on("end", () => {
+      end();
+      call.end();
+    });
+    call.on("cancelled", end);
+    call.on("error", end);
+    call.on("close", end);
+  };
+
+  close(): void {
+    this.stopListening();
+    for (const group of this.groups.values()) {
+      for (const session of [group.active, ...group.standbys]) {
+        if (!session) continue;
+        session.closed = true;
+        session.call.emit("error", { ...new MeshError(status.UNAVAILABLE, "the gateway is shutting down", Reason.SHUTTING_DOWN).toStatus() });
+      }
+    }
+    this.groups.clear();
+  }
+
+  private open(call: ConsumeCall, request: ConsumeRequest): ConsumerSession {
+    const open = request.open;
+    if (open === undefined || !open.consumer) {
+      throw new MeshError(status.INVALID_ARGUMENT, "the first message of a consumer stream must carry open.consumer", Reason.PROTOCOL_VIOLATION);
+    }
+    checkCredentials(this.options.linkToken, open.credentials);
+    const session = new ConsumerSession(call, open);
+    const group = this.groups.get(open.consumer) ?? { active: undefined, standbys: [] };
+    this.groups.set(open.consumer, group);
+    if (group.active === undefined) {
+      this.activate(group, session);
+    } else {
+      group.standbys.push(session);
+      call.write({ events: [], standby: true });
+      this.logger.info("consumer waits as standby", { consumer: open.consumer, instance: open.instanceId });
+    }
+    this.receive(session, request);
+    return session;
+  }
+
+  private activate(group: ConsumerGroup, session: ConsumerSession): void {
+    group.active = session;
+    this.positions.reset(session.consumer, session.effectivePosition);
+    this.logger.info("consumer active", { consumer: session.consumer, instance: session.open.instanceId, after: session.cursor });
+    void this.pump(session);
+  }
+
+  private receive(session: ConsumerSession, request: ConsumeRequest): void {
+    if (request.permits > 0) session.permits += request.permits;
+    const processed = Number(request.processedPosition);
+    if (processed > session.processed) session.processed = processed;
+    const group = this.groups.get(session.consumer);
+    if (group?.active !== session) return;
+    this.positions.advance(session.consumer, session.effectivePosition);
+    void this.pump(session);
+  }
+
+  private leave(session: ConsumerSession): void {
+    if (session.closed) return;
+    session.closed = true;
+    const group = this.groups.get(session.consumer);
+    if (group === undefined) return;
+    if (group.active === session) {
+      group.active = undefined;
+      const next = group.standbys.shift();
+      if (next) this.activate(group, next);
+    } else {
+      group.standbys = group.standbys.filter((s) => s !== session);
+    }
+    if (group.active === undefined && group.standbys.length === 0) this.groups.delete(session.consumer);
+  }
+
+  /** Sends what the session may have, in order; one pump per session at a time. */
+  private async pump(session: ConsumerSession): Promise<void> {
+    if (session.pumping) {
+      session.pumpAgain = true;
+      return;
+    }
+    session.pumping = true;
+    try {
+      do {
+        session.pumpAgain = false;
+        await this.catchUp(session);
+      } while (session.pumpAgain && !session.closed);
+    } catch (thrown) {
+      this.logger.error("consumer delivery failed", { consumer: session.consumer, error: String(thrown) });
+      session.call.emit("error", { ...MeshError.from(thrown).toStatus() });
+    } finally {
+      session.pumping = false;
+    }
+  }
+
+  private async catchUp(session: ConsumerSession): Promise<void> {
+    while (session.permits > 0 && !session.closed) {
+      const events = await this.store.readAll(session.cursor, this.options.readBatchSize);
+      if (events.length === 0) return;
+      const batch: EventEnvelope[] = [];
+      for (const event of events) {
+        if (session.permits === 0) break;
+        session.cursor = event.position;
+        if (!session.wants(event.type)) continue;
+        batch.push(toEnvelope(event));
+        session.permits -= 1;
+        session.lastSent = event.position;
+      }
+      this.positions.advance(session.consumer, session.effectivePosition);
+      if (batch.length > 0 && !session.closed) await session.write({ events: batch, standby: false });
+    }
+  }
+}

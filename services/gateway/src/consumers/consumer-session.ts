@@ -1,0 +1,51 @@
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type { ConsumeRequest, ConsumeResponse, ConsumerOpen } from "../../../../gen/recq/v1/link";
+
+export type ConsumeCall = ServerDuplexStream<ConsumeRequest, ConsumeResponse>;
+
+/** One projector instance's consumer stream and how far it has got. */
+export class ConsumerSession {
+  /** Events with position ≤ cursor have been examined (sent, or skipped as not wanted). */
+  cursor: number;
+  /** Position of the last event sent. */
+  lastSent = 0;
+  /** The projector's reported checkpoint. */
+  processed: number;
+  permits = 0;
+  closed = false;
+  pumping = false;
+  pumpAgain = false;
+  readonly types: ReadonlySet<string> | undefined;
+
+  constructor(
+    readonly call: ConsumeCall,
+    readonly open: ConsumerOpen,
+  ) {
+    const after = Number(open.afterPosition);
+    this.cursor = after;
+    this.processed = after;
+    this.types = open.eventTypes.length > 0 ? new Set(open.eventTypes) : undefined;
+  }
+
+  get consumer(): string {
+    return this.open.consumer;
+  }
+
+  wants(type: string): boolean {
+    return this.types === undefined || this.types.has(type);
+  }
+
+  /**
+   * The position through which the projection reflects every event: once everything sent is processed, every
+   * examined event counts (the skipped ones need no work); before, only the projector's checkpoint does.
+   */
+  get effectivePosition(): number {
+    return this.processed >= this.lastSent ? Math.max(this.cursor, this.processed) : this.processed;
+  }
+
+  /** Writes a batch; resolves when the stream can take more (grpc-js backpressure). */
+  write(response: ConsumeResponse): Promise<void> {
+    if (this.call.write(response)) return Promise.resolve();
+    return new Promise((resolve) => this.call.once("drain", () => resolve()));
+  }
+}

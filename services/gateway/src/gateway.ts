@@ -1,0 +1,154 @@
+import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { HandlerLinkServiceService } from "../../../gen/recq/v1/link";
+import { MeshError, Reason } from "../../kit/src/errors/mesh-error";
+import { silentLogger, type Logger } from "../../kit/src/logging/logger";
+import { CommandPipeline } from "./commands/command-pipeline";
+import { defaultLimits, type GatewayLimits } from "./config";
+import { ConsumerHub } from "./consumers/consumer-hub";
+import { ProjectionPositions } from "./consumers/projection-positions";
+import type { DescriptorCatalog, ServiceEntry } from "./descriptors/descriptor-catalog";
+import { addHealthService, HealthRegistry } from "./health/health-service";
+import { LinkService } from "./links/link-service";
+import { QueryRelay } from "./queries/query-relay";
+import { addReflectionService } from "./reflection/reflection-service";
+import { Dispatcher } from "./routing/dispatcher";
+import { MethodRouter } from "./routing/method-router";
+import { CallTracker } from "./server/call-tracker";
+import { domainService } from "./server/domain-methods";
+import type { EventStore } from "./store/event-store";
+
+export interface GatewayOptions {
+  /** host:port; port 0 picks a free one. */
+  address: string;
+  catalog: DescriptorCatalog;
+  store: EventStore;
+  linkToken?: string;
+  clientToken?: string;
+  limits?: Partial<GatewayLimits>;
+  logger?: Logger;
+}
+
+const HEALTH_SERVICE = "grpc.health.v1.Health";
+const REFLECTION_SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+const LINK_SERVICE = "recq.v1.HandlerLinkService";
+
+/**
+ * The Message Gateway: serves every domain service of the descriptor set, routes each call over a handler
+ * link, keeps the event store, streams events to projectors, and serves health and reflection.
+ */
+export class Gateway {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly calls: CallTracker,
+    private readonly links: LinkService,
+    private readonly consumers: ConsumerHub,
+    private readonly health: HealthRegistry,
+    private readonly store: EventStore,
+    private readonly limits: GatewayLimits,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const limits = { ...defaultLimits, ...options.limits };
+    const logger = options.logger ?? silentLogger;
+    const { catalog, store } = options;
+    const server = new Server({
+      "grpc.max_receive_message_length": limits.maxLinkMessageBytes,
+      "grpc.max_send_message_length": limits.maxLinkMessageBytes,
+    });
+    const router = new MethodRouter({ maxAffinityEntries: limits.maxAffinityEntries });
+    const dispatcher = new Dispatcher(router);
+    const positions = new ProjectionPositions();
+    const commands = new CommandPipeline(store, dispatcher, {
+      maxConflictRetries: limits.maxConflictRetries,
+      maxQueuedPerAggregate: limits.maxQueuedPerAggregate,
+      maxQueuedCommands: limits.maxQueuedCommands,
+      aggregateCacheSize: limits.aggregateCacheSize,
+    });
+    const queries = new QueryRelay(dispatcher, positions);
+    const calls = new CallTracker();
+    const domainOptions = { maxRequestBytes: limits.maxRequestBytes, maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline, clientToken: options.clientToken };
+    for (const service of catalog.services) {
+      const { definition, implementation } = domainService(service, { calls, commands, queries, options: domainOptions });
+      server.addService(definition, implementation);
+    }
+    const links = new LinkService(
+      { isDomainMethod: (path) => catalog.methodByPath(path) !== undefined },
+      router,
+      {
+        linkToken: options.linkToken,
+        heartbeatIntervalMs: limits.heartbeatIntervalMs,
+        maxQueuedDispatches: limits.maxQueuedPerLink,
+        maxMessageBytes: limits.maxLinkMessageBytes,
+      },
+      logger,
+    );
+    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
+    server.addService(HandlerLinkServiceService, { connect: links.connect, consume: consumers.consume });
+    const health = new HealthRegistry();
+    addHealthService(server, health);
+    const served = [...catalog.services.map((s) => s.fullName), HEALTH_SERVICE, ...REFLECTION_SERVICES, LINK_SERVICE];
+    addReflectionService(server, catalog, () => served);
+    trackServiceHealth(catalog.services, router, health);
+    health.setStatus("", "SERVING");
+    const port = await bind(server, options.address);
+    logger.info("gateway listening", { address: options.address, port, services: catalog.services.map((s) => s.fullName) });
+    return new Gateway(server, port, calls, links, consumers, health, store, limits, logger);
+  }
+
+  get handlerLinkCount(): number {
+    return this.links.linkCount;
+  }
+
+  /** Stops taking calls, lets those in flight finish within the grace period, then ends links and the store. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.health.shutdown();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.endStreams();
+        this.server.forceShutdown();
+        resolve();
+      }, this.limits.shutdownGraceMs);
+      force.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      // Links and consumer streams never end by themselves: end them once the callers' calls are answered.
+      void this.calls.idle().then(() => this.endStreams());
+    });
+    await this.store.close();
+    this.logger.info("gateway stopped");
+  }
+
+  private endStreams(): void {
+    const error = new MeshError(status.UNAVAILABLE, "the gateway is shutting down", Reason.SHUTTING_DOWN);
+    this.links.closeAll(error);
+    this.consumers.close();
+  }
+}
+
+/** A domain service is SERVING while every one of its methods has a handler linked. */
+function trackServiceHealth(services: readonly ServiceEntry[], router: MethodRouter, health: HealthRegistry): void {
+  const update = (service: ServiceEntry) =>
+    health.setStatus(service.fullName, service.methods.every((m) => router.hasRoute(m.path)) ? "SERVING" : "NOT_SERVING");
+  for (const service of services) update(service);
+  router.onChange((path) => {
+    const service = services.find((s) => s.methods.some((m) => m.path === path));
+    if (service) update(service);
+  });
+}
+
+function bind(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+  });
+}

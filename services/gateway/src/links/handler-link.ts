@@ -1,0 +1,160 @@
+import { status, type ServerDuplexStream } from "@grpc/grpc-js";
+import type { ConnectRequest, ConnectResponse, Dispatch, GatewayFrame, Reply } from "../../../../gen/recq/v1/link";
+import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { FrameBatcher } from "../../../kit/src/link/frame-batcher";
+
+/** What the gateway does with the replies to one dispatch. */
+export interface PendingDispatch {
+  /** A server-streaming query: replies until `end` or `failure`. Otherwise the first reply is the last. */
+  readonly streaming: boolean;
+  onReply(reply: Reply): void;
+  /** The link went away before the final reply. */
+  onLost(error: MeshError): void;
+}
+
+interface QueuedDispatch {
+  frame: GatewayFrame;
+  pending: PendingDispatch;
+}
+
+export interface HandlerLinkLimits {
+  /** Dispatches waiting for permits on one link; past it a call fails with RESOURCE_EXHAUSTED. */
+  maxQueuedDispatches: number;
+}
+
+type LinkCall = ServerDuplexStream<ConnectRequest, ConnectResponse>;
+
+/**
+ * One connected handler process, as the gateway sees it: the frames it sends down (batched per event-loop
+ * turn), the permits it granted, and the dispatches awaiting replies. A dispatch waits in a bounded queue
+ * while the handler has granted no permits.
+ */
+export class HandlerLink {
+  component = "";
+  instanceId = "";
+  permits = 0;
+  lastSeenMs = Date.now();
+  private nextRequestId = 1;
+  private readonly inFlight = new Map<number, PendingDispatch>();
+  private readonly queued = new Map<number, QueuedDispatch>();
+  private readonly batcher: FrameBatcher<GatewayFrame>;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly call: LinkCall,
+    private readonly limits: HandlerLinkLimits,
+  ) {
+    this.batcher = new FrameBatcher<GatewayFrame>({
+      send: (frames) => {
+        if (!this.closed) this.call.write({ frames });
+      },
+      sizeOf: gatewayFrameSize,
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Calls in flight or queued: the load the router balances. */
+  get load(): number {
+    return this.inFlight.size + this.queued.size;
+  }
+
+  send(frame: GatewayFrame): void {
+    if (!this.closed) this.batcher.push(frame);
+  }
+
+  /** Sends a dispatch now if a permit allows, else queues it. Returns the request id, for `cancel`. */
+  dispatch(dispatch: Omit<Dispatch, "requestId">, metadata: Record<string, string>, pending: PendingDispatch): number {
+    if (this.closed) throw lostError(this);
+    const requestId = this.takeRequestId();
+    const frame: GatewayFrame = { metadata, frame: { $case: "dispatch", value: { ...dispatch, requestId } } };
+    if (this.permits > 0) {
+      this.sendDispatch(requestId, frame, pending);
+    } else if (this.queued.size < this.limits.maxQueuedDispatches) {
+      this.queued.set(requestId, { frame, pending });
+    } else {
+      throw new MeshError(
+        status.RESOURCE_EXHAUSTED,
+        `handler ${this.component}/${this.instanceId} has no permits and ${this.queued.size} calls queued (limit ${this.limits.maxQueuedDispatches})`,
+        Reason.NO_PERMITS,
+      );
+    }
+    return requestId;
+  }
+
+  /** The caller went away: drop a queued dispatch, or tell the handler to stop one in flight. */
+  cancel(requestId: number, reason: string): void {
+    if (this.queued.delete(requestId)) return;
+    if (!this.inFlight.delete(requestId)) return;
+    this.send({ metadata: {}, frame: { $case: "cancel", value: { requestId, reason } } });
+  }
+
+  grantPermits(count: number): void {
+    this.permits += count;
+    for (const [requestId, queued] of this.queued) {
+      if (this.permits === 0) break;
+      this.queued.delete(requestId);
+      this.sendDispatch(requestId, queued.frame, queued.pending);
+    }
+  }
+
+  receiveReply(reply: Reply): void {
+    const pending = this.inFlight.get(reply.requestId);
+    if (pending === undefined) return; // cancelled or timed out already: a late reply changes nothing
+    const outcome = reply.outcome?.$case;
+    const final = !pending.streaming || outcome === "end" || outcome === "failure" || outcome === undefined;
+    if (final) this.inFlight.delete(reply.requestId);
+    pending.onReply(reply);
+  }
+
+  /** Ends the link: every call waiting on it learns it is lost. */
+  close(error: MeshError = lostError(this)): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.batcher.discard();
+    const waiting = [...this.inFlight.values(), ...[...this.queued.values()].map((q) => q.pending)];
+    this.inFlight.clear();
+    this.queued.clear();
+    for (const pending of waiting) pending.onLost(error);
+  }
+
+  /** Ends the stream with a status (protocol violation, credentials, shutdown). */
+  endWith(error: MeshError): void {
+    this.batcher.flush();
+    this.close(error);
+    this.call.emit("error", { ...error.toStatus() });
+  }
+
+  private sendDispatch(requestId: number, frame: GatewayFrame, pending: PendingDispatch): void {
+    this.permits -= 1;
+    this.inFlight.set(requestId, pending);
+    this.batcher.push(frame);
+  }
+
+  private takeRequestId(): number {
+    const id = this.nextRequestId;
+    // uint32 on the wire; ids only need to be unique among the calls in flight.
+    this.nextRequestId = id >= 0xffffffff ? 1 : id + 1;
+    return id;
+  }
+}
+
+function lostError(link: HandlerLink): MeshError {
+  return new MeshError(
+    status.UNAVAILABLE,
+    `handler ${link.component}/${link.instanceId} was lost while the call was in flight; the outcome is unknown, and retrying with the same recq-command-id is safe`,
+    Reason.HANDLER_LOST,
+  );
+}
+
+/** Cheap upper-bound estimate of a frame's encoded size, to keep a batch under the message limit. */
+function gatewayFrameSize(frame: GatewayFrame): number {
+  if (frame.frame?.$case !== "dispatch") return 64;
+  const dispatch = frame.frame.value;
+  let size = 128 + dispatch.payload.length + (dispatch.snapshot?.payload.length ?? 0);
+  for (const event of dispatch.history) size += 128 + event.payload.length;
+  return size;
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from "node:crypto";
+import { status, type ServerDuplexStream } from "@grpc/grpc-js";
+import type { ConnectRequest, ConnectResponse, HandlerFrame, Hello, Subscribe, SubscriptionRejection } from "../../../../gen/recq/v1/link";
+import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import type { Logger } from "../../../kit/src/logging/logger";
+import type { MethodRouter } from "../routing/method-router";
+import { checkCredentials } from "./credentials";
+import { HandlerLink } from "./handler-link";
+
+export const LINK_PROTOCOL_VERSION = 1;
+
+export interface LinkServiceOptions {
+  /** When set, a Hello must carry it. */
+  linkToken: string | undefined;
+  heartbeatIntervalMs: number;
+  maxQueuedDispatches: number;
+  maxMessageBytes: number;
+}
+
+/** The part of the catalog the link service needs: which methods exist. */
+export interface SubscribableMethods {
+  isDomainMethod(path: string): boolean;
+}
+
+/**
+ * Serves `recq.v1.HandlerLinkService/Connect`: greets a handler, checks its credentials, accepts or rejects
+ * each subscription explicitly, relays permits and replies to its HandlerLink, and closes links that fall
+ * silent for three heartbeat intervals.
+ */
+export class LinkService {
+  private readonly links = new Set<HandlerLink>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly methods: SubscribableMethods,
+    private readonly router: MethodRouter,
+    private readonly options: LinkServiceOptions,
+    private readonly logger: Logger,
+  ) {
+    this.heartbeat = setInterval(() => this.beat(), options.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  get linkCount(): number {
+    return this.links.size;
+  }
+
+  readonly connect = (call: ServerDuplexStream<ConnectRequest, ConnectResponse>): void => {
+    const link = new HandlerLink(randomUUID(), call, { maxQueuedDispatches: this.options.maxQueuedDispatches });
+    let greeted = false;
+    const teardown = (reason: string) => {
+      if (link.isClosed && !this.links.has(link)) return;
+      this.links.delete(link);
+      this.router.removeLink(link);
+      link.close();
+      if (greeted) this.logger.info("handler link closed", { component: link.component, instance: link.instanceId, reason });
+    };
+    call.on("data", (request: ConnectRequest) => {
+      link.lastSeenMs = Date.now();
+      for (const frame of request.frames) {
+        if (link.isClosed) return;
+        try {
+          if (!greeted) {
+            this.greet(link, frame);
+            greeted = true;
+          } else {
+            this.receive(link, frame);
+          }
+        } catch (thrown) {
+          const error = MeshError.from(thrown);
+          this.logger.warn("handler link rejected", { component: link.component, code: error.code, message: error.message });
+          this.links.delete(link);
+          this.router.removeLink(link);
+          link.endWith(error);
+          return;
+        }
+      }
+    });
+    call.on("end", () => {
+      teardown("handler ended the stream");
+      call.end();
+    });
+    call.on("error", (error) => teardown(error.message));
+    call.on("cancelled", () => teardown("stream cancelled"));
+    call.on("close", () => teardown("stream closed"));
+  };
+
+  /** Ends every link (gateway shutdown). */
+  closeAll(error: MeshError): void {
+    clearInterval(this.heartbeat);
+    for (const link of this.links) {
+      this.router.removeLink(link);
+      link.endWith(error);
+    }
+    this.links.clear();
+  }
+
+  private greet(link: HandlerLink, frame: HandlerFrame): void {
+    if (frame.frame?.$case !== "hello") {
+      throw new MeshError(status.FAILED_PRECONDITION, "the first frame of a link must be hello", Reason.PROTOCOL_VIOLATION);
+    }
+    const hello: Hello = frame.frame.value;
+    checkCredentials(this.options.linkToken, hello.credentials);
+    if (hello.protocolVersion !== LINK_PROTOCOL_VERSION) {
+      throw new MeshError(
+        status.FAILED_PRECONDITION,
+        `link protocol version ${hello.protocolVersion} is not supported; this gateway speaks ${LINK_PROTOCOL_VERSION}`,
+        Reason.PROTOCOL_VIOLATION,
+      );
+    }
+    if (!hello.component) throw new MeshError(status.INVALID_ARGUMENT, "hello.component is required", Reason.PROTOCOL_VIOLATION);
+    link.component = hello.component;
+    link.instanceId = hello.instanceId || link.id;
+    this.links.add(link);
+    link.send({
+      metadata: {},
+      frame: {
+        $case: "welcome",
+        value: {
+          linkId: link.id,
+          heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+          maxMessageBytes: this.options.maxMessageBytes,
+        },
+      },
+    });
+    this.logger.info("handler linked", { component: link.component, instance: link.instanceId, link: link.id });
+  }
+
+  private receive(link: HandlerLink, frame: HandlerFrame): void {
+    const body = frame.frame;
+    switch (body?.$case) {
+      case "reply":
+        link.receiveReply(body.value);
+        return;
+      case "permits":
+        link.grantPermits(body.value.count);
+        return;
+      case "heartbeat":
+        return;
+      case "subscribe":
+        this.subscribe(link, body.value);
+        return;
+      case "unsubscribe":
+        for (const method of body.value.methods) this.router.unsubscribe(link, `/${method}`);
+        return;
+      case "hello":
+        throw new MeshError(status.FAILED_PRECONDITION, "hello may be sent only once per link", Reason.PROTOCOL_VIOLATION);
+      case undefined:
+        throw new MeshError(status.INVALID_ARGUMENT, "empty frame", Reason.PROTOCOL_VIOLATION);
+    }
+  }
+
+  private subscribe(link: HandlerLink, subscribe: Subscribe): void {
+    const accepted: string[] = [];
+    const rejected: SubscriptionRejection[] = [];
+    for (const subscription of subscribe.subscriptions) {
+      const path = `/${subscription.method}`;
+      if (!this.methods.isDomainMethod(path)) {
+        rejected.push({
+          method: subscription.method,
+          reason: `no command or query method ${subscription.method} in the gateway's descriptor set`,
+        });
+        continue;
+      }
+      this.router.subscribe(path, {
+        link,
+        loadFactor: subscription.loadFactor > 0 ? subscription.loadFactor : 100,
+        projection: subscription.projection,
+      });
+      accepted.push(subscription.method);
+    }
+    link.send({ metadata: {}, frame: { $case: "subscribeResult", value: { accepted, rejected } } });
+    if (rejected.length > 0) this.logger.warn("subscriptions rejected", { component: link.component, rejected });
+  }
+
+  private beat(): void {
+    const staleBefore = Date.now() - 3 * this.options.heartbeatIntervalMs;
+    for (const link of this.links) {
+      if (link.lastSeenMs < staleBefore) {
+        this.links.delete(link);
+        this.router.removeLink(link);
+        link.endWith(new MeshError(status.UNAVAILABLE, "no frame from the handler for three heartbeat intervals", Reason.HANDLER_LOST));
+        continue;
+      }
+      link.send({ metadata: {}, frame: { $case: "heartbeat", value: {} } });
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import { status } from "@grpc/grpc-js";
+import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
+import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
+import { contextWithSpan, injectTraceContext, meshTracer } from "../../../kit/src/telemetry/trace-context";
+import type { ProjectionPositions } from "../consumers/projection-positions";
+import type { MethodEntry } from "../descriptors/descriptor-catalog";
+import { checkWellFormed } from "../descriptors/routing-key";
+import type { DispatchBody, Dispatcher } from "../routing/dispatcher";
+import type { Route } from "../routing/method-router";
+
+export interface QueryCall {
+  method: MethodEntry;
+  payload: Buffer;
+  headers: Record<string, string>;
+  /** The position from a CommandAck: answer only once the projection behind the query has reached it. */
+  consistencyToken: number | undefined;
+  signal: AbortSignal;
+  remainingMs: () => number;
+  traceContext: Context;
+}
+
+/** How often a query re-picks its handler after waiting for a projection (the handler may have changed). */
+const MAX_CONSISTENCY_ROUNDS = 3;
+
+/** Relays queries to a handler subscribed to the method, unary or server-streaming, with read-your-writes. */
+export class QueryRelay {
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly positions: ProjectionPositions,
+  ) {}
+
+  async unary(call: QueryCall): Promise<Buffer> {
+    checkWellFormed(call.payload);
+    const route = await this.consistentRoute(call);
+    return this.traced(call, route, async (metadata) => {
+      const outcome = await this.dispatcher.unary(route, call.method.path, body(call), metadata, call.signal);
+      if (outcome.$case !== "answer") {
+        throw new MeshError(status.INTERNAL, `the handler answered query ${call.method.name} with a ${outcome.$case}`, Reason.PROTOCOL_VIOLATION);
+      }
+      return outcome.value.payload;
+    });
+  }
+
+  async stream(call: QueryCall, onAnswer: (payload: Buffer) => void): Promise<void> {
+    checkWellFormed(call.payload);
+    const route = await this.consistentRoute(call);
+    await this.traced(call, route, (metadata) => this.dispatcher.stream(route, call.method.path, body(call), metadata, call.signal, onAnswer));
+  }
+
+  private async consistentRoute(call: QueryCall): Promise<Route> {
+    let route = this.dispatcher.route(call.method.path, undefined);
+    const token = call.consistencyToken;
+    if (token === undefined) return route;
+    for (let round = 0; round < MAX_CONSISTENCY_ROUNDS && route.projection !== "" && this.positions.positionOf(route.projection) < token; round++) {
+      await this.positions.waitFor(route.projection, token, call.signal);
+      route = this.dispatcher.route(call.method.path, undefined);
+    }
+    return route;
+  }
+
+  private async traced<T>(call: QueryCall, route: Route, work: (metadata: Record<string, string>) => Promise<T>): Promise<T> {
+    const span = meshTracer().startSpan(
+      SpanName.GATEWAY_DISPATCH,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [Attribute.METHOD]: call.method.name,
+          [Attribute.COMPONENT]: route.link.component,
+          [Attribute.INSTANCE]: route.link.instanceId,
+        },
+      },
+      call.traceContext,
+    );
+    try {
+      return await work(injectTraceContext(contextWithSpan(span, call.traceContext), {}));
+    } catch (thrown) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: MeshError.from(thrown).message });
+      throw thrown;
+    } finally {
+      span.end();
+    }
+  }
+}
+
+function body(call: QueryCall): DispatchBody {
+  return {
+    payload: call.payload,
+    commandId: "",
+    aggregateId: "",
+    snapshot: undefined,
+    history: [],
+    timeoutMs: call.remainingMs(),
+    headers: call.headers,
+  };
+}
+
+/** Parses the `recq-consistency-token` metadata value. */
+export function parseConsistencyToken(value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d{1,15}$/.test(value)) {
+    throw new MeshError(
+      status.INVALID_ARGUMENT,
+      `recq-consistency-token must be the position of a CommandAck (a non-negative integer), not "${value.slice(0, 40)}"`,
+      Reason.INVALID_REQUEST,
+    );
+  }
+  return Number(value);
+}

@@ -1,0 +1,124 @@
+import { status } from "@grpc/grpc-js";
+import type { Dispatch, Reply } from "../../../../gen/recq/v1/link";
+import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import type { Route, MethodRouter } from "./method-router";
+
+export type DispatchBody = Omit<Dispatch, "requestId" | "method">;
+export type ReplyOutcome = NonNullable<Reply["outcome"]>;
+
+/**
+ * Sends a call down the link of a handler subscribed to its method and waits for the answer.
+ * The call's AbortSignal (deadline or caller gone) cancels it on the handler too.
+ */
+export class Dispatcher {
+  constructor(private readonly router: MethodRouter) {}
+
+  /** The route a call takes now; UNAVAILABLE naming the method when no handler serves it. */
+  route(path: string, routingKey: string | undefined): Route {
+    const route = this.router.pick(path, routingKey);
+    if (route === undefined) {
+      throw new MeshError(status.UNAVAILABLE, `no handler is connected for ${path.slice(1)}`, Reason.NO_HANDLER);
+    }
+    return route;
+  }
+
+  /** A unary dispatch: resolves with the handler's one reply; a failure reply rejects with its status. */
+  unary(route: Route, path: string, body: DispatchBody, metadata: Record<string, string>, signal: AbortSignal): Promise<ReplyOutcome> {
+    return new Promise<ReplyOutcome>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      let requestId = 0;
+      const onAbort = () => {
+        route.link.cancel(requestId, abortReason(signal));
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      const settle = () => signal.removeEventListener("abort", onAbort);
+      try {
+        requestId = route.link.dispatch({ ...body, method: path.slice(1) }, metadata, {
+          streaming: false,
+          onReply: (reply) => {
+            settle();
+            const outcome = reply.outcome;
+            if (outcome === undefined) {
+              reject(new MeshError(status.INTERNAL, "the handler sent an empty reply", Reason.PROTOCOL_VIOLATION));
+            } else if (outcome.$case === "failure") {
+              reject(failureError(outcome.value));
+            } else {
+              resolve(outcome);
+            }
+          },
+          onLost: (error) => {
+            settle();
+            reject(error);
+          },
+        });
+      } catch (thrown) {
+        settle();
+        reject(thrown);
+      }
+    });
+  }
+
+  /**
+   * A server-streaming dispatch: `onAnswer` for each answer; resolves at the handler's end, rejects on a
+   * failure, a lost link or the signal.
+   */
+  stream(
+    route: Route,
+    path: string,
+    body: DispatchBody,
+    metadata: Record<string, string>,
+    signal: AbortSignal,
+    onAnswer: (payload: Buffer) => void,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      let requestId = 0;
+      const onAbort = () => {
+        route.link.cancel(requestId, abortReason(signal));
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      const settle = () => signal.removeEventListener("abort", onAbort);
+      try {
+        requestId = route.link.dispatch({ ...body, method: path.slice(1) }, metadata, {
+          streaming: true,
+          onReply: (reply) => {
+            const outcome = reply.outcome;
+            switch (outcome?.$case) {
+              case "answer":
+                onAnswer(outcome.value.payload);
+                return;
+              case "end":
+                settle();
+                return resolve();
+              case "failure":
+                settle();
+                return reject(failureError(outcome.value));
+              default:
+                settle();
+                return reject(new MeshError(status.INTERNAL, "the handler answered a streaming query with a command outcome", Reason.PROTOCOL_VIOLATION));
+            }
+          },
+          onLost: (error) => {
+            settle();
+            reject(error);
+          },
+        });
+      } catch (thrown) {
+        settle();
+        reject(thrown);
+      }
+    });
+  }
+}
+
+function failureError(failure: { code: number; message: string; reason: string }): MeshError {
+  const code = failure.code >= 1 && failure.code <= 16 ? (failure.code as status) : status.UNKNOWN;
+  return new MeshError(code, failure.message, failure.reason || undefined);
+}
+
+function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof MeshError ? reason.reason : "CANCELLED";
+}

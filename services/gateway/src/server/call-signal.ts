@@ -1,0 +1,56 @@
+import { status, type ServerUnaryCall } from "@grpc/grpc-js";
+
+/** What a signal needs of a server call, unary or streaming. */
+type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, "getDeadline" | "once" | "removeListener">;
+import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+
+export interface CallSignal {
+  signal: AbortSignal;
+  /** Milliseconds left until the deadline, 0 when the call has none. */
+  remainingMs(): number;
+  /** Clears the deadline timer and the listener. Call once the call is answered. */
+  cleanup(): void;
+}
+
+/**
+ * One AbortSignal per call for everything that ends it early: its deadline passing (DEADLINE_EXCEEDED) or the
+ * caller going away (CANCELLED). The signal's reason is the MeshError to answer with.
+ */
+export function callSignal(call: ServerSurfaceCall, maxWithoutDeadlineMs: number): CallSignal {
+  const controller = new AbortController();
+  const deadline = deadlineMs(call);
+  const effectiveDeadline = deadline ?? Date.now() + maxWithoutDeadlineMs;
+  const timer = setTimeout(
+    () => {
+      const message =
+        deadline === undefined
+          ? `the call ran past the gateway's limit of ${maxWithoutDeadlineMs} ms for calls without a deadline`
+          : "the deadline passed before the handler answered";
+      controller.abort(new MeshError(status.DEADLINE_EXCEEDED, message, Reason.DEADLINE_EXCEEDED));
+    },
+    Math.max(0, effectiveDeadline - Date.now()),
+  );
+  timer.unref();
+  // grpc-js also ends a call whose deadline passed, with 'cancelled': name the real cause for the handler.
+  const onCancelled = () =>
+    controller.abort(
+      deadline !== undefined && Date.now() >= deadline
+        ? new MeshError(status.DEADLINE_EXCEEDED, "the deadline passed before the handler answered", Reason.DEADLINE_EXCEEDED)
+        : new MeshError(status.CANCELLED, "the caller cancelled the call", Reason.CANCELLED),
+    );
+  call.once("cancelled", onCancelled);
+  return {
+    signal: controller.signal,
+    remainingMs: () => (deadline === undefined ? 0 : Math.max(1, deadline - Date.now())),
+    cleanup: () => {
+      clearTimeout(timer);
+      call.removeListener("cancelled", onCancelled);
+    },
+  };
+}
+
+function deadlineMs(call: ServerSurfaceCall): number | undefined {
+  const deadline = call.getDeadline();
+  if (deadline instanceof Date) return deadline.getTime();
+  return Number.isFinite(deadline) ? deadline : undefined;
+}

@@ -1,0 +1,207 @@
+import {
+  status,
+  type Metadata,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
+import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
+import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
+import { contextWithSpan, extractTraceContext, meshTracer } from "../../../kit/src/telemetry/trace-context";
+import type { CommandPipeline } from "../commands/command-pipeline";
+import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
+import { checkCredentials } from "../links/credentials";
+import { parseConsistencyToken, type QueryRelay } from "../queries/query-relay";
+import { callSignal } from "./call-signal";
+import type { CallTracker } from "./call-tracker";
+
+export const COMMAND_ID_METADATA = "recq-command-id";
+export const CONSISTENCY_TOKEN_METADATA = "recq-consistency-token";
+
+export interface DomainMethodOptions {
+  /** Largest request message accepted from a caller; larger ones get RESOURCE_EXHAUSTED. */
+  maxRequestBytes: number;
+  /** Longest a call without a deadline may take before it gets DEADLINE_EXCEEDED. */
+  maxCallMsWithoutDeadline: number;
+  /** When set, callers must send `authorization: Bearer <token>`. */
+  clientToken: string | undefined;
+}
+
+interface Deps {
+  calls: CallTracker;
+  commands: CommandPipeline;
+  queries: QueryRelay;
+  options: DomainMethodOptions;
+}
+
+/** Payloads pass through the gateway as the bytes the caller sent: no decode, no re-encode. */
+const passThrough = (value: Buffer) => value;
+
+/**
+ * A grpc-js service definition for one domain service, built at run time from the descriptor set, with its
+ * implementation: each command goes through the command pipeline, each query through the query relay.
+ */
+export function domainService(service: ServiceEntry, deps: Deps): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+  const definition: Record<string, ServiceDefinition[string]> = {};
+  const implementation: UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const key = method.name.slice(method.name.indexOf("/") + 1);
+    definition[key] = {
+      path: method.path,
+      requestStream: false,
+      responseStream: method.serverStreaming,
+      requestSerialize: passThrough,
+      requestDeserialize: passThrough,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+    };
+    implementation[key] =
+      service.kind === "command"
+        ? commandHandler(method, service.aggregateType, deps)
+        : method.serverStreaming
+          ? streamingQueryHandler(method, deps)
+          : unaryQueryHandler(method, deps);
+  }
+  return { definition: definition as ServiceDefinition, implementation };
+}
+
+function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) {
+  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+    deps.calls.begin();
+    const span = receiveSpan(method, call.metadata);
+    const signal = callSignal(call, deps.options.maxCallMsWithoutDeadline);
+    const run = async () => {
+      admit(call.request, call.metadata, deps.options);
+      const commandId = firstValue(call.metadata, COMMAND_ID_METADATA);
+      if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
+      return deps.commands.execute({
+        method,
+        aggregateType,
+        payload: call.request,
+        commandId,
+        headers: forwardedHeaders(call.metadata),
+        signal: signal.signal,
+        remainingMs: signal.remainingMs,
+        traceContext: contextWithSpan(span, extractTraceContext(carrierOf(call.metadata))),
+      });
+    };
+    run().then(
+      (ack) => finish(span, deps.calls, signal.cleanup, () => callback(null, ack)),
+      (thrown) => finish(span, deps.calls, signal.cleanup, () => callback(failed(span, thrown))),
+    );
+  };
+}
+
+function unaryQueryHandler(method: MethodEntry, deps: Deps) {
+  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+    deps.calls.begin();
+    const span = receiveSpan(method, call.metadata);
+    const signal = callSignal(call, deps.options.maxCallMsWithoutDeadline);
+    const run = async () => {
+      admit(call.request, call.metadata, deps.options);
+      return deps.queries.unary({
+        method,
+        payload: call.request,
+        headers: forwardedHeaders(call.metadata),
+        consistencyToken: parseConsistencyToken(firstValue(call.metadata, CONSISTENCY_TOKEN_METADATA)),
+        signal: signal.signal,
+        remainingMs: signal.remainingMs,
+        traceContext: contextWithSpan(span, extractTraceContext(carrierOf(call.metadata))),
+      });
+    };
+    run().then(
+      (answer) => finish(span, deps.calls, signal.cleanup, () => callback(null, answer)),
+      (thrown) => finish(span, deps.calls, signal.cleanup, () => callback(failed(span, thrown))),
+    );
+  };
+}
+
+function streamingQueryHandler(method: MethodEntry, deps: Deps) {
+  return (call: ServerWritableStream<Buffer, Buffer>) => {
+    deps.calls.begin();
+    const span = receiveSpan(method, call.metadata);
+    // A subscription has no natural end: without a deadline it lives until the caller cancels.
+    const signal = callSignal(call, Number.MAX_SAFE_INTEGER / 2);
+    const run = async () => {
+      admit(call.request, call.metadata, deps.options);
+      await deps.queries.stream(
+        {
+          method,
+          payload: call.request,
+          headers: forwardedHeaders(call.metadata),
+          consistencyToken: parseConsistencyToken(firstValue(call.metadata, CONSISTENCY_TOKEN_METADATA)),
+          signal: signal.signal,
+          remainingMs: signal.remainingMs,
+          traceContext: contextWithSpan(span, extractTraceContext(carrierOf(call.metadata))),
+        },
+        (payload) => call.write(payload),
+      );
+    };
+    run().then(
+      () => finish(span, deps.calls, signal.cleanup, () => call.end()),
+      (thrown) => finish(span, deps.calls, signal.cleanup, () => call.emit("error", failed(span, thrown))),
+    );
+  };
+}
+
+function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions): void {
+  if (options.clientToken) {
+    const header = firstValue(metadata, "authorization");
+    checkCredentials(options.clientToken, header?.startsWith("Bearer ") ? header.slice(7) : header);
+  }
+  if (request.length > options.maxRequestBytes) {
+    throw new MeshError(
+      status.RESOURCE_EXHAUSTED,
+      `the request is ${request.length} bytes; the gateway accepts at most ${options.maxRequestBytes}`,
+      Reason.INVALID_REQUEST,
+    );
+  }
+}
+
+function receiveSpan(method: MethodEntry, metadata: Metadata): Span {
+  return meshTracer().startSpan(
+    SpanName.GATEWAY_RECEIVE,
+    { kind: SpanKind.SERVER, attributes: { [Attribute.METHOD]: method.name, "rpc.system": "grpc" } },
+    extractTraceContext(carrierOf(metadata)),
+  );
+}
+
+function failed(span: Span, thrown: unknown) {
+  const error = MeshError.from(thrown);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+  span.setAttribute("rpc.grpc.status_code", error.code);
+  return error.toStatus();
+}
+
+function finish(span: Span, calls: CallTracker, cleanup: () => void, answer: () => void): void {
+  cleanup();
+  answer();
+  span.end();
+  calls.end();
+}
+
+function firstValue(metadata: Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === "string" ? value : undefined;
+}
+
+function carrierOf(metadata: Metadata): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  const traceparent = firstValue(metadata, "traceparent");
+  if (traceparent) carrier.traceparent = traceparent;
+  const tracestate = firstValue(metadata, "tracestate");
+  if (tracestate) carrier.tracestate = tracestate;
+  return carrier;
+}
+
+/** Caller metadata handed to the handler: application headers (`x-…`), nothing of the transport. */
+function forwardedHeaders(metadata: Metadata): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (key.startsWith("x-") && typeof value === "string") headers[key] = value;
+  }
+  return headers;
+}

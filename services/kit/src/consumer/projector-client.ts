@@ -1,0 +1,161 @@
+import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { EventEnvelope } from "../../../../gen/recq/v1/event";
+import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "../../../../gen/recq/v1/link";
+import { MeshError } from "../errors/mesh-error";
+import { decodeEvent } from "../handlers/command-runner";
+import type { EventCodecs, ProjectionDefinition } from "../handlers/definitions";
+import { Backoff } from "../link/backoff";
+import type { Logger } from "../logging/logger";
+import { Attribute, SpanName } from "../telemetry/span-names";
+import { extractTraceContext, meshTracer } from "../telemetry/trace-context";
+
+export interface ProjectorClientOptions {
+  address: string;
+  /** The consumer name the gateway knows this projection by. */
+  consumer: string;
+  instanceId: string;
+  credentials?: string;
+  logger: Logger;
+  /** Events granted ahead of processing: the flow-control window. Default 512. */
+  window?: number;
+}
+
+/**
+ * Keeps a projection up to date: opens a consumer stream from the projection's checkpoint, applies each event
+ * and commits its view writes with the checkpoint, reports progress and grants permits as it goes. On any
+ * failure it reconnects from the checkpoint, so no event is skipped and none is applied twice.
+ */
+export class ProjectorClient<C extends EventCodecs> {
+  private readonly client: HandlerLinkServiceClient;
+  private readonly backoff = new Backoff();
+  private readonly window: number;
+  private stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse> | undefined;
+  private work: Promise<void> = Promise.resolve();
+  private applied = 0;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly projection: ProjectionDefinition<C>,
+    private readonly options: ProjectorClientOptions,
+  ) {
+    this.window = options.window ?? 512;
+    this.client = new HandlerLinkServiceClient(options.address, credentials.createInsecure(), {
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    });
+  }
+
+  /** The position through which the view reflects the event stream. */
+  get position(): number {
+    return this.applied;
+  }
+
+  async start(): Promise<void> {
+    await this.projection.setup?.(this.projection.store);
+    await this.connect();
+  }
+
+  /** Finishes the batch in hand, then closes the stream. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    await this.work;
+    this.stream?.end();
+    this.client.close();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    this.applied = await this.projection.store.checkpoint(this.options.consumer);
+    const stream = this.client.consume();
+    this.stream = stream;
+    stream.on("data", (response: ConsumeResponse) => {
+      if (response.standby) this.options.logger.info("projection waits as standby", { consumer: this.options.consumer });
+      if (response.events.length > 0) this.enqueue(stream, response.events);
+    });
+    stream.on("error", (error: Error) => this.lost(stream, error));
+    stream.on("end", () => this.lost(stream, new Error("the gateway ended the consumer stream")));
+    stream.write({
+      open: {
+        consumer: this.options.consumer,
+        eventTypes: Object.keys(this.projection.events),
+        afterPosition: String(this.applied),
+        instanceId: this.options.instanceId,
+        credentials: this.options.credentials ?? "",
+      },
+      permits: this.window,
+      processedPosition: String(this.applied),
+    });
+  }
+
+  private enqueue(stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse>, events: EventEnvelope[]): void {
+    this.work = this.work.then(async () => {
+      if (stream !== this.stream) return;
+      try {
+        for (const envelope of events) await this.apply(envelope);
+        this.backoff.reset();
+        stream.write({ open: undefined, permits: events.length, processedPosition: String(this.applied) });
+      } catch (thrown) {
+        // The event stays unapplied: reconnect from the checkpoint and try again after a backoff.
+        this.options.logger.error("projection failed to apply an event", { consumer: this.options.consumer, error: MeshError.from(thrown).message });
+        stream.cancel();
+        this.lost(stream, thrown instanceof Error ? thrown : new Error(String(thrown)));
+      }
+    });
+  }
+
+  private async apply(envelope: EventEnvelope): Promise<void> {
+    const position = Number(envelope.position);
+    if (position <= this.applied) return; // redelivered after a reconnect
+    const parent = extractTraceContext(envelope.metadata);
+    const span = meshTracer().startSpan(
+      SpanName.PROJECTOR_APPLY,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: { [Attribute.CONSUMER]: this.options.consumer, [Attribute.EVENT_TYPE]: envelope.type, [Attribute.POSITION]: position },
+      },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
+    try {
+      const event = decodeEvent(this.projection.events, envelope.type, envelope.payload);
+      const meta = {
+        position,
+        aggregateId: envelope.aggregateId,
+        sequence: Number(envelope.sequence),
+        timeMs: envelope.time?.getTime() ?? 0,
+        commandId: envelope.commandId,
+      };
+      await context.with(active, async () => {
+        const writes = await this.projection.apply(event, meta, this.projection.store);
+        const write = meshTracer().startSpan(SpanName.VIEW_WRITE, { attributes: { [Attribute.POSITION]: position, "recq.view.writes": writes.length } }, active);
+        try {
+          await this.projection.store.commit(this.options.consumer, position, writes);
+        } finally {
+          write.end();
+        }
+      });
+      this.applied = position;
+    } catch (thrown) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(thrown) });
+      throw thrown;
+    } finally {
+      span.end();
+    }
+  }
+
+  private lost(stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse>, error: Error): void {
+    if (stream !== this.stream) return;
+    this.stream = undefined;
+    stream.removeAllListeners("data");
+    stream.on("error", () => undefined);
+    if (this.closed) return;
+    const delay = this.backoff.next();
+    this.options.logger.warn("consumer stream lost; reconnecting", { consumer: this.options.consumer, error: error.message, delayMs: delay });
+    this.reconnectTimer = setTimeout(() => {
+      this.work = this.work.then(() => this.connect()).catch((thrown: unknown) => this.options.logger.error("reconnect failed", { error: String(thrown) }));
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+}

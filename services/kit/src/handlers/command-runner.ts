@@ -1,0 +1,79 @@
+import { status } from "@grpc/grpc-js";
+import type { EventEnvelope, Snapshot } from "../../../../gen/recq/v1/event";
+import type { NewEvent } from "../../../../gen/recq/v1/link";
+import { MeshError, Reason } from "../errors/mesh-error";
+import type { DispatchRunner } from "../link/link-client";
+import { Attribute } from "../telemetry/span-names";
+import type { AggregateDefinition, Codec, DomainEvent, EventCodecs, ServiceDefinitionLike } from "./definitions";
+import { decodeRequest, failureOf, tracedRun } from "./traced-run";
+
+/**
+ * Runs one command method of an aggregate: fold the shipped snapshot and history with `evolve`, `decide`,
+ * encode the new events (and a snapshot when one is due) as the reply.
+ */
+export function commandRunner<D extends ServiceDefinitionLike, S, C extends EventCodecs>(
+  definition: AggregateDefinition<D, S, C>,
+  method: keyof D & string,
+): DispatchRunner {
+  const decide = definition.decide[method];
+  const { requestDeserialize } = definition.service[method]!;
+  return (dispatch, metadata, reply, signal) => {
+    const attributes = { [Attribute.METHOD]: dispatch.method, [Attribute.COMMAND_ID]: dispatch.commandId, [Attribute.AGGREGATE_ID]: dispatch.aggregateId };
+    tracedRun(metadata, attributes, async () => {
+      const command = decodeRequest(requestDeserialize, dispatch.payload, dispatch.method) as Parameters<typeof decide>[0];
+      const { state, sequence } = fold(definition, dispatch.snapshot, dispatch.history);
+      const context = { commandId: dispatch.commandId, aggregateId: dispatch.aggregateId, sequence, headers: dispatch.headers, signal };
+      const events = await decide(command, state, context);
+      return {
+        events: events.map((event) => encodeEvent(definition.events, event)),
+        snapshot: snapshotAfter(definition, state, sequence, events),
+      };
+    }).then(
+      (outcome) => reply({ $case: "command", value: outcome }),
+      (thrown) => reply(failureOf(thrown)),
+    );
+  };
+}
+
+function fold<S, C extends EventCodecs>(
+  definition: AggregateDefinition<ServiceDefinitionLike, S, C>,
+  snapshot: Snapshot | undefined,
+  history: EventEnvelope[],
+): { state: S; sequence: number } {
+  let state = snapshot && definition.snapshot ? definition.snapshot.codec.decode(snapshot.payload) : definition.initialState();
+  let sequence = snapshot ? Number(snapshot.sequence) : 0;
+  for (const envelope of history) {
+    state = definition.evolve(state, decodeEvent(definition.events, envelope.type, envelope.payload));
+    sequence = Number(envelope.sequence);
+  }
+  return { state, sequence };
+}
+
+export function decodeEvent<C extends EventCodecs>(codecs: C, type: string, payload: Uint8Array): DomainEvent<C> {
+  const codec = codecs[type] as Codec<unknown> | undefined;
+  if (codec === undefined) {
+    throw new MeshError(status.INTERNAL, `no codec for event type ${type}: add it to the aggregate's events`, Reason.INTERNAL);
+  }
+  return { type, data: codec.decode(payload) } as DomainEvent<C>;
+}
+
+function encodeEvent<C extends EventCodecs>(codecs: C, event: DomainEvent<C>): NewEvent {
+  const codec = codecs[event.type] as Codec<unknown> | undefined;
+  if (codec === undefined) throw new MeshError(status.INTERNAL, `decide returned event type ${event.type}, which has no codec`, Reason.INTERNAL);
+  return { type: event.type, payload: Buffer.from(codec.encode(event.data).finish()), metadata: {} };
+}
+
+/** A snapshot of the state after the new events, when they cross a multiple of `snapshot.every`. */
+function snapshotAfter<S, C extends EventCodecs>(
+  definition: AggregateDefinition<ServiceDefinitionLike, S, C>,
+  state: S,
+  sequence: number,
+  events: DomainEvent<C>[],
+): Snapshot | undefined {
+  const policy = definition.snapshot;
+  if (policy === undefined || events.length === 0) return undefined;
+  const after = sequence + events.length;
+  if (Math.floor(after / policy.every) === Math.floor(sequence / policy.every)) return undefined;
+  const folded = events.reduce((s, e) => definition.evolve(s, e), state);
+  return { sequence: String(after), type: policy.type, payload: Buffer.from(policy.codec.encode(folded).finish()) };
+}

@@ -1,0 +1,106 @@
+import type { ViewStore, ViewWrite } from "../views/view-store";
+
+/** What ts-proto generates for every message: enough to encode and decode it. */
+export interface Codec<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+}
+
+/** Event codecs by full protobuf type name: `{ "todo.v1.TodoListCreated": TodoListCreated, … }`. */
+export type EventCodecs = Record<string, Codec<never> | Codec<unknown>>;
+
+type DataOf<C> = C extends Codec<infer T> ? T : never;
+
+/** A decoded event: a union discriminated by `type`, one member per codec. */
+export type DomainEvent<C extends EventCodecs> = { [K in keyof C & string]: { type: K; data: DataOf<C[K]> } }[keyof C & string];
+
+/** One method of a ts-proto `outputServices=grpc-js` service definition. */
+export interface MethodDefinitionLike {
+  path: string;
+  responseStream: boolean;
+  requestDeserialize(value: Buffer): unknown;
+  responseSerialize(value: never): Buffer;
+}
+export type ServiceDefinitionLike = Record<string, MethodDefinitionLike>;
+
+export type RequestOf<M> = M extends { requestDeserialize(value: Buffer): infer R } ? R : never;
+export type ResponseOf<M> = M extends { responseSerialize(value: infer R): Buffer } ? R : never;
+
+export interface CommandContext {
+  commandId: string;
+  aggregateId: string;
+  /** The aggregate's sequence the decision is based on (0 for a new aggregate). */
+  sequence: number;
+  /** Caller metadata the gateway forwarded (`x-…` keys). */
+  headers: Record<string, string>;
+  /** Aborted when the caller goes away or its deadline passes. */
+  signal: AbortSignal;
+}
+
+/**
+ * A stateless aggregate command handler, Evento style: the gateway ships the history with each command;
+ * `evolve` folds it, `decide` answers with new events or throws a MeshError (FAILED_PRECONDITION, …).
+ */
+export interface AggregateDefinition<D extends ServiceDefinitionLike, S, C extends EventCodecs> {
+  service: D;
+  events: C;
+  initialState(): S;
+  evolve(state: S, event: DomainEvent<C>): S;
+  decide: {
+    [K in keyof D]: (command: RequestOf<D[K]>, state: S, context: CommandContext) => DomainEvent<C>[] | Promise<DomainEvent<C>[]>;
+  };
+  /** Store the folded state every `every` events, so that long-lived aggregates ship little history. */
+  snapshot?: { type: string; codec: Codec<S>; every: number };
+}
+
+export interface QueryContext {
+  headers: Record<string, string>;
+  signal: AbortSignal;
+}
+
+export interface StreamingQueryContext extends QueryContext {
+  /** Sends one answer to the caller. */
+  emit(answer: unknown): void;
+}
+
+type QueryHandlerFor<M> = M extends { responseStream: true }
+  ? (request: RequestOf<M>, context: StreamingQueryContext & { emit(answer: ResponseOf<M>): void }) => Promise<void>
+  : (request: RequestOf<M>, context: QueryContext) => Promise<ResponseOf<M>>;
+
+export interface QueryDefinition<D extends ServiceDefinitionLike> {
+  service: D;
+  /** The projection whose views the answers read: queries with a consistency token wait for it. */
+  projection?: ProjectionRef;
+  handlers: { [K in keyof D]: QueryHandlerFor<D[K]> };
+}
+
+export interface EventMeta {
+  position: number;
+  aggregateId: string;
+  sequence: number;
+  timeMs: number;
+  commandId: string;
+}
+
+/** Names a projection: enough to know the consumer name its position is tracked by. */
+export interface ProjectionRef {
+  name: string;
+  scope: "shared" | "instance";
+}
+
+/**
+ * A projection: turns events into view writes. Each event's writes and the checkpoint commit together, so the
+ * view is exactly-once although delivery is at-least-once.
+ */
+export interface ProjectionDefinition<C extends EventCodecs> extends ProjectionRef {
+  /**
+   * `shared`: every instance writes one view store (MongoDB); one instance at a time is active.
+   * `instance`: each process has its own view store (embedded): each instance is its own projection.
+   */
+  scope: "shared" | "instance";
+  store: ViewStore;
+  events: C;
+  /** Creates the indexes the queries need; runs once at start. */
+  setup?(store: ViewStore): Promise<void>;
+  apply(event: DomainEvent<C>, meta: EventMeta, views: ViewStore): ViewWrite[] | Promise<ViewWrite[]>;
+}

@@ -1,0 +1,31 @@
+import type { DispatchRunner } from "../link/link-client";
+import { Attribute } from "../telemetry/span-names";
+import type { QueryDefinition, ServiceDefinitionLike } from "./definitions";
+import { decodeRequest, failureOf, tracedRun } from "./traced-run";
+
+type AnyUnary = (request: unknown, context: { headers: Record<string, string>; signal: AbortSignal }) => Promise<unknown>;
+type AnyStreaming = (request: unknown, context: { headers: Record<string, string>; signal: AbortSignal; emit(answer: unknown): void }) => Promise<void>;
+
+/** Runs one query method: decode the request, call the handler, encode each answer. */
+export function queryRunner<D extends ServiceDefinitionLike>(definition: QueryDefinition<D>, method: keyof D & string): DispatchRunner {
+  const methodDefinition = definition.service[method]!;
+  const encode = methodDefinition.responseSerialize as (answer: unknown) => Buffer;
+  const handler = definition.handlers[method] as unknown;
+  return (dispatch, metadata, reply, signal) => {
+    const attributes = { [Attribute.METHOD]: dispatch.method };
+    const request = () => decodeRequest((b) => methodDefinition.requestDeserialize(b), dispatch.payload, dispatch.method);
+    const context = { headers: dispatch.headers, signal };
+    if (methodDefinition.responseStream) {
+      const emit = (answer: unknown) => reply({ $case: "answer", value: { payload: encode(answer) } });
+      tracedRun(metadata, attributes, () => (handler as AnyStreaming)(request(), { ...context, emit })).then(
+        () => reply({ $case: "end", value: {} }),
+        (thrown) => reply(failureOf(thrown)),
+      );
+      return;
+    }
+    tracedRun(metadata, attributes, () => (handler as AnyUnary)(request(), context)).then(
+      (answer) => reply({ $case: "answer", value: { payload: encode(answer) } }),
+      (thrown) => reply(failureOf(thrown)),
+    );
+  };
+}

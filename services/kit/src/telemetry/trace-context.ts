@@ -1,0 +1,32 @@
+import { context, propagation, ROOT_CONTEXT, trace, type Context, type Span, type SpanContext } from "@opentelemetry/api";
+import { TRACER_NAME } from "./span-names";
+
+/** The mesh's tracer. A no-op until an SDK is registered (`startTelemetry`), so unconfigured runs pay nothing. */
+export function meshTracer() {
+  return trace.getTracer(TRACER_NAME);
+}
+
+/** Writes the W3C trace context of `ctx` into a frame's or an event's metadata map. */
+export function injectTraceContext(ctx: Context, carrier: Record<string, string>): Record<string, string> {
+  propagation.inject(ctx, carrier);
+  return carrier;
+}
+
+/**
+ * Reads the trace context carried by one frame or event. A link stream lives for hours, so the base is
+ * ROOT_CONTEXT, never the stream's own context: every message carries its own parent.
+ */
+export function extractTraceContext(carrier: Record<string, string> | undefined): Context {
+  if (carrier === undefined) return ROOT_CONTEXT;
+  return propagation.extract(ROOT_CONTEXT, carrier);
+}
+
+/** The span context a carrier names, for span links (a projector's apply links to the command's span). */
+export function spanContextOf(carrier: Record<string, string> | undefined): SpanContext | undefined {
+  const spanContext = trace.getSpanContext(extractTraceContext(carrier));
+  return spanContext !== undefined && trace.isSpanContextValid(spanContext) ? spanContext : undefined;
+}
+
+export function contextWithSpan(span: Span, parent: Context = context.active()): Context {
+  return trace.setSpan(parent, span);
+}

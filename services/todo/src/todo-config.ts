@@ -1,0 +1,26 @@
+export type TodoRole = "commands" | "views";
+
+export interface TodoConfig {
+  /** The gateway. `RECQ_GATEWAY`; default 127.0.0.1:50051. */
+  gateway: string;
+  /** `RECQ_LINK_TOKEN`, when the gateway requires one. */
+  linkToken: string | undefined;
+  /**
+   * What this process runs. `TODO_ROLES`, comma-separated; default `commands,views`.
+   * `commands`: the TodoList aggregate. `views`: the projection and the queries that read it (together, since
+   * the embedded view store lives in the process).
+   */
+  roles: ReadonlySet<TodoRole>;
+}
+
+export function loadTodoConfig(env: NodeJS.ProcessEnv): TodoConfig {
+  const roles = (env.TODO_ROLES ?? "commands,views").split(",").map((r) => r.trim()).filter((r) => r !== "");
+  for (const role of roles) {
+    if (role !== "commands" && role !== "views") throw new Error(`TODO_ROLES: unknown role "${role}"; the roles are commands and views`);
+  }
+  return {
+    gateway: env.RECQ_GATEWAY ?? "127.0.0.1:50051",
+    linkToken: env.RECQ_LINK_TOKEN || undefined,
+    roles: new Set(roles as TodoRole[]),
+  };
+}

@@ -1,0 +1,21 @@
+import type { DomainEvent } from "../../kit";
+import {
+  TodoItemAdded,
+  TodoItemCompleted,
+  TodoItemRemoved,
+  TodoListCreated,
+  TodoListDeleted,
+  TodoListRenamed,
+} from "../../../gen/todo/v1/events";
+
+/** The TodoList events by full protobuf name: how the kit encodes, decodes and discriminates them. */
+export const todoEvents = {
+  "todo.v1.TodoListCreated": TodoListCreated,
+  "todo.v1.TodoListRenamed": TodoListRenamed,
+  "todo.v1.TodoItemAdded": TodoItemAdded,
+  "todo.v1.TodoItemCompleted": TodoItemCompleted,
+  "todo.v1.TodoItemRemoved": TodoItemRemoved,
+  "todo.v1.TodoListDeleted": TodoListDeleted,
+};
+
+export type TodoEvent = DomainEvent<typeof todoEvents>;

@@ -1,0 +1,91 @@
+import { status } from "@grpc/grpc-js";
+import { MeshError, type AggregateDefinition } from "../../kit";
+import { TodoListCommandServiceService } from "../../../gen/todo/v1/commands";
+import { TodoListState } from "../../../gen/todo/v1/events";
+import { todoEvents, type TodoEvent } from "./todo-events";
+
+export const MAX_NAME_LENGTH = 200;
+export const MAX_TEXT_LENGTH = 1_000;
+export const MAX_ITEMS_PER_LIST = 1_000;
+
+/** The TodoList aggregate: `evolve` folds its events into state, `decide` answers each command with events. */
+export const todoListAggregate: AggregateDefinition<typeof TodoListCommandServiceService, TodoListState, typeof todoEvents> = {
+  service: TodoListCommandServiceService,
+  events: todoEvents,
+  initialState: () => TodoListState.fromPartial({}),
+  evolve,
+  snapshot: { type: "todo.v1.TodoListState", codec: TodoListState, every: 100 },
+  decide: {
+    createTodoList: (command, state) => {
+      if (state.listId !== "") throw new MeshError(status.ALREADY_EXISTS, `todo list ${command.listId} already exists`);
+      const name = requiredText("name", command.name, MAX_NAME_LENGTH);
+      return [{ type: "todo.v1.TodoListCreated", data: { listId: command.listId, name } }];
+    },
+    renameTodoList: (command, state) => {
+      requireLive(state, command.listId);
+      const name = requiredText("name", command.name, MAX_NAME_LENGTH);
+      return name === state.name ? [] : [{ type: "todo.v1.TodoListRenamed", data: { listId: command.listId, name } }];
+    },
+    addTodoItem: (command, state) => {
+      requireLive(state, command.listId);
+      const itemId = requiredText("item_id", command.itemId, MAX_NAME_LENGTH);
+      const text = requiredText("text", command.text, MAX_TEXT_LENGTH);
+      if (state.items.some((i) => i.itemId === itemId)) {
+        throw new MeshError(status.ALREADY_EXISTS, `todo list ${command.listId} already has an item ${itemId}`);
+      }
+      if (state.items.length >= MAX_ITEMS_PER_LIST) {
+        throw new MeshError(status.FAILED_PRECONDITION, `todo list ${command.listId} already holds the most items a list may hold (${MAX_ITEMS_PER_LIST})`);
+      }
+      return [{ type: "todo.v1.TodoItemAdded", data: { listId: command.listId, itemId, text } }];
+    },
+    completeTodoItem: (command, state) => {
+      requireLive(state, command.listId);
+      const item = requireItem(state, command.listId, command.itemId);
+      return item.completed ? [] : [{ type: "todo.v1.TodoItemCompleted", data: { listId: command.listId, itemId: item.itemId } }];
+    },
+    removeTodoItem: (command, state) => {
+      requireLive(state, command.listId);
+      const item = requireItem(state, command.listId, command.itemId);
+      return [{ type: "todo.v1.TodoItemRemoved", data: { listId: command.listId, itemId: item.itemId } }];
+    },
+    deleteTodoList: (command, state) => {
+      requireLive(state, command.listId);
+      return [{ type: "todo.v1.TodoListDeleted", data: { listId: command.listId } }];
+    },
+  },
+};
+
+export function evolve(state: TodoListState, event: TodoEvent): TodoListState {
+  switch (event.type) {
+    case "todo.v1.TodoListCreated":
+      return { listId: event.data.listId, name: event.data.name, deleted: false, items: [] };
+    case "todo.v1.TodoListRenamed":
+      return { ...state, name: event.data.name };
+    case "todo.v1.TodoItemAdded":
+      return { ...state, items: [...state.items, { itemId: event.data.itemId, completed: false }] };
+    case "todo.v1.TodoItemCompleted":
+      return { ...state, items: state.items.map((i) => (i.itemId === event.data.itemId ? { ...i, completed: true } : i)) };
+    case "todo.v1.TodoItemRemoved":
+      return { ...state, items: state.items.filter((i) => i.itemId !== event.data.itemId) };
+    case "todo.v1.TodoListDeleted":
+      return { ...state, deleted: true };
+  }
+}
+
+function requireLive(state: TodoListState, listId: string): void {
+  if (state.listId === "") throw new MeshError(status.NOT_FOUND, `todo list ${listId} does not exist`);
+  if (state.deleted) throw new MeshError(status.FAILED_PRECONDITION, `todo list ${listId} is deleted`);
+}
+
+function requireItem(state: TodoListState, listId: string, itemId: string) {
+  const item = state.items.find((i) => i.itemId === itemId);
+  if (item === undefined) throw new MeshError(status.NOT_FOUND, `todo list ${listId} has no item ${itemId}`);
+  return item;
+}
+
+function requiredText(field: string, value: string, maxLength: number): string {
+  const trimmed = value.trim();
+  if (trimmed === "") throw new MeshError(status.INVALID_ARGUMENT, `${field} is required`);
+  if (trimmed.length > maxLength) throw new MeshError(status.INVALID_ARGUMENT, `${field} is longer than ${maxLength} characters`);
+  return trimmed;
+}

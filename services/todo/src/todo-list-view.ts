@@ -1,0 +1,33 @@
+import type { ViewDocument } from "../../kit";
+import type { TodoListView } from "../../../gen/todo/v1/queries";
+
+export const TODO_LISTS = "todo_lists";
+
+/** A TodoList as stored in the view store: the TodoListView plus what queries filter and sort on. */
+export interface TodoListDocument extends ViewDocument {
+  _id: string;
+  name: string;
+  items: { itemId: string; text: string; completed: boolean }[];
+  itemCount: number;
+  completedCount: number;
+  /** True when the list has items and all of them are completed. */
+  complete: boolean;
+  version: number;
+  deleted: boolean;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+export function toView(document: TodoListDocument): TodoListView {
+  return {
+    listId: document._id,
+    name: document.name,
+    items: document.items.map((i) => ({ itemId: i.itemId, text: i.text, completed: i.completed })),
+    itemCount: document.itemCount,
+    completedCount: document.completedCount,
+    version: String(document.version),
+    deleted: document.deleted,
+    createdAt: new Date(document.createdAtMs),
+    updatedAt: new Date(document.updatedAtMs),
+  };
+}
