@@ -29,7 +29,8 @@ export interface GatewayOptions {
 }
 
 const HEALTH_SERVICE = "grpc.health.v1.Health";
-const REFLECTION_SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+// v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
+const REFLECTION_SERVICES = ["grpc.reflection.v1.ServerReflection"];
 const LINK_SERVICE = "recq.v1.HandlerLinkService";
 
 /**

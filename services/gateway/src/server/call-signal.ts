@@ -16,21 +16,11 @@ export interface CallSignal {
  * One AbortSignal per call for everything that ends it early: its deadline passing (DEADLINE_EXCEEDED) or the
  * caller going away (CANCELLED). The signal's reason is the MeshError to answer with.
  */
-export function callSignal(call: ServerSurfaceCall, maxWithoutDeadlineMs: number): CallSignal {
+export function callSignal(call: ServerSurfaceCall, maxWithoutDeadlineMs: number | undefined): CallSignal {
   const controller = new AbortController();
   const deadline = deadlineMs(call);
-  const effectiveDeadline = deadline ?? Date.now() + maxWithoutDeadlineMs;
-  const timer = setTimeout(
-    () => {
-      const message =
-        deadline === undefined
-          ? `the call ran past the gateway's limit of ${maxWithoutDeadlineMs} ms for calls without a deadline`
-          : "the deadline passed before the handler answered";
-      controller.abort(new MeshError(status.DEADLINE_EXCEEDED, message, Reason.DEADLINE_EXCEEDED));
-    },
-    Math.max(0, effectiveDeadline - Date.now()),
-  );
-  timer.unref();
+  const effectiveDeadline = deadline ?? (maxWithoutDeadlineMs === undefined ? undefined : Date.now() + maxWithoutDeadlineMs);
+  const timer = effectiveDeadline === undefined ? undefined : deadlineTimer(controller, effectiveDeadline, deadline === undefined ? maxWithoutDeadlineMs : undefined);
   // grpc-js also ends a call whose deadline passed, with 'cancelled': name the real cause for the handler.
   const onCancelled = () =>
     controller.abort(
@@ -47,6 +37,23 @@ export function callSignal(call: ServerSurfaceCall, maxWithoutDeadlineMs: number
       call.removeListener("cancelled", onCancelled);
     },
   };
+}
+
+/** Node timers hold at most 2^31-1 ms; a deadline further out than that is left to grpc-js. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function deadlineTimer(controller: AbortController, at: number, gatewayLimitMs: number | undefined): NodeJS.Timeout | undefined {
+  const delay = Math.max(0, at - Date.now());
+  if (delay > MAX_TIMER_MS) return undefined;
+  const timer = setTimeout(() => {
+    const message =
+      gatewayLimitMs === undefined
+        ? "the deadline passed before the handler answered"
+        : `the call ran past the gateway's limit of ${gatewayLimitMs} ms for calls without a deadline`;
+    controller.abort(new MeshError(status.DEADLINE_EXCEEDED, message, Reason.DEADLINE_EXCEEDED));
+  }, delay);
+  timer.unref();
+  return timer;
 }
 
 function deadlineMs(call: ServerSurfaceCall): number | undefined {

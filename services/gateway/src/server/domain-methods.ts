@@ -124,7 +124,7 @@ function streamingQueryHandler(method: MethodEntry, deps: Deps) {
     deps.calls.begin();
     const span = receiveSpan(method, call.metadata);
     // A subscription has no natural end: without a deadline it lives until the caller cancels.
-    const signal = callSignal(call, Number.MAX_SAFE_INTEGER / 2);
+    const signal = callSignal(call, undefined);
     const run = async () => {
       admit(call.request, call.metadata, deps.options);
       await deps.queries.stream(

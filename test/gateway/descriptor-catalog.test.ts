@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { clone, create, fromBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import {
+  DescriptorProtoSchema,
+  FieldDescriptorProto_Label,
+  FieldDescriptorProto_Type,
+  FieldDescriptorProtoSchema,
+  FieldOptionsSchema,
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+  type FileDescriptorSet,
+} from "@bufbuild/protobuf/wkt";
+import { InvalidDescriptorSetError, loadDescriptorCatalog } from "../../services/gateway/src/descriptors/descriptor-catalog";
+import {
+  fieldNamed,
+  fileNamed,
+  messageNamed,
+  methodNamed,
+  mutatedSet,
+  readDescriptorSetBytes,
+  serviceNamed,
+} from "./descriptor-set-fixture";
+
+const COMMANDS = "todo/v1/commands.proto";
+const QUERIES = "todo/v1/queries.proto";
+
+describe("loadDescriptorCatalog, on the project's descriptor set", () => {
+  const catalog = loadDescriptorCatalog(readDescriptorSetBytes());
+
+  it("finds the domain services and only them", () => {
+    assert.deepEqual(
+      catalog.services.map((service) => [service.fullName, service.kind, service.aggregateType]),
+      [
+        ["todo.v1.TodoListCommandService", "command", "TodoList"],
+        ["todo.v1.TodoListQueryService", "query", "todo.v1.TodoListQueryService"],
+      ],
+    );
+  });
+
+  it("describes a command method with its routing key", () => {
+    assert.deepEqual(catalog.methodByPath("/todo.v1.TodoListCommandService/CreateTodoList"), {
+      path: "/todo.v1.TodoListCommandService/CreateTodoList",
+      name: "todo.v1.TodoListCommandService/CreateTodoList",
+      service: "todo.v1.TodoListCommandService",
+      kind: "command",
+      requestType: "todo.v1.CreateTodoList",
+      responseType: "recq.v1.CommandAck",
+      serverStreaming: false,
+      routingKey: { fieldNumber: 1, fieldName: "list_id" },
+    });
+    const commands = catalog.serviceByName("todo.v1.TodoListCommandService");
+    assert.equal(commands?.methods.length, 6);
+    assert.ok(commands.methods.every((method) => method.routingKey?.fieldName === "list_id"));
+  });
+
+  it("describes query methods, unary and server-streaming, without routing keys", () => {
+    const get = catalog.methodByPath("/todo.v1.TodoListQueryService/GetTodoList");
+    assert.equal(get?.responseType, "todo.v1.TodoListView");
+    assert.equal(get.serverStreaming, false);
+    assert.equal(get.routingKey, undefined);
+    assert.equal(catalog.methodByPath("/todo.v1.TodoListQueryService/WatchTodoList")?.serverStreaming, true);
+  });
+
+  it("answers undefined for paths and names it does not serve", () => {
+    assert.equal(catalog.methodByPath("/grpc.health.v1.Health/Check"), undefined);
+    assert.equal(catalog.methodByPath("todo.v1.TodoListCommandService/CreateTodoList"), undefined);
+    assert.equal(catalog.serviceByName("recq.v1.HandlerLinkService"), undefined);
+    assert.equal(catalog.fileByName("nope.proto"), undefined);
+    assert.equal(catalog.fileWithDependencies("nope.proto"), undefined);
+  });
+
+  it("keeps every file's bytes exactly as in the set", () => {
+    const setBytes = readDescriptorSetBytes();
+    const decoded = fromBinary(FileDescriptorSetSchema, setBytes);
+    assert.deepEqual(
+      catalog.files.map((file) => file.name),
+      decoded.file.map((file) => file.name),
+    );
+    // Re-framing the slices as field 1 must give back the very same set.
+    const writer = new BinaryWriter();
+    for (const file of catalog.files) writer.tag(1, WireType.LengthDelimited).bytes(file.bytes);
+    assert.ok(Buffer.from(writer.finish()).equals(setBytes));
+    const commands = catalog.fileByName(COMMANDS);
+    assert.equal(fromBinary(FileDescriptorProtoSchema, commands?.bytes ?? Buffer.alloc(0)).name, COMMANDS);
+  });
+
+  it("lists a file's transitive dependencies first and the file last", () => {
+    const names = catalog.fileWithDependencies(QUERIES)?.map((file) => file.name);
+    assert.deepEqual(names, ["google/protobuf/timestamp.proto", "google/protobuf/descriptor.proto", "recq/v1/options.proto", QUERIES]);
+  });
+});
+
+describe("loadDescriptorCatalog refuses contracts the gateway cannot serve", () => {
+  it("refuses client-streaming methods", () => {
+    const bytes = mutatedSet((set) => {
+      methodNamed(serviceNamed(fileNamed(set, COMMANDS), "TodoListCommandService"), "CreateTodoList").clientStreaming = true;
+    });
+    assertRefused(bytes, /todo\.v1\.TodoListCommandService\/CreateTodoList is client-streaming; domain services may only have unary and server-streaming methods/);
+  });
+
+  it("refuses bidi-streaming methods, in query services too", () => {
+    const bytes = mutatedSet((set) => {
+      const method = methodNamed(serviceNamed(fileNamed(set, QUERIES), "TodoListQueryService"), "WatchTodoList");
+      method.clientStreaming = true;
+    });
+    assertRefused(bytes, /WatchTodoList is bidi-streaming/);
+  });
+
+  it("refuses server-streaming commands", () => {
+    const bytes = mutatedSet((set) => {
+      methodNamed(serviceNamed(fileNamed(set, COMMANDS), "TodoListCommandService"), "DeleteTodoList").serverStreaming = true;
+    });
+    assertRefused(bytes, /command todo\.v1\.TodoListCommandService\/DeleteTodoList is server-streaming/);
+  });
+
+  it("refuses a command that does not return recq.v1.CommandAck", () => {
+    const bytes = mutatedSet((set) => {
+      methodNamed(serviceNamed(fileNamed(set, COMMANDS), "TodoListCommandService"), "RenameTodoList").outputType = ".todo.v1.CreateTodoList";
+    });
+    assertRefused(bytes, /command todo\.v1\.TodoListCommandService\/RenameTodoList returns todo\.v1\.CreateTodoList; every command must return recq\.v1\.CommandAck/);
+  });
+
+  it("refuses a routing key that is not a string", () => {
+    const bytes = mutatedSet((set) => {
+      fieldNamed(messageNamed(fileNamed(set, COMMANDS), "CreateTodoList"), "list_id").type = FieldDescriptorProto_Type.INT64;
+    });
+    assertRefused(bytes, /todo\.v1\.CreateTodoList: routing key list_id is a singular int64; a routing key must be a singular string field/);
+  });
+
+  it("refuses a repeated routing key", () => {
+    const bytes = mutatedSet((set) => {
+      fieldNamed(messageNamed(fileNamed(set, COMMANDS), "AddTodoItem"), "list_id").label = FieldDescriptorProto_Label.REPEATED;
+    });
+    assertRefused(bytes, /todo\.v1\.AddTodoItem: routing key list_id is a repeated field/);
+  });
+
+  it("refuses two routing keys in one message", () => {
+    const bytes = mutatedSet((set) => {
+      const message = messageNamed(fileNamed(set, COMMANDS), "RemoveTodoItem");
+      markAsRoutingKey(fieldNamed(message, "item_id"), routingKeyOptions(set));
+    });
+    assertRefused(bytes, /todo\.v1\.RemoveTodoItem marks 2 fields as \(recq\.v1\.routing_key\) \(list_id, item_id\); at most one is allowed/);
+  });
+
+  it("refuses a routing key inside a nested message", () => {
+    const bytes = mutatedSet((set) => {
+      const message = messageNamed(fileNamed(set, COMMANDS), "DeleteTodoList");
+      const inner = create(DescriptorProtoSchema, { name: "Reason" });
+      inner.field.push(stringField("code", 1));
+      markAsRoutingKey(inner.field[0]!, routingKeyOptions(set));
+      message.nestedType.push(inner);
+      message.field.push(
+        create(FieldDescriptorProtoSchema, {
+          name: "reason",
+          jsonName: "reason",
+          number: 2,
+          label: FieldDescriptorProto_Label.OPTIONAL,
+          type: FieldDescriptorProto_Type.MESSAGE,
+          typeName: ".todo.v1.DeleteTodoList.Reason",
+        }),
+      );
+    });
+    assertRefused(bytes, /field todo\.v1\.DeleteTodoList\.Reason\.code is marked \(recq\.v1\.routing_key\) inside a nested message/);
+  });
+
+  it("refuses a service kind other than COMMAND or QUERY", () => {
+    const bytes = mutatedSet((set) => {
+      const options = serviceNamed(fileNamed(set, QUERIES), "TodoListQueryService").options;
+      const unknownFields = options?.$unknown ?? [];
+      assert.ok(options && unknownFields.some((field) => field.no === 50701), "the query service carries (recq.v1.service_kind)");
+      options.$unknown = unknownFields.map((field) => (field.no === 50701 ? { ...field, data: Uint8Array.of(7) } : field));
+    });
+    assertRefused(bytes, /service todo\.v1\.TodoListQueryService: \(recq\.v1\.service_kind\) is 7; it must be SERVICE_KIND_COMMAND or SERVICE_KIND_QUERY/);
+  });
+
+  it("lists every problem at once", () => {
+    const bytes = mutatedSet((set) => {
+      const service = serviceNamed(fileNamed(set, COMMANDS), "TodoListCommandService");
+      methodNamed(service, "CreateTodoList").clientStreaming = true;
+      methodNamed(service, "RenameTodoList").outputType = ".todo.v1.CreateTodoList";
+    });
+    const error = refusal(bytes);
+    assert.equal(error.problems.length, 2);
+  });
+
+  it("reports one problem once, even when several commands share the message", () => {
+    const bytes = mutatedSet((set) => {
+      fieldNamed(messageNamed(fileNamed(set, COMMANDS), "CreateTodoList"), "list_id").type = FieldDescriptorProto_Type.BYTES;
+      const service = serviceNamed(fileNamed(set, COMMANDS), "TodoListCommandService");
+      methodNamed(service, "RenameTodoList").inputType = ".todo.v1.CreateTodoList";
+    });
+    assert.equal(refusal(bytes).problems.length, 1);
+  });
+
+  it("refuses bytes that are not a descriptor set", () => {
+    assertRefused(Buffer.from([0x0a, 0x05, 0x01]), /not a FileDescriptorSet/);
+  });
+
+  it("refuses a set with a missing import", () => {
+    const bytes = mutatedSet((set) => {
+      set.file = set.file.filter((file) => file.name !== "recq/v1/command.proto");
+    });
+    assertRefused(bytes, /do not resolve/);
+  });
+
+  it("defaults the aggregate type to the service's full name", () => {
+    const bytes = mutatedSet((set) => {
+      const options = serviceNamed(fileNamed(set, COMMANDS), "TodoListCommandService").options;
+      // Drop (recq.v1.aggregate_type) = 50702 and keep (recq.v1.service_kind).
+      if (options?.$unknown) options.$unknown = options.$unknown.filter((field) => field.no !== 50702);
+    });
+    const catalog = loadDescriptorCatalog(bytes);
+    assert.equal(catalog.serviceByName("todo.v1.TodoListCommandService")?.aggregateType, "todo.v1.TodoListCommandService");
+  });
+});
+
+function refusal(bytes: Uint8Array): InvalidDescriptorSetError {
+  try {
+    loadDescriptorCatalog(bytes);
+  } catch (error: unknown) {
+    assert.ok(error instanceof InvalidDescriptorSetError, `expected InvalidDescriptorSetError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("the catalog loaded a set it should refuse");
+}
+
+function assertRefused(bytes: Uint8Array, expected: RegExp): void {
+  const error = refusal(bytes);
+  assert.match(error.message, expected);
+}
+
+/** The options of a field already marked `[(recq.v1.routing_key) = true]`, to copy onto another field. */
+function routingKeyOptions(set: FileDescriptorSet) {
+  const options = fieldNamed(messageNamed(fileNamed(set, COMMANDS), "CreateTodoList"), "list_id").options;
+  assert.ok(options);
+  return options;
+}
+
+function markAsRoutingKey(field: ReturnType<typeof stringField>, options: ReturnType<typeof routingKeyOptions>): void {
+  field.options = clone(FieldOptionsSchema, options);
+}
+
+function stringField(name: string, number: number) {
+  return create(FieldDescriptorProtoSchema, {
+    name,
+    jsonName: name,
+    number,
+    label: FieldDescriptorProto_Label.OPTIONAL,
+    type: FieldDescriptorProto_Type.STRING,
+  });
+}

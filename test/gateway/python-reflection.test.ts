@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import {
+  TodoListQueryServiceService,
+  type TodoListQueryServiceServer,
+  type TodoListView,
+} from "../../gen/todo/v1/queries";
+import { loadDescriptorCatalog, type DescriptorCatalog, type FileEntry } from "../../services/gateway/src/descriptors/descriptor-catalog";
+import { addReflectionService } from "../../services/gateway/src/reflection/reflection-service";
+import { readDescriptorSetBytes } from "./descriptor-set-fixture";
+import { startTestServer, type TestServer } from "./grpc-test-server";
+
+/*
+ * The strict check: a Python client (C++ descriptor pool, as grpcurl and the Go/C++ runtimes) that discovers
+ * the server by reflection alone must build every served file and call a method with what it built.
+ */
+
+const run = promisify(execFile);
+const CLIENT = path.resolve(__dirname, "../../../test/python/reflection_client.py");
+const INSTALL_HINT =
+  "run `apt-get install -y python3-grpcio python3-protobuf` (Debian), or set RECQ_PYTHON to a python3 that has grpcio and protobuf";
+
+const catalog = loadDescriptorCatalog(readDescriptorSetBytes());
+/** Every service of the set, so every file is built by the strict client. */
+const servedServices = [...catalog.registry.files].flatMap((file) => file.services.map((service) => service.typeName));
+
+const view: TodoListView = {
+  listId: "groceries",
+  name: "Groceries",
+  items: [{ itemId: "i1", text: "milk", completed: true }],
+  itemCount: 1,
+  completedCount: 1,
+  version: "7",
+  deleted: false,
+  createdAt: new Date("2024-01-02T03:04:05Z"),
+  updatedAt: undefined,
+};
+
+const queries: Pick<TodoListQueryServiceServer, "getTodoList" | "watchTodoList"> = {
+  getTodoList: (call, callback) => {
+    if (call.request.listId !== view.listId) {
+      callback({ code: grpc.status.NOT_FOUND, details: `no list ${call.request.listId}` });
+      return;
+    }
+    const tenant = call.metadata.get("x-tenant")[0];
+    callback(null, { ...view, name: tenant === undefined ? view.name : `${view.name} of ${String(tenant)}` });
+  },
+  watchTodoList: (call) => {
+    call.write(view);
+    call.write({ ...view, version: "8", name: "Groceries (renamed)" });
+    call.end();
+  },
+};
+
+describe("a strict Python client, through reflection alone", () => {
+  let python: string;
+  let testServer: TestServer;
+
+  before(async () => {
+    python = await findPythonWithGrpc();
+    testServer = await startTestServer((server) => {
+      addReflectionService(server, catalog, () => servedServices);
+      server.addService(TodoListQueryServiceService, queries as unknown as grpc.UntypedServiceImplementation);
+    });
+  });
+
+  after(async () => {
+    await testServer?.stop();
+  });
+
+  const client = (...args: string[]) => run(python, [CLIENT, testServer.address, ...args], { timeout: 30_000 });
+
+  it("lists every service and its methods, having built every file", async () => {
+    const { stdout } = await client("list");
+    const listed = JSON.parse(stdout) as { services: Array<{ name: string; file: string; methods: Array<Record<string, unknown>> }> };
+    assert.deepEqual(
+      listed.services.map((service) => service.name),
+      servedServices,
+    );
+    const queryService = listed.services.find((service) => service.name === "todo.v1.TodoListQueryService");
+    assert.equal(queryService?.file, "todo/v1/queries.proto");
+    assert.deepEqual(queryService.methods.find((method) => method.name === "WatchTodoList"), {
+      name: "WatchTodoList",
+      full_name: "todo.v1.TodoListQueryService/WatchTodoList",
+      input_type: "todo.v1.WatchTodoList",
+      output_type: "todo.v1.TodoListView",
+      client_streaming: false,
+      server_streaming: true,
+    });
+    const commands = listed.services.find((service) => service.name === "todo.v1.TodoListCommandService");
+    assert.deepEqual(commands?.methods.map((method) => method.output_type), new Array(6).fill("recq.v1.CommandAck"));
+  });
+
+  it("lists through reflection v1alpha too", async () => {
+    const { stdout } = await client("--reflection", "v1alpha", "list");
+    assert.equal((JSON.parse(stdout) as { services: unknown[] }).services.length, servedServices.length);
+  });
+
+  it("calls a unary query with a JSON request and metadata, and prints the answer as JSON", async () => {
+    const request = '{"list_id": "groceries"}';
+    const { stdout } = await client("call", "todo.v1.TodoListQueryService/GetTodoList", request, "--metadata", "x-tenant=acme");
+    assert.deepEqual(JSON.parse(stdout), {
+      list_id: "groceries",
+      name: "Groceries of acme",
+      items: [{ item_id: "i1", text: "milk", completed: true }],
+      item_count: 1,
+      completed_count: 1,
+      version: "7",
+      created_at: "2024-01-02T03:04:05Z",
+    });
+  });
+
+  it("calls a server-streaming query and prints one JSON line per message", async () => {
+    const { stdout } = await client("call", "todo.v1.TodoListQueryService/WatchTodoList", '{"listId": "groceries"}');
+    const versions = stdout.trim().split("\n").map((line) => (JSON.parse(line) as { version: string }).version);
+    assert.deepEqual(versions, ["7", "8"]);
+  });
+
+  it("prints the status of a failed call to stderr and exits 3", async () => {
+    await assert.rejects(client("call", "todo.v1.TodoListQueryService/GetTodoList", '{"list_id": "nope"}'), (error: ExecError) => {
+      assert.equal(error.code, 3);
+      assert.equal(error.stderr.trim(), "NOT_FOUND: no list nope");
+      return true;
+    });
+  });
+
+  it("exits 4 when reflection does not know the service", async () => {
+    await assert.rejects(client("call", "todo.v1.NoSuchService/Get", "{}"), (error: ExecError) => {
+      assert.equal(error.code, 4);
+      assert.match(error.stderr, /reflection error 5: symbol "todo\.v1\.NoSuchService" not found/);
+      return true;
+    });
+  });
+});
+
+describe("the strict Python client has teeth", () => {
+  it("refuses a descriptor that lost its imports, as @grpc/reflection serves them", async () => {
+    const python = await findPythonWithGrpc();
+    const broken = withoutImports(catalog, "todo/v1/queries.proto");
+    const testServer = await startTestServer((server) => addReflectionService(server, broken, () => servedServices));
+    try {
+      await assert.rejects(
+        run(python, [CLIENT, testServer.address, "call", "todo.v1.TodoListQueryService/GetTodoList", "{}"], { timeout: 30_000 }),
+        (error: ExecError) => {
+          assert.equal(error.code, 4);
+          assert.match(error.stderr, /todo\/v1\/queries\.proto does not build into a descriptor pool/);
+          return true;
+        },
+      );
+    } finally {
+      await testServer.stop();
+    }
+  });
+});
+
+/** The catalog, but serving `fileName` with an empty dependency list (and without its dependencies). */
+function withoutImports(original: DescriptorCatalog, fileName: string): DescriptorCatalog {
+  const file = original.fileByName(fileName) as FileEntry;
+  const proto = fromBinary(FileDescriptorProtoSchema, file.bytes);
+  proto.dependency = [];
+  const broken: FileEntry = { ...file, dependencies: [], bytes: Buffer.from(toBinary(FileDescriptorProtoSchema, proto)) };
+  return {
+    ...original,
+    fileByName: (name) => (name === fileName ? broken : original.fileByName(name)),
+    fileWithDependencies: (name) => (name === fileName ? [broken] : original.fileWithDependencies(name)),
+  };
+}
+
+interface ExecError extends Error {
+  code: number;
+  stderr: string;
+}
+
+/** The first python3 that can import grpc and protobuf; Debian's packages live in /usr/bin/python3's path. */
+async function findPythonWithGrpc(): Promise<string> {
+  const candidates = [...new Set([process.env.RECQ_PYTHON, "python3", "/usr/bin/python3"].filter((name): name is string => !!name))];
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      await run(candidate, ["-c", "import grpc, google.protobuf"], { timeout: 30_000 });
+      return candidate;
+    } catch (error: unknown) {
+      failures.push(`${candidate}: ${error instanceof Error ? error.message.split("\n").filter(Boolean).at(-1) : String(error)}`);
+    }
+  }
+  assert.fail(`No python3 with grpcio and protobuf (${failures.join("; ")}): ${INSTALL_HINT}`);
+}

@@ -1,0 +1,109 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
+import { MeshService } from "../../services/kit";
+import { EmbeddedViewStore } from "../../services/kit/src/views/embedded-view-store";
+import { loadDescriptorCatalog, type DescriptorCatalog } from "../../services/gateway/src/descriptors/descriptor-catalog";
+import { Gateway, type GatewayOptions } from "../../services/gateway/src/gateway";
+import { EmbeddedEventStore } from "../../services/gateway/src/store/embedded-event-store";
+import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
+import { todoListProjection } from "../../services/todo/src/todo-list-projection";
+import { todoListQueries } from "../../services/todo/src/todo-list-queries";
+import { TodoListCommandServiceClient } from "../../gen/todo/v1/commands";
+import { TodoListQueryServiceClient } from "../../gen/todo/v1/queries";
+
+let catalog: DescriptorCatalog | undefined;
+
+/** The catalog of the contracts, from the descriptor set the build writes to dist/descriptors.binpb. */
+export function testCatalog(): DescriptorCatalog {
+  catalog ??= loadDescriptorCatalog(readFileSync(path.resolve(__dirname, "..", "..", "descriptors.binpb")));
+  return catalog;
+}
+
+export async function tempDir(prefix: string): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `recq-${prefix}-`));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface RunningGateway {
+  gateway: Gateway;
+  store: EmbeddedEventStore;
+  address: string;
+}
+
+/** A real gateway on 127.0.0.1, port 0 unless given, on an embedded store in `dataDir`. */
+export async function startGateway(dataDir: string, options: Partial<GatewayOptions> & { port?: number } = {}): Promise<RunningGateway> {
+  const store = await EmbeddedEventStore.open({ directory: dataDir });
+  const gateway = await Gateway.start({
+    catalog: testCatalog(),
+    store,
+    ...options,
+    address: `127.0.0.1:${options.port ?? 0}`,
+    limits: { shutdownGraceMs: 500, ...options.limits },
+  });
+  return { gateway, store, address: `127.0.0.1:${gateway.port}` };
+}
+
+export interface RunningTodo {
+  mesh: MeshService;
+  views: EmbeddedViewStore;
+}
+
+/** The TodoList service (aggregate, projection, queries) in this process, linked to the gateway. */
+export async function startTodo(address: string, options: { instanceId?: string; roles?: ("commands" | "views")[]; credentials?: string } = {}): Promise<RunningTodo> {
+  const roles = new Set(options.roles ?? ["commands", "views"]);
+  const mesh = new MeshService({ address, component: "todo", instanceId: options.instanceId, credentials: options.credentials });
+  const views = new EmbeddedViewStore();
+  const projection = todoListProjection(views, "instance");
+  if (roles.has("commands")) mesh.addAggregate(todoListAggregate);
+  if (roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(views, projection));
+  await mesh.start();
+  return { mesh, views };
+}
+
+export function todoClients(address: string) {
+  const commands = new TodoListCommandServiceClient(address, credentials.createInsecure());
+  const queries = new TodoListQueryServiceClient(address, credentials.createInsecure());
+  return { commands, queries, close: () => (commands.close(), queries.close()) };
+}
+
+type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => unknown;
+
+/** Promisifies one unary call of a generated client, with metadata and a deadline (default 5 s). */
+export function call<Req, Res>(
+  client: Client,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  metadata: Record<string, string> = {},
+  deadlineMs = 5_000,
+): Promise<Res> {
+  const md = new Metadata();
+  for (const [key, value] of Object.entries(metadata)) md.set(key, value);
+  return new Promise((resolve, reject) =>
+    method.call(client, request, md, { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response))),
+  );
+}
+
+/** The status of a call that must fail. */
+export async function failure(promise: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as ServiceError;
+  }
+  throw new Error("the call succeeded, but it should have failed");
+}
+
+export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (error) {
+      if (Date.now() > until) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
