@@ -1,0 +1,77 @@
+import { open, type FileHandle } from "node:fs/promises";
+import * as path from "node:path";
+
+/** The first bytes of every journal: a name and a format version, so a wrong file is refused, not "replayed". */
+export const JOURNAL_MAGIC = Buffer.from("RECQJNL1", "latin1");
+
+export interface OpenedJournalFile {
+  handle: FileHandle;
+  /** Bytes in the file, header included. */
+  size: number;
+}
+
+/**
+ * Opens the journal at `filePath` for reading and positioned writes, creating it (and syncing its directory entry)
+ * if missing. A file shorter than the header whose bytes are a start of it, or zeros, is a creation cut short by a
+ * crash and is started over; any other header is refused.
+ */
+export async function openJournalFile(filePath: string): Promise<OpenedJournalFile> {
+  const handle = await openOrCreate(filePath);
+  try {
+    const size = (await handle.stat()).size;
+    if (size >= JOURNAL_MAGIC.length) {
+      await checkMagic(handle, filePath);
+      return { handle, size };
+    }
+    await startOver(handle, filePath, size);
+    return { handle, size: JOURNAL_MAGIC.length };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+async function openOrCreate(filePath: string): Promise<FileHandle> {
+  try {
+    return await open(filePath, "r+");
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  const handle = await open(filePath, "wx+");
+  await syncDirectory(path.dirname(filePath));
+  return handle;
+}
+
+async function checkMagic(handle: FileHandle, filePath: string): Promise<void> {
+  const header = Buffer.alloc(JOURNAL_MAGIC.length);
+  await handle.read(header, 0, header.length, 0);
+  if (!header.equals(JOURNAL_MAGIC)) {
+    throw new Error(`${filePath} is not a RECQ event journal (format RECQJNL1): its first bytes are ${header.toString("hex")}`);
+  }
+}
+
+async function startOver(handle: FileHandle, filePath: string, size: number): Promise<void> {
+  const existing = Buffer.alloc(size);
+  await handle.read(existing, 0, size, 0);
+  const isCutShort = existing.equals(JOURNAL_MAGIC.subarray(0, size)) || existing.every((byte) => byte === 0);
+  if (!isCutShort) {
+    throw new Error(`${filePath} is not a RECQ event journal: ${size} bytes that do not start with its header`);
+  }
+  await handle.truncate(0);
+  await handle.write(JOURNAL_MAGIC, 0, JOURNAL_MAGIC.length, 0);
+  await handle.datasync();
+}
+
+/** Makes a new directory entry durable: without this a crash can lose a freshly created file whole. */
+export async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === "ENOENT";
+}
