@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
+
+describe("gateway restart", () => {
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let todo: RunningTodo;
+  let mesh: RunningGateway;
+
+  before(async () => {
+    data = await tempDir("restart");
+  });
+
+  after(async () => {
+    todo?.mesh.close();
+    await mesh?.gateway.stop();
+    await data.remove();
+  });
+
+  it("keeps every acknowledged command, and handlers reconnect and resubscribe by themselves", async () => {
+    mesh = await startGateway(data.dir);
+    const port = mesh.gateway.port;
+    todo = await startTodo(mesh.address);
+    let clients = todoClients(mesh.address);
+    await call(clients.commands, clients.commands.createTodoList, { listId: "kept", name: "Kept" });
+    await call(clients.commands, clients.commands.addTodoItem, { listId: "kept", itemId: "a", text: "A" });
+    clients.close();
+
+    await mesh.gateway.stop();
+    mesh = await startGateway(data.dir, { port });
+    clients = todoClients(mesh.address);
+    try {
+      // The handler finds the new gateway on its own (backoff), and the aggregate's history is intact.
+      const ack = await eventually(() => call(clients.commands, clients.commands.completeTodoItem, { listId: "kept", itemId: "a" }), 10_000);
+      assert.equal(ack.sequence, "3");
+      const view = await call(clients.queries, clients.queries.getTodoList, { listId: "kept" }, { "recq-consistency-token": ack.position });
+      assert.equal(view.version, "3");
+      assert.deepEqual(view.items, [{ itemId: "a", text: "A", completed: true }]);
+      assert.equal(mesh.gateway.handlerLinkCount, 1);
+    } finally {
+      clients.close();
+    }
+  });
+});
