@@ -255,7 +255,10 @@ export class LinkClient {
   private settleReady(error: Error | undefined): void {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
-    for (const waiter of waiters) (error ? waiter.reject(error) : waiter.resolve());
+    for (const waiter of waiters) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
   }
 }
 
