@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -15,16 +12,13 @@ import { loadDescriptorCatalog, type DescriptorCatalog, type FileEntry } from ".
 import { addReflectionService } from "../../services/gateway/src/reflection/reflection-service";
 import { readDescriptorSetBytes } from "./descriptor-set-fixture";
 import { startTestServer, type TestServer } from "./grpc-test-server";
+import { findPythonWithGrpc, PYTHON_CLIENT as CLIENT, run } from "../support/python";
 
 /*
  * The strict check: a Python client (C++ descriptor pool, as grpcurl and the Go/C++ runtimes) that discovers
  * the server by reflection alone must build every served file and call a method with what it built.
  */
 
-const run = promisify(execFile);
-const CLIENT = path.resolve(__dirname, "../../../test/python/reflection_client.py");
-const INSTALL_HINT =
-  "run `apt-get install -y python3-grpcio python3-protobuf` (Debian), or set RECQ_PYTHON to a python3 that has grpcio and protobuf";
 
 const catalog = loadDescriptorCatalog(readDescriptorSetBytes());
 /** Every service of the set, so every file is built by the strict client. */
@@ -175,19 +169,4 @@ function withoutImports(original: DescriptorCatalog, fileName: string): Descript
 interface ExecError extends Error {
   code: number;
   stderr: string;
-}
-
-/** The first python3 that can import grpc and protobuf; Debian's packages live in /usr/bin/python3's path. */
-async function findPythonWithGrpc(): Promise<string> {
-  const candidates = [...new Set([process.env.RECQ_PYTHON, "python3", "/usr/bin/python3"].filter((name): name is string => !!name))];
-  const failures: string[] = [];
-  for (const candidate of candidates) {
-    try {
-      await run(candidate, ["-c", "import grpc, google.protobuf"], { timeout: 30_000 });
-      return candidate;
-    } catch (error: unknown) {
-      failures.push(`${candidate}: ${error instanceof Error ? error.message.split("\n").filter(Boolean).at(-1) : String(error)}`);
-    }
-  }
-  assert.fail(`No python3 with grpcio and protobuf (${failures.join("; ")}): ${INSTALL_HINT}`);
 }
