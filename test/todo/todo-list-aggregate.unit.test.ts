@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { status } from "@grpc/grpc-js";
+import { MeshError, type CommandContext } from "../../services/kit";
+import { evolve, MAX_ITEMS_PER_LIST, todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
+import type { TodoEvent } from "../../services/todo/src/todo-events";
+import { project } from "../../services/todo/src/todo-list-projection";
+import type { TodoListDocument } from "../../services/todo/src/todo-list-view";
+
+const context: CommandContext = { commandId: "c", aggregateId: "l", sequence: 0, headers: {}, signal: new AbortController().signal };
+const given = (...events: TodoEvent[]) => events.reduce(evolve, todoListAggregate.initialState());
+const created: TodoEvent = { type: "todo.v1.TodoListCreated", data: { listId: "l", name: "List" } };
+const added = (itemId: string): TodoEvent => ({ type: "todo.v1.TodoItemAdded", data: { listId: "l", itemId, text: itemId } });
+
+function rejects(run: () => unknown, code: status, message: RegExp): void {
+  assert.throws(run, (error: unknown) => error instanceof MeshError && error.code === code && message.test(error.message));
+}
+
+describe("TodoList aggregate (given events, when a command, then events or a rejection)", () => {
+  const { decide } = todoListAggregate;
+
+  it("creates a list once", () => {
+    assert.deepEqual(decide.createTodoList({ listId: "l", name: " List " }, given(), context), [created]);
+    rejects(() => decide.createTodoList({ listId: "l", name: "Again" }, given(created), context), status.ALREADY_EXISTS, /already exists/);
+    rejects(() => decide.createTodoList({ listId: "l", name: "" }, given(), context), status.INVALID_ARGUMENT, /name is required/);
+  });
+
+  it("adds, completes and removes items, idempotently where it can", () => {
+    const state = given(created, added("a"));
+    assert.deepEqual(decide.completeTodoItem({ listId: "l", itemId: "a" }, state, context), [{ type: "todo.v1.TodoItemCompleted", data: { listId: "l", itemId: "a" } }]);
+    const completed = evolve(state, { type: "todo.v1.TodoItemCompleted", data: { listId: "l", itemId: "a" } });
+    assert.deepEqual(decide.completeTodoItem({ listId: "l", itemId: "a" }, completed, context), [], "completing twice changes nothing");
+    rejects(() => decide.addTodoItem({ listId: "l", itemId: "a", text: "A" }, state, context), status.ALREADY_EXISTS, /already has an item a/);
+    rejects(() => decide.removeTodoItem({ listId: "l", itemId: "zz" }, state, context), status.NOT_FOUND, /has no item zz/);
+    assert.deepEqual(decide.renameTodoList({ listId: "l", name: "List" }, state, context), [], "the same name is no change");
+  });
+
+  it("refuses everything on a missing or deleted list", () => {
+    rejects(() => decide.addTodoItem({ listId: "l", itemId: "a", text: "A" }, given(), context), status.NOT_FOUND, /does not exist/);
+    const deleted = given(created, { type: "todo.v1.TodoListDeleted", data: { listId: "l" } });
+    rejects(() => decide.addTodoItem({ listId: "l", itemId: "a", text: "A" }, deleted, context), status.FAILED_PRECONDITION, /is deleted/);
+    rejects(() => decide.deleteTodoList({ listId: "l" }, deleted, context), status.FAILED_PRECONDITION, /is deleted/);
+  });
+
+  it("caps a list's items", () => {
+    const full = given(created, ...Array.from({ length: MAX_ITEMS_PER_LIST }, (_, i) => added(`i${i}`)));
+    rejects(() => decide.addTodoItem({ listId: "l", itemId: "one-more", text: "x" }, full, context), status.FAILED_PRECONDITION, /at most|most items/);
+  });
+});
+
+describe("TodoList projection", () => {
+  const meta = (sequence: number) => ({ position: sequence, aggregateId: "l", sequence, timeMs: 1_000 * sequence, commandId: "c" });
+
+  it("keeps counts and completion, and ignores an event it already reflects", () => {
+    let document = project(undefined, created, meta(1)) as TodoListDocument;
+    document = project(document, added("a"), meta(2))!;
+    document = project(document, { type: "todo.v1.TodoItemCompleted", data: { listId: "l", itemId: "a" } }, meta(3))!;
+    assert.deepEqual([document.itemCount, document.completedCount, document.complete, document.version, document.updatedAtMs], [1, 1, true, 3, 3000]);
+    assert.equal(project(document, added("b"), meta(2)), undefined, "a redelivered event changes nothing");
+  });
+});
