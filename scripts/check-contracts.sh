@@ -7,9 +7,10 @@ buf=node_modules/.bin/buf
 "$buf" lint
 echo "buf lint: ok"
 
+# --exclude-imports: the well-known types bundled with buf change with its version, and are not ours.
 # proto/published.binpb is the image of the contracts as published. A change that breaks existing clients
 # fails here until the baseline is moved deliberately, in the same commit: npm run contracts:publish
-"$buf" breaking proto --against proto/published.binpb
+"$buf" breaking proto --exclude-imports --against proto/published.binpb
 echo "buf breaking against proto/published.binpb: ok"
 
 fresh=$(mktemp -d)
