@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { call, eventually, startTodo, tempDir, todoClients, type RunningTodo } from "../support/mesh-harness";
+
+const GATEWAY_MAIN = path.resolve(__dirname, "../../services/gateway/main.js");
+const DESCRIPTORS = path.resolve(__dirname, "../../descriptors.binpb");
+
+interface GatewayProcess {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<number | null>;
+}
+
+/** The gateway as users run it: its own process, from the built entry point. */
+function spawnGateway(dataDir: string, port: number, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [GATEWAY_MAIN, "--address", `127.0.0.1:${port}`, "--data-dir", dataDir, "--descriptors", DESCRIPTORS], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let log = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      const ready = /"message":"gateway ready".*"port":(\d+)/.exec(log);
+      if (ready) resolve({ child, port: Number(ready[1]), exited });
+    });
+    void exited.then((code) => reject(new Error(`gateway exited (${code}) before it was ready:\n${log}`)));
+  });
+}
+
+describe("the gateway as a process", () => {
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let gateway: GatewayProcess | undefined;
+  let todo: RunningTodo | undefined;
+
+  before(async () => {
+    data = await tempDir("process");
+  });
+
+  after(async () => {
+    todo?.mesh.close();
+    gateway?.child.kill("SIGKILL");
+    await gateway?.exited;
+    await data.remove();
+  });
+
+  it("after kill -9, finds every acknowledged command, and the handler relinks by itself", async () => {
+    gateway = await spawnGateway(data.dir, 0);
+    const address = `127.0.0.1:${gateway.port}`;
+    todo = await startTodo(address, { roles: ["commands"] });
+    const clients = todoClients(address);
+    try {
+      await call(clients.commands, clients.commands.createTodoList, { listId: "crash", name: "Crash" });
+      const acks = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => call(clients.commands, clients.commands.addTodoItem, { listId: "crash", itemId: `i${i}`, text: "x" })),
+      );
+      assert.equal(Math.max(...acks.map((a) => Number(a.sequence))), 21);
+
+      gateway.child.kill("SIGKILL");
+      await gateway.exited;
+      gateway = await spawnGateway(data.dir, gateway.port);
+
+      const ack = await eventually(() => call(clients.commands, clients.commands.addTodoItem, { listId: "crash", itemId: "after", text: "x" }), 10_000);
+      assert.equal(ack.sequence, "22", "the history survived the crash");
+      assert.equal(ack.position, "22");
+    } finally {
+      clients.close();
+    }
+  });
+
+  it("exports its spans over OTLP/gRPC when OTEL_EXPORTER_OTLP_ENDPOINT is set", async () => {
+    const exports: Buffer[] = [];
+    const collector = new Server();
+    collector.addService(
+      {
+        export: {
+          path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      {
+        export: (request: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+          exports.push(request.request);
+          callback(null, Buffer.alloc(0));
+        },
+      },
+    );
+    const collectorPort = await new Promise<number>((resolve, reject) =>
+      collector.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+    );
+    todo?.mesh.close();
+    gateway?.child.kill("SIGKILL");
+    await gateway?.exited;
+    gateway = await spawnGateway(data.dir, 0, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`, OTEL_BSP_SCHEDULE_DELAY: "100" });
+    const address = `127.0.0.1:${gateway.port}`;
+    todo = await startTodo(address, { roles: ["commands"] });
+    const clients = todoClients(address);
+    try {
+      await call(clients.commands, clients.commands.createTodoList, { listId: "exported", name: "Exported" });
+      await eventually(async () => assert.ok(exports.some((b) => b.includes("recq.gateway.receive") && b.includes("recq.event.append"))), 10_000);
+      assert.ok(exports.some((b) => b.includes("recq-gateway")), "the resource names the service");
+    } finally {
+      clients.close();
+      collector.forceShutdown();
+    }
+  });
+});
