@@ -5,7 +5,7 @@ import { MeshService, type CommandContext } from "../../services/kit";
 import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
 import type { CreateTodoList } from "../../gen/todo/v1/commands";
 import type { TodoListState } from "../../gen/todo/v1/events";
-import { call, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, closeHandlers as closeAll, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
 type Decide = (command: CreateTodoList, state: TodoListState, context: CommandContext) => Promise<{ type: "todo.v1.TodoListCreated"; data: { listId: string; name: string } }[]>;
 
@@ -48,9 +48,7 @@ describe("failure model", () => {
     await data.remove();
   });
 
-  function closeHandlers(): void {
-    for (const handler of handlers.splice(0)) handler.close();
-  }
+  const closeHandlers = () => closeAll(mesh.gateway, handlers);
 
   it("answers UNAVAILABLE naming the method when no handler is connected", async () => {
     const error = await failure(call(clients.commands, clients.commands.createTodoList, { listId: "x", name: "X" }));
@@ -104,7 +102,7 @@ describe("failure model", () => {
     const ack = await call(clients.commands, clients.commands.createTodoList, { listId: "lost", name: "Lost" }, headers);
     assert.equal(ack.commandId, "lost-1");
     assert.equal(ack.sequence, "1");
-    closeHandlers();
+    await closeHandlers();
   });
 
   it("answers DEADLINE_EXCEEDED when the deadline passes, and the handler receives a cancel", async () => {
@@ -125,7 +123,7 @@ describe("failure model", () => {
     await sawCancel;
     assert.match(String(cancelReason), /DEADLINE_EXCEEDED/);
     assert.equal((await mesh.store.readAggregate("TodoList", "slow")).sequence, 0, "nothing was appended");
-    closeHandlers();
+    await closeHandlers();
   });
 
   it("answers RESOURCE_EXHAUSTED when the handler's permits and the link queue are used up", async () => {
@@ -149,7 +147,7 @@ describe("failure model", () => {
     await waitFor(() => release.length === 1);
     release.shift()!();
     assert.equal((await queued).sequence, "1", "the queued call ran once a permit came back");
-    closeHandlers();
+    await closeHandlers();
   });
 
   it("answers RESOURCE_EXHAUSTED when too many commands queue for one aggregate", async () => {
@@ -168,7 +166,7 @@ describe("failure model", () => {
     release.shift()!();
     const second = await calls[1]!;
     assert.equal(second.sequence, "2", "the queued command ran after the first, in order, on its history");
-    closeHandlers();
+    await closeHandlers();
   });
 
   it("answers ABORTED when the aggregate keeps changing under the command", async () => {
@@ -189,7 +187,7 @@ describe("failure model", () => {
     assert.equal(error.code, status.ABORTED);
     assert.equal(reasonOf(error), "AGGREGATE_CONFLICT");
     assert.match(error.details, /3 attempts conflicted/);
-    closeHandlers();
+    await closeHandlers();
   });
 
   it("shares commands without affinity conflicts across two instances of a handler", async () => {
@@ -204,7 +202,7 @@ describe("failure model", () => {
     assert.equal((counts.get("a") ?? 0) + (counts.get("b") ?? 0), 40);
     assert.ok((counts.get("a") ?? 0) >= 5, `instance a took ${counts.get("a")} of 40`);
     assert.ok((counts.get("b") ?? 0) >= 5, `instance b took ${counts.get("b")} of 40`);
-    closeHandlers();
+    await closeHandlers();
   });
 });
 

@@ -4,7 +4,7 @@ import { status } from "@grpc/grpc-js";
 import { MeshService } from "../../services/kit";
 import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
 import { TodoListQueryServiceService, type TodoListView } from "../../gen/todo/v1/queries";
-import { call, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, closeHandlers, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
 function view(listId: string, name: string): TodoListView {
   return { listId, name, items: [], itemCount: 0, completedCount: 0, version: "1", deleted: false, createdAt: undefined, updatedAt: undefined };
@@ -56,8 +56,7 @@ describe("handler kit", () => {
       assert.equal((counts.get("a") ?? 0) + (counts.get("b") ?? 0), 20);
       assert.ok(Math.abs((counts.get("a") ?? 0) - (counts.get("b") ?? 0)) <= 4, `balanced: ${JSON.stringify([...counts])}`);
     } finally {
-      a.close();
-      b.close();
+      await closeHandlers(mesh.gateway, [a, b]);
     }
   });
 
@@ -82,14 +81,15 @@ describe("handler kit", () => {
     const other = await startTodo(mesh.address, { roles: ["commands"], instanceId: "other" });
     try {
       const drained = draining.drain();
-      // The draining instance unsubscribed: a new list goes to the other one at once.
+      // Once its unsubscribe has landed, the draining instance gets nothing new: a new list goes to the other one.
+      await new Promise((r) => setTimeout(r, 100));
       const ack = await call(clients.commands, clients.commands.createTodoList, { listId: "after-drain", name: "After" });
       assert.equal(ack.sequence, "1");
       release();
       assert.equal((await inFlight).sequence, "1", "the call in flight was answered, not dropped");
       await drained;
     } finally {
-      other.mesh.close();
+      await closeHandlers(mesh.gateway, [other.mesh]);
     }
   });
 
@@ -104,7 +104,7 @@ describe("handler kit", () => {
       const fresh = await call(clients.queries, clients.queries.getTodoList, { listId: "ryw" }, { "recq-consistency-token": ack.position });
       assert.equal(fresh.name, "Renamed");
     } finally {
-      todo.mesh.close();
+      await closeHandlers(mesh.gateway, [todo.mesh]);
     }
   });
 });

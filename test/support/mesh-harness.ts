@@ -107,3 +107,11 @@ export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 5_000):
     }
   }
 }
+
+/** Closes handler services as a crash would, and waits until the gateway has dropped their links. */
+export async function closeHandlers(gateway: Gateway, meshes: MeshService[]): Promise<void> {
+  for (const mesh of meshes.splice(0)) mesh.close();
+  await eventually(async () => {
+    if (gateway.handlerLinkCount !== 0) throw new Error(`${gateway.handlerLinkCount} handler links still open`);
+  });
+}

@@ -144,7 +144,7 @@ export class CommandPipeline {
     aggregate: CachedAggregate | undefined,
     attempt: number,
   ): Promise<HandlerOutcome> {
-    const route = this.dispatcher.route(call.method.path, aggregateId || undefined);
+    const route = this.dispatcher.route(call.method.path, aggregateId === "" ? undefined : aggregateKey(call.aggregateType, aggregateId));
     const span = meshTracer().startSpan(
       SpanName.GATEWAY_DISPATCH,
       {

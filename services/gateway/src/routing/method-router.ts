@@ -71,8 +71,9 @@ export class MethodRouter {
   pick(path: string, routingKey: string | undefined): Route | undefined {
     const routes = this.routes.get(path);
     if (routes === undefined || routes.length === 0) return undefined;
-    if (routes.length === 1) return routes[0];
-    return routingKey ? this.pickByKey(routes, routingKey) : this.pickLeastLoaded(routes);
+    // A key is remembered even with one instance, so that it stays there when a second one joins.
+    if (routingKey) return this.pickByKey(routes, routingKey);
+    return routes.length === 1 ? routes[0] : this.pickLeastLoaded(routes);
   }
 
   private pickByKey(routes: Route[], key: string): Route {

@@ -87,6 +87,7 @@ export class LinkClient {
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     this.send({ metadata: {}, frame: { $case: "unsubscribe", value: { methods: [...this.subscriptions.keys()] } } });
+    this.batcher?.flush();
     const until = Date.now() + timeoutMs;
     while (this.running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     this.close();
