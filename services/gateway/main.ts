@@ -1,4 +1,4 @@
-// Telemetry first: instrumentation must be in place before grpc-js is loaded.
+// Telemetry first: the tracer provider and propagator are registered before anything traces.
 import { startTelemetry } from "../kit/src/telemetry/start-telemetry";
 const telemetry = startTelemetry("recq-gateway");
 
@@ -16,7 +16,13 @@ async function main(): Promise<void> {
     throw new Error("MONGODB_URI is set, but this build of the gateway has only the embedded store; unset it to use the embedded store");
   }
   const catalog = loadDescriptorCatalog(readFileSync(config.descriptorsPath));
-  const store = await EmbeddedEventStore.open({ directory: config.dataDir, logger });
+  const store = await EmbeddedEventStore.open({
+    directory: config.dataDir,
+    outcomeRetentionMs: config.limits.outcomeRetentionMs,
+    maxEventsPerAppend: config.limits.maxEventsPerCommand,
+    maxPayloadBytes: config.limits.maxEventBytes,
+    logger,
+  });
   const gateway = await Gateway.start({
     address: config.address,
     catalog,

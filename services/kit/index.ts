@@ -16,4 +16,6 @@ export type {
 export { MeshError, Reason, REASON_METADATA_KEY } from "./src/errors/mesh-error";
 export { jsonLogger, silentLogger, type Logger } from "./src/logging/logger";
 export { startTelemetry, type Telemetry } from "./src/telemetry/start-telemetry";
+export { TracedViewStore } from "./src/views/traced-view-store";
+export { EmbeddedViewStore } from "./src/views/embedded-view-store";
 export type { ViewStore, ViewDocument, ViewWrite, ViewFilter, ViewSort, FindOptions, ViewChange } from "./src/views/view-store";

@@ -1,9 +1,10 @@
-// Telemetry first: instrumentation must be in place before grpc-js is loaded.
+// Telemetry first: the tracer provider and propagator are registered before anything traces.
 import { startTelemetry } from "../kit/src/telemetry/start-telemetry";
 const telemetry = startTelemetry("recq-todo");
 
 import { jsonLogger, MeshService } from "../kit";
 import { EmbeddedViewStore } from "../kit/src/views/embedded-view-store";
+import { TracedViewStore } from "../kit/src/views/traced-view-store";
 import { loadTodoConfig } from "./src/todo-config";
 import { todoListAggregate } from "./src/todo-list-aggregate";
 import { todoListProjection } from "./src/todo-list-projection";
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   // Embedded views live in this process: the projection and the queries reading it must run here together.
   const views = new EmbeddedViewStore();
   const projection = todoListProjection(views, "instance");
-  if (config.roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(views, projection));
+  if (config.roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views), projection));
   await mesh.start();
   logger.info("todo service linked", { gateway: config.gateway, roles: [...config.roles], instance: mesh.instanceId });
   const stop = (signal: string) => {

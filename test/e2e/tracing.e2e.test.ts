@@ -57,7 +57,7 @@ describe("tracing", () => {
     assert.equal(append.attributes["recq.position"], Number(ack.position));
   });
 
-  it("traces a query through the gateway to the handler", async () => {
+  it("traces a query through the gateway and the handler to the view read", async () => {
     const ack = await call(clients.commands, clients.commands.createTodoList, { listId: "read", name: "Read" });
     spans.reset();
     const traceparent = `00-${TRACE_ID.replace("4bf9", "5bf9")}-${CLIENT_SPAN}-01`;
@@ -68,6 +68,9 @@ describe("tracing", () => {
     const handle = named(SpanName.HANDLER_HANDLE, trace);
     assert.equal(parentOf(dispatch), receive.spanContext().spanId);
     assert.equal(parentOf(handle), dispatch.spanContext().spanId);
+    const read = named(SpanName.VIEW_READ, trace);
+    assert.equal(parentOf(read), handle.spanContext().spanId);
+    assert.equal(read.attributes["recq.view.collection"], "todo_lists");
     assert.equal(receive.attributes["recq.method"], "todo.v1.TodoListQueryService/GetTodoList");
   });
 });

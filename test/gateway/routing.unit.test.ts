@@ -58,20 +58,20 @@ describe("KeyedQueue", () => {
     const queue = new KeyedQueue({ maxPerKey: 10, maxTotal: 100 });
     const log: string[] = [];
     const task = (name: string, ms: number) => () => new Promise<string>((resolve) => setTimeout(() => (log.push(name), resolve(name)), ms));
-    await Promise.all([queue.run("x", task("x1", 30)), queue.run("x", task("x2", 1)), queue.run("y", task("y1", 5))]);
+    await Promise.all([queue.run("x", "x", task("x1", 30)), queue.run("x", "x", task("x2", 1)), queue.run("y", "y", task("y1", 5))]);
     assert.deepEqual(log, ["y1", "x1", "x2"]);
     assert.equal(queue.pending, 0);
   });
 
   it("keeps going after a failed task, and refuses past its bounds", async () => {
     const queue = new KeyedQueue({ maxPerKey: 2, maxTotal: 3 });
-    const failed = queue.run("x", async () => {
+    const failed = queue.run("x", "x", async () => {
       throw new Error("boom");
     });
-    const next = queue.run("x", async () => "next");
-    assert.throws(() => queue.run("x", async () => "third"), (e: unknown) => e instanceof MeshError && e.code === status.RESOURCE_EXHAUSTED);
-    queue.run("y", async () => "y");
-    assert.throws(() => queue.run("z", async () => "z"), /commands queued \(limit 3\)/);
+    const next = queue.run("x", "x", async () => "next");
+    assert.throws(() => queue.run("x", "x", async () => "third"), (e: unknown) => e instanceof MeshError && e.code === status.RESOURCE_EXHAUSTED);
+    void queue.run("y", "y", async () => "y");
+    assert.throws(() => queue.run("z", "z", async () => "z"), /commands queued \(limit 3\)/);
     await assert.rejects(failed, /boom/);
     assert.equal(await next, "next");
   });

@@ -5,6 +5,7 @@ import path from "node:path";
 import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
 import { MeshService } from "../../services/kit";
 import { EmbeddedViewStore } from "../../services/kit/src/views/embedded-view-store";
+import { TracedViewStore } from "../../services/kit/src/views/traced-view-store";
 import { loadDescriptorCatalog, type DescriptorCatalog } from "../../services/gateway/src/descriptors/descriptor-catalog";
 import { Gateway, type GatewayOptions } from "../../services/gateway/src/gateway";
 import { EmbeddedEventStore } from "../../services/gateway/src/store/embedded-event-store";
@@ -58,7 +59,7 @@ export async function startTodo(address: string, options: { instanceId?: string;
   const views = new EmbeddedViewStore();
   const projection = todoListProjection(views, "instance");
   if (roles.has("commands")) mesh.addAggregate(todoListAggregate);
-  if (roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(views, projection));
+  if (roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views), projection));
   await mesh.start();
   return { mesh, views };
 }

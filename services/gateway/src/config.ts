@@ -42,6 +42,12 @@ export interface GatewayLimits {
   consumerReadBatch: number;
   /** Grace period for calls in flight at shutdown (RECQ_SHUTDOWN_GRACE_MS): 5 s. */
   shutdownGraceMs: number;
+  /** How long a command id's outcome is kept for deduplication (RECQ_OUTCOME_RETENTION_MS): 24 h. */
+  outcomeRetentionMs: number;
+  /** Events one command may append (RECQ_MAX_EVENTS_PER_COMMAND): 1,000. */
+  maxEventsPerCommand: number;
+  /** Bytes of one event's payload, or a snapshot's (RECQ_MAX_EVENT_BYTES): 4 MiB. */
+  maxEventBytes: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -57,6 +63,9 @@ export const defaultLimits: GatewayLimits = {
   maxAffinityEntries: 100_000,
   consumerReadBatch: 500,
   shutdownGraceMs: 5_000,
+  outcomeRetentionMs: 24 * 60 * 60 * 1000,
+  maxEventsPerCommand: 1_000,
+  maxEventBytes: 4 * 1024 * 1024,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -72,6 +81,9 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxAffinityEntries: "RECQ_MAX_AFFINITY_ENTRIES",
   consumerReadBatch: "RECQ_CONSUMER_READ_BATCH",
   shutdownGraceMs: "RECQ_SHUTDOWN_GRACE_MS",
+  outcomeRetentionMs: "RECQ_OUTCOME_RETENTION_MS",
+  maxEventsPerCommand: "RECQ_MAX_EVENTS_PER_COMMAND",
+  maxEventBytes: "RECQ_MAX_EVENT_BYTES",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
@@ -85,7 +97,9 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     const raw = env[limitEnv[key]];
     if (raw === undefined || raw === "") continue;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 0) throw new Error(`${limitEnv[key]} must be a non-negative integer, not "${raw}"`);
+    // Every limit must let something through: 0 would refuse every call or close every link.
+    const minimum = key === "maxConflictRetries" ? 0 : 1;
+    if (!Number.isInteger(value) || value < minimum) throw new Error(`${limitEnv[key]} must be an integer of at least ${minimum}, not "${raw}"`);
     limits[key] = value;
   }
   return {

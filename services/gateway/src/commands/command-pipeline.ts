@@ -9,7 +9,7 @@ import { injectTraceContext, meshTracer, contextWithSpan } from "../../../kit/sr
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
 import type { Dispatcher } from "../routing/dispatcher";
-import type { CommandOutcome, EventStore } from "../store/event-store";
+import { AppendRejectedError, type CommandOutcome, type EventStore } from "../store/event-store";
 import { AggregateCache, aggregateKey, type CachedAggregate } from "./aggregate-cache";
 import { KeyedQueue } from "./keyed-queue";
 
@@ -102,7 +102,7 @@ export class CommandPipeline {
     const aggregateType = call.aggregateType;
     const run = () => this.decideAndAppend(call, commandId, aggregateType, aggregateId);
     // Commands without a routing key need no ordering: each runs on its own.
-    return aggregateId === "" ? run() : this.queue.run(aggregateKey(aggregateType, aggregateId), run);
+    return aggregateId === "" ? run() : this.queue.run(aggregateKey(aggregateType, aggregateId), `${aggregateType} ${aggregateId}`, run);
   }
 
   private async decideAndAppend(call: CommandCall, commandId: string, aggregateType: string, aggregateId: string): Promise<Buffer> {
@@ -211,6 +211,12 @@ export class CommandPipeline {
       return result;
     } catch (thrown) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(thrown) });
+      if (thrown instanceof AppendRejectedError) {
+        // What the handler decided cannot be stored (a limit, a broken shape): a bug to fix, not to retry.
+        throw new MeshError(status.INTERNAL, `the handler's reply was refused by the event store: ${thrown.message}`, Reason.INVALID_HANDLER_REPLY, {
+          cause: thrown,
+        });
+      }
       throw new MeshError(status.UNAVAILABLE, `the event store did not take the events: ${String(thrown)}`, Reason.STORE_UNAVAILABLE, {
         cause: thrown,
       });

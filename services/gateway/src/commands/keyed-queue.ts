@@ -15,12 +15,13 @@ export class KeyedQueue {
     return this.total;
   }
 
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+  /** `label` names the key in error messages. */
+  run<T>(key: string, label: string, task: () => Promise<T>): Promise<T> {
     const entry = this.tails.get(key);
     if (entry !== undefined && entry.length >= this.limits.maxPerKey) {
       throw new MeshError(
         status.RESOURCE_EXHAUSTED,
-        `${entry.length} commands are already queued for aggregate ${key} (limit ${this.limits.maxPerKey})`,
+        `${entry.length} commands are already queued for aggregate ${label} (limit ${this.limits.maxPerKey})`,
         Reason.QUEUE_FULL,
       );
     }

@@ -53,7 +53,7 @@ export class LinkService {
       this.links.delete(link);
       this.router.removeLink(link);
       link.close();
-      if (greeted) this.logger.info("handler link closed", { component: link.component, instance: link.instanceId, reason });
+      if (greeted) this.logger.info("handler link closed", { handler: link.component, instance: link.instanceId, reason });
     };
     call.on("data", (request: ConnectRequest) => {
       link.lastSeenMs = Date.now();
@@ -68,7 +68,7 @@ export class LinkService {
           }
         } catch (thrown) {
           const error = MeshError.from(thrown);
-          this.logger.warn("handler link rejected", { component: link.component, code: error.code, message: error.message });
+          this.logger.warn("handler link rejected", { handler: link.component, code: error.code, error: error.message });
           this.links.delete(link);
           this.router.removeLink(link);
           link.endWith(error);
@@ -123,7 +123,7 @@ export class LinkService {
         },
       },
     });
-    this.logger.info("handler linked", { component: link.component, instance: link.instanceId, link: link.id });
+    this.logger.info("handler linked", { handler: link.component, instance: link.instanceId, link: link.id });
   }
 
   private receive(link: HandlerLink, frame: HandlerFrame): void {
@@ -170,7 +170,7 @@ export class LinkService {
       accepted.push(subscription.method);
     }
     link.send({ metadata: {}, frame: { $case: "subscribeResult", value: { accepted, rejected } } });
-    if (rejected.length > 0) this.logger.warn("subscriptions rejected", { component: link.component, rejected });
+    if (rejected.length > 0) this.logger.warn("subscriptions rejected", { handler: link.component, rejected });
   }
 
   private beat(): void {

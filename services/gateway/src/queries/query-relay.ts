@@ -20,9 +20,6 @@ export interface QueryCall {
   traceContext: Context;
 }
 
-/** How often a query re-picks its handler after waiting for a projection (the handler may have changed). */
-const MAX_CONSISTENCY_ROUNDS = 3;
-
 /** Relays queries to a handler subscribed to the method, unary or server-streaming, with read-your-writes. */
 export class QueryRelay {
   constructor(
@@ -52,7 +49,9 @@ export class QueryRelay {
     let route = this.dispatcher.route(call.method.path, undefined);
     const token = call.consistencyToken;
     if (token === undefined) return route;
-    for (let round = 0; round < MAX_CONSISTENCY_ROUNDS && route.projection !== "" && this.positions.positionOf(route.projection) < token; round++) {
+    // The handler may change while the query waits (it went away, another took over): wait again for the
+    // projection behind whichever handler will answer, until it is there or the deadline passes.
+    while (this.positions.positionOf(requireProjection(route, call)) < token) {
       await this.positions.waitFor(route.projection, token, call.signal);
       route = this.dispatcher.route(call.method.path, undefined);
     }
@@ -81,6 +80,18 @@ export class QueryRelay {
       span.end();
     }
   }
+}
+
+/** A token cannot be honoured by a handler that did not say which projection its answers reflect. */
+function requireProjection(route: Route, call: QueryCall): string {
+  if (route.projection === "") {
+    throw new MeshError(
+      status.FAILED_PRECONDITION,
+      `the handler of ${call.method.name} named no projection, so recq-consistency-token cannot be honoured; send the query without it`,
+      Reason.CONSISTENCY_UNAVAILABLE,
+    );
+  }
+  return route.projection;
 }
 
 function body(call: QueryCall): DispatchBody {

@@ -156,7 +156,7 @@ function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions
     throw new MeshError(
       status.RESOURCE_EXHAUSTED,
       `the request is ${request.length} bytes; the gateway accepts at most ${options.maxRequestBytes}`,
-      Reason.INVALID_REQUEST,
+      Reason.REQUEST_TOO_LARGE,
     );
   }
 }

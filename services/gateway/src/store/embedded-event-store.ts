@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import { validateAppend } from "./append-validation";
+import { AppendRejectedError } from "./event-store";
 import { resolveStoreOptions, type EmbeddedEventStoreOptions, type EmbeddedStoreSettings } from "./embedded-store-options";
 import { EventIndex, aggregateKey } from "./event-index";
 import type {
@@ -193,7 +194,7 @@ export class EmbeddedEventStore implements EventStore {
   private enqueue(record: JournalRecord): Promise<StoredEvent[]> {
     const encoded = encodeJournalRecord(record);
     if (encoded.byteLength > this.settings.maxWriteBytes) {
-      throw new Error(
+      throw new AppendRejectedError(
         `command "${commandIdOf(record)}" needs a ${encoded.byteLength}-byte journal record, more than maxWriteBytes (${this.settings.maxWriteBytes})`,
       );
     }

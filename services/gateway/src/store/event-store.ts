@@ -96,3 +96,11 @@ export interface EventStore {
   recordFailure(failure: CommandFailureRecord): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * An append no store state could accept: a limit passed or a broken shape. It is the fault of what the
+ * handler decided, not of the store, so retrying cannot help; every adapter throws this for such appends.
+ */
+export class AppendRejectedError extends Error {
+  override readonly name = "AppendRejectedError";
+}

@@ -200,7 +200,8 @@ export class LinkClient {
   }
 
   private grantPermit(): void {
-    if (!this.draining) this.send({ metadata: {}, frame: { $case: "permits", value: { count: 1 } } });
+    // Also while draining: dispatches the gateway queued on this link before the unsubscribe still run here.
+    this.send({ metadata: {}, frame: { $case: "permits", value: { count: 1 } } });
   }
 
   private send(frame: HandlerFrame): void {

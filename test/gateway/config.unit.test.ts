@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { defaultLimits, loadGatewayConfig } from "../../services/gateway/src/config";
+
+describe("gateway configuration", () => {
+  it("has explicit defaults", () => {
+    const config = loadGatewayConfig([], {});
+    assert.equal(config.address, "127.0.0.1:50051");
+    assert.equal(config.dataDir, path.resolve("data/gateway"));
+    assert.deepEqual(config.limits, defaultLimits);
+    assert.equal(config.limits.maxRequestBytes, 4 * 1024 * 1024);
+  });
+
+  it("takes flags over environment variables, and limits from the environment", () => {
+    const config = loadGatewayConfig(["--address", "0.0.0.0:7000"], { RECQ_ADDRESS: "127.0.0.1:1", RECQ_MAX_QUEUED_PER_LINK: "7", RECQ_LINK_TOKEN: "t" });
+    assert.equal(config.address, "0.0.0.0:7000");
+    assert.equal(config.limits.maxQueuedPerLink, 7);
+    assert.equal(config.linkToken, "t");
+  });
+
+  it("refuses limits that would refuse everything, and unknown flags", () => {
+    assert.throws(() => loadGatewayConfig([], { RECQ_HEARTBEAT_MS: "0" }), /RECQ_HEARTBEAT_MS must be an integer of at least 1/);
+    assert.throws(() => loadGatewayConfig([], { RECQ_MAX_REQUEST_BYTES: "lots" }), /RECQ_MAX_REQUEST_BYTES/);
+    assert.equal(loadGatewayConfig([], { RECQ_MAX_CONFLICT_RETRIES: "0" }).limits.maxConflictRetries, 0);
+    assert.throws(() => loadGatewayConfig(["--nope"], {}), /nope/);
+  });
+});
