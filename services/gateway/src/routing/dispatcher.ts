@@ -6,6 +6,9 @@ import type { Route, MethodRouter } from "./method-router";
 export type DispatchBody = Omit<Dispatch, "requestId" | "method">;
 export type ReplyOutcome = NonNullable<Reply["outcome"]>;
 
+/** Handles each non-failure reply of one dispatch: settles the call when the reply ends it. */
+type ReplyHandler<T> = (outcome: ReplyOutcome, resolve: (value: T) => void, reject: (error: unknown) => void) => void;
+
 /**
  * Sends a call down the link of a handler subscribed to its method and waits for the answer.
  * The call's AbortSignal (deadline or caller gone) cancels it on the handler too.
@@ -24,54 +27,31 @@ export class Dispatcher {
 
   /** A unary dispatch: resolves with the handler's one reply; a failure reply rejects with its status. */
   unary(route: Route, path: string, body: DispatchBody, metadata: Record<string, string>, signal: AbortSignal): Promise<ReplyOutcome> {
-    return new Promise<ReplyOutcome>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      let requestId = 0;
-      const onAbort = () => {
-        route.link.cancel(requestId, abortReason(signal));
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      const settle = () => signal.removeEventListener("abort", onAbort);
-      try {
-        requestId = route.link.dispatch({ ...body, method: path.slice(1) }, metadata, {
-          streaming: false,
-          onReply: (reply) => {
-            settle();
-            const outcome = reply.outcome;
-            if (outcome === undefined) {
-              reject(new MeshError(status.INTERNAL, "the handler sent an empty reply", Reason.PROTOCOL_VIOLATION));
-            } else if (outcome.$case === "failure") {
-              reject(failureError(outcome.value));
-            } else {
-              resolve(outcome);
-            }
-          },
-          onLost: (error) => {
-            settle();
-            reject(error);
-          },
-        });
-      } catch (thrown) {
-        settle();
-        reject(thrown);
-      }
-    });
+    return this.send<ReplyOutcome>(route, path, body, metadata, signal, false, (outcome, resolve) => resolve(outcome));
   }
 
   /**
    * A server-streaming dispatch: `onAnswer` for each answer; resolves at the handler's end, rejects on a
    * failure, a lost link or the signal.
    */
-  stream(
+  stream(route: Route, path: string, body: DispatchBody, metadata: Record<string, string>, signal: AbortSignal, onAnswer: (payload: Buffer) => void): Promise<void> {
+    return this.send<void>(route, path, body, metadata, signal, true, (outcome, resolve, reject) => {
+      if (outcome.$case === "answer") onAnswer(outcome.value.payload);
+      else if (outcome.$case === "end") resolve();
+      else reject(new MeshError(status.INTERNAL, "the handler answered a streaming query with a command outcome", Reason.PROTOCOL_VIOLATION));
+    });
+  }
+
+  private send<T>(
     route: Route,
     path: string,
     body: DispatchBody,
     metadata: Record<string, string>,
     signal: AbortSignal,
-    onAnswer: (payload: Buffer) => void,
-  ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    streaming: boolean,
+    onOutcome: ReplyHandler<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       let requestId = 0;
       const onAbort = () => {
@@ -80,34 +60,21 @@ export class Dispatcher {
       };
       signal.addEventListener("abort", onAbort, { once: true });
       const settle = () => signal.removeEventListener("abort", onAbort);
+      const done = (value: T) => (settle(), resolve(value));
+      const fail = (error: unknown) => (settle(), reject(error));
       try {
         requestId = route.link.dispatch({ ...body, method: path.slice(1) }, metadata, {
-          streaming: true,
+          streaming,
           onReply: (reply) => {
             const outcome = reply.outcome;
-            switch (outcome?.$case) {
-              case "answer":
-                onAnswer(outcome.value.payload);
-                return;
-              case "end":
-                settle();
-                return resolve();
-              case "failure":
-                settle();
-                return reject(failureError(outcome.value));
-              default:
-                settle();
-                return reject(new MeshError(status.INTERNAL, "the handler answered a streaming query with a command outcome", Reason.PROTOCOL_VIOLATION));
-            }
+            if (outcome === undefined) fail(new MeshError(status.INTERNAL, "the handler sent an empty reply", Reason.PROTOCOL_VIOLATION));
+            else if (outcome.$case === "failure") fail(failureError(outcome.value));
+            else onOutcome(outcome, done, fail);
           },
-          onLost: (error) => {
-            settle();
-            reject(error);
-          },
+          onLost: fail,
         });
       } catch (thrown) {
-        settle();
-        reject(thrown);
+        fail(thrown);
       }
     });
   }

@@ -4,18 +4,19 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
+  type StatusObject,
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
 import { contextWithSpan, extractTraceContext, meshTracer } from "../../../kit/src/telemetry/trace-context";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
-import { parseConsistencyToken, type QueryRelay } from "../queries/query-relay";
-import { callSignal } from "./call-signal";
+import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
+import { callSignal, type CallSignal } from "./call-signal";
 import type { CallTracker } from "./call-tracker";
 
 export const COMMAND_ID_METADATA = "recq-command-id";
@@ -68,83 +69,105 @@ export function domainService(service: ServiceEntry, deps: Deps): { definition: 
   return { definition: definition as ServiceDefinition, implementation };
 }
 
+/** What every caller's call has, whatever its kind: its span, its signal and what travels with it. */
+interface ServedCall {
+  span: Span;
+  signal: CallSignal;
+  traceContext: Context;
+  headers: Record<string, string>;
+  metadata: Metadata;
+}
+
+/**
+ * The frame of every domain call: count it, open its receive span and signal, admit it, run `work`, and answer
+ * exactly once — with the result or with the MeshError anything thrown maps to.
+ */
+function serve<T>(
+  method: MethodEntry,
+  call: ServerUnaryCall<Buffer, Buffer> | ServerWritableStream<Buffer, Buffer>,
+  deps: Deps,
+  limitWithoutDeadlineMs: number | undefined,
+  work: (served: ServedCall) => Promise<T>,
+  answer: { done(result: T): void; fail(error: Partial<StatusObject>): void },
+): void {
+  deps.calls.begin();
+  const span = receiveSpan(method, call.metadata);
+  const signal = callSignal(call, limitWithoutDeadlineMs);
+  const served: ServedCall = {
+    span,
+    signal,
+    traceContext: contextWithSpan(span, extractTraceContext(carrierOf(call.metadata))),
+    headers: forwardedHeaders(call.metadata),
+    metadata: call.metadata,
+  };
+  const finish = (respond: () => void) => {
+    signal.cleanup();
+    respond();
+    span.end();
+    deps.calls.end();
+  };
+  const run = async () => {
+    admit(call.request, call.metadata, deps.options);
+    return work(served);
+  };
+  run().then(
+    (result) => finish(() => answer.done(result)),
+    (thrown) => finish(() => answer.fail(failed(span, thrown))),
+  );
+}
+
 function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) {
-  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-    deps.calls.begin();
-    const span = receiveSpan(method, call.metadata);
-    const signal = callSignal(call, deps.options.maxCallMsWithoutDeadline);
-    const run = async () => {
-      admit(call.request, call.metadata, deps.options);
-      const commandId = firstValue(call.metadata, COMMAND_ID_METADATA);
-      if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
-      return deps.commands.execute({
-        method,
-        aggregateType,
-        payload: call.request,
-        commandId,
-        headers: forwardedHeaders(call.metadata),
-        signal: signal.signal,
-        remainingMs: signal.remainingMs,
-        traceContext: contextWithSpan(span, extractTraceContext(carrierOf(call.metadata))),
-      });
-    };
-    run().then(
-      (ack) => finish(span, deps.calls, signal.cleanup, () => callback(null, ack)),
-      (thrown) => finish(span, deps.calls, signal.cleanup, () => callback(failed(span, thrown))),
+  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
+    serve(
+      method,
+      call,
+      deps,
+      deps.options.maxCallMsWithoutDeadline,
+      ({ span, signal, traceContext, headers, metadata }) => {
+        const commandId = firstValue(metadata, COMMAND_ID_METADATA);
+        if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
+        return deps.commands.execute({
+          method,
+          aggregateType,
+          payload: call.request,
+          commandId,
+          headers,
+          signal: signal.signal,
+          remainingMs: signal.remainingMs,
+          traceContext,
+        });
+      },
+      { done: (ack) => callback(null, ack), fail: (error) => callback(error) },
     );
+}
+
+function queryCall(method: MethodEntry, request: Buffer, served: ServedCall): QueryCall {
+  return {
+    method,
+    payload: request,
+    headers: served.headers,
+    consistencyToken: parseConsistencyToken(firstValue(served.metadata, CONSISTENCY_TOKEN_METADATA)),
+    signal: served.signal.signal,
+    remainingMs: served.signal.remainingMs,
+    traceContext: served.traceContext,
   };
 }
 
 function unaryQueryHandler(method: MethodEntry, deps: Deps) {
-  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-    deps.calls.begin();
-    const span = receiveSpan(method, call.metadata);
-    const signal = callSignal(call, deps.options.maxCallMsWithoutDeadline);
-    const run = async () => {
-      admit(call.request, call.metadata, deps.options);
-      return deps.queries.unary({
-        method,
-        payload: call.request,
-        headers: forwardedHeaders(call.metadata),
-        consistencyToken: parseConsistencyToken(firstValue(call.metadata, CONSISTENCY_TOKEN_METADATA)),
-        signal: signal.signal,
-        remainingMs: signal.remainingMs,
-        traceContext: contextWithSpan(span, extractTraceContext(carrierOf(call.metadata))),
-      });
-    };
-    run().then(
-      (answer) => finish(span, deps.calls, signal.cleanup, () => callback(null, answer)),
-      (thrown) => finish(span, deps.calls, signal.cleanup, () => callback(failed(span, thrown))),
-    );
-  };
+  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
+    serve(method, call, deps, deps.options.maxCallMsWithoutDeadline, (served) => deps.queries.unary(queryCall(method, call.request, served)), {
+      done: (answer) => callback(null, answer),
+      fail: (error) => callback(error),
+    });
 }
 
 function streamingQueryHandler(method: MethodEntry, deps: Deps) {
-  return (call: ServerWritableStream<Buffer, Buffer>) => {
-    deps.calls.begin();
-    const span = receiveSpan(method, call.metadata);
-    // A subscription has no natural end: without a deadline it lives until the caller cancels.
-    const signal = callSignal(call, undefined);
-    const run = async () => {
-      admit(call.request, call.metadata, deps.options);
-      await deps.queries.stream(
-        {
-          method,
-          payload: call.request,
-          headers: forwardedHeaders(call.metadata),
-          consistencyToken: parseConsistencyToken(firstValue(call.metadata, CONSISTENCY_TOKEN_METADATA)),
-          signal: signal.signal,
-          remainingMs: signal.remainingMs,
-          traceContext: contextWithSpan(span, extractTraceContext(carrierOf(call.metadata))),
-        },
-        (payload) => call.write(payload),
-      );
-    };
-    run().then(
-      () => finish(span, deps.calls, signal.cleanup, () => call.end()),
-      (thrown) => finish(span, deps.calls, signal.cleanup, () => call.emit("error", failed(span, thrown))),
-    );
-  };
+  // A subscription has no natural end: without a deadline it lives until the caller cancels.
+  return (call: ServerWritableStream<Buffer, Buffer>) =>
+    serve(method, call, deps, undefined, (served) => deps.queries.stream(queryCall(method, call.request, served), (payload) => call.write(payload)), {
+      done: () => call.end(),
+      fail: (error) => call.emit("error", error),
+    });
 }
 
 function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions): void {
@@ -176,12 +199,6 @@ function failed(span: Span, thrown: unknown) {
   return error.toStatus();
 }
 
-function finish(span: Span, calls: CallTracker, cleanup: () => void, answer: () => void): void {
-  cleanup();
-  answer();
-  span.end();
-  calls.end();
-}
 
 function firstValue(metadata: Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];
