@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
+import { call, closeHandlers, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 
 describe("gateway restart", () => {
   let data: Awaited<ReturnType<typeof tempDir>>;
@@ -37,6 +37,21 @@ describe("gateway restart", () => {
       assert.equal(view.version, "3");
       assert.deepEqual(view.items, [{ itemId: "a", text: "A", completed: true }]);
       assert.equal(mesh.gateway.handlerLinkCount, 1);
+    } finally {
+      clients.close();
+    }
+  });
+
+  it("rebuilds a restarted service's views from the event stream", async () => {
+    const clients = todoClients(mesh.address);
+    try {
+      const ack = await call(clients.commands, clients.commands.renameTodoList, { listId: "kept", name: "Kept again" });
+      await closeHandlers(mesh.gateway, [todo.mesh]);
+      todo = await startTodo(mesh.address);
+      // A new instance has empty in-memory views: the token makes the query wait until they are rebuilt.
+      const view = await call(clients.queries, clients.queries.getTodoList, { listId: "kept" }, { "recq-consistency-token": ack.position });
+      assert.equal(view.name, "Kept again");
+      assert.equal(view.version, "4");
     } finally {
       clients.close();
     }
