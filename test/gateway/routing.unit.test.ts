@@ -6,6 +6,7 @@ import { KeyedQueue } from "../../services/gateway/src/commands/keyed-queue";
 import { ProjectionPositions } from "../../services/gateway/src/consumers/projection-positions";
 import type { HandlerLink } from "../../services/gateway/src/links/handler-link";
 import { MethodRouter } from "../../services/gateway/src/routing/method-router";
+import { Cancellation } from "../../services/gateway/src/server/cancellation";
 
 /** The router reads only a link's id, load and permits. */
 function link(id: string, load = 0): HandlerLink {
@@ -80,9 +81,8 @@ describe("KeyedQueue", () => {
 describe("ProjectionPositions", () => {
   it("releases waiters as the projection advances, and rejects on deadline with where it stands", async () => {
     const positions = new ProjectionPositions();
-    const controller = new AbortController();
     let released = false;
-    const waiting = positions.waitFor("p", 5, controller.signal).then(() => (released = true));
+    const waiting = positions.waitFor("p", 5, new Cancellation()).then(() => (released = true));
     positions.advance("p", 4);
     await new Promise((r) => setImmediate(r));
     assert.equal(released, false);
@@ -90,11 +90,26 @@ describe("ProjectionPositions", () => {
     await waiting;
     assert.equal(released, true);
 
-    const late = new AbortController();
-    const stuck = positions.waitFor("p", 9, late.signal);
+    const late = new Cancellation();
+    const stuck = positions.waitFor("p", 9, late);
     late.abort(new MeshError(status.DEADLINE_EXCEEDED, "deadline"));
     await assert.rejects(stuck, /projection p had not reached position 9 \(it is at 5\)/);
     positions.reset("p", 0);
     assert.equal(positions.positionOf("p"), 0, "a new active instance starts from its own checkpoint");
+  });
+});
+
+describe("Cancellation", () => {
+  it("runs each listener once with the first reason, and not a removed one", () => {
+    const cancellation = new Cancellation();
+    const heard: unknown[] = [];
+    cancellation.onAbort(() => heard.push(cancellation.reason));
+    const removed = cancellation.onAbort(() => heard.push("removed"));
+    removed();
+    cancellation.abort("first");
+    cancellation.abort("second");
+    assert.deepEqual(heard, ["first"]);
+    cancellation.onAbort(() => heard.push("late"));
+    assert.deepEqual(heard, ["first", "late"], "a listener added after the abort runs at once");
   });
 });

@@ -8,6 +8,7 @@ import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
 import { injectTraceContext, meshTracer, contextWithSpan } from "../../../kit/src/telemetry/trace-context";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
+import type { Cancellation } from "../server/cancellation";
 import type { Dispatcher } from "../routing/dispatcher";
 import { AppendRejectedError, type CommandOutcome, type EventStore } from "../store/event-store";
 import { AggregateCache, aggregateKey, type CachedAggregate } from "./aggregate-cache";
@@ -28,7 +29,7 @@ export interface CommandCall {
   payload: Buffer;
   commandId: string | undefined;
   headers: Record<string, string>;
-  signal: AbortSignal;
+  signal: Cancellation;
   remainingMs: () => number;
   /** Trace context of the gateway's receive span. */
   traceContext: Context;

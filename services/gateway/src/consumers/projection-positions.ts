@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import type { Cancellation } from "../server/cancellation";
 
 interface Waiter {
   position: number;
@@ -40,18 +41,18 @@ export class ProjectionPositions {
   }
 
   /** Resolves once `projection` has processed `position`; rejects with the signal's reason if it aborts first. */
-  waitFor(projection: string, position: number, signal: AbortSignal): Promise<void> {
+  waitFor(projection: string, position: number, signal: Cancellation): Promise<void> {
     if (this.positionOf(projection) >= position) return Promise.resolve();
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         position,
         resolve: () => {
-          signal.removeEventListener("abort", onAbort);
+          stopListening();
           resolve();
         },
       };
-      const onAbort = () => {
+      const stopListening = signal.onAbort(() => {
         this.remove(projection, waiter);
         const reason: unknown = signal.reason;
         reject(
@@ -63,8 +64,7 @@ export class ProjectionPositions {
               )
             : reason,
         );
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
+      });
       const list = this.waiters.get(projection) ?? [];
       list.push(waiter);
       this.waiters.set(projection, list);

@@ -6,6 +6,7 @@ import { contextWithSpan, injectTraceContext, meshTracer } from "../../../kit/sr
 import type { ProjectionPositions } from "../consumers/projection-positions";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed } from "../descriptors/routing-key";
+import type { Cancellation } from "../server/cancellation";
 import type { DispatchBody, Dispatcher } from "../routing/dispatcher";
 import type { Route } from "../routing/method-router";
 
@@ -15,7 +16,7 @@ export interface QueryCall {
   headers: Record<string, string>;
   /** The position from a CommandAck: answer only once the projection behind the query has reached it. */
   consistencyToken: number | undefined;
-  signal: AbortSignal;
+  signal: Cancellation;
   remainingMs: () => number;
   traceContext: Context;
 }

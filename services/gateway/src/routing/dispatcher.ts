@@ -1,6 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import type { Dispatch, Reply } from "../../../../gen/recq/v1/link";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import type { Cancellation } from "../server/cancellation";
 import type { Route, MethodRouter } from "./method-router";
 
 export type DispatchBody = Omit<Dispatch, "requestId" | "method">;
@@ -26,7 +27,7 @@ export class Dispatcher {
   }
 
   /** A unary dispatch: resolves with the handler's one reply; a failure reply rejects with its status. */
-  unary(route: Route, path: string, body: DispatchBody, metadata: Record<string, string>, signal: AbortSignal): Promise<ReplyOutcome> {
+  unary(route: Route, path: string, body: DispatchBody, metadata: Record<string, string>, signal: Cancellation): Promise<ReplyOutcome> {
     return this.send<ReplyOutcome>(route, path, body, metadata, signal, false, (outcome, resolve) => resolve(outcome));
   }
 
@@ -34,7 +35,7 @@ export class Dispatcher {
    * A server-streaming dispatch: `onAnswer` for each answer; resolves at the handler's end, rejects on a
    * failure, a lost link or the signal.
    */
-  stream(route: Route, path: string, body: DispatchBody, metadata: Record<string, string>, signal: AbortSignal, onAnswer: (payload: Buffer) => void): Promise<void> {
+  stream(route: Route, path: string, body: DispatchBody, metadata: Record<string, string>, signal: Cancellation, onAnswer: (payload: Buffer) => void): Promise<void> {
     return this.send<void>(route, path, body, metadata, signal, true, (outcome, resolve, reject) => {
       if (outcome.$case === "answer") onAnswer(outcome.value.payload);
       else if (outcome.$case === "end") resolve();
@@ -47,19 +48,17 @@ export class Dispatcher {
     path: string,
     body: DispatchBody,
     metadata: Record<string, string>,
-    signal: AbortSignal,
+    signal: Cancellation,
     streaming: boolean,
     onOutcome: ReplyHandler<T>,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       let requestId = 0;
-      const onAbort = () => {
+      const settle = signal.onAbort(() => {
         route.link.cancel(requestId, abortReason(signal));
         reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      const settle = () => signal.removeEventListener("abort", onAbort);
+      });
       const done = (value: T) => (settle(), resolve(value));
       const fail = (error: unknown) => (settle(), reject(error));
       try {
@@ -85,7 +84,7 @@ function failureError(failure: { code: number; message: string; reason: string }
   return new MeshError(code, failure.message, failure.reason || undefined);
 }
 
-function abortReason(signal: AbortSignal): string {
+function abortReason(signal: Cancellation): string {
   const reason: unknown = signal.reason;
   return reason instanceof MeshError ? reason.reason : "CANCELLED";
 }

@@ -1,0 +1,36 @@
+/**
+ * How a call learns it is over early (deadline, caller gone): a one-shot cancellation with its reason.
+ * A plain AbortController costs an EventTarget per call, and the gateway makes one per call: this is the same
+ * contract with one array.
+ */
+export class Cancellation {
+  aborted = false;
+  reason: unknown = undefined;
+  private listeners: (() => void)[] | undefined;
+
+  /** Runs `listener` once when the call is cancelled (at once if it already is). Returns its removal. */
+  onAbort(listener: () => void): () => void {
+    if (this.aborted) {
+      listener();
+      return noop;
+    }
+    (this.listeners ??= []).push(listener);
+    return () => {
+      const listeners = this.listeners;
+      if (listeners === undefined) return;
+      const index = listeners.indexOf(listener);
+      if (index >= 0) listeners.splice(index, 1);
+    };
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+  }
+}
+
+function noop(): void {}
