@@ -67,10 +67,21 @@ export class HandlerLink {
   }
 
   /** Sends a dispatch now if a permit allows, else queues it. Returns the request id, for `cancel`. */
-  dispatch(dispatch: Omit<Dispatch, "requestId">, metadata: Record<string, string>, pending: PendingDispatch): number {
+  dispatch(method: string, body: Omit<Dispatch, "requestId" | "method">, metadata: Record<string, string>, pending: PendingDispatch): number {
     if (this.closed) throw lostError(this);
     const requestId = this.takeRequestId();
-    const frame: GatewayFrame = { metadata, frame: { $case: "dispatch", value: { ...dispatch, requestId } } };
+    const dispatch: Dispatch = {
+      requestId,
+      method,
+      payload: body.payload,
+      commandId: body.commandId,
+      aggregateId: body.aggregateId,
+      snapshot: body.snapshot,
+      history: body.history,
+      timeoutMs: body.timeoutMs,
+      headers: body.headers,
+    };
+    const frame: GatewayFrame = { metadata, frame: { $case: "dispatch", value: dispatch } };
     if (this.permits > 0) {
       this.sendDispatch(requestId, frame, pending);
     } else if (this.queued.size < this.limits.maxQueuedDispatches) {

@@ -62,7 +62,7 @@ export class Dispatcher {
       const done = (value: T) => (settle(), resolve(value));
       const fail = (error: unknown) => (settle(), reject(error));
       try {
-        requestId = route.link.dispatch({ ...body, method: path.slice(1) }, metadata, {
+        requestId = route.link.dispatch(path.slice(1), body, metadata, {
           streaming,
           onReply: (reply) => {
             const outcome = reply.outcome;

@@ -91,12 +91,13 @@ function serve<T>(
   answer: { done(result: T): void; fail(error: Partial<StatusObject>): void },
 ): void {
   deps.calls.begin();
-  const span = receiveSpan(method, call.metadata);
+  const callerContext = extractTraceContext(carrierOf(call.metadata));
+  const span = receiveSpan(method, callerContext);
   const signal = callSignal(call, limitWithoutDeadlineMs);
   const served: ServedCall = {
     span,
     signal,
-    traceContext: contextWithSpan(span, extractTraceContext(carrierOf(call.metadata))),
+    traceContext: contextWithSpan(span, callerContext),
     headers: forwardedHeaders(call.metadata),
     metadata: call.metadata,
   };
@@ -184,11 +185,11 @@ function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions
   }
 }
 
-function receiveSpan(method: MethodEntry, metadata: Metadata): Span {
+function receiveSpan(method: MethodEntry, callerContext: Context): Span {
   return meshTracer().startSpan(
     SpanName.GATEWAY_RECEIVE,
     { kind: SpanKind.SERVER, attributes: { [Attribute.METHOD]: method.name, "rpc.system": "grpc" } },
-    extractTraceContext(carrierOf(metadata)),
+    callerContext,
   );
 }
 

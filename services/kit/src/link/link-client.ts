@@ -6,6 +6,7 @@ import {
   type Dispatch,
   type GatewayFrame,
   type HandlerFrame,
+  type Permits,
   type Reply,
   type Subscription,
 } from "../../../../gen/recq/v1/link";
@@ -48,6 +49,8 @@ export class LinkClient {
   private readonly maxConcurrent: number;
   private stream: ClientDuplexStream<ConnectRequest, ConnectResponse> | undefined;
   private batcher: FrameBatcher<HandlerFrame> | undefined;
+  /** The permits frame of the batch being gathered: permits returned in one turn travel as one frame. */
+  private pendingPermits: Permits | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private lastHeardMs = 0;
@@ -105,7 +108,14 @@ export class LinkClient {
     if (this.closed) return;
     const stream = this.client.connect();
     this.stream = stream;
-    this.batcher = new FrameBatcher<HandlerFrame>({ send: (frames) => stream.write({ frames }), sizeOf: handlerFrameSize });
+    this.batcher = new FrameBatcher<HandlerFrame>({
+      send: (frames) => {
+        this.pendingPermits = undefined;
+        stream.write({ frames });
+      },
+      sizeOf: handlerFrameSize,
+    });
+    this.pendingPermits = undefined;
     this.lastHeardMs = Date.now();
     stream.on("data", (response: ConnectResponse) => {
       this.lastHeardMs = Date.now();
@@ -201,7 +211,12 @@ export class LinkClient {
 
   private grantPermit(): void {
     // Also while draining: dispatches the gateway queued on this link before the unsubscribe still run here.
-    this.send({ metadata: {}, frame: { $case: "permits", value: { count: 1 } } });
+    if (this.pendingPermits !== undefined) {
+      this.pendingPermits.count += 1;
+      return;
+    }
+    this.pendingPermits = { count: 1 };
+    this.send({ metadata: {}, frame: { $case: "permits", value: this.pendingPermits } });
   }
 
   private send(frame: HandlerFrame): void {
