@@ -47,6 +47,12 @@ export interface HandlerFrame {
     /** Grants the gateway that many more dispatches; a handler starts with none. */
     { $case: "permits"; value: Permits }
     | { $case: "heartbeat"; value: Heartbeat }
+    | //
+    /**
+     * Graceful stop: route nothing new here; answer `drained` once nothing is queued or in flight for this link.
+     * Implies unsubscribing from every method.
+     */
+    { $case: "drain"; value: Drain }
     | undefined;
 }
 
@@ -70,6 +76,9 @@ export interface GatewayFrame {
     /** The caller went away or its deadline passed: stop work on the request; no reply is expected. */
     { $case: "cancel"; value: Cancel }
     | { $case: "heartbeat"; value: Heartbeat }
+    | //
+    /** Answer to Drain: nothing more will be dispatched on this link; it may end the stream. */
+    { $case: "drained"; value: Drained }
     | undefined;
 }
 
@@ -87,6 +96,11 @@ export interface Hello {
   credentials: string;
   /** The link protocol version the handler speaks: 1. */
   protocolVersion: number;
+  /**
+   * Largest stream message the handler accepts; a dispatch that would not fit fails alone, with
+   * RESOURCE_EXHAUSTED. 0 means 4 MiB, gRPC's default.
+   */
+  maxMessageBytes: number;
 }
 
 export interface Welcome {
@@ -132,6 +146,12 @@ export interface Permits {
 }
 
 export interface Heartbeat {
+}
+
+export interface Drain {
+}
+
+export interface Drained {
 }
 
 export interface Dispatch {
@@ -406,6 +426,9 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       case "heartbeat":
         Heartbeat.encode(message.frame.value, writer.uint32(58).fork()).join();
         break;
+      case "drain":
+        Drain.encode(message.frame.value, writer.uint32(66).fork()).join();
+        break;
     }
     return writer;
   },
@@ -482,6 +505,14 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
             message.frame = { $case: "heartbeat", value: Heartbeat.decode(reader, reader.uint32()) };
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.frame = { $case: "drain", value: Drain.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -522,6 +553,8 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
         ? { $case: "permits", value: Permits.fromJSON(object.permits) }
         : isSet(object.heartbeat)
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
+        : isSet(object.drain)
+        ? { $case: "drain", value: Drain.fromJSON(object.drain) }
         : undefined,
     };
   },
@@ -549,6 +582,8 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       obj.permits = Permits.toJSON(message.frame.value);
     } else if (message.frame?.$case === "heartbeat") {
       obj.heartbeat = Heartbeat.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "drain") {
+      obj.drain = Drain.toJSON(message.frame.value);
     }
     return obj;
   },
@@ -601,6 +636,12 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       case "heartbeat": {
         if (object.frame?.value !== undefined && object.frame?.value !== null) {
           message.frame = { $case: "heartbeat", value: Heartbeat.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "drain": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "drain", value: Drain.fromPartial(object.frame.value) };
         }
         break;
       }
@@ -719,6 +760,9 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       case "heartbeat":
         Heartbeat.encode(message.frame.value, writer.uint32(50).fork()).join();
         break;
+      case "drained":
+        Drained.encode(message.frame.value, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -787,6 +831,14 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
             message.frame = { $case: "heartbeat", value: Heartbeat.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.frame = { $case: "drained", value: Drained.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -827,6 +879,8 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
         ? { $case: "cancel", value: Cancel.fromJSON(object.cancel) }
         : isSet(object.heartbeat)
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
+        : isSet(object.drained)
+        ? { $case: "drained", value: Drained.fromJSON(object.drained) }
         : undefined,
     };
   },
@@ -852,6 +906,8 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       obj.cancel = Cancel.toJSON(message.frame.value);
     } else if (message.frame?.$case === "heartbeat") {
       obj.heartbeat = Heartbeat.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "drained") {
+      obj.drained = Drained.toJSON(message.frame.value);
     }
     return obj;
   },
@@ -898,6 +954,12 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       case "heartbeat": {
         if (object.frame?.value !== undefined && object.frame?.value !== null) {
           message.frame = { $case: "heartbeat", value: Heartbeat.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "drained": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "drained", value: Drained.fromPartial(object.frame.value) };
         }
         break;
       }
@@ -992,7 +1054,7 @@ export const GatewayFrame_MetadataEntry: MessageFns<GatewayFrame_MetadataEntry> 
 };
 
 function createBaseHello(): Hello {
-  return { component: "", instanceId: "", credentials: "", protocolVersion: 0 };
+  return { component: "", instanceId: "", credentials: "", protocolVersion: 0, maxMessageBytes: 0 };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -1008,6 +1070,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.protocolVersion !== 0) {
       writer.uint32(32).uint32(message.protocolVersion);
+    }
+    if (message.maxMessageBytes !== 0) {
+      writer.uint32(40).uint32(message.maxMessageBytes);
     }
     return writer;
   },
@@ -1057,6 +1122,14 @@ export const Hello: MessageFns<Hello> = {
             message.protocolVersion = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxMessageBytes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1083,6 +1156,11 @@ export const Hello: MessageFns<Hello> = {
         : isSet(object.protocol_version)
         ? globalThis.Number(object.protocol_version)
         : 0,
+      maxMessageBytes: isSet(object.maxMessageBytes)
+        ? globalThis.Number(object.maxMessageBytes)
+        : isSet(object.max_message_bytes)
+        ? globalThis.Number(object.max_message_bytes)
+        : 0,
     };
   },
 
@@ -1100,6 +1178,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.protocolVersion !== 0) {
       obj.protocolVersion = Math.round(message.protocolVersion);
     }
+    if (message.maxMessageBytes !== 0) {
+      obj.maxMessageBytes = Math.round(message.maxMessageBytes);
+    }
     return obj;
   },
 
@@ -1112,6 +1193,7 @@ export const Hello: MessageFns<Hello> = {
     message.instanceId = object.instanceId ?? "";
     message.credentials = object.credentials ?? "";
     message.protocolVersion = object.protocolVersion ?? 0;
+    message.maxMessageBytes = object.maxMessageBytes ?? 0;
     return message;
   },
 };
@@ -1761,6 +1843,110 @@ export const Heartbeat: MessageFns<Heartbeat> = {
   },
   fromPartial<I extends Exact<DeepPartial<Heartbeat>, I>>(_: I): Heartbeat {
     const message = createBaseHeartbeat();
+    return message;
+  },
+};
+
+function createBaseDrain(): Drain {
+  return {};
+}
+
+export const Drain: MessageFns<Drain> = {
+  encode(_: Drain, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Drain {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrain();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Drain {
+    return {};
+  },
+
+  toJSON(_: Drain): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Drain>, I>>(base?: I): Drain {
+    return Drain.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Drain>, I>>(_: I): Drain {
+    const message = createBaseDrain();
+    return message;
+  },
+};
+
+function createBaseDrained(): Drained {
+  return {};
+}
+
+export const Drained: MessageFns<Drained> = {
+  encode(_: Drained, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Drained {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrained();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Drained {
+    return {};
+  },
+
+  toJSON(_: Drained): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Drained>, I>>(base?: I): Drained {
+    return Drained.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Drained>, I>>(_: I): Drained {
+    const message = createBaseDrained();
     return message;
   },
 };

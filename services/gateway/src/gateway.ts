@@ -59,6 +59,8 @@ export class Gateway {
     const server = new Server({
       "grpc.max_receive_message_length": limits.maxLinkMessageBytes,
       "grpc.max_send_message_length": limits.maxLinkMessageBytes,
+      // Handlers ping idle links (the kit's LINK_KEEPALIVE) to find half-open connections: allow it.
+      "grpc.keepalive_permit_without_calls": 1,
     });
     const router = new MethodRouter({ maxAffinityEntries: limits.maxAffinityEntries });
     const dispatcher = new Dispatcher(router);

@@ -29,7 +29,11 @@ export function todoListQueries(store: ViewStore, projection: ProjectionRef): Qu
         const listId = requireId(request.listId);
         let lastVersion = -1;
         let finished: () => void = () => undefined;
-        const done = new Promise<void>((resolve) => (finished = resolve));
+        let failed: (error: unknown) => void = () => undefined;
+        const done = new Promise<void>((resolve, reject) => {
+          finished = resolve;
+          failed = reject;
+        });
         const emitLatest = async () => {
           const document = (await store.findById(TODO_LISTS, listId)) as TodoListDocument | undefined;
           if (document === undefined || document.version <= lastVersion) return;
@@ -40,7 +44,8 @@ export function todoListQueries(store: ViewStore, projection: ProjectionRef): Qu
         // Subscribe before the first read, so that no change between the two is missed.
         let chain = Promise.resolve();
         const unsubscribe = store.watch(TODO_LISTS, (change) => {
-          if (change.id === listId) chain = chain.then(emitLatest);
+          // A failed read ends the subscription with its error, rather than escaping as an unhandled rejection.
+          if (change.id === listId) chain = chain.then(emitLatest).catch(failed);
         });
         context.signal.addEventListener("abort", () => finished(), { once: true });
         try {

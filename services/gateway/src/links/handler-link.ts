@@ -33,6 +33,10 @@ export class HandlerLink {
   component = "";
   instanceId = "";
   permits = 0;
+  /** Largest stream message the handler accepts (from its Hello). */
+  maxMessageBytes = DEFAULT_HANDLER_MAX_MESSAGE_BYTES;
+  /** The handler asked to drain: it gets `drained` once nothing is queued or in flight. */
+  private draining = false;
   lastSeenMs = Date.now();
   private nextRequestId = 1;
   private readonly inFlight = new Map<number, PendingDispatch>();
@@ -82,6 +86,14 @@ export class HandlerLink {
       headers: body.headers,
     };
     const frame: GatewayFrame = { metadata, frame: { $case: "dispatch", value: dispatch } };
+    const size = gatewayFrameSize(frame);
+    if (size > this.maxMessageBytes) {
+      throw new MeshError(
+        status.RESOURCE_EXHAUSTED,
+        `the dispatch of ${method} (about ${size} bytes with its history) exceeds the ${this.maxMessageBytes} bytes handler ${this.component} accepts`,
+        Reason.MESSAGE_TOO_LARGE,
+      );
+    }
     if (this.permits > 0) {
       this.sendDispatch(requestId, frame, pending);
     } else if (this.queued.size < this.limits.maxQueuedDispatches) {
@@ -98,9 +110,16 @@ export class HandlerLink {
 
   /** The caller went away: drop a queued dispatch, or tell the handler to stop one in flight. */
   cancel(requestId: number, reason: string): void {
-    if (this.queued.delete(requestId)) return;
+    if (this.queued.delete(requestId)) return this.checkDrained();
     if (!this.inFlight.delete(requestId)) return;
     this.send({ metadata: {}, frame: { $case: "cancel", value: { requestId, reason } } });
+    this.checkDrained();
+  }
+
+  /** The handler is stopping: once what it was given is done, tell it so. Its routes are already gone. */
+  drain(): void {
+    this.draining = true;
+    this.checkDrained();
   }
 
   grantPermits(count: number): void {
@@ -119,6 +138,7 @@ export class HandlerLink {
     const final = !pending.streaming || outcome === "end" || outcome === "failure" || outcome === undefined;
     if (final) this.inFlight.delete(reply.requestId);
     pending.onReply(reply);
+    if (final) this.checkDrained();
   }
 
   /** Ends the link: every call waiting on it learns it is lost. */
@@ -132,11 +152,20 @@ export class HandlerLink {
     for (const pending of waiting) pending.onLost(error);
   }
 
-  /** Ends the stream with a status (protocol violation, credentials, shutdown). */
-  endWith(error: MeshError): void {
+  /**
+   * Ends the stream with a status (protocol violation, credentials, shutdown). The calls on the link learn only
+   * that it was lost (safe to retry): the reason is the handler's, not theirs.
+   */
+  endWith(error: MeshError, forCalls: MeshError = lostError(this)): void {
     this.batcher.flush();
-    this.close(error);
+    this.close(forCalls);
     this.call.emit("error", { ...error.toStatus() });
+  }
+
+  private checkDrained(): void {
+    if (!this.draining || this.closed || this.inFlight.size > 0 || this.queued.size > 0) return;
+    this.draining = false;
+    this.send({ metadata: {}, frame: { $case: "drained", value: {} } });
   }
 
   private sendDispatch(requestId: number, frame: GatewayFrame, pending: PendingDispatch): void {
@@ -153,6 +182,9 @@ export class HandlerLink {
   }
 }
 
+/** gRPC's default receive limit, assumed for a handler that did not say. */
+export const DEFAULT_HANDLER_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
 function lostError(link: HandlerLink): MeshError {
   return new MeshError(
     status.UNAVAILABLE,
@@ -165,7 +197,13 @@ function lostError(link: HandlerLink): MeshError {
 function gatewayFrameSize(frame: GatewayFrame): number {
   if (frame.frame?.$case !== "dispatch") return 64;
   const dispatch = frame.frame.value;
-  let size = 128 + dispatch.payload.length + (dispatch.snapshot?.payload.length ?? 0);
-  for (const event of dispatch.history) size += 128 + event.payload.length;
+  let size = 128 + dispatch.payload.length + (dispatch.snapshot?.payload.length ?? 0) + mapSize(frame.metadata) + mapSize(dispatch.headers);
+  for (const event of dispatch.history) size += 160 + event.payload.length + event.aggregateId.length + event.type.length + mapSize(event.metadata);
+  return size;
+}
+
+function mapSize(map: Record<string, string>): number {
+  let size = 0;
+  for (const key in map) size += 8 + key.length + map[key]!.length;
   return size;
 }

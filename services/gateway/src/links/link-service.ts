@@ -48,7 +48,13 @@ export class LinkService {
   readonly connect = (call: ServerDuplexStream<ConnectRequest, ConnectResponse>): void => {
     const link = new HandlerLink(randomUUID(), call, { maxQueuedDispatches: this.options.maxQueuedDispatches });
     let greeted = false;
+    // A stream that never says hello is not a link: it does not get to hold a connection open.
+    const helloTimer = setTimeout(() => {
+      if (!greeted) link.endWith(new MeshError(status.FAILED_PRECONDITION, `no hello within ${this.options.heartbeatIntervalMs} ms`, Reason.PROTOCOL_VIOLATION));
+    }, this.options.heartbeatIntervalMs);
+    helloTimer.unref();
     const teardown = (reason: string) => {
+      clearTimeout(helloTimer);
       if (link.isClosed && !this.links.has(link)) return;
       this.links.delete(link);
       this.router.removeLink(link);
@@ -63,6 +69,7 @@ export class LinkService {
           if (!greeted) {
             this.greet(link, frame);
             greeted = true;
+            clearTimeout(helloTimer);
           } else {
             this.receive(link, frame);
           }
@@ -90,7 +97,7 @@ export class LinkService {
     clearInterval(this.heartbeat);
     for (const link of this.links) {
       this.router.removeLink(link);
-      link.endWith(error);
+      link.endWith(error, error);
     }
     this.links.clear();
   }
@@ -111,6 +118,8 @@ export class LinkService {
     if (!hello.component) throw new MeshError(status.INVALID_ARGUMENT, "hello.component is required", Reason.PROTOCOL_VIOLATION);
     link.component = hello.component;
     link.instanceId = hello.instanceId || link.id;
+    if (hello.maxMessageBytes > 0) link.maxMessageBytes = hello.maxMessageBytes;
+    this.replacePreviousLinkOf(link);
     this.links.add(link);
     link.send({
       metadata: {},
@@ -124,6 +133,16 @@ export class LinkService {
       },
     });
     this.logger.info("handler linked", { handler: link.component, instance: link.instanceId, link: link.id });
+  }
+
+  /** A process that reconnects (same component and instance id) replaces its old link, which may be half-open. */
+  private replacePreviousLinkOf(link: HandlerLink): void {
+    for (const previous of this.links) {
+      if (previous.component !== link.component || previous.instanceId !== link.instanceId) continue;
+      this.links.delete(previous);
+      this.router.removeLink(previous);
+      previous.endWith(new MeshError(status.ABORTED, "a newer link of the same handler instance replaced this one", Reason.HANDLER_LOST));
+    }
   }
 
   private receive(link: HandlerLink, frame: HandlerFrame): void {
@@ -143,10 +162,16 @@ export class LinkService {
       case "unsubscribe":
         for (const method of body.value.methods) this.router.unsubscribe(link, `/${method}`);
         return;
+      case "drain":
+        this.router.removeLink(link);
+        link.drain();
+        return;
       case "hello":
         throw new MeshError(status.FAILED_PRECONDITION, "hello may be sent only once per link", Reason.PROTOCOL_VIOLATION);
       case undefined:
-        throw new MeshError(status.INVALID_ARGUMENT, "empty frame", Reason.PROTOCOL_VIOLATION);
+        // A frame of a newer protocol revision (or an empty one): ignoring it keeps older gateways compatible.
+        this.logger.debug("ignored a frame this gateway does not know", { handler: link.component });
+        return;
     }
   }
 

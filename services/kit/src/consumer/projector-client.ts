@@ -6,6 +6,7 @@ import { MeshError } from "../errors/mesh-error";
 import { decodeEvent } from "../handlers/command-runner";
 import type { EventCodecs, ProjectionDefinition } from "../handlers/definitions";
 import { Backoff } from "../link/backoff";
+import { LINK_KEEPALIVE } from "../link/link-client";
 import type { Logger } from "../logging/logger";
 import { Attribute, SpanName } from "../telemetry/span-names";
 import { extractTraceContext, meshTracer } from "../telemetry/trace-context";
@@ -43,6 +44,7 @@ export class ProjectorClient<C extends EventCodecs> {
     this.window = options.window ?? 512;
     this.client = new HandlerLinkServiceClient(options.address, credentials.createInsecure(), {
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      ...LINK_KEEPALIVE,
     });
   }
 
@@ -150,12 +152,18 @@ export class ProjectorClient<C extends EventCodecs> {
     this.stream = undefined;
     stream.removeAllListeners("data");
     stream.on("error", () => undefined);
+    this.scheduleReconnect(error);
+  }
+
+  private scheduleReconnect(error: Error): void {
     if (this.closed) return;
     const delay = this.backoff.next();
     this.options.logger.warn("consumer stream lost; reconnecting", { consumer: this.options.consumer, error: error.message, delayMs: delay });
+    // Not unref'd: while the stream is down, this timer is what keeps the process alive to reconnect.
     this.reconnectTimer = setTimeout(() => {
-      this.work = this.work.then(() => this.connect()).catch((thrown: unknown) => this.options.logger.error("reconnect failed", { error: String(thrown) }));
+      this.work = this.work
+        .then(() => this.connect())
+        .catch((thrown: unknown) => this.scheduleReconnect(thrown instanceof Error ? thrown : new Error(String(thrown))));
     }, delay);
-    this.reconnectTimer.unref();
   }
 }

@@ -23,8 +23,9 @@ export function queryRunner<D extends ServiceDefinitionLike>(definition: QueryDe
       );
       return;
     }
-    tracedRun(metadata, attributes, () => (handler as AnyUnary)(request(), context)).then(
-      (answer) => reply({ $case: "answer", value: { payload: encode(answer) } }),
+    // Encoding runs inside the traced work: an answer that does not encode is a failure reply, not a crash.
+    tracedRun(metadata, attributes, async () => encode(await (handler as AnyUnary)(request(), context))).then(
+      (payload) => reply({ $case: "answer", value: { payload } }),
       (thrown) => reply(failureOf(thrown)),
     );
   };

@@ -35,7 +35,18 @@ export interface LinkClientOptions {
 interface Running {
   controller: AbortController;
   streaming: boolean;
+  reply: (outcome: Reply["outcome"]) => void;
 }
+
+/**
+ * Pings on an idle connection, so that a half-open TCP connection (a gateway host gone without a FIN) is
+ * noticed in seconds, not at the operating system's timeout. The gateway permits pings this often.
+ */
+export const LINK_KEEPALIVE = {
+  "grpc.keepalive_time_ms": 20_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
+} as const;
 
 /**
  * The handler's end of a link: connects, says hello, subscribes, grants permits and runs dispatches. When the
@@ -57,13 +68,19 @@ export class LinkClient {
   private draining = false;
   private closed = false;
   private readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readonly maxMessageBytes: number;
+  /** From Welcome: what the gateway accepts in one message. */
+  private gatewayMaxMessageBytes = 4 * 1024 * 1024;
+  private onDrained: (() => void) | undefined;
+  private onIdle: (() => void) | undefined;
 
   constructor(private readonly options: LinkClientOptions) {
     this.maxConcurrent = options.maxConcurrent ?? 256;
-    const limit = options.maxMessageBytes ?? 64 * 1024 * 1024;
+    this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
     this.client = new HandlerLinkServiceClient(options.address, credentials.createInsecure(), {
-      "grpc.max_receive_message_length": limit,
-      "grpc.max_send_message_length": limit,
+      "grpc.max_receive_message_length": this.maxMessageBytes,
+      "grpc.max_send_message_length": this.maxMessageBytes,
+      ...LINK_KEEPALIVE,
     });
   }
 
@@ -84,15 +101,24 @@ export class LinkClient {
   }
 
   /**
-   * Stops taking new work: unsubscribes (the gateway routes elsewhere), lets dispatches in flight finish for
-   * up to `timeoutMs`, then closes.
+   * Stops taking new work without losing any: asks the gateway to drain the link (it routes nothing new here
+   * and answers `drained` once what it already gave is done), ends subscriptions (streaming queries) so their
+   * callers can subscribe again elsewhere, finishes the rest — then closes. Bounded by `timeoutMs`.
    */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
-    this.send({ metadata: {}, frame: { $case: "unsubscribe", value: { methods: [...this.subscriptions.keys()] } } });
+    const drained = new Promise<void>((resolve) => (this.onDrained = resolve));
+    this.send({ metadata: {}, frame: { $case: "drain", value: {} } });
     this.batcher?.flush();
-    const until = Date.now() + timeoutMs;
-    while (this.running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    for (const running of [...this.running.values()]) {
+      if (!running.streaming) continue;
+      running.reply({ $case: "failure", value: { code: status.UNAVAILABLE, message: "the handler is draining: subscribe again", reason: Reason.HANDLER_DRAINING } });
+      running.controller.abort(new MeshError(status.UNAVAILABLE, "the handler is draining", Reason.HANDLER_DRAINING));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([drained.then(() => this.idle()), timeout]);
+    clearTimeout(timer);
     this.close();
   }
 
@@ -132,6 +158,7 @@ export class LinkClient {
           instanceId: this.options.instanceId,
           credentials: this.options.credentials ?? "",
           protocolVersion: LINK_PROTOCOL_VERSION,
+          maxMessageBytes: this.maxMessageBytes,
         },
       },
     });
@@ -146,6 +173,7 @@ export class LinkClient {
     switch (body?.$case) {
       case "welcome":
         this.backoff.reset();
+        if (body.value.maxMessageBytes > 0) this.gatewayMaxMessageBytes = body.value.maxMessageBytes;
         this.startHeartbeat(body.value.heartbeatIntervalMs);
         if (this.subscriptions.size === 0) this.settleReady(undefined);
         return;
@@ -168,6 +196,9 @@ export class LinkClient {
         running?.controller.abort(new MeshError(status.CANCELLED, `cancelled by the gateway: ${body.value.reason}`, body.value.reason));
         return;
       }
+      case "drained":
+        this.onDrained?.();
+        return;
       case "heartbeat":
       case undefined:
         return;
@@ -178,8 +209,6 @@ export class LinkClient {
     const entry = this.subscriptions.get(dispatch.method);
     const requestId = dispatch.requestId;
     const controller = new AbortController();
-    const running: Running = { controller, streaming: false };
-    this.running.set(requestId, running);
     let done = false;
     const reply = (outcome: Reply["outcome"]) => {
       if (done || controller.signal.aborted) return;
@@ -188,9 +217,11 @@ export class LinkClient {
         done = true;
         this.finish(requestId);
       }
-      this.send({ metadata: {}, frame: { $case: "reply", value: { requestId, outcome } } });
+      this.send({ metadata: {}, frame: { $case: "reply", value: { requestId, outcome: this.fitting(outcome) } } });
       if (final) this.grantPermit();
     };
+    const running: Running = { controller, streaming: false, reply };
+    this.running.set(requestId, running);
     controller.signal.addEventListener("abort", () => {
       if (done) return;
       done = true;
@@ -207,6 +238,26 @@ export class LinkClient {
 
   private finish(requestId: number): void {
     this.running.delete(requestId);
+    if (this.running.size === 0) this.onIdle?.();
+  }
+
+  private idle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.onIdle = resolve));
+  }
+
+  /** A reply too large for the gateway to take fails alone, instead of breaking the link and every call on it. */
+  private fitting(outcome: Reply["outcome"]): Reply["outcome"] {
+    const size = outcomeSize(outcome);
+    if (size <= this.gatewayMaxMessageBytes) return outcome;
+    return {
+      $case: "failure",
+      value: {
+        code: status.RESOURCE_EXHAUSTED,
+        message: `the reply (about ${size} bytes) exceeds the ${this.gatewayMaxMessageBytes} bytes the gateway accepts`,
+        reason: Reason.MESSAGE_TOO_LARGE,
+      },
+    };
   }
 
   private grantPermit(): void {
@@ -247,8 +298,8 @@ export class LinkClient {
     if (this.closed || this.draining) return;
     const delay = this.backoff.next();
     this.options.logger.warn("link lost; reconnecting", { error: meshError.message, code: meshError.code, delayMs: delay });
+    // Not unref'd: while the link is down, this timer is what keeps a handler process alive to reconnect.
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
-    this.reconnectTimer.unref();
   }
 
   private teardownStream(): void {
@@ -280,8 +331,10 @@ export class LinkClient {
 }
 
 function handlerFrameSize(frame: HandlerFrame): number {
-  if (frame.frame?.$case !== "reply") return 64;
-  const outcome = frame.frame.value.outcome;
+  return frame.frame?.$case === "reply" ? outcomeSize(frame.frame.value.outcome) : 64;
+}
+
+function outcomeSize(outcome: Reply["outcome"]): number {
   switch (outcome?.$case) {
     case "answer":
       return 64 + outcome.value.payload.length;
