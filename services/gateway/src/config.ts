@@ -48,6 +48,8 @@ export interface GatewayLimits {
   maxEventsPerCommand: number;
   /** Bytes of one event's payload, or a snapshot's (RECQ_MAX_EVENT_BYTES): 4 MiB. */
   maxEventBytes: number;
+  /** Answers of a streaming query waiting for a slow caller (RECQ_MAX_BUFFERED_ANSWERS): 1,000. */
+  maxBufferedAnswers: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -66,6 +68,7 @@ export const defaultLimits: GatewayLimits = {
   outcomeRetentionMs: 24 * 60 * 60 * 1000,
   maxEventsPerCommand: 1_000,
   maxEventBytes: 4 * 1024 * 1024,
+  maxBufferedAnswers: 1_000,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -84,6 +87,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   outcomeRetentionMs: "RECQ_OUTCOME_RETENTION_MS",
   maxEventsPerCommand: "RECQ_MAX_EVENTS_PER_COMMAND",
   maxEventBytes: "RECQ_MAX_EVENT_BYTES",
+  maxBufferedAnswers: "RECQ_MAX_BUFFERED_ANSWERS",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

@@ -70,10 +70,15 @@ export class Gateway {
       maxQueuedPerAggregate: limits.maxQueuedPerAggregate,
       maxQueuedCommands: limits.maxQueuedCommands,
       aggregateCacheSize: limits.aggregateCacheSize,
-    });
+    }, logger);
     const queries = new QueryRelay(dispatcher, positions);
     const calls = new CallTracker();
-    const domainOptions = { maxRequestBytes: limits.maxRequestBytes, maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline, clientToken: options.clientToken };
+    const domainOptions = {
+      maxRequestBytes: limits.maxRequestBytes,
+      maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
+      clientToken: options.clientToken,
+      maxBufferedAnswers: limits.maxBufferedAnswers,
+    };
     for (const service of catalog.services) {
       const { definition, implementation } = domainService(service, { calls, commands, queries, options: domainOptions });
       server.addService(definition, implementation);

@@ -20,6 +20,8 @@ export interface MeshServiceOptions {
   maxConcurrent?: number;
   /** How long a drain waits for work in flight. Default 10 s. */
   drainTimeoutMs?: number;
+  /** Largest link message this process accepts (it tells the gateway in Hello). Default 64 MiB. */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export class MeshService {
       credentials: options.credentials,
       logger: this.logger,
       maxConcurrent: options.maxConcurrent,
+      maxMessageBytes: options.maxMessageBytes,
     });
   }
 

@@ -48,7 +48,8 @@ export class AggregateCache {
       entry.snapshot = toSnapshot(snapshot);
       entry.history = events.filter((e) => e.sequence > snapshot.sequence).map(toEnvelope);
     } else {
-      entry.history = entry.history.concat(events.map(toEnvelope));
+      // Appended in place: the dispatch that shipped the old history was encoded and sent before its reply.
+      for (const event of events) entry.history.push(toEnvelope(event));
     }
     entry.sequence = events.length > 0 ? events[events.length - 1]!.sequence : entry.sequence;
   }

@@ -8,8 +8,9 @@ import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
 import { injectTraceContext, meshTracer, contextWithSpan } from "../../../kit/src/telemetry/trace-context";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
-import type { Cancellation } from "../server/cancellation";
-import type { Dispatcher } from "../routing/dispatcher";
+import { Cancellation } from "../server/cancellation";
+import type { Logger } from "../../../kit/src/logging/logger";
+import { HandlerFailure, type Dispatcher } from "../routing/dispatcher";
 import { AppendRejectedError, type CommandOutcome, type EventStore } from "../store/event-store";
 import { AggregateCache, aggregateKey, type CachedAggregate } from "./aggregate-cache";
 import { KeyedQueue } from "./keyed-queue";
@@ -45,23 +46,31 @@ const recordedFailureCodes = new Set<number>([
   status.ALREADY_EXISTS,
   status.OUT_OF_RANGE,
   status.PERMISSION_DENIED,
-  status.ABORTED,
 ]);
 
 /**
  * The path of a command through the gateway: routing key → dedupe by command id → per-aggregate queue →
  * history → dispatch → append with the expected sequence (conflict: reload and redispatch, bounded) → ack.
  */
+/** One execution of a command id, shared by every caller that sent that id while it runs. */
+interface Execution {
+  result: Promise<Buffer>;
+  /** Aborted when the last caller waiting for it has gone: only then is the handler told to stop. */
+  cancellation: Cancellation;
+  callers: number;
+}
+
 export class CommandPipeline {
   private readonly queue: KeyedQueue;
   private readonly cache: AggregateCache;
-  /** Commands being executed now, by id: a repeat arriving meanwhile waits for the same outcome. */
-  private readonly running = new Map<string, Promise<Buffer>>();
+  /** Commands being executed now, by id: a repeat arriving meanwhile joins the same execution. */
+  private readonly running = new Map<string, Execution>();
 
   constructor(
     private readonly store: EventStore,
     private readonly dispatcher: Dispatcher,
     private readonly options: CommandPipelineOptions,
+    private readonly logger: Logger,
   ) {
     this.queue = new KeyedQueue({ maxPerKey: options.maxQueuedPerAggregate, maxTotal: options.maxQueuedCommands });
     this.cache = new AggregateCache(store, options.aggregateCacheSize);
@@ -71,13 +80,8 @@ export class CommandPipeline {
   execute(call: CommandCall): Promise<Buffer> {
     const aggregateId = this.routingKeyOf(call);
     const commandId = checkCommandId(call.commandId) ?? randomUUID();
-    const running = this.running.get(commandId);
-    if (running !== undefined) return running;
-    const execution = this.executeOnce(call, commandId, aggregateId);
-    this.running.set(commandId, execution);
-    const forget = () => this.running.delete(commandId);
-    execution.then(forget, forget);
-    return execution;
+    const execution = this.running.get(commandId) ?? this.start(call, commandId, aggregateId);
+    return this.join(execution, call.signal);
   }
 
   private routingKeyOf(call: CommandCall): string {
@@ -97,21 +101,53 @@ export class CommandPipeline {
     return value;
   }
 
-  private async executeOnce(call: CommandCall, commandId: string, aggregateId: string): Promise<Buffer> {
-    const recorded = await this.store.findOutcome(commandId);
-    if (recorded !== undefined) return answerFrom(recorded);
-    const aggregateType = call.aggregateType;
-    const run = () => this.decideAndAppend(call, commandId, aggregateType, aggregateId);
-    // Commands without a routing key need no ordering: each runs on its own.
-    return aggregateId === "" ? run() : this.queue.run(aggregateKey(aggregateType, aggregateId), `${aggregateType} ${aggregateId}`, run);
+  /**
+   * Queues the command behind the others of its aggregate at once, in arrival order (commands without a
+   * routing key need no ordering). Refused synchronously when the queue is full.
+   */
+  private start(call: CommandCall, commandId: string, aggregateId: string): Execution {
+    const cancellation = new Cancellation();
+    const shared: CommandCall = { ...call, signal: cancellation };
+    const run = () => this.decideAndAppend(shared, commandId, aggregateId);
+    const result = aggregateId === "" ? run() : this.queue.run(aggregateKey(call.aggregateType, aggregateId), `${call.aggregateType} ${aggregateId}`, run);
+    const execution: Execution = { result, cancellation, callers: 0 };
+    this.running.set(commandId, execution);
+    const forget = () => this.running.delete(commandId);
+    result.then(forget, forget);
+    return execution;
   }
 
-  private async decideAndAppend(call: CommandCall, commandId: string, aggregateType: string, aggregateId: string): Promise<Buffer> {
-    // A repeat that queued behind its first execution finds the outcome recorded by now.
-    const recorded = await this.store.findOutcome(commandId);
+  /** Waits for the execution on behalf of one caller, who may leave early (deadline, cancel) without the others. */
+  private join(execution: Execution, signal: Cancellation): Promise<Buffer> {
+    execution.callers += 1;
+    return new Promise<Buffer>((resolve, reject) => {
+      let waiting = true;
+      const stopListening = signal.onAbort(() => {
+        if (!waiting) return;
+        waiting = false;
+        execution.callers -= 1;
+        if (execution.callers === 0) execution.cancellation.abort(signal.reason);
+        reject(signal.reason);
+      });
+      const settle = () => {
+        waiting = false;
+        stopListening();
+      };
+      execution.result.then(
+        (ack) => (settle(), resolve(ack)),
+        (error: unknown) => (settle(), reject(error)),
+      );
+    });
+  }
+
+  private async decideAndAppend(call: CommandCall, commandId: string, aggregateId: string): Promise<Buffer> {
+    // Everyone who sent it gave up while it queued: do not run it.
+    if (call.signal.aborted) throw call.signal.reason;
+    const recorded = await this.fromStore(() => this.store.findOutcome(commandId));
     if (recorded !== undefined) return answerFrom(recorded);
+    const aggregateType = call.aggregateType;
     for (let attempt = 0; attempt <= this.options.maxConflictRetries; attempt++) {
-      const aggregate = aggregateId === "" ? undefined : await this.cache.load(aggregateType, aggregateId);
+      const aggregate = aggregateId === "" ? undefined : await this.fromStore(() => this.cache.load(aggregateType, aggregateId));
       const expectedSequence = aggregate?.sequence ?? 0;
       const outcome = await this.dispatch(call, commandId, aggregateId, aggregate, attempt);
       const snapshot = outcome.snapshot && { sequence: Number(outcome.snapshot.sequence), type: outcome.snapshot.type, payload: outcome.snapshot.payload };
@@ -129,13 +165,31 @@ export class CommandPipeline {
       }
       this.cache.evict(aggregateType, aggregateId);
     }
-    const error = new MeshError(
+    // Not recorded: the aggregate may be quiet by the time the caller retries the same id.
+    throw new MeshError(
       status.ABORTED,
       `aggregate ${aggregateType} ${aggregateId} kept changing: ${this.options.maxConflictRetries + 1} attempts conflicted`,
       Reason.AGGREGATE_CONFLICT,
     );
-    await this.store.recordFailure({ commandId, code: error.code, message: error.message, reason: error.reason });
-    throw error;
+  }
+
+  /** A store read that fails is the store's outage, not the caller's fault: UNAVAILABLE, safe to retry. */
+  private async fromStore<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (thrown) {
+      if (thrown instanceof MeshError) throw thrown;
+      throw new MeshError(status.UNAVAILABLE, `the event store is unavailable: ${String(thrown)}`, Reason.STORE_UNAVAILABLE, { cause: thrown });
+    }
+  }
+
+  /** Records a handler's decision against the command; if the store cannot, the caller still gets the answer. */
+  private async recordFailure(commandId: string, error: MeshError): Promise<void> {
+    try {
+      await this.store.recordFailure({ commandId, code: error.code, message: error.message, reason: error.reason });
+    } catch (thrown) {
+      this.logger.warn("could not record a command's failure; a repeat will run it again", { commandId, error: String(thrown) });
+    }
   }
 
   private async dispatch(
@@ -184,9 +238,8 @@ export class CommandPipeline {
     } catch (thrown) {
       const error = MeshError.from(thrown);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-      if (recordedFailureCodes.has(error.code)) {
-        await this.store.recordFailure({ commandId, code: error.code, message: error.message, reason: error.reason });
-      }
+      // Only the handler's own decisions are the command's outcome; a lost link or a deadline is not.
+      if (error instanceof HandlerFailure && recordedFailureCodes.has(error.code)) await this.recordFailure(commandId, error);
       throw error;
     } finally {
       span.end();
@@ -241,7 +294,8 @@ function answerFrom(outcome: CommandOutcome): Buffer {
 }
 
 function encodeAck(commandId: string, position: number, sequence: number): Buffer {
-  return Buffer.from(CommandAck.encode({ commandId, position: String(position), sequence: String(sequence) }).finish());
+  const bytes = CommandAck.encode({ commandId, position: String(position), sequence: String(sequence) }).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Stores the command's trace context with each event, so projectors can link back to it. */

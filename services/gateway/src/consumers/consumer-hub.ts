@@ -116,6 +116,10 @@ export class ConsumerHub {
     void this.pump(session);
   }
 
+  private isActive(session: ConsumerSession): boolean {
+    return !session.closed && this.groups.get(session.consumer)?.active === session;
+  }
+
   private leave(session: ConsumerSession): void {
     if (session.closed) return;
     session.closed = true;
@@ -128,7 +132,10 @@ export class ConsumerHub {
     } else {
       group.standbys = group.standbys.filter((s) => s !== session);
     }
-    if (group.active === undefined && group.standbys.length === 0) this.groups.delete(session.consumer);
+    if (group.active === undefined && group.standbys.length === 0) {
+      this.groups.delete(session.consumer);
+      this.positions.forget(session.consumer);
+    }
   }
 
   /** Sends what the session may have, in order; one pump per session at a time. */
@@ -152,9 +159,11 @@ export class ConsumerHub {
   }
 
   private async catchUp(session: ConsumerSession): Promise<void> {
-    while (session.permits > 0 && !session.closed) {
+    while (session.permits > 0 && this.isActive(session)) {
       const events = await this.store.readAll(session.cursor, this.options.readBatchSize);
-      if (events.length === 0) return;
+      // While the store read, this session may have closed and a standby taken over: it must not move
+      // the projection's position any more.
+      if (events.length === 0 || !this.isActive(session)) return;
       const batch: EventEnvelope[] = [];
       for (const event of events) {
         if (session.permits === 0) break;

@@ -3,6 +3,8 @@ import type { ConsumeRequest, ConsumeResponse, ConsumerOpen } from "../../../../
 
 export type ConsumeCall = ServerDuplexStream<ConsumeRequest, ConsumeResponse>;
 
+const ENDS = ["drain", "close", "cancelled", "error"] as const;
+
 /** One projector instance's consumer stream and how far it has got. */
 export class ConsumerSession {
   /** Events with position ≤ cursor have been examined (sent, or skipped as not wanted). */
@@ -43,9 +45,18 @@ export class ConsumerSession {
     return this.processed >= this.lastSent ? Math.max(this.cursor, this.processed) : this.processed;
   }
 
-  /** Writes a batch; resolves when the stream can take more (grpc-js backpressure). */
+  /**
+   * Writes a batch; resolves when the stream can take more (grpc-js backpressure), or when the stream goes
+   * away meanwhile — the pump then sees the session closed, and no listener is left behind.
+   */
   write(response: ConsumeResponse): Promise<void> {
     if (this.call.write(response)) return Promise.resolve();
-    return new Promise((resolve) => this.call.once("drain", () => resolve()));
+    return new Promise((resolve) => {
+      const done = () => {
+        for (const event of ENDS) this.call.off(event, done);
+        resolve();
+      };
+      for (const event of ENDS) this.call.once(event, done);
+    });
   }
 }

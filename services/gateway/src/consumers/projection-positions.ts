@@ -20,6 +20,11 @@ export class ProjectionPositions {
     return this.positions.get(projection) ?? 0;
   }
 
+  /** The projection has no instance left: forget it, unless queries still wait for it (one may come back). */
+  forget(projection: string): void {
+    if (!this.waiters.has(projection)) this.positions.delete(projection);
+  }
+
   reset(projection: string, position: number): void {
     this.positions.set(projection, position);
     this.release(projection, position);

@@ -60,7 +60,12 @@ export class Dispatcher {
         reject(signal.reason);
       });
       const done = (value: T) => (settle(), resolve(value));
-      const fail = (error: unknown) => (settle(), reject(error));
+      const fail = (error: unknown) => {
+        settle();
+        // Settled early (a reply of the wrong kind on a stream): stop the handler too. A no-op once final.
+        route.link.cancel(requestId, Reason.PROTOCOL_VIOLATION);
+        reject(error);
+      };
       try {
         requestId = route.link.dispatch(path.slice(1), body, metadata, {
           streaming,
@@ -79,9 +84,12 @@ export class Dispatcher {
   }
 }
 
+/** A failure the handler answered with: its decision about the call, as opposed to a failure on the way. */
+export class HandlerFailure extends MeshError {}
+
 function failureError(failure: { code: number; message: string; reason: string }): MeshError {
   const code = failure.code >= 1 && failure.code <= 16 ? (failure.code as status) : status.UNKNOWN;
-  return new MeshError(code, failure.message, failure.reason || undefined);
+  return new HandlerFailure(code, failure.message, failure.reason || undefined);
 }
 
 function abortReason(signal: Cancellation): string {

@@ -29,6 +29,8 @@ export interface DomainMethodOptions {
   maxCallMsWithoutDeadline: number;
   /** When set, callers must send `authorization: Bearer <token>`. */
   clientToken: string | undefined;
+  /** Answers of a streaming query waiting for a slow caller; past it the call ends with RESOURCE_EXHAUSTED. */
+  maxBufferedAnswers: number;
 }
 
 interface Deps {
@@ -165,10 +167,26 @@ function unaryQueryHandler(method: MethodEntry, deps: Deps) {
 function streamingQueryHandler(method: MethodEntry, deps: Deps) {
   // A subscription has no natural end: without a deadline it lives until the caller cancels.
   return (call: ServerWritableStream<Buffer, Buffer>) =>
-    serve(method, call, deps, undefined, (served) => deps.queries.stream(queryCall(method, call.request, served), (payload) => call.write(payload)), {
+    serve(method, call, deps, undefined, (served) => deps.queries.stream(queryCall(method, call.request, served), (payload) => forward(call, served, payload, deps.options)), {
       done: () => call.end(),
       fail: (error) => call.emit("error", error),
     });
+}
+
+/**
+ * Writes one answer of a subscription to its caller. A caller that reads slower than answers come would make
+ * the gateway buffer without end: past the limit its call ends with RESOURCE_EXHAUSTED (and the handler is
+ * told to stop), and no other call is affected.
+ */
+function forward(call: ServerWritableStream<Buffer, Buffer>, served: ServedCall, payload: Buffer, options: DomainMethodOptions): void {
+  if (served.signal.signal.aborted) return;
+  if (call.writableLength >= options.maxBufferedAnswers) {
+    served.signal.signal.abort(
+      new MeshError(status.RESOURCE_EXHAUSTED, `the caller reads answers slower than they come: ${call.writableLength} are waiting (limit ${options.maxBufferedAnswers})`, Reason.QUEUE_FULL),
+    );
+    return;
+  }
+  call.write(payload);
 }
 
 function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions): void {

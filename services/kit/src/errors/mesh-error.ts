@@ -105,8 +105,9 @@ interface StatusLike {
   metadata?: Metadata;
 }
 
+/** A gRPC status (a grpc-js ServiceError or status object), not just any error with a numeric `code`. */
 function isStatusLike(value: unknown): value is StatusLike {
   if (typeof value !== "object" || value === null) return false;
-  const code = (value as { code?: unknown }).code;
-  return typeof code === "number" && code >= 0 && code <= 16;
+  const { code, details, metadata } = value as { code?: unknown; details?: unknown; metadata?: unknown };
+  return typeof code === "number" && code >= 1 && code <= 16 && (typeof details === "string" || metadata instanceof Metadata);
 }

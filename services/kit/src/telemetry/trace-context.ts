@@ -1,9 +1,14 @@
 import { context, propagation, ROOT_CONTEXT, trace, type Context, type Span, type SpanContext } from "@opentelemetry/api";
 import { TRACER_NAME } from "./span-names";
 
-/** The mesh's tracer. A no-op until an SDK is registered (`startTelemetry`), so unconfigured runs pay nothing. */
+/**
+ * The mesh's tracer. A no-op until an SDK is registered (`startTelemetry`), so unconfigured runs pay nothing.
+ * The API hands out a proxy that finds the registered provider when there is one, so it can be kept.
+ */
+const tracer = trace.getTracer(TRACER_NAME);
+
 export function meshTracer() {
-  return trace.getTracer(TRACER_NAME);
+  return tracer;
 }
 
 /** Writes the W3C trace context of `ctx` into a frame's or an event's metadata map. */

@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import http2 from "node:http2";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { MeshService } from "../../services/kit";
+import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
+import { HandlerLinkServiceClient, type ConnectResponse, type HandlerFrame } from "../../gen/recq/v1/link";
+import { TodoListQueryServiceService, TodoListView, WatchTodoList } from "../../gen/todo/v1/queries";
+import { call, closeHandlers, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+
+const reasonOf = (error: ServiceError) => error.metadata.get("recq-reason")[0];
+
+describe("robustness", () => {
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let mesh: RunningGateway;
+  let clients: ReturnType<typeof todoClients>;
+
+  before(async () => {
+    data = await tempDir("robust");
+    mesh = await startGateway(data.dir, { limits: { maxBufferedAnswers: 8 } });
+    clients = todoClients(mesh.address);
+  });
+
+  after(async () => {
+    clients.close();
+    await mesh.gateway.stop();
+    await data.remove();
+  });
+
+  it("fails calls on a link that broke the protocol as HANDLER_LOST, records nothing, and a retry succeeds", async () => {
+    const raw = new HandlerLinkServiceClient(mesh.address, credentials.createInsecure());
+    const link = raw.connect();
+    const send = (...frames: HandlerFrame["frame"][]) => link.write({ frames: frames.map((frame) => ({ metadata: {}, frame })) });
+    const dispatched = new Promise<void>((resolve) =>
+      link.on("data", (response: ConnectResponse) => {
+        if (response.frames.some((f) => f.frame?.$case === "dispatch")) resolve();
+      }),
+    );
+    link.on("error", () => undefined);
+    send(
+      { $case: "hello", value: { component: "rogue", instanceId: "rogue-1", credentials: "", protocolVersion: 1, maxMessageBytes: 0 } },
+      { $case: "subscribe", value: { subscriptions: [{ method: "todo.v1.TodoListCommandService/CreateTodoList", loadFactor: 100, projection: "" }] } },
+      { $case: "permits", value: { count: 10 } },
+    );
+    await eventually(async () => assert.equal(mesh.gateway.handlerLinkCount, 1));
+    const headers = { "recq-command-id": "violated-1" };
+    const pending = failure(call(clients.commands, clients.commands.createTodoList, { listId: "violated", name: "V" }, headers));
+    await dispatched;
+    send({ $case: "hello", value: { component: "rogue", instanceId: "rogue-1", credentials: "", protocolVersion: 1, maxMessageBytes: 0 } });
+    const error = await pending;
+    assert.equal(error.code, status.UNAVAILABLE);
+    assert.equal(reasonOf(error), "HANDLER_LOST");
+    raw.close();
+    const todo = await startTodo(mesh.address, { roles: ["commands"] });
+    try {
+      const ack = await call(clients.commands, clients.commands.createTodoList, { listId: "violated", name: "V" }, headers);
+      assert.equal(ack.sequence, "1");
+    } finally {
+      await closeHandlers(mesh.gateway, [todo.mesh]);
+    }
+  });
+
+  it("lets a repeat of a running command outlive the first caller's deadline", async () => {
+    let release!: () => void;
+    const handler = new MeshService({ address: mesh.address, component: "slow" });
+    handler.addAggregate({
+      ...todoListAggregate,
+      decide: {
+        ...todoListAggregate.decide,
+        createTodoList: (command) =>
+          new Promise((resolve) => (release = () => resolve([{ type: "todo.v1.TodoListCreated", data: { listId: command.listId, name: command.name } }]))),
+      },
+    });
+    await handler.start();
+    try {
+      const headers = { "recq-command-id": "shared-1" };
+      const impatient = failure(call(clients.commands, clients.commands.createTodoList, { listId: "shared", name: "S" }, headers, 200));
+      await new Promise((r) => setTimeout(r, 50));
+      const patient = call(clients.commands, clients.commands.createTodoList, { listId: "shared", name: "S" }, headers, 5_000);
+      assert.equal((await impatient).code, status.DEADLINE_EXCEEDED);
+      release();
+      const ack = await patient;
+      assert.equal(ack.commandId, "shared-1");
+      assert.equal(ack.sequence, "1");
+    } finally {
+      await closeHandlers(mesh.gateway, [handler]);
+    }
+  });
+
+  it("drains a handler under load without failing a single call", async () => {
+    const a = await startTodo(mesh.address, { roles: ["commands"], instanceId: "drain-a" });
+    const b = await startTodo(mesh.address, { roles: ["commands"], instanceId: "drain-b" });
+    let failures = 0;
+    let done = 0;
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          await call(clients.commands, clients.commands.createTodoList, { listId: `load-${w}-${i}`, name: "L" });
+          done += 1;
+        } catch {
+          failures += 1;
+        }
+      }
+    };
+    const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+    await eventually(async () => assert.ok(done > 100));
+    await a.mesh.drain();
+    const afterDrain = done;
+    await eventually(async () => assert.ok(done > afterDrain + 100), 10_000);
+    stop = true;
+    await Promise.all(workers);
+    assert.equal(failures, 0);
+    await closeHandlers(mesh.gateway, [b.mesh]);
+  });
+
+  it("answers INTERNAL when a handler's answer does not encode, and the handler lives on", async () => {
+    const handler = new MeshService({ address: mesh.address, component: "broken-queries" });
+    handler.addQueries({
+      service: TodoListQueryServiceService,
+      handlers: {
+        getTodoList: async (request) =>
+          request.listId === "bad" ? ({ listId: "bad", items: null } as unknown as TodoListView) : TodoListView.fromPartial({ listId: request.listId, name: "ok" }),
+        listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
+        watchTodoList: async () => undefined,
+      },
+    });
+    await handler.start();
+    try {
+      const error = await failure(call(clients.queries, clients.queries.getTodoList, { listId: "bad" }));
+      assert.equal(error.code, status.INTERNAL);
+      const fine = await call(clients.queries, clients.queries.getTodoList, { listId: "good" });
+      assert.equal(fine.name, "ok");
+    } finally {
+      await closeHandlers(mesh.gateway, [handler]);
+    }
+  });
+
+  it("fails only the dispatch that exceeds a handler's message limit, with RESOURCE_EXHAUSTED", async () => {
+    const todo = new MeshService({ address: mesh.address, component: "small", maxMessageBytes: 2048 });
+    todo.addAggregate(todoListAggregate);
+    await todo.start();
+    try {
+      await call(clients.commands, clients.commands.createTodoList, { listId: "small", name: "Small" });
+      const error = await failure(call(clients.commands, clients.commands.addTodoItem, { listId: "small", itemId: "big", text: "x".repeat(3000) }));
+      assert.equal(error.code, status.RESOURCE_EXHAUSTED);
+      assert.equal(reasonOf(error), "MESSAGE_TOO_LARGE");
+      const ack = await call(clients.commands, clients.commands.addTodoItem, { listId: "small", itemId: "ok", text: "fits" });
+      assert.equal(ack.sequence, "2", "the link lives on");
+    } finally {
+      await closeHandlers(mesh.gateway, [todo]);
+    }
+  });
+
+  it("ends a subscription whose caller reads slower than answers come, with RESOURCE_EXHAUSTED", async () => {
+    const handler = new MeshService({ address: mesh.address, component: "firehose" });
+    let handlerStopped = false;
+    handler.addQueries({
+      service: TodoListQueryServiceService,
+      handlers: {
+        getTodoList: async (request) => TodoListView.fromPartial({ listId: request.listId }),
+        listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
+        watchTodoList: async (request, context) => {
+          const view = TodoListView.fromPartial({ listId: request.listId, name: "x".repeat(64 * 1024) });
+          while (!context.signal.aborted) {
+            context.emit(view);
+            await new Promise((r) => setImmediate(r));
+          }
+          handlerStopped = true;
+        },
+      },
+    });
+    await handler.start();
+    try {
+      // A caller that never reads: a bare HTTP/2 stream, paused, so flow control stops the gateway's writes.
+      const session = http2.connect(`http://${mesh.address}`);
+      const request = WatchTodoList.encode({ listId: "firehose" }).finish();
+      const frame = Buffer.alloc(5 + request.length);
+      frame.writeUInt32BE(request.length, 1);
+      frame.set(request, 5);
+      const stream = session.request({ ":method": "POST", ":path": "/todo.v1.TodoListQueryService/WatchTodoList", "content-type": "application/grpc", te: "trailers" });
+      stream.end(frame);
+      stream.pause();
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on("trailers", resolve));
+      // The gateway gives up on the caller and stops the handler; the status waits behind the data, so the
+      // caller sees it once it reads again.
+      await eventually(async () => assert.ok(handlerStopped, "the handler was told to stop"));
+      stream.on("data", () => undefined);
+      stream.resume();
+      assert.equal(Number((await trailers)["grpc-status"]), status.RESOURCE_EXHAUSTED);
+      session.destroy();
+    } finally {
+      await closeHandlers(mesh.gateway, [handler]);
+    }
+  });
+});
