@@ -1,5 +1,5 @@
 // The handler kit: what a TypeScript service imports to join the mesh.
-export { MeshService, type MeshServiceOptions } from "./src/mesh-service";
+export { MeshService, type CallOptions, type MeshServiceOptions } from "./src/mesh-service";
 export type {
   AggregateDefinition,
   CommandContext,

@@ -53,6 +53,9 @@ export interface HandlerFrame {
      * Implies unsubscribing from every method.
      */
     { $case: "drain"; value: Drain }
+    | //
+    /** A command or unary query this handler service sends to the mesh, over its link (no unary call per hop). */
+    { $case: "call"; value: Call }
     | undefined;
 }
 
@@ -79,6 +82,9 @@ export interface GatewayFrame {
     | //
     /** Answer to Drain: nothing more will be dispatched on this link; it may end the stream. */
     { $case: "drained"; value: Drained }
+    | //
+    /** The answer to a Call. */
+    { $case: "callResult"; value: CallResult }
     | undefined;
 }
 
@@ -149,6 +155,35 @@ export interface Heartbeat {
 }
 
 export interface Drain {
+}
+
+/** A call a handler service makes through its link, routed by the gateway exactly like a caller's unary call. */
+export interface Call {
+  /** Chosen by the handler, unique among its calls in flight; the CallResult carries it back. */
+  callId: number;
+  /** Full method name, as in Subscription.method; unary methods only. */
+  method: string;
+  /** The request message. */
+  payload: Buffer;
+  /** What a caller would send as metadata: `recq-command-id`, `recq-consistency-token`, `x-…` headers. */
+  headers: { [key: string]: string };
+  /** The call's deadline, from now; 0 means the gateway's limit for calls without a deadline. */
+  timeoutMs: number;
+}
+
+export interface Call_HeadersEntry {
+  key: string;
+  value: string;
+}
+
+export interface CallResult {
+  callId: number;
+  outcome?:
+    | //
+    /** The response message: a CommandAck for a command, the query's answer otherwise. */
+    { $case: "payload"; value: Buffer }
+    | { $case: "failure"; value: Failure }
+    | undefined;
 }
 
 export interface Drained {
@@ -429,6 +464,9 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       case "drain":
         Drain.encode(message.frame.value, writer.uint32(66).fork()).join();
         break;
+      case "call":
+        Call.encode(message.frame.value, writer.uint32(74).fork()).join();
+        break;
     }
     return writer;
   },
@@ -513,6 +551,14 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
             message.frame = { $case: "drain", value: Drain.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.frame = { $case: "call", value: Call.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -555,6 +601,8 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
         : isSet(object.drain)
         ? { $case: "drain", value: Drain.fromJSON(object.drain) }
+        : isSet(object.call)
+        ? { $case: "call", value: Call.fromJSON(object.call) }
         : undefined,
     };
   },
@@ -584,6 +632,8 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       obj.heartbeat = Heartbeat.toJSON(message.frame.value);
     } else if (message.frame?.$case === "drain") {
       obj.drain = Drain.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "call") {
+      obj.call = Call.toJSON(message.frame.value);
     }
     return obj;
   },
@@ -642,6 +692,12 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       case "drain": {
         if (object.frame?.value !== undefined && object.frame?.value !== null) {
           message.frame = { $case: "drain", value: Drain.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "call": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "call", value: Call.fromPartial(object.frame.value) };
         }
         break;
       }
@@ -763,6 +819,9 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       case "drained":
         Drained.encode(message.frame.value, writer.uint32(58).fork()).join();
         break;
+      case "callResult":
+        CallResult.encode(message.frame.value, writer.uint32(66).fork()).join();
+        break;
     }
     return writer;
   },
@@ -839,6 +898,14 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
             message.frame = { $case: "drained", value: Drained.decode(reader, reader.uint32()) };
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.frame = { $case: "callResult", value: CallResult.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -881,6 +948,10 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
         : isSet(object.drained)
         ? { $case: "drained", value: Drained.fromJSON(object.drained) }
+        : isSet(object.callResult)
+        ? { $case: "callResult", value: CallResult.fromJSON(object.callResult) }
+        : isSet(object.call_result)
+        ? { $case: "callResult", value: CallResult.fromJSON(object.call_result) }
         : undefined,
     };
   },
@@ -908,6 +979,8 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       obj.heartbeat = Heartbeat.toJSON(message.frame.value);
     } else if (message.frame?.$case === "drained") {
       obj.drained = Drained.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "callResult") {
+      obj.callResult = CallResult.toJSON(message.frame.value);
     }
     return obj;
   },
@@ -960,6 +1033,12 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       case "drained": {
         if (object.frame?.value !== undefined && object.frame?.value !== null) {
           message.frame = { $case: "drained", value: Drained.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "callResult": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "callResult", value: CallResult.fromPartial(object.frame.value) };
         }
         break;
       }
@@ -1895,6 +1974,383 @@ export const Drain: MessageFns<Drain> = {
   },
   fromPartial<I extends Exact<DeepPartial<Drain>, I>>(_: I): Drain {
     const message = createBaseDrain();
+    return message;
+  },
+};
+
+function createBaseCall(): Call {
+  return { callId: 0, method: "", payload: Buffer.alloc(0), headers: {}, timeoutMs: 0 };
+}
+
+export const Call: MessageFns<Call> = {
+  encode(message: Call, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint32(message.callId);
+    }
+    if (message.method !== "") {
+      writer.uint32(18).string(message.method);
+    }
+    if (message.payload.length !== 0) {
+      writer.uint32(26).bytes(message.payload);
+    }
+    globalThis.Object.entries(message.headers).forEach(([key, value]: [string, string]) => {
+      Call_HeadersEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    if (message.timeoutMs !== 0) {
+      writer.uint32(40).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Call {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.payload = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = Call_HeadersEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.headers[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Call {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.Number(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.Number(object.call_id)
+        : 0,
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
+      headers: isObject(object.headers)
+        ? (globalThis.Object.entries(object.headers) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: Call): unknown {
+    const obj: any = {};
+    if (message.callId !== 0) {
+      obj.callId = Math.round(message.callId);
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.payload.length !== 0) {
+      obj.payload = base64FromBytes(message.payload);
+    }
+    if (message.headers) {
+      const entries = globalThis.Object.entries(message.headers) as [string, string][];
+      if (entries.length > 0) {
+        obj.headers = {};
+        entries.forEach(([k, v]) => {
+          obj.headers[k] = v;
+        });
+      }
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Call>, I>>(base?: I): Call {
+    return Call.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Call>, I>>(object: I): Call {
+    const message = createBaseCall();
+    message.callId = object.callId ?? 0;
+    message.method = object.method ?? "";
+    message.payload = object.payload ?? Buffer.alloc(0);
+    message.headers = (globalThis.Object.entries(object.headers ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseCall_HeadersEntry(): Call_HeadersEntry {
+  return { key: "", value: "" };
+}
+
+export const Call_HeadersEntry: MessageFns<Call_HeadersEntry> = {
+  encode(message: Call_HeadersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Call_HeadersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCall_HeadersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Call_HeadersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Call_HeadersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Call_HeadersEntry>, I>>(base?: I): Call_HeadersEntry {
+    return Call_HeadersEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Call_HeadersEntry>, I>>(object: I): Call_HeadersEntry {
+    const message = createBaseCall_HeadersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCallResult(): CallResult {
+  return { callId: 0, outcome: undefined };
+}
+
+export const CallResult: MessageFns<CallResult> = {
+  encode(message: CallResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint32(message.callId);
+    }
+    switch (message.outcome?.$case) {
+      case "payload":
+        writer.uint32(18).bytes(message.outcome.value);
+        break;
+      case "failure":
+        Failure.encode(message.outcome.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.outcome = { $case: "payload", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = { $case: "failure", value: Failure.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CallResult {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.Number(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.Number(object.call_id)
+        : 0,
+      outcome: isSet(object.payload)
+        ? { $case: "payload", value: Buffer.from(bytesFromBase64(object.payload)) }
+        : isSet(object.failure)
+        ? { $case: "failure", value: Failure.fromJSON(object.failure) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: CallResult): unknown {
+    const obj: any = {};
+    if (message.callId !== 0) {
+      obj.callId = Math.round(message.callId);
+    }
+    if (message.outcome?.$case === "payload") {
+      obj.payload = base64FromBytes(message.outcome.value);
+    } else if (message.outcome?.$case === "failure") {
+      obj.failure = Failure.toJSON(message.outcome.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CallResult>, I>>(base?: I): CallResult {
+    return CallResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CallResult>, I>>(object: I): CallResult {
+    const message = createBaseCallResult();
+    message.callId = object.callId ?? 0;
+    switch (object.outcome?.$case) {
+      case "payload": {
+        if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
+          message.outcome = { $case: "payload", value: object.outcome.value };
+        }
+        break;
+      }
+      case "failure": {
+        if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
+          message.outcome = { $case: "failure", value: Failure.fromPartial(object.outcome.value) };
+        }
+        break;
+      }
+    }
     return message;
   },
 };

@@ -50,6 +50,8 @@ export interface GatewayLimits {
   maxEventBytes: number;
   /** Answers of a streaming query waiting for a slow caller (RECQ_MAX_BUFFERED_ANSWERS): 1,000. */
   maxBufferedAnswers: number;
+  /** Calls one handler service may have running through its link (RECQ_MAX_CALLS_PER_LINK): 10,000. */
+  maxCallsPerLink: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -69,6 +71,7 @@ export const defaultLimits: GatewayLimits = {
   maxEventsPerCommand: 1_000,
   maxEventBytes: 4 * 1024 * 1024,
   maxBufferedAnswers: 1_000,
+  maxCallsPerLink: 10_000,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -88,6 +91,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxEventsPerCommand: "RECQ_MAX_EVENTS_PER_COMMAND",
   maxEventBytes: "RECQ_MAX_EVENT_BYTES",
   maxBufferedAnswers: "RECQ_MAX_BUFFERED_ANSWERS",
+  maxCallsPerLink: "RECQ_MAX_CALLS_PER_LINK",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

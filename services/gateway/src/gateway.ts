@@ -15,6 +15,7 @@ import { Dispatcher } from "./routing/dispatcher";
 import { MethodRouter } from "./routing/method-router";
 import { CallTracker } from "./server/call-tracker";
 import { domainService } from "./server/domain-methods";
+import { linkCallRunner } from "./server/link-call-runner";
 import type { EventStore } from "./store/event-store";
 
 export interface GatewayOptions {
@@ -91,8 +92,11 @@ export class Gateway {
         heartbeatIntervalMs: limits.heartbeatIntervalMs,
         maxQueuedDispatches: limits.maxQueuedPerLink,
         maxMessageBytes: limits.maxLinkMessageBytes,
+        maxCallsPerLink: limits.maxCallsPerLink,
+        maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
       },
       logger,
+      linkCallRunner(catalog, commands, queries, limits.maxRequestBytes),
     );
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(HandlerLinkServiceService, { connect: links.connect, consume: consumers.consume });

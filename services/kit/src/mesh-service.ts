@@ -1,7 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { ProjectorClient } from "./consumer/projector-client";
 import { commandRunner } from "./handlers/command-runner";
-import type { AggregateDefinition, EventCodecs, ProjectionDefinition, ProjectionRef, QueryDefinition, ServiceDefinitionLike } from "./handlers/definitions";
+import { context } from "@opentelemetry/api";
+import type {
+  AggregateDefinition,
+  EventCodecs,
+  MethodDefinitionLike,
+  ProjectionDefinition,
+  ProjectionRef,
+  QueryDefinition,
+  RequestOf,
+  ResponseOf,
+  ServiceDefinitionLike,
+} from "./handlers/definitions";
+import { injectTraceContext } from "./telemetry/trace-context";
 import { queryRunner } from "./handlers/query-runner";
 import { LinkClient } from "./link/link-client";
 import { silentLogger, type Logger } from "./logging/logger";
@@ -24,6 +36,18 @@ export interface MeshServiceOptions {
   maxMessageBytes?: number;
 }
 
+/** Options of a call a service makes through its link. */
+export interface CallOptions {
+  /** `recq-command-id`: a retry with the same id gets the first outcome. */
+  commandId?: string;
+  /** `recq-consistency-token`: a query waits until its projection has reached this position. */
+  consistencyToken?: string;
+  /** Application headers (`x-…`) for the handler. */
+  headers?: Record<string, string>;
+  /** The call's deadline from now. Default 30 s. */
+  timeoutMs?: number;
+}
+
 /**
  * A process's membership of the mesh: register aggregates, queries and projections from ts-proto
  * definitions, then `start()`. One link carries every command and query; one consumer stream per projection.
@@ -33,7 +57,6 @@ export class MeshService {
   private readonly link: LinkClient;
   private readonly projectors: ProjectorClient<EventCodecs>[] = [];
   private readonly logger: Logger;
-  private hasHandlers = false;
 
   constructor(private readonly options: MeshServiceOptions) {
     this.instanceId = options.instanceId ?? randomUUID();
@@ -53,7 +76,6 @@ export class MeshService {
     for (const key of Object.keys(definition.service) as (keyof D & string)[]) {
       this.link.handle({ method: methodName(definition.service[key]!.path), loadFactor: 100, projection: "" }, commandRunner(definition, key));
     }
-    this.hasHandlers = true;
     return this;
   }
 
@@ -63,7 +85,6 @@ export class MeshService {
       const method = definition.service[key]!;
       this.link.handle({ method: methodName(method.path), loadFactor, projection }, queryRunner(definition, key), method.responseStream);
     }
-    this.hasHandlers = true;
     return this;
   }
 
@@ -87,7 +108,23 @@ export class MeshService {
   /** Connects; resolves once the gateway accepted every subscription. */
   async start(): Promise<void> {
     await Promise.all(this.projectors.map((p) => p.start()));
-    if (this.hasHandlers) await this.link.start();
+    // The link also carries this service's own calls to the mesh, so it is opened even with no handlers.
+    await this.link.start();
+  }
+
+  /**
+   * Sends a command or a unary query to the mesh through this service's link, with a ts-proto method
+   * definition: `mesh.call(TodoListCommandServiceService.createTodoList, { listId, name }, { commandId })`.
+   * Fails with a MeshError carrying the gRPC status, exactly as a caller of the gateway would see it.
+   */
+  async call<M extends MethodDefinitionLike>(method: M, request: RequestOf<M>, options: CallOptions = {}): Promise<ResponseOf<M>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.commandId) headers["recq-command-id"] = options.commandId;
+    if (options.consistencyToken) headers["recq-consistency-token"] = options.consistencyToken;
+    const metadata = injectTraceContext(context.active(), {});
+    const payload = (method.requestSerialize as (value: RequestOf<M>) => Buffer)(request);
+    const answer = await this.link.call(methodName(method.path), payload, { headers, timeoutMs: options.timeoutMs, metadata });
+    return method.responseDeserialize(answer) as ResponseOf<M>;
   }
 
   /** Graceful stop: no new work, work in flight finishes (bounded), then the streams close. */

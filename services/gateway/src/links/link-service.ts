@@ -6,10 +6,11 @@ import type { Logger } from "../../../kit/src/logging/logger";
 import type { MethodRouter } from "../routing/method-router";
 import { checkCredentials } from "./credentials";
 import { HandlerLink } from "./handler-link";
+import { LinkCalls, type LinkCallLimits, type LinkCallRunner } from "./link-calls";
 
 export const LINK_PROTOCOL_VERSION = 1;
 
-export interface LinkServiceOptions {
+export interface LinkServiceOptions extends LinkCallLimits {
   /** When set, a Hello must carry it. */
   linkToken: string | undefined;
   heartbeatIntervalMs: number;
@@ -29,6 +30,8 @@ export interface SubscribableMethods {
  */
 export class LinkService {
   private readonly links = new Set<HandlerLink>();
+  /** The calls each link makes to the mesh. */
+  private readonly calls = new WeakMap<HandlerLink, LinkCalls>();
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
@@ -36,6 +39,7 @@ export class LinkService {
     private readonly router: MethodRouter,
     private readonly options: LinkServiceOptions,
     private readonly logger: Logger,
+    private readonly runCall: LinkCallRunner,
   ) {
     this.heartbeat = setInterval(() => this.beat(), options.heartbeatIntervalMs);
     this.heartbeat.unref();
@@ -55,6 +59,7 @@ export class LinkService {
     helloTimer.unref();
     const teardown = (reason: string) => {
       clearTimeout(helloTimer);
+      this.calls.get(link)?.cancelAll();
       if (link.isClosed && !this.links.has(link)) return;
       this.links.delete(link);
       this.router.removeLink(link);
@@ -121,6 +126,7 @@ export class LinkService {
     if (hello.maxMessageBytes > 0) link.maxMessageBytes = hello.maxMessageBytes;
     this.replacePreviousLinkOf(link);
     this.links.add(link);
+    this.calls.set(link, new LinkCalls(link, this.runCall, this.options));
     link.send({
       metadata: {},
       frame: {
@@ -161,6 +167,9 @@ export class LinkService {
         return;
       case "unsubscribe":
         for (const method of body.value.methods) this.router.unsubscribe(link, `/${method}`);
+        return;
+      case "call":
+        this.calls.get(link)?.start(body.value, frame.metadata);
         return;
       case "drain":
         this.router.removeLink(link);

@@ -18,8 +18,10 @@ export type DomainEvent<C extends EventCodecs> = { [K in keyof C & string]: { ty
 export interface MethodDefinitionLike {
   path: string;
   responseStream: boolean;
+  requestSerialize(value: never): Buffer;
   requestDeserialize(value: Buffer): unknown;
   responseSerialize(value: never): Buffer;
+  responseDeserialize(value: Buffer): unknown;
 }
 export type ServiceDefinitionLike = Record<string, MethodDefinitionLike>;
 

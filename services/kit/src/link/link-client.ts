@@ -1,4 +1,4 @@
-import { credentials, status, type ClientDuplexStream } from "@grpc/grpc-js";
+import { credentials, status, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import {
   HandlerLinkServiceClient,
   type ConnectRequest,
@@ -30,6 +30,8 @@ export interface LinkClientOptions {
   maxConcurrent?: number;
   /** Largest link message accepted from the gateway. Default 64 MiB. */
   maxMessageBytes?: number;
+  /** More grpc-js channel options (TLS-free tuning, a private subchannel pool, …). */
+  channelOptions?: ChannelOptions;
 }
 
 interface Running {
@@ -72,6 +74,9 @@ export class LinkClient {
   /** From Welcome: what the gateway accepts in one message. */
   private gatewayMaxMessageBytes = 4 * 1024 * 1024;
   private onDrained: (() => void) | undefined;
+  private nextCallId = 1;
+  /** Calls this service made through the link, awaiting their CallResult. */
+  private readonly calls = new Map<number, { resolve: (payload: Buffer) => void; reject: (error: MeshError) => void; timer: NodeJS.Timeout }>();
   private onIdle: (() => void) | undefined;
 
   constructor(private readonly options: LinkClientOptions) {
@@ -81,6 +86,7 @@ export class LinkClient {
       "grpc.max_receive_message_length": this.maxMessageBytes,
       "grpc.max_send_message_length": this.maxMessageBytes,
       ...LINK_KEEPALIVE,
+      ...options.channelOptions,
     });
   }
 
@@ -120,6 +126,33 @@ export class LinkClient {
     await Promise.race([drained.then(() => this.idle()), timeout]);
     clearTimeout(timer);
     this.close();
+  }
+
+  /**
+   * Sends a command or unary query to the mesh through this link (no unary hop of its own). Rejects with the
+   * call's status; with UNAVAILABLE / HANDLER_LOST if the link breaks meanwhile (the outcome is then unknown,
+   * and a retry with the same `recq-command-id` is safe).
+   */
+  call(method: string, payload: Buffer, options: { headers?: Record<string, string>; timeoutMs?: number; metadata?: Record<string, string> } = {}): Promise<Buffer> {
+    if (this.stream === undefined || this.closed) {
+      return Promise.reject(new MeshError(status.UNAVAILABLE, "not linked to the gateway", Reason.HANDLER_LOST));
+    }
+    const callId = this.nextCallId;
+    this.nextCallId = callId >= 0xffffffff ? 1 : callId + 1;
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    return new Promise<Buffer>((resolve, reject) => {
+      // The gateway answers DEADLINE_EXCEEDED itself; this only guards against an answer that never comes.
+      const timer = setTimeout(() => {
+        this.calls.delete(callId);
+        reject(new MeshError(status.DEADLINE_EXCEEDED, `no answer from the gateway within ${timeoutMs} ms`, Reason.DEADLINE_EXCEEDED));
+      }, timeoutMs + 1_000);
+      timer.unref();
+      this.calls.set(callId, { resolve, reject, timer });
+      this.send({
+        metadata: options.metadata ?? {},
+        frame: { $case: "call", value: { callId, method, payload, headers: options.headers ?? {}, timeoutMs } },
+      });
+    });
   }
 
   close(): void {
@@ -199,6 +232,17 @@ export class LinkClient {
       case "drained":
         this.onDrained?.();
         return;
+      case "callResult": {
+        const pending = this.calls.get(body.value.callId);
+        if (pending === undefined) return;
+        this.calls.delete(body.value.callId);
+        clearTimeout(pending.timer);
+        const outcome = body.value.outcome;
+        if (outcome?.$case === "payload") pending.resolve(outcome.value);
+        else if (outcome?.$case === "failure") pending.reject(new MeshError(outcome.value.code, outcome.value.message, outcome.value.reason));
+        else pending.reject(new MeshError(status.INTERNAL, "the gateway sent an empty call result", Reason.PROTOCOL_VIOLATION));
+        return;
+      }
       case "heartbeat":
       case undefined:
         return;
@@ -313,6 +357,12 @@ export class LinkClient {
       running.controller.abort(new MeshError(status.UNAVAILABLE, "the link to the gateway was lost", Reason.HANDLER_LOST));
     }
     this.running.clear();
+    const lost = new MeshError(status.UNAVAILABLE, "the link to the gateway was lost while the call was in flight; retrying with the same recq-command-id is safe", Reason.HANDLER_LOST);
+    for (const pending of this.calls.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(lost);
+    }
+    this.calls.clear();
     if (stream) {
       stream.removeAllListeners("data");
       stream.on("error", () => undefined);

@@ -1,0 +1,73 @@
+import { status } from "@grpc/grpc-js";
+import type { Context } from "@opentelemetry/api";
+import type { Call } from "../../../../gen/recq/v1/link";
+import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { extractTraceContext } from "../../../kit/src/telemetry/trace-context";
+import { Cancellation } from "../server/cancellation";
+import type { HandlerLink } from "./handler-link";
+
+/** Runs one call a handler service sent over its link: the gateway's own command or query path. */
+export type LinkCallRunner = (call: Call, context: { signal: Cancellation; remainingMs: () => number; traceContext: Context }) => Promise<Buffer>;
+
+export interface LinkCallLimits {
+  /** Calls one link may have running; past it a call fails at once with RESOURCE_EXHAUSTED. */
+  maxCallsPerLink: number;
+  /** Deadline of a call that names none. */
+  maxCallMsWithoutDeadline: number;
+}
+
+/**
+ * The calls one handler service makes through its link (a service of the mesh calling another, with no unary
+ * hop): each runs with its own deadline, answers with a CallResult frame, and is cancelled if the link goes.
+ */
+export class LinkCalls {
+  private readonly running = new Map<number, Cancellation>();
+
+  constructor(
+    private readonly link: HandlerLink,
+    private readonly run: LinkCallRunner,
+    private readonly limits: LinkCallLimits,
+  ) {}
+
+  start(call: Call, metadata: Record<string, string>): void {
+    if (this.running.has(call.callId)) {
+      return this.answer(call.callId, new MeshError(status.INVALID_ARGUMENT, `call id ${call.callId} is already in flight on this link`, Reason.PROTOCOL_VIOLATION));
+    }
+    if (this.running.size >= this.limits.maxCallsPerLink) {
+      return this.answer(call.callId, new MeshError(status.RESOURCE_EXHAUSTED, `${this.running.size} calls are already running on this link (limit ${this.limits.maxCallsPerLink})`, Reason.QUEUE_FULL));
+    }
+    const timeoutMs = call.timeoutMs > 0 ? call.timeoutMs : this.limits.maxCallMsWithoutDeadline;
+    const deadline = Date.now() + timeoutMs;
+    const signal = new Cancellation();
+    const timer = setTimeout(() => signal.abort(new MeshError(status.DEADLINE_EXCEEDED, "the call's deadline passed", Reason.DEADLINE_EXCEEDED)), timeoutMs);
+    timer.unref();
+    this.running.set(call.callId, signal);
+    const context = { signal, remainingMs: () => Math.max(1, deadline - Date.now()), traceContext: extractTraceContext(metadata) };
+    // A call that fails before it starts (a bad method, bytes that do not parse) answers like one that fails later.
+    Promise.resolve()
+      .then(() => this.run(call, context))
+      .then(
+        (payload) => this.answer(call.callId, payload),
+        (thrown: unknown) => this.answer(call.callId, MeshError.from(thrown)),
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        this.running.delete(call.callId);
+      });
+  }
+
+  /** The link is gone: nobody is left to answer, so stop what it asked for. */
+  cancelAll(): void {
+    const lost = new MeshError(status.CANCELLED, "the link that made the call closed", Reason.CANCELLED);
+    for (const signal of this.running.values()) signal.abort(lost);
+    this.running.clear();
+  }
+
+  private answer(callId: number, result: Buffer | MeshError): void {
+    const outcome =
+      result instanceof MeshError
+        ? ({ $case: "failure", value: { code: result.code, message: result.message, reason: result.reason } } as const)
+        : ({ $case: "payload", value: result } as const);
+    this.link.send({ metadata: {}, frame: { $case: "callResult", value: { callId, outcome } } });
+  }
+}

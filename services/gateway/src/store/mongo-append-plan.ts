@@ -1,0 +1,121 @@
+import { aggregateKey } from "./event-index";
+import type { AppendRequest, AppendResult, StoredEvent } from "./event-store";
+import {
+  eventDocumentOf,
+  outcomeDocumentOf,
+  snapshotKey,
+  type EventDocument,
+  type OutcomeDocument,
+  type SnapshotDocument,
+} from "./mongo-event-documents";
+
+/** An append waiting for its group-commit transaction. */
+export interface QueuedAppend {
+  readonly request: AppendRequest;
+  /** When `append` was called: the time its events carry. */
+  readonly timeMs: number;
+  /** Its estimated size in BSON, for the batch bound. */
+  readonly bytes: number;
+}
+
+/** What one append of a batch gets, decided against the sequences its transaction read. */
+export type AppendDecision =
+  | { kind: "append"; sequence: number; firstEvent: number }
+  | { kind: "conflict"; actualSequence: number };
+
+export interface AppendPlan {
+  /** One per append, in order. `firstEvent` counts the events of the batch before the append's own. */
+  decisions: AppendDecision[];
+  eventCount: number;
+}
+
+/**
+ * Decides a batch in order, as if its appends ran one after the other: each checks its expected sequence against
+ * the aggregate's sequence read in the transaction's snapshot, moved on by the appends before it in the batch.
+ * A later append to the same aggregate with the same expected sequence therefore conflicts with the earlier one.
+ */
+export function planAppends(appends: readonly QueuedAppend[], sequences: ReadonlyMap<string, number>): AppendPlan {
+  const current = new Map(sequences);
+  let eventCount = 0;
+  const decisions = appends.map(({ request }): AppendDecision => {
+    if (request.aggregateId === "") return { kind: "append", sequence: 0, firstEvent: eventCount };
+    const key = aggregateKey(request.aggregateType, request.aggregateId);
+    const actual = current.get(key) ?? 0;
+    if (request.expectedSequence !== actual) return { kind: "conflict", actualSequence: actual };
+    const sequence = actual + request.events.length;
+    current.set(key, sequence);
+    const firstEvent = eventCount;
+    eventCount += request.events.length;
+    return { kind: "append", sequence, firstEvent };
+  });
+  return { decisions, eventCount };
+}
+
+/** The documents a planned batch writes, and what each append answers once they are committed. */
+export interface BatchWrites {
+  results: AppendResult[];
+  events: EventDocument[];
+  /** For each event document, the index of its append in the batch. */
+  eventOwners: number[];
+  outcomes: OutcomeDocument[];
+  outcomeOwners: number[];
+  snapshots: SnapshotDocument[];
+  /** The head position once the batch is committed. */
+  head: number;
+}
+
+/** Numbers the planned events from `basePosition + 1` (the head the transaction found) and builds the documents. */
+export function batchWrites(appends: readonly QueuedAppend[], plan: AppendPlan, basePosition: number, recordedAt: Date): BatchWrites {
+  const writes: BatchWrites = { results: [], events: [], eventOwners: [], outcomes: [], outcomeOwners: [], snapshots: [], head: basePosition + plan.eventCount };
+  appends.forEach((append, owner) => {
+    const decision = plan.decisions[owner];
+    if (decision === undefined) throw new Error(`no decision for append ${owner} of the batch`);
+    if (decision.kind === "conflict") {
+      writes.results.push(decision);
+      return;
+    }
+    const { request } = append;
+    const events = storedEvents(append, basePosition + decision.firstEvent, decision.sequence);
+    const ack = { commandId: request.commandId, position: basePosition + decision.firstEvent + request.events.length, sequence: decision.sequence };
+    writes.results.push({ kind: "appended", ack, events });
+    for (const event of events) {
+      writes.events.push(eventDocumentOf(event));
+      writes.eventOwners.push(owner);
+    }
+    writes.outcomes.push(outcomeDocumentOf({ kind: "succeeded", ...ack }, recordedAt));
+    writes.outcomeOwners.push(owner);
+    if (request.snapshot !== undefined) {
+      const { sequence, type, payload } = request.snapshot;
+      writes.snapshots.push({ _id: snapshotKey(request.aggregateType, request.aggregateId), sequence, type, payload });
+    }
+  });
+  return writes;
+}
+
+function storedEvents(append: QueuedAppend, positionBefore: number, sequenceAfter: number): StoredEvent[] {
+  const { request, timeMs } = append;
+  const sequenceBefore = sequenceAfter - request.events.length;
+  return request.events.map((event, index) => ({
+    position: positionBefore + index + 1,
+    aggregateType: request.aggregateType,
+    aggregateId: request.aggregateId,
+    sequence: sequenceBefore + index + 1,
+    type: event.type,
+    payload: event.payload,
+    timeMs,
+    commandId: request.commandId,
+    metadata: event.metadata,
+  }));
+}
+
+/** The size an append adds to a transaction, estimated from its payloads and strings, for the batch bound. */
+export function estimateAppendBytes(request: AppendRequest): number {
+  const PER_DOCUMENT = 160;
+  let bytes = PER_DOCUMENT + request.commandId.length * 2;
+  for (const event of request.events) {
+    bytes += PER_DOCUMENT + event.payload.length + event.type.length + request.aggregateType.length + request.aggregateId.length;
+    for (const [key, value] of Object.entries(event.metadata)) bytes += 8 + key.length + value.length;
+  }
+  if (request.snapshot !== undefined) bytes += PER_DOCUMENT + request.snapshot.payload.length + request.snapshot.type.length;
+  return bytes;
+}

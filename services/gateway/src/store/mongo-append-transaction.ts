@@ -1,0 +1,112 @@
+import { ReadConcern, ReadPreference, WriteConcern, type ClientSession, type Collection, type MongoClient, type TransactionOptions } from "mongodb";
+import type { CausalReads } from "../../../kit/src/mongo/causal-reads";
+import { readSequences } from "./mongo-aggregate-sequences";
+import { batchWrites, planAppends, type BatchWrites, type QueuedAppend } from "./mongo-append-plan";
+import { POSITION_COUNTER_ID, type CounterDocument, type EventDocument, type OutcomeDocument, type SnapshotDocument } from "./mongo-event-documents";
+import type { HeldBatch } from "./mongo-event-store-options";
+
+export interface EventStoreCollections {
+  events: Collection<EventDocument>;
+  counters: Collection<CounterDocument>;
+  outcomes: Collection<OutcomeDocument>;
+  snapshots: Collection<SnapshotDocument>;
+}
+
+export interface AppendTransactionContext {
+  client: MongoClient;
+  collections: EventStoreCollections;
+  reads: CausalReads;
+  outcomeRetentionMs: number;
+  beforeCommit: ((batch: HeldBatch) => Promise<void>) | undefined;
+}
+
+/** Where the last attempt of a transaction was when it failed, so that a write error's index can be traced to an append. */
+export interface BatchAttempt {
+  stage: "read" | "events" | "outcomes" | "snapshots" | "hook" | "commit";
+  writes: BatchWrites | undefined;
+}
+
+/**
+ * A snapshot of majority-committed data, committed with majority write concern: an acknowledged append survives
+ * a failover, and the sequences the transaction decides on are ones no rollback can take back.
+ */
+const APPEND_TRANSACTION: TransactionOptions = {
+  readConcern: new ReadConcern("snapshot"),
+  writeConcern: new WriteConcern("majority"),
+  readPreference: ReadPreference.primary,
+};
+
+/**
+ * Stores one group-commit batch in one transaction, by the book (`withTransaction`: retried with backoff on
+ * TransientTransactionError, the commit retried on UnknownTransactionCommitResult, for up to 120 s):
+ * read the sequences → decide every append → `$inc` the position counter by the batch's event count → insert the
+ * events, record the outcomes, replace the snapshots → commit.
+ *
+ * Why positions never skip: the counter document is written by every transaction that appends events, so two
+ * such transactions cannot both commit while they overlap. The second one's write to the counter conflicts with
+ * the first (WriteConflict, a transient error) and the whole second transaction runs again, from a snapshot that
+ * includes the first's commit. So a transaction holding positions n..m is the only one that can commit positions
+ * until it commits or aborts; on abort its `$inc` is undone with everything else. Positions come out dense and in
+ * commit order, and a reader at `position > checkpoint` never passes one that commits later.
+ */
+export async function runAppendTransaction(context: AppendTransactionContext, appends: readonly QueuedAppend[], attempt: BatchAttempt): Promise<BatchWrites> {
+  const session = context.client.startSession();
+  try {
+    const writes = await session.withTransaction(async (transaction) => {
+      attempt.stage = "read";
+      attempt.writes = undefined;
+      const plan = planAppends(appends, await readSequences(context.collections.events, appends, transaction));
+      const basePosition = await takePositions(context.collections.counters, plan.eventCount, transaction);
+      const recordedAt = new Date();
+      const batch = batchWrites(appends, plan, basePosition, recordedAt);
+      attempt.writes = batch;
+      await writeBatch(context, batch, recordedAt, transaction, attempt);
+      attempt.stage = "hook";
+      await context.beforeCommit?.(heldBatch(appends, batch, basePosition));
+      attempt.stage = "commit";
+      return batch;
+    }, APPEND_TRANSACTION);
+    context.reads.observe(session);
+    return writes;
+  } finally {
+    await session.endSession();
+  }
+}
+
+/** Takes `count` positions from the counter; returns the head before them. Without events it only reads the head. */
+async function takePositions(counters: Collection<CounterDocument>, count: number, session: ClientSession): Promise<number> {
+  if (count === 0) return (await counters.findOne({ _id: POSITION_COUNTER_ID }, { session }))?.position ?? 0;
+  const counter = await counters.findOneAndUpdate(
+    { _id: POSITION_COUNTER_ID },
+    { $inc: { position: count } },
+    { session, upsert: true, returnDocument: "after" },
+  );
+  if (counter === null) throw new Error("the position counter upsert returned no document");
+  return counter.position - count;
+}
+
+async function writeBatch(context: AppendTransactionContext, batch: BatchWrites, recordedAt: Date, session: ClientSession, attempt: BatchAttempt): Promise<void> {
+  const { events, outcomes, snapshots } = context.collections;
+  attempt.stage = "events";
+  if (batch.events.length > 0) await events.insertMany(batch.events, { session, ordered: true });
+  attempt.stage = "outcomes";
+  // An outcome still within retention keeps its command id: the filter then matches nothing, the upsert inserts
+  // and the unique _id refuses it (the caller reports the duplicate command). An expired one is replaced.
+  const expiredBefore = new Date(recordedAt.getTime() - context.outcomeRetentionMs);
+  if (batch.outcomes.length > 0) {
+    const replacements = batch.outcomes.map((outcome) => ({
+      replaceOne: { filter: { _id: outcome._id, recordedAt: { $lte: expiredBefore } }, replacement: outcome, upsert: true },
+    }));
+    await outcomes.bulkWrite(replacements, { session, ordered: true });
+  }
+  attempt.stage = "snapshots";
+  if (batch.snapshots.length > 0) {
+    const replacements = batch.snapshots.map((snapshot) => ({ replaceOne: { filter: { _id: snapshot._id }, replacement: snapshot, upsert: true } }));
+    await snapshots.bulkWrite(replacements, { session, ordered: true });
+  }
+}
+
+function heldBatch(appends: readonly QueuedAppend[], batch: BatchWrites, basePosition: number): HeldBatch {
+  const commandIds = appends.filter((_, index) => batch.results[index]?.kind === "appended").map(({ request }) => request.commandId);
+  return { commandIds, positions: batch.head > basePosition ? [basePosition + 1, batch.head] : undefined };
+}
