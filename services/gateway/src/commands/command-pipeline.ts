@@ -5,7 +5,7 @@ import { CommandAck } from "../../../../gen/recq/v1/command";
 import type { CommandOutcome as HandlerOutcome } from "../../../../gen/recq/v1/link";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
-import { injectTraceContext, meshTracer, contextWithSpan } from "../../../kit/src/telemetry/trace-context";
+import { injectTraceContext, startMeshSpan, contextWithSpan } from "../../../kit/src/telemetry/trace-context";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
 import { Cancellation } from "../server/cancellation";
@@ -31,7 +31,6 @@ export interface CommandCall {
   commandId: string | undefined;
   headers: Record<string, string>;
   signal: Cancellation;
-  remainingMs: () => number;
   /** Trace context of the gateway's receive span. */
   traceContext: Context;
 }
@@ -199,8 +198,8 @@ export class CommandPipeline {
     aggregate: CachedAggregate | undefined,
     attempt: number,
   ): Promise<HandlerOutcome> {
-    const route = this.dispatcher.route(call.method.path, aggregateId === "" ? undefined : aggregateKey(call.aggregateType, aggregateId));
-    const span = meshTracer().startSpan(
+    const route = this.dispatcher.route(call.method, aggregateId === "" ? undefined : aggregateKey(call.aggregateType, aggregateId));
+    const span = startMeshSpan(
       SpanName.GATEWAY_DISPATCH,
       {
         kind: SpanKind.CLIENT,
@@ -218,14 +217,14 @@ export class CommandPipeline {
     try {
       const outcome = await this.dispatcher.unary(
         route,
-        call.method.path,
+        call.method,
         {
           payload: call.payload,
           commandId,
           aggregateId,
           snapshot: aggregate?.snapshot,
           history: aggregate?.history ?? [],
-          timeoutMs: call.remainingMs(),
+          timeoutMs: call.signal.remainingMs(),
           headers: call.headers,
         },
         injectTraceContext(contextWithSpan(span, call.traceContext), {}),
@@ -247,7 +246,7 @@ export class CommandPipeline {
   }
 
   private async append(traceContext: Context, request: Parameters<EventStore["append"]>[0]) {
-    const span = meshTracer().startSpan(
+    const span = startMeshSpan(
       SpanName.EVENT_APPEND,
       {
         attributes: {

@@ -7,7 +7,7 @@ import { Cancellation } from "../server/cancellation";
 import type { HandlerLink } from "./handler-link";
 
 /** Runs one call a handler service sent over its link: the gateway's own command or query path. */
-export type LinkCallRunner = (call: Call, context: { signal: Cancellation; remainingMs: () => number; traceContext: Context }) => Promise<Buffer>;
+export type LinkCallRunner = (call: Call, context: { signal: Cancellation; traceContext: Context }) => Promise<Buffer>;
 
 export interface LinkCallLimits {
   /** Calls one link may have running; past it a call fails at once with RESOURCE_EXHAUSTED. */
@@ -38,11 +38,11 @@ export class LinkCalls {
     }
     const timeoutMs = call.timeoutMs > 0 ? call.timeoutMs : this.limits.maxCallMsWithoutDeadline;
     const deadline = Date.now() + timeoutMs;
-    const signal = new Cancellation();
+    const signal = new Cancellation(deadline);
     const timer = setTimeout(() => signal.abort(new MeshError(status.DEADLINE_EXCEEDED, "the call's deadline passed", Reason.DEADLINE_EXCEEDED)), timeoutMs);
     timer.unref();
     this.running.set(call.callId, signal);
-    const context = { signal, remainingMs: () => Math.max(1, deadline - Date.now()), traceContext: extractTraceContext(metadata) };
+    const context = { signal, traceContext: extractTraceContext(metadata) };
     // A call that fails before it starts (a bad method, bytes that do not parse) answers like one that fails later.
     Promise.resolve()
       .then(() => this.run(call, context))

@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
-import { contextWithSpan, injectTraceContext, meshTracer } from "../../../kit/src/telemetry/trace-context";
+import { contextWithSpan, injectTraceContext, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
 import type { ProjectionPositions } from "../consumers/projection-positions";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed } from "../descriptors/routing-key";
@@ -17,7 +17,6 @@ export interface QueryCall {
   /** The position from a CommandAck: answer only once the projection behind the query has reached it. */
   consistencyToken: number | undefined;
   signal: Cancellation;
-  remainingMs: () => number;
   traceContext: Context;
 }
 
@@ -32,7 +31,7 @@ export class QueryRelay {
     checkWellFormed(call.payload);
     const route = await this.consistentRoute(call);
     return this.traced(call, route, async (metadata) => {
-      const outcome = await this.dispatcher.unary(route, call.method.path, body(call), metadata, call.signal);
+      const outcome = await this.dispatcher.unary(route, call.method, body(call), metadata, call.signal);
       if (outcome.$case !== "answer") {
         throw new MeshError(status.INTERNAL, `the handler answered query ${call.method.name} with a ${outcome.$case}`, Reason.PROTOCOL_VIOLATION);
       }
@@ -43,24 +42,24 @@ export class QueryRelay {
   async stream(call: QueryCall, onAnswer: (payload: Buffer) => void): Promise<void> {
     checkWellFormed(call.payload);
     const route = await this.consistentRoute(call);
-    await this.traced(call, route, (metadata) => this.dispatcher.stream(route, call.method.path, body(call), metadata, call.signal, onAnswer));
+    await this.traced(call, route, (metadata) => this.dispatcher.stream(route, call.method, body(call), metadata, call.signal, onAnswer));
   }
 
   private async consistentRoute(call: QueryCall): Promise<Route> {
-    let route = this.dispatcher.route(call.method.path, undefined);
+    let route = this.dispatcher.route(call.method, undefined);
     const token = call.consistencyToken;
     if (token === undefined) return route;
     // The handler may change while the query waits (it went away, another took over): wait again for the
     // projection behind whichever handler will answer, until it is there or the deadline passes.
     while (this.positions.positionOf(requireProjection(route, call)) < token) {
       await this.positions.waitFor(route.projection, token, call.signal);
-      route = this.dispatcher.route(call.method.path, undefined);
+      route = this.dispatcher.route(call.method, undefined);
     }
     return route;
   }
 
   private async traced<T>(call: QueryCall, route: Route, work: (metadata: Record<string, string>) => Promise<T>): Promise<T> {
-    const span = meshTracer().startSpan(
+    const span = startMeshSpan(
       SpanName.GATEWAY_DISPATCH,
       {
         kind: SpanKind.CLIENT,
@@ -102,7 +101,7 @@ function body(call: QueryCall): DispatchBody {
     aggregateId: "",
     snapshot: undefined,
     history: [],
-    timeoutMs: call.remainingMs(),
+    timeoutMs: call.signal.remainingMs(),
     headers: call.headers,
   };
 }

@@ -4,6 +4,9 @@
  * contract with one array.
  */
 export class Cancellation {
+  /** `deadlineMs`: when the call's deadline passes (ms since the epoch), 0 when it has none. */
+  constructor(readonly deadlineMs = 0) {}
+
   aborted = false;
   reason: unknown = undefined;
   private listeners: (() => void)[] | undefined;
@@ -21,6 +24,11 @@ export class Cancellation {
       const index = listeners.indexOf(listener);
       if (index >= 0) listeners.splice(index, 1);
     };
+  }
+
+  /** Milliseconds left until the deadline, 0 when there is none (what a dispatch tells the handler). */
+  remainingMs(): number {
+    return this.deadlineMs === 0 ? 0 : Math.max(1, this.deadlineMs - Date.now());
   }
 
   abort(reason: unknown): void {

@@ -11,12 +11,12 @@ import {
 import { SpanKind, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
-import { contextWithSpan, extractTraceContext, meshTracer } from "../../../kit/src/telemetry/trace-context";
+import { contextWithSpan, extractTraceContext, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
 import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
-import { callSignal, type CallSignal } from "./call-signal";
+import { CallSignal } from "./call-signal";
 import type { CallTracker } from "./call-tracker";
 
 export const COMMAND_ID_METADATA = "recq-command-id";
@@ -95,7 +95,7 @@ function serve<T>(
   deps.calls.begin();
   const callerContext = extractTraceContext(carrierOf(call.metadata));
   const span = receiveSpan(method, callerContext);
-  const signal = callSignal(call, limitWithoutDeadlineMs);
+  const signal = new CallSignal(call, limitWithoutDeadlineMs);
   const served: ServedCall = {
     span,
     signal,
@@ -135,8 +135,7 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
           payload: call.request,
           commandId,
           headers,
-          signal: signal.signal,
-          remainingMs: signal.remainingMs,
+          signal,
           traceContext,
         });
       },
@@ -150,8 +149,7 @@ function queryCall(method: MethodEntry, request: Buffer, served: ServedCall): Qu
     payload: request,
     headers: served.headers,
     consistencyToken: parseConsistencyToken(firstValue(served.metadata, CONSISTENCY_TOKEN_METADATA)),
-    signal: served.signal.signal,
-    remainingMs: served.signal.remainingMs,
+    signal: served.signal,
     traceContext: served.traceContext,
   };
 }
@@ -179,9 +177,9 @@ function streamingQueryHandler(method: MethodEntry, deps: Deps) {
  * told to stop), and no other call is affected.
  */
 function forward(call: ServerWritableStream<Buffer, Buffer>, served: ServedCall, payload: Buffer, options: DomainMethodOptions): void {
-  if (served.signal.signal.aborted) return;
+  if (served.signal.aborted) return;
   if (call.writableLength >= options.maxBufferedAnswers) {
-    served.signal.signal.abort(
+    served.signal.abort(
       new MeshError(status.RESOURCE_EXHAUSTED, `the caller reads answers slower than they come: ${call.writableLength} are waiting (limit ${options.maxBufferedAnswers})`, Reason.QUEUE_FULL),
     );
     return;
@@ -204,7 +202,7 @@ function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions
 }
 
 function receiveSpan(method: MethodEntry, callerContext: Context): Span {
-  return meshTracer().startSpan(
+  return startMeshSpan(
     SpanName.GATEWAY_RECEIVE,
     { kind: SpanKind.SERVER, attributes: { [Attribute.METHOD]: method.name, "rpc.system": "grpc" } },
     callerContext,

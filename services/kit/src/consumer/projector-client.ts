@@ -9,7 +9,7 @@ import { Backoff } from "../link/backoff";
 import { LINK_KEEPALIVE } from "../link/link-client";
 import type { Logger } from "../logging/logger";
 import { Attribute, SpanName } from "../telemetry/span-names";
-import { extractTraceContext, meshTracer } from "../telemetry/trace-context";
+import { extractTraceContext, startMeshSpan } from "../telemetry/trace-context";
 
 export interface ProjectorClientOptions {
   address: string;
@@ -111,7 +111,7 @@ export class ProjectorClient<C extends EventCodecs> {
     const position = Number(envelope.position);
     if (position <= this.applied) return; // redelivered after a reconnect
     const parent = extractTraceContext(envelope.metadata);
-    const span = meshTracer().startSpan(
+    const span = startMeshSpan(
       SpanName.PROJECTOR_APPLY,
       {
         kind: SpanKind.CONSUMER,
@@ -131,7 +131,7 @@ export class ProjectorClient<C extends EventCodecs> {
       };
       await context.with(active, async () => {
         const writes = await this.projection.apply(event, meta, this.projection.store);
-        const write = meshTracer().startSpan(SpanName.VIEW_WRITE, { attributes: { [Attribute.POSITION]: position, "recq.view.writes": writes.length } }, active);
+        const write = startMeshSpan(SpanName.VIEW_WRITE, { attributes: { [Attribute.POSITION]: position, "recq.view.writes": writes.length } }, active);
         try {
           await this.projection.store.commit(this.options.consumer, position, writes);
         } finally {

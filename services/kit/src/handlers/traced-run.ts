@@ -2,7 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Attributes } from "@open
 import { status } from "@grpc/grpc-js";
 import { MeshError, Reason } from "../errors/mesh-error";
 import { SpanName } from "../telemetry/span-names";
-import { extractTraceContext, meshTracer } from "../telemetry/trace-context";
+import { extractTraceContext, startMeshSpan } from "../telemetry/trace-context";
 
 /**
  * Runs a handler inside a `recq.handler.handle` span whose parent is the gateway's dispatch span (carried in
@@ -10,7 +10,7 @@ import { extractTraceContext, meshTracer } from "../telemetry/trace-context";
  */
 export async function tracedRun<T>(metadata: Record<string, string>, attributes: Attributes, work: () => Promise<T>): Promise<T> {
   const parent = extractTraceContext(metadata);
-  const span = meshTracer().startSpan(SpanName.HANDLER_HANDLE, { kind: SpanKind.SERVER, attributes }, parent);
+  const span = startMeshSpan(SpanName.HANDLER_HANDLE, { kind: SpanKind.SERVER, attributes }, parent);
   try {
     return await context.with(trace.setSpan(parent, span), work);
   } catch (thrown) {

@@ -1,4 +1,15 @@
-import { context, propagation, ROOT_CONTEXT, trace, type Context, type Span, type SpanContext } from "@opentelemetry/api";
+import {
+  context,
+  INVALID_SPAN_CONTEXT,
+  propagation,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  trace,
+  type Context,
+  type Span,
+  type SpanContext,
+  type SpanOptions,
+} from "@opentelemetry/api";
 import { TRACER_NAME } from "./span-names";
 
 /**
@@ -32,6 +43,24 @@ export function spanContextOf(carrier: Record<string, string> | undefined): Span
   return spanContext !== undefined && trace.isSpanContextValid(spanContext) ? spanContext : undefined;
 }
 
+/** The span every unrecorded operation shares: no allocation per call when nothing records spans. */
+const UNRECORDED = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** Whether a tracer provider is registered (spans are recorded and exported). */
+export function isTracing(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(TRACER_NAME) !== undefined;
+}
+
+/**
+ * Starts a mesh span, or — when nothing records spans — returns a shared no-op span, so that the hot path
+ * allocates nothing for tracing. The caller's trace context still travels: `contextWithSpan` then keeps the
+ * parent, and injecting it forwards the caller's `traceparent`.
+ */
+export function startMeshSpan(name: string, options: SpanOptions, parent: Context): Span {
+  return isTracing() ? tracer.startSpan(name, options, parent) : UNRECORDED;
+}
+
 export function contextWithSpan(span: Span, parent: Context = context.active()): Context {
-  return trace.setSpan(parent, span);
+  return span === UNRECORDED ? parent : trace.setSpan(parent, span);
 }

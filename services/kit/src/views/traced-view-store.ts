@@ -1,6 +1,6 @@
 import { context, SpanStatusCode } from "@opentelemetry/api";
 import { Attribute, SpanName } from "../telemetry/span-names";
-import { meshTracer } from "../telemetry/trace-context";
+import { startMeshSpan } from "../telemetry/trace-context";
 import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite } from "./view-store";
 
 /**
@@ -44,7 +44,7 @@ export class TracedViewStore implements ViewStore {
 }
 
 async function read<T>(collection: string, operation: string, work: () => Promise<T>): Promise<T> {
-  const span = meshTracer().startSpan(SpanName.VIEW_READ, { attributes: { [Attribute.COLLECTION]: collection, "recq.view.operation": operation } }, context.active());
+  const span = startMeshSpan(SpanName.VIEW_READ, { attributes: { [Attribute.COLLECTION]: collection, "recq.view.operation": operation } }, context.active());
   try {
     return await work();
   } catch (thrown) {
