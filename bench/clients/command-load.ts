@@ -1,0 +1,47 @@
+// Commands end to end, from a process of their own: `concurrency` AddTodoItem calls in flight at all times
+// over `lists` aggregates for `seconds`, each a real append. Prints one JSON line.
+import { AddTodoItem, CreateTodoList } from "../../gen/todo/v1/commands";
+import { H2GrpcClient } from "../lib/h2-grpc-client";
+import { latency, nowMs, round } from "../lib/stats";
+
+const CREATE = "/todo.v1.TodoListCommandService/CreateTodoList";
+const ADD = "/todo.v1.TodoListCommandService/AddTodoItem";
+
+async function main(): Promise<void> {
+  const [address, concurrencyArg, secondsArg, listsArg] = process.argv.slice(2);
+  const concurrency = Number(concurrencyArg ?? 200);
+  const seconds = Number(secondsArg ?? 10);
+  const lists = Number(listsArg ?? 2000);
+  const client = new H2GrpcClient(address!, 4);
+  const prefix = `load-${process.pid}-`;
+  for (let i = 0; i < lists; i += 200) {
+    await Promise.all(
+      Array.from({ length: Math.min(200, lists - i) }, (_, j) => {
+        return client.call(CREATE, CreateTodoList.encode({ listId: `${prefix}${i + j}`, name: `List ${i + j}` }).finish());
+      }),
+    );
+  }
+  const samples: number[] = [];
+  let failures = 0;
+  let counter = 0;
+  const warmUpEnd = nowMs() + 1_000;
+  const end = warmUpEnd + seconds * 1_000;
+  const worker = async () => {
+    while (nowMs() < end) {
+      const n = counter++;
+      const started = nowMs();
+      try {
+        // Items per list stay far below the aggregate's cap of 1,000.
+        await client.call(ADD, AddTodoItem.encode({ listId: `${prefix}${n % lists}`, itemId: `i${n}`, text: "benchmark item" }).finish());
+        if (started >= warmUpEnd) samples.push(nowMs() - started);
+      } catch {
+        failures += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  process.stdout.write(`${JSON.stringify({ concurrency, seconds, commandsPerSecond: round(samples.length / seconds, 1), failures, ...latency(samples) })}\n`);
+  client.close();
+}
+
+void main();

@@ -1,0 +1,50 @@
+// The internal path: a TypeScript service sending commands through the handler kit over its link ("link"), or
+// the same commands as grpc-js unary calls ("unary"), at a fixed concurrency. Prints one JSON line.
+import { credentials } from "@grpc/grpc-js";
+import { MeshService } from "../../services/kit";
+import { TodoListCommandServiceClient, TodoListCommandServiceService } from "../../gen/todo/v1/commands";
+import { unary } from "../lib/clients";
+import { latency, nowMs, round } from "../lib/stats";
+
+async function main(): Promise<void> {
+  const [address, mode, concurrencyArg, secondsArg] = process.argv.slice(2);
+  const concurrency = Number(concurrencyArg ?? 100);
+  const seconds = Number(secondsArg ?? 8);
+  const lists = 1000;
+  const mesh = new MeshService({ address: address!, component: "bench-caller" });
+  await mesh.start();
+  const client = new TodoListCommandServiceClient(address!, credentials.createInsecure());
+  const send =
+    mode === "link"
+      ? (request: { listId: string; itemId: string; text: string }) => mesh.call(TodoListCommandServiceService.addTodoItem, request)
+      : (request: { listId: string; itemId: string; text: string }) => unary(client, client.addTodoItem, request);
+  const prefix = `${mode}-${process.pid}-`;
+  for (let i = 0; i < lists; i += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, (_, j) => mesh.call(TodoListCommandServiceService.createTodoList, { listId: `${prefix}${i + j}`, name: "Internal" })),
+    );
+  }
+  const samples: number[] = [];
+  let failures = 0;
+  let counter = 0;
+  const warmUpEnd = nowMs() + 1_000;
+  const end = warmUpEnd + seconds * 1_000;
+  const worker = async () => {
+    while (nowMs() < end) {
+      const n = counter++;
+      const started = nowMs();
+      try {
+        await send({ listId: `${prefix}${n % lists}`, itemId: `i${n}`, text: "internal" });
+        if (started >= warmUpEnd) samples.push(nowMs() - started);
+      } catch {
+        failures += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  client.close();
+  mesh.close();
+  process.stdout.write(`${JSON.stringify({ mode, concurrency, commandsPerSecond: round(samples.length / seconds, 1), failures, ...latency(samples) })}\n`);
+}
+
+void main();

@@ -1,0 +1,56 @@
+import { startMesh } from "../lib/mesh";
+import { rssMiB, startScript } from "../lib/processes";
+import { runClient } from "../lib/run-client";
+import { round } from "../lib/stats";
+
+export interface ScaleResult {
+  links: { count: number; gatewayRssBeforeMiB: number; gatewayRssWithLinksMiB: number; perLinkKiB: number };
+  calls: { count: number; failures: number; gatewayRssBeforeMiB: number; gatewayRssPeakMiB: number; perCallKiB: number };
+}
+
+/** Gateway memory with many handler links, and with many calls in flight at once. */
+export async function scale(options: { links: number; calls: number }): Promise<ScaleResult> {
+  return { links: await manyLinks(options.links), calls: await manyCalls(options.calls) };
+}
+
+async function manyLinks(count: number): Promise<ScaleResult["links"]> {
+  const mesh = await startMesh("fixed-query");
+  try {
+    const pid = mesh.gateway.child.pid!;
+    await settle();
+    const before = rssMiB(pid);
+    const links = await startScript("bench/clients/many-links.js", [mesh.address, String(count)]);
+    await settle();
+    const after = rssMiB(pid);
+    await links.stop();
+    return { count, gatewayRssBeforeMiB: round(before, 1), gatewayRssWithLinksMiB: round(after, 1), perLinkKiB: round(((after - before) * 1024) / count, 1) };
+  } finally {
+    await mesh.stop();
+  }
+}
+
+async function manyCalls(count: number): Promise<ScaleResult["calls"]> {
+  const mesh = await startMesh("hold-query", {}, { BENCH_HOLD_MS: "5000" });
+  try {
+    const pid = mesh.gateway.child.pid!;
+    await settle();
+    const before = rssMiB(pid);
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
+    const result = await runClient<{ count: number; failures: number }>("many-calls", [mesh.address, count]);
+    clearInterval(sampler);
+    return {
+      count,
+      failures: result.failures,
+      gatewayRssBeforeMiB: round(before, 1),
+      gatewayRssPeakMiB: round(peak, 1),
+      perCallKiB: round(((peak - before) * 1024) / count, 2),
+    };
+  } finally {
+    await mesh.stop();
+  }
+}
+
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1_000));
+}
