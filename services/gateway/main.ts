@@ -1,28 +1,20 @@
-// Telemetry first: the tracer provider and propagator are registered before anything traces.
+// Telemetry first: the tracer provider and propagator are registered before anything traces, and the MongoDB
+// instrumentation before the driver loads.
 import { startTelemetry } from "../kit/src/telemetry/start-telemetry";
-const telemetry = startTelemetry("recq-gateway");
+const telemetry = startTelemetry("recq-gateway", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
 import { readFileSync } from "node:fs";
 import { jsonLogger } from "../kit/src/logging/logger";
 import { loadGatewayConfig } from "./src/config";
 import { loadDescriptorCatalog } from "./src/descriptors/descriptor-catalog";
 import { Gateway } from "./src/gateway";
-import { EmbeddedEventStore } from "./src/store/embedded-event-store";
+import { openEventStore } from "./src/store/open-event-store";
 
 async function main(): Promise<void> {
   const logger = jsonLogger("gateway");
   const config = loadGatewayConfig(process.argv.slice(2), process.env);
-  if (process.env.MONGODB_URI) {
-    throw new Error("MONGODB_URI is set, but this build of the gateway has only the embedded store; unset it to use the embedded store");
-  }
   const catalog = loadDescriptorCatalog(readFileSync(config.descriptorsPath));
-  const store = await EmbeddedEventStore.open({
-    directory: config.dataDir,
-    outcomeRetentionMs: config.limits.outcomeRetentionMs,
-    maxEventsPerAppend: config.limits.maxEventsPerCommand,
-    maxPayloadBytes: config.limits.maxEventBytes,
-    logger,
-  });
+  const { store, location } = await openEventStore(config, process.env, logger);
   const gateway = await Gateway.start({
     address: config.address,
     catalog,
@@ -32,7 +24,7 @@ async function main(): Promise<void> {
     limits: config.limits,
     logger,
   });
-  logger.info("gateway ready", { address: config.address, port: gateway.port, dataDir: config.dataDir });
+  logger.info("gateway ready", { address: config.address, port: gateway.port, ...location });
   const stop = (signal: string) => {
     logger.info("stopping", { signal });
     void gateway

@@ -1,10 +1,11 @@
-// Telemetry first: the tracer provider and propagator are registered before anything traces.
+// Telemetry first: the tracer provider and propagator are registered before anything traces, and the MongoDB
+// instrumentation before the driver loads.
 import { startTelemetry } from "../kit/src/telemetry/start-telemetry";
-const telemetry = startTelemetry("recq-todo");
+const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
 import { jsonLogger, MeshService } from "../kit";
-import { EmbeddedViewStore } from "../kit/src/views/embedded-view-store";
 import { TracedViewStore } from "../kit/src/views/traced-view-store";
+import { openTodoViews } from "./src/open-todo-views";
 import { loadTodoConfig } from "./src/todo-config";
 import { todoListAggregate } from "./src/todo-list-aggregate";
 import { todoListProjection } from "./src/todo-list-projection";
@@ -13,22 +14,18 @@ import { todoListQueries } from "./src/todo-list-queries";
 async function main(): Promise<void> {
   const logger = jsonLogger("todo");
   const config = loadTodoConfig(process.env);
-  if (process.env.MONGODB_URI) {
-    throw new Error("MONGODB_URI is set, but this build of the TodoList service has only the embedded view store; unset it to use the embedded store");
-  }
   const mesh = new MeshService({ address: config.gateway, component: "todo", credentials: config.linkToken, logger });
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate);
-  // Embedded views live in this process: the projection and the queries reading it must run here together.
-  const views = new EmbeddedViewStore();
-  const projection = todoListProjection(views, "instance");
-  if (config.roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views), projection));
+  const views = await openTodoViews(process.env);
+  const projection = todoListProjection(views.store, views.scope);
+  if (config.roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views.store), projection));
   await mesh.start();
-  logger.info("todo service linked", { gateway: config.gateway, roles: [...config.roles], instance: mesh.instanceId });
+  logger.info("todo service linked", { gateway: config.gateway, roles: [...config.roles], instance: mesh.instanceId, ...views.location });
   const stop = (signal: string) => {
     logger.info("draining", { signal });
     void mesh
       .drain()
-      .then(() => views.close())
+      .then(() => views.store.close())
       .then(() => telemetry.shutdown())
       .then(() => process.exit(0));
   };

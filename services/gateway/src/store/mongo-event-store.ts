@@ -74,7 +74,12 @@ export class MongoEventStore implements EventStore {
     const { db, collections } = eventStoreCollections(options.client, options.database);
     await prepareEventCollections(db, collections, settings.outcomeRetentionMs);
     const store = new MongoEventStore(settings, options.client, options.database, collections);
-    store.notifiedHead = await store.headPosition();
+    try {
+      store.notifiedHead = await store.headPosition();
+    } catch (error: unknown) {
+      await store.close();
+      throw error;
+    }
     return store;
   }
 

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { silentLogger } from "../../services/kit/src/logging/logger";
+import { loadGatewayConfig } from "../../services/gateway/src/config";
+import { EmbeddedEventStore } from "../../services/gateway/src/store/embedded-event-store";
+import { openEventStore } from "../../services/gateway/src/store/open-event-store";
+
+const driverLoaded = () => Object.keys(require.cache).some((file) => file.includes(`${path.sep}node_modules${path.sep}mongodb${path.sep}`));
+
+describe("the gateway's choice of store", () => {
+  it("opens the embedded store in the data folder without MONGODB_URI, and never loads the MongoDB driver", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "recq-open-store-"));
+    try {
+      const config = loadGatewayConfig(["--data-dir", dir], {});
+      const { store, location } = await openEventStore(config, {}, silentLogger);
+      assert.ok(store instanceof EmbeddedEventStore);
+      assert.deepEqual(location, { store: "embedded", dataDir: dir });
+      await store.close();
+      assert.equal(driverLoaded(), false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("with MONGODB_URI set, refuses a bad RECQ_MONGODB_DATABASE before connecting", async () => {
+    const config = loadGatewayConfig([], {});
+    await assert.rejects(openEventStore(config, { MONGODB_URI: "mongodb://127.0.0.1:9", RECQ_MONGODB_DATABASE: "no.dots" }, silentLogger), /RECQ_MONGODB_DATABASE/);
+  });
+
+  it("with MONGODB_URI set to a server that does not answer, fails with a message that names the variable, not the URI", async () => {
+    const config = loadGatewayConfig([], {});
+    const uri = "mongodb://user:secret@127.0.0.1:9/?serverSelectionTimeoutMS=300";
+    await assert.rejects(openEventStore(config, { MONGODB_URI: uri }, silentLogger), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /could not connect to MongoDB \(MONGODB_URI\)/);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+  });
+});

@@ -1,0 +1,457 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import type { Collection, MongoClient } from "mongodb";
+import { DuplicateCommandError } from "../../services/gateway/src/store/duplicate-command-error";
+import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "../../services/gateway/src/store/event-store";
+import type { CounterDocument, EventDocument } from "../../services/gateway/src/store/mongo-event-documents";
+import { MongoEventStore, type HeldBatch, type MongoEventStoreOptions } from "../../services/gateway/src/store/mongo-event-store";
+import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
+import { runEventStoreContract } from "./event-store.contract";
+
+/**
+ * The MongoDB event store: the shared contract, then what only a real server can show — the global order under
+ * late commits (the late-commit test with its negative control, and a randomised soak), and the adapter's own
+ * duties. Runs when MONGODB_URI names a replica set; each test in a fresh database, dropped after.
+ */
+if (mongoTestsEnabled("MongoDB event store")) {
+  const server = new MongoTestServer();
+  after(() => server.close());
+
+  runEventStoreContract("mongodb", async ({ outcomeRetentionMs }) => {
+    const database = await server.freshDatabase("contract");
+    const client = await server.client();
+    const open = () => MongoEventStore.open({ client, database: database.name, outcomeRetentionMs });
+    let current = await open();
+    return {
+      store: current,
+      reopen: async () => (current = await open()),
+      cleanup: async () => {
+        await current.close();
+        await database.drop();
+      },
+    };
+  });
+
+  /** Opens stores on a fresh database; closes them and drops it after the test body. */
+  const withDatabase = async (prefix: string, body: (open: (options?: Partial<MongoEventStoreOptions>) => Promise<MongoEventStore>, database: TestDatabase, client: MongoClient) => Promise<void>) => {
+    const database = await server.freshDatabase(prefix);
+    const client = await server.client();
+    const stores: MongoEventStore[] = [];
+    const open = async (options: Partial<MongoEventStoreOptions> = {}) => {
+      const store = await MongoEventStore.open({ client, database: database.name, ...options });
+      stores.push(store);
+      return store;
+    };
+    try {
+      await body(open, database, client);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await database.drop();
+    }
+  };
+
+  describe("MongoDB event store: global order without skipped events", () => {
+    test("a late commit holds readers back: they stay at n-1 until it commits, then see n, n+1 in order", { timeout: 30_000 }, () =>
+      withDatabase("late", async (open) => {
+        const held = holdBatch("held");
+        const late = await open({ beforeCommit: held.hook });
+        const other = await open();
+        for (let n = 0; n < 3; n++) appended(await other.append(request("seed", n, `seed-${n}`, 1)));
+        const follower = new Follower(other);
+        try {
+          await follower.reach(3);
+          const lateAppend = late.append(request("late", 0, "held", 1));
+          assert.deepEqual((await held.reached).positions, [4, 4], "A took position 4 and holds its transaction open");
+          const behind = settles(other.append(request("early", 0, "behind", 1)));
+          await delay(600);
+          assert.equal(behind.settled, false, "B cannot take a position while A's transaction holds the counter");
+          assert.equal(await other.headPosition(), 3);
+          assert.deepEqual(await other.readAll(3, 10), []);
+          assert.equal(follower.position, 3, "the reader stays at n-1");
+          held.release();
+          assert.equal(appended(await lateAppend).ack.position, 4);
+          assert.equal(appended(await behind.promise).ack.position, 5);
+          await follower.reach(5);
+          assert.deepEqual(follower.seen.map((e) => [e.position, e.commandId]), [
+            [1, "seed-0"],
+            [2, "seed-1"],
+            [3, "seed-2"],
+            [4, "held"],
+            [5, "behind"],
+          ]);
+          assert.deepEqual(follower.problems, []);
+        } finally {
+          held.release();
+          await follower.stop();
+        }
+      }),
+    );
+
+    test("a transaction that aborts after taking position n leaves no hole: the next append takes n", { timeout: 30_000 }, () =>
+      withDatabase("abort", async (open) => {
+        const held = holdBatch("doomed");
+        const doomed = await open({ beforeCommit: held.hook });
+        const other = await open();
+        appended(await other.append(request("seed", 0, "seed", 2)));
+        const follower = new Follower(other);
+        try {
+          const failing = settles(doomed.append(request("late", 0, "doomed", 1)));
+          assert.deepEqual((await held.reached).positions, [3, 3]);
+          const behind = settles(other.append(request("early", 0, "behind", 1)));
+          await delay(300);
+          assert.equal(behind.settled, false);
+          held.abort(new Error("the transaction is aborted on purpose"));
+          await assert.rejects(failing.promise, /command "doomed" was not stored: the transaction is aborted on purpose/);
+          assert.equal(appended(await behind.promise).ack.position, 3, "position 3 is handed out again: the abort undid its $inc");
+          await follower.reach(3);
+          assert.deepEqual(follower.seen.map((e) => e.commandId), ["seed", "seed", "behind"]);
+          assert.deepEqual(follower.problems, []);
+          assert.equal(await other.findOutcome("doomed"), undefined);
+          assert.equal((await other.readAggregate("TodoList", "late")).sequence, 0);
+        } finally {
+          held.release();
+          await follower.stop();
+        }
+      }),
+    );
+
+    test("negative control: with positions taken outside the transaction, a late commit is skipped (and readAll refuses the hole)", { timeout: 30_000 }, () =>
+      withDatabase("control", async (open, database, client) => {
+        const store = await open();
+        appended(await store.append(request("seed", 0, "seed", 1)));
+        const events = database.db.collection<EventDocument>("events");
+        const counters = database.db.collection<CounterDocument>("counters");
+        const takePositionOutside = async () => (await counters.findOneAndUpdate({ _id: "events" }, { $inc: { position: 1 } }, { returnDocument: "after" }))?.position ?? 0;
+        const follower = new Follower(store);
+        const naive = new NaiveFollower(events);
+        try {
+          await follower.reach(1);
+          await naive.reach(1);
+          // A takes position 2 first, then inserts it in a transaction that stays open.
+          const positionA = await takePositionOutside();
+          const sessionA = client.startSession();
+          sessionA.startTransaction({ readConcern: { level: "snapshot" } });
+          await events.insertOne(eventDocument(positionA, "late", "a"), { session: sessionA });
+          // B takes position 3 and commits at once.
+          const positionB = await takePositionOutside();
+          await events.insertOne(eventDocument(positionB, "early", "b"));
+          await naive.reach(3);
+          await sessionA.commitTransaction();
+          await sessionA.endSession();
+          await delay(300);
+          assert.deepEqual(naive.seen, [1, 3], "a reader that follows `position > checkpoint` has passed position 2 for good");
+          await waitFor(() => follower.problems.length > 0);
+          assert.match(follower.problems[0] ?? "", /hole: position 2 is missing before 3/);
+        } finally {
+          await follower.stop();
+          await naive.stop();
+        }
+      }),
+    );
+
+    test("soak: writers with random delays, conflicts and aborts on three stores; readers see every acknowledged event once, in order", { timeout: 240_000 }, (context) =>
+      withDatabase("soak", async (open) => {
+        const seed = Number(process.env.RECQ_SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
+        context.diagnostic(`seed ${seed} (RECQ_SOAK_SEED=${seed} repeats its random choices; the timing of the server still varies)`);
+        const random = mulberry32(seed);
+        const beforeCommit = async () => {
+          await delay(random() * 4);
+          if (random() < 0.05) throw new Error("simulated abort");
+        };
+        const stores = [await open({ beforeCommit }), await open({ beforeCommit }), await open({ beforeCommit })];
+        const readers = [new Follower(stores[0]!), new Follower(stores[1]!)];
+        const acknowledged = new Map<string, Extract<AppendResult, { kind: "appended" }>>();
+        const failed = new Set<string>();
+        const aggregates = ["a", "b", "c", "d", "e"];
+        const writers = 8;
+        const appendsEach = 30;
+
+        const write = async (writer: number) => {
+          const store = stores[writer % stores.length]!;
+          const expected = new Map<string, number>();
+          for (let n = 0; n < appendsEach; n++) {
+            const aggregate = aggregates[Math.floor(random() * aggregates.length)]!;
+            const commandId = `w${writer}-${n}`;
+            const eventCount = 1 + Math.floor(random() * 3);
+            for (let attempt = 0; attempt < 5; attempt++) {
+              await delay(random() * 5);
+              let result: AppendResult;
+              try {
+                result = await store.append(request(aggregate, expected.get(aggregate) ?? 0, commandId, eventCount));
+              } catch {
+                failed.add(commandId);
+                break;
+              }
+              if (result.kind === "conflict") {
+                expected.set(aggregate, result.actualSequence);
+                continue;
+              }
+              acknowledged.set(commandId, result);
+              expected.set(aggregate, result.ack.sequence);
+              break;
+            }
+          }
+        };
+        const writing = Promise.all(Array.from({ length: writers }, (_, writer) => write(writer)));
+        // A projector restarts midway, from the position it had reached.
+        await delay(300);
+        const restarted = readers[1]!;
+        await restarted.stop();
+        const resumed = new Follower(stores[2]!, restarted.position);
+        await writing;
+
+        const head = await stores[0]!.headPosition();
+        await Promise.all([readers[0]!.reach(head), resumed.reach(head)]);
+        await readers[0]!.stop();
+        await resumed.stop();
+        const all = await stores[0]!.readAll(0, head + 10);
+        context.diagnostic(`${acknowledged.size} appends acknowledged, ${failed.size} failed, ${head} events`);
+
+        assert.deepEqual(all.map((e) => e.position), range(1, head), "positions are dense");
+        assertPerAggregateOrder(all);
+        const storedCommands = new Set(all.map((e) => e.commandId));
+        assert.deepEqual([...storedCommands].sort(), [...acknowledged.keys()].sort(), "exactly the acknowledged appends are stored");
+        for (const commandId of failed) assert.equal(await stores[1]!.findOutcome(commandId), undefined, `${commandId} failed: no outcome`);
+        for (const [commandId, result] of acknowledged) {
+          const events = all.filter((e) => e.commandId === commandId);
+          assert.deepEqual(events.map((e) => e.position), range(result.ack.position - events.length + 1, result.ack.position), `${commandId} is contiguous and acked at its last position`);
+          assert.deepEqual(await stores[2]!.findOutcome(commandId), { kind: "succeeded", ...result.ack });
+        }
+        assert.deepEqual(readers[0]!.seen, all, "a reader saw every event once, in order");
+        assert.deepEqual([...restarted.seen, ...resumed.seen], all, "a restarted reader too");
+        assert.deepEqual([...readers[0]!.problems, ...restarted.problems, ...resumed.problems], []);
+      }),
+    );
+  });
+
+  describe("MongoDB event store: the adapter's own duties", () => {
+    test("the same command id through two stores at once: one stores it, the other stores nothing and says why", { timeout: 20_000 }, () =>
+      withDatabase("duplicate", async (open) => {
+        const [first, second] = [await open(), await open()];
+        const results = await Promise.allSettled([first.append(request("x", 0, "same", 1)), second.append(request("y", 0, "same", 1))]);
+        const stored = results.filter((r) => r.status === "fulfilled");
+        const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+        assert.equal(stored.length, 1);
+        assert.equal(refused.length, 1);
+        assert.ok(refused[0]?.reason instanceof DuplicateCommandError);
+        const events = await first.readAll(0, 10);
+        assert.equal(events.length, 1);
+        const winner = appended((stored[0] as PromiseFulfilledResult<AppendResult>).value);
+        assert.deepEqual(await second.findOutcome("same"), { kind: "succeeded", ...winner.ack });
+      }),
+    );
+
+    test("a recorded failure never replaces an outcome within retention; an expired one is replaced", { timeout: 20_000 }, () =>
+      withDatabase("outcomes", async (open) => {
+        const store = await open({ outcomeRetentionMs: 1_000 });
+        const ack = appended(await store.append(request("a", 0, "c1", 1))).ack;
+        await store.recordFailure({ commandId: "c1", code: 10, message: "aborted", reason: "AGGREGATE_CONFLICT" });
+        assert.deepEqual(await store.findOutcome("c1"), { kind: "succeeded", ...ack });
+        await delay(1_100);
+        assert.equal(await store.findOutcome("c1"), undefined, "the retention holds before the TTL monitor deletes");
+        const again = appended(await store.append(request("b", 0, "c1", 1)));
+        assert.deepEqual(await store.findOutcome("c1"), { kind: "succeeded", ...again.ack });
+      }),
+    );
+
+    test("opening is idempotent; a changed retention updates the TTL index in place", { timeout: 20_000 }, () =>
+      withDatabase("indexes", async (open, database) => {
+        await open({ outcomeRetentionMs: 60 * 60 * 1000 });
+        await open({ outcomeRetentionMs: 60 * 60 * 1000 });
+        await open({ outcomeRetentionMs: 2 * 60 * 60 * 1000 });
+        const indexes = await database.db.collection("outcomes").indexes();
+        assert.equal(indexes.find((index) => index.name === "recordedAt_ttl")?.expireAfterSeconds, 7200);
+        const eventIndexes = await database.db.collection("events").indexes();
+        const unique = eventIndexes.find((index) => index.name === "aggregate_sequence");
+        assert.deepEqual([unique?.key, unique?.unique], [{ aggregateType: 1, aggregateId: 1, sequence: 1 }, true]);
+      }),
+    );
+
+    test("readAll refuses to pass a hole in the positions", { timeout: 20_000 }, () =>
+      withDatabase("hole", async (open, database) => {
+        const store = await open();
+        appended(await store.append(request("a", 0, "c1", 3)));
+        await database.db.collection<EventDocument>("events").deleteOne({ _id: 2 });
+        await assert.rejects(store.readAll(0, 10), /hole: position 2 is missing before 3/);
+        assert.deepEqual((await store.readAll(2, 10)).map((e) => e.position), [3]);
+      }),
+    );
+
+    test("onAppended hears appends made through another store (the change stream)", { timeout: 20_000 }, () =>
+      withDatabase("wake", async (open) => {
+        const [listening, appending] = [await open(), await open()];
+        const heads: number[] = [];
+        listening.onAppended((head) => heads.push(head));
+        await delay(500); // the stream opens
+        appended(await appending.append(request("a", 0, "c1", 2)));
+        await waitFor(() => heads.includes(2), 5_000);
+      }),
+    );
+
+    test("an append larger than a batch may be is refused before anything is stored", { timeout: 20_000 }, () =>
+      withDatabase("limits", async (open) => {
+        const store = await open({ maxBatchBytes: 4096, maxPayloadBytes: 100_000 });
+        await assert.rejects(store.append(request("a", 0, "big", 1, 10_000)), { name: "AppendRejectedError", message: /more than maxBatchBytes \(4096\)/ });
+        assert.equal(await store.headPosition(), 0);
+      }),
+    );
+  });
+}
+
+// ---- helpers ----
+
+function request(aggregateId: string, expectedSequence: number, commandId: string, eventCount: number, payloadBytes?: number): AppendRequest {
+  const events = Array.from({ length: eventCount }, (_, n) => ({
+    type: "test.v1.Happened",
+    payload: payloadBytes === undefined ? Buffer.from(`${commandId}/${n}`) : Buffer.alloc(payloadBytes, 1),
+    metadata: { n: String(n) },
+  }));
+  return { aggregateType: "TodoList", aggregateId, expectedSequence, commandId, events };
+}
+
+function appended(result: AppendResult): Extract<AppendResult, { kind: "appended" }> {
+  assert.equal(result.kind, "appended", `expected an append, got ${JSON.stringify(result)}`);
+  return result as Extract<AppendResult, { kind: "appended" }>;
+}
+
+function eventDocument(position: number, aggregateId: string, commandId: string): EventDocument {
+  return { _id: position, aggregateType: "TodoList", aggregateId, sequence: 1, type: "E", payload: Buffer.from(commandId), timeMs: Date.now(), commandId, metadata: [] };
+}
+
+/** A `beforeCommit` hook that holds the transaction storing `commandId` until released (or aborts it). */
+function holdBatch(commandId: string) {
+  let reach: (batch: HeldBatch) => void = () => undefined;
+  let release: () => void = () => undefined;
+  let abort: (error: Error) => void = () => undefined;
+  const reached = new Promise<HeldBatch>((resolve) => (reach = resolve));
+  const gate = new Promise<void>((resolve, reject) => {
+    release = resolve;
+    abort = reject;
+  });
+  gate.catch(() => undefined);
+  const hook = async (batch: HeldBatch) => {
+    if (!batch.commandIds.includes(commandId)) return;
+    reach(batch);
+    await gate;
+  };
+  return { hook, reached, release: () => release(), abort: (error: Error) => abort(error) };
+}
+
+function settles<T>(promise: Promise<T>): { promise: Promise<T>; readonly settled: boolean } {
+  const state = { promise, settled: false };
+  promise.then(
+    () => (state.settled = true),
+    () => (state.settled = true),
+  );
+  return state;
+}
+
+/** A projector's reader: follows `readAll` from its position, and notes any gap or error instead of skipping. */
+class Follower {
+  readonly seen: StoredEvent[] = [];
+  readonly problems: string[] = [];
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly store: EventStore,
+    public position = 0,
+  ) {
+    this.loop = this.run();
+  }
+
+  async reach(position: number, timeoutMs = 20_000): Promise<void> {
+    await waitFor(() => this.position >= position || this.problems.length > 0, timeoutMs);
+    assert.deepEqual(this.problems, []);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        for (const event of await this.store.readAll(this.position, 100)) {
+          if (event.position !== this.position + 1) this.problems.push(`gap: ${this.position} → ${event.position}`);
+          this.position = event.position;
+          this.seen.push(event);
+        }
+      } catch (error: unknown) {
+        this.problems.push(error instanceof Error ? error.message : String(error));
+        return;
+      }
+      await delay(5);
+    }
+  }
+}
+
+/** The reader the note warns about: `position > checkpoint`, no check for holes. */
+class NaiveFollower {
+  readonly seen: number[] = [];
+  private position = 0;
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly events: Collection<EventDocument>) {
+    this.loop = this.run();
+  }
+
+  reach(position: number): Promise<void> {
+    return waitFor(() => this.position >= position, 10_000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const found = await this.events.find({ _id: { $gt: this.position } }, { sort: { _id: 1 }, readConcern: { level: "majority" } }).toArray();
+      for (const event of found) {
+        this.position = event._id;
+        this.seen.push(event._id);
+      }
+      await delay(5);
+    }
+  }
+}
+
+function assertPerAggregateOrder(events: StoredEvent[]): void {
+  const last = new Map<string, number>();
+  for (const e of events) {
+    const key = `${e.aggregateType}/${e.aggregateId}`;
+    assert.equal(e.sequence, (last.get(key) ?? 0) + 1, `${key} continues in position order at position ${e.position}`);
+    last.set(key, e.sequence);
+  }
+}
+
+/** A small seeded generator, so that a failing soak can be run again with the same choices. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, index) => from + index);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await delay(5);
+  }
+}
