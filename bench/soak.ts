@@ -30,11 +30,17 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const at = (minute: number) => samples.filter((s) => s.second > (minute - 1) * 60 && s.second <= minute * 60).map((s) => s.rssMiB);
     const mean = (values: number[]) => round(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length), 1);
-    const result = { minutes, rate, calls: load.succeeded, callsPerSecond: round(load.perSecond, 1), p99Ms: load.p99Ms, rssMinute1MiB: mean(at(1)), rssLastMinuteMiB: mean(at(minutes)), samples };
+    // RSS saws up and down with garbage collection: each minute's mean, minimum and maximum tell growth apart.
+    const perMinute = Array.from({ length: minutes }, (_, i) => {
+      const values = at(i + 1);
+      return { minute: i + 1, meanMiB: mean(values), minMiB: Math.min(...values), maxMiB: Math.max(...values) };
+    });
+    const result = { minutes, rate, calls: load.succeeded, callsPerSecond: round(load.perSecond, 1), p99Ms: load.p99Ms, rssMinute1MiB: mean(at(1)), rssLastMinuteMiB: mean(at(minutes)), perMinute, samples };
     const dir = path.resolve(__dirname, "..", "..", "bench", "results");
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, "soak.json"), `${JSON.stringify(result, null, 2)}\n`);
     console.log(`${result.calls} calls at ${result.callsPerSecond}/s over ${minutes} min; gateway RSS minute 1: ${result.rssMinute1MiB} MiB, minute ${minutes}: ${result.rssLastMinuteMiB} MiB`);
+    for (const m of perMinute) console.log(`  minute ${m.minute}: mean ${m.meanMiB} MiB (min ${m.minMiB}, max ${m.maxMiB})`);
   } finally {
     clearInterval(sampler);
     await mesh.stop();
