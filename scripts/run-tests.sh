@@ -8,4 +8,5 @@ if [ "${#files[@]}" -eq 0 ]; then
   echo "no compiled test files under dist/test: run npm run build first" >&2
   exit 1
 fi
-exec node --test --test-concurrency=2 "$@" "${files[@]}"
+# Every test is bounded: one that hangs fails after two minutes instead of holding CI until its limit.
+exec node --test --test-concurrency=2 --test-timeout=120000 "$@" "${files[@]}"

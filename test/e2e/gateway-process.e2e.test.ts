@@ -17,7 +17,8 @@ interface GatewayProcess {
 /** The gateway as users run it: its own process, from the built entry point. */
 function spawnGateway(dataDir: string, port: number, env: Record<string, string> = {}): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [GATEWAY_MAIN, "--address", `127.0.0.1:${port}`, "--data-dir", dataDir, "--descriptors", DESCRIPTORS], {
-    env: { ...process.env, ...env },
+    // Never the environment's MongoDB: this gateway keeps its state in the test's own folder.
+    env: { ...process.env, MONGODB_URI: "", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

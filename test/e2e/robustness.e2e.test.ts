@@ -152,9 +152,10 @@ describe("robustness", () => {
     }
   });
 
-  it("ends a subscription whose caller reads slower than answers come, with RESOURCE_EXHAUSTED", async () => {
+  it("ends a subscription whose caller reads slower than answers come, with RESOURCE_EXHAUSTED", { timeout: 60_000 }, async () => {
     const handler = new MeshService({ address: mesh.address, component: "firehose" });
     let handlerStopped = false;
+    let session: http2.ClientHttp2Session | undefined;
     handler.addQueries({
       service: TodoListQueryServiceService,
       handlers: {
@@ -173,7 +174,7 @@ describe("robustness", () => {
     await handler.start();
     try {
       // A caller that never reads: a bare HTTP/2 stream, paused, so flow control stops the gateway's writes.
-      const session = http2.connect(`http://${mesh.address}`);
+      session = http2.connect(`http://${mesh.address}`);
       const request = WatchTodoList.encode({ listId: "firehose" }).finish();
       const frame = Buffer.alloc(5 + request.length);
       frame.writeUInt32BE(request.length, 1);
@@ -188,8 +189,9 @@ describe("robustness", () => {
       stream.on("data", () => undefined);
       stream.resume();
       assert.equal(Number((await trailers)["grpc-status"]), status.RESOURCE_EXHAUSTED);
-      session.destroy();
     } finally {
+      // Whatever happened, the bare session must not keep the test process alive.
+      session?.destroy();
       await closeHandlers(mesh.gateway, [handler]);
     }
   });
