@@ -62,6 +62,8 @@ export class Gateway {
       "grpc.max_send_message_length": limits.maxLinkMessageBytes,
       // Handlers ping idle links (the kit's LINK_KEEPALIVE) to find half-open connections: allow it.
       "grpc.keepalive_permit_without_calls": 1,
+      // channelz bookkeeping costs ~3% of the gateway's CPU per call (profiled); nothing here reads it.
+      "grpc.enable_channelz": 0,
     });
     const router = new MethodRouter({ maxAffinityEntries: limits.maxAffinityEntries });
     const dispatcher = new Dispatcher(router);
