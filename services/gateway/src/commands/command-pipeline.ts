@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
 import { CommandAck } from "../../../../gen/recq/v1/command";
 import type { CommandOutcome as HandlerOutcome } from "../../../../gen/recq/v1/link";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
-import { injectTraceContext, startMeshSpan, contextWithSpan } from "../../../kit/src/telemetry/trace-context";
+import { frameTraceMetadata, injectTraceContext, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
 import { Cancellation } from "../server/cancellation";
@@ -227,7 +227,7 @@ export class CommandPipeline {
           timeoutMs: call.signal.remainingMs(),
           headers: call.headers,
         },
-        injectTraceContext(contextWithSpan(span, call.traceContext), {}),
+        frameTraceMetadata(span, call.traceContext),
         call.signal,
       );
       if (outcome.$case !== "command") {
@@ -299,5 +299,5 @@ function encodeAck(commandId: string, position: number, sequence: number): Buffe
 
 /** Stores the command's trace context with each event, so projectors can link back to it. */
 function withTrace(metadata: Record<string, string>, traceContext: Context): Record<string, string> {
-  return injectTraceContext(traceContext, { ...metadata });
+  return traceContext === ROOT_CONTEXT ? metadata : injectTraceContext(traceContext, { ...metadata });
 }

@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
-import { contextWithSpan, injectTraceContext, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
+import { frameTraceMetadata, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
 import type { ProjectionPositions } from "../consumers/projection-positions";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed } from "../descriptors/routing-key";
@@ -72,7 +72,7 @@ export class QueryRelay {
       call.traceContext,
     );
     try {
-      return await work(injectTraceContext(contextWithSpan(span, call.traceContext), {}));
+      return await work(frameTraceMetadata(span, call.traceContext));
     } catch (thrown) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: MeshError.from(thrown).message });
       throw thrown;

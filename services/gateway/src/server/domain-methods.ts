@@ -8,7 +8,7 @@ import {
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
 import { contextWithSpan, extractTraceContext, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
@@ -93,7 +93,7 @@ function serve<T>(
   answer: { done(result: T): void; fail(error: Partial<StatusObject>): void },
 ): void {
   deps.calls.begin();
-  const callerContext = extractTraceContext(carrierOf(call.metadata));
+  const callerContext = callerTraceContext(call.metadata);
   const span = receiveSpan(method, callerContext);
   const signal = new CallSignal(call, limitWithoutDeadlineMs);
   const served: ServedCall = {
@@ -222,20 +222,25 @@ function firstValue(metadata: Metadata, key: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-function carrierOf(metadata: Metadata): Record<string, string> {
-  const carrier: Record<string, string> = {};
+/** The caller's trace context; most calls carry none, and then nothing is allocated for it. */
+function callerTraceContext(metadata: Metadata): Context {
   const traceparent = firstValue(metadata, "traceparent");
-  if (traceparent) carrier.traceparent = traceparent;
+  if (!traceparent) return ROOT_CONTEXT;
+  const carrier: Record<string, string> = { traceparent };
   const tracestate = firstValue(metadata, "tracestate");
   if (tracestate) carrier.tracestate = tracestate;
-  return carrier;
+  return extractTraceContext(carrier);
 }
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** Caller metadata handed to the handler: application headers (`x-…`), nothing of the transport. */
 function forwardedHeaders(metadata: Metadata): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (key.startsWith("x-") && typeof value === "string") headers[key] = value;
+  const all = metadata.getMap();
+  let headers: Record<string, string> | undefined;
+  for (const key in all) {
+    const value = all[key];
+    if (key.startsWith("x-") && typeof value === "string") (headers ??= {})[key] = value;
   }
-  return headers;
+  return headers ?? NO_HEADERS;
 }

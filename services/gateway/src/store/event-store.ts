@@ -1,6 +1,7 @@
 /**
  * The event store port: the System State Store's events, snapshots and command outcomes.
- * Adapters: `embedded-event-store.ts` (journal on disk) and, later, MongoDB. One contract suite runs against each.
+ * Adapters: `embedded-event-store.ts` (journal on disk) and `mongo-event-store.ts` (MongoDB replica set);
+ * `open-event-store.ts` picks one (MongoDB when `MONGODB_URI` is set). One contract suite runs against each.
  */
 
 /** An event a command handler decided, before it is stored. */

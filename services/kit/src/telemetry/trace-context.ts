@@ -64,3 +64,12 @@ export function startMeshSpan(name: string, options: SpanOptions, parent: Contex
 export function contextWithSpan(span: Span, parent: Context = context.active()): Context {
   return span === UNRECORDED ? parent : trace.setSpan(parent, span);
 }
+
+/** Shared by every frame that carries no trace context: nothing to allocate. */
+const NO_TRACE: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A frame's metadata map for the work of `span` under `parent`: the W3C headers, or none at all. */
+export function frameTraceMetadata(span: Span, parent: Context): Record<string, string> {
+  if (span === UNRECORDED && parent === ROOT_CONTEXT) return NO_TRACE;
+  return injectTraceContext(contextWithSpan(span, parent), {});
+}

@@ -1,6 +1,7 @@
 /**
  * The view store port: read models as collections of documents with MongoDB filter, sort and update semantics,
- * and each projection's checkpoint. Adapters: `embedded-view-store.ts` (in memory, mingo) and, later, MongoDB.
+ * and each projection's checkpoint. Adapters: `embedded-view-store.ts` (in memory, mingo) and `mongo-view-store.ts`
+ * (MongoDB replica set).
  * One contract suite runs against each.
  */
 
