@@ -39,7 +39,7 @@ setTimeout(() => {
   children.push(run("todo", "services/todo/main.js"));
   setTimeout(() => {
     console.log(`
-RECQ Mesh is running on ${address} (embedded store in ${process.env.RECQ_DATA_DIR ?? "./data/gateway"}). Try:
+RECQ Mesh is running on ${address} (${process.env.MONGODB_URI ? "state in MongoDB" : `embedded store in ${process.env.RECQ_DATA_DIR ?? "./data/gateway"}`}). Try:
 
   grpcurl -plaintext ${address} list
   grpcurl -plaintext -d '{"list_id":"groceries","name":"Groceries"}' ${address} todo.v1.TodoListCommandService/CreateTodoList
