@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   };
   const results = {
     machine,
-    hopCost: await step("hop cost", () => hopCost({ connections: 4, streams: 25, seconds: 10 })),
+    hopCost: await step("hop cost", () => hopCost({ connections: 4, streams: 25, seconds: 10, rounds: 3 })),
     commands: await step("commands end to end", () => commands({ concurrency: 200, seconds: 10 })),
     projectionLag: await step("projection lag", () => projectionLag({ rate: 2000, seconds: 10, lists: 100 })),
     readYourWrites: await step("read-your-writes", () => readYourWrites({ rounds: 1000 })),
