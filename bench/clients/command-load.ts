@@ -2,7 +2,7 @@
 // over `lists` aggregates for `seconds`, each a real append. Prints one JSON line.
 import { AddTodoItem, CreateTodoList } from "../../gen/todo/v1/commands";
 import { H2GrpcClient } from "../lib/h2-grpc-client";
-import { latency, nowMs, round } from "../lib/stats";
+import { closedLoop } from "../lib/closed-loop";
 
 const CREATE = "/todo.v1.TodoListCommandService/CreateTodoList";
 const ADD = "/todo.v1.TodoListCommandService/AddTodoItem";
@@ -21,26 +21,11 @@ async function main(): Promise<void> {
       }),
     );
   }
-  const samples: number[] = [];
-  let failures = 0;
-  let counter = 0;
-  const warmUpEnd = nowMs() + 1_000;
-  const end = warmUpEnd + seconds * 1_000;
-  const worker = async () => {
-    while (nowMs() < end) {
-      const n = counter++;
-      const started = nowMs();
-      try {
-        // Items per list stay far below the aggregate's cap of 1,000.
-        await client.call(ADD, AddTodoItem.encode({ listId: `${prefix}${n % lists}`, itemId: `i${n}`, text: "benchmark item" }).finish());
-        if (started >= warmUpEnd) samples.push(nowMs() - started);
-      } catch {
-        failures += 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, () => worker()));
-  process.stdout.write(`${JSON.stringify({ concurrency, seconds, commandsPerSecond: round(samples.length / seconds, 1), failures, ...latency(samples) })}\n`);
+  // Items per list stay far below the aggregate's cap of 1,000.
+  const result = await closedLoop(concurrency, seconds, (n) =>
+    client.call(ADD, AddTodoItem.encode({ listId: `${prefix}${n % lists}`, itemId: `i${n}`, text: "benchmark item" }).finish()),
+  );
+  process.stdout.write(`${JSON.stringify(result)}\n`);
   client.close();
 }
 

@@ -4,7 +4,7 @@ import { credentials } from "@grpc/grpc-js";
 import { MeshService } from "../../services/kit";
 import { TodoListCommandServiceClient, TodoListCommandServiceService } from "../../gen/todo/v1/commands";
 import { unary } from "../lib/clients";
-import { latency, nowMs, round } from "../lib/stats";
+import { closedLoop } from "../lib/closed-loop";
 
 async function main(): Promise<void> {
   const [address, mode, concurrencyArg, secondsArg] = process.argv.slice(2);
@@ -24,27 +24,10 @@ async function main(): Promise<void> {
       Array.from({ length: 100 }, (_, j) => mesh.call(TodoListCommandServiceService.createTodoList, { listId: `${prefix}${i + j}`, name: "Internal" })),
     );
   }
-  const samples: number[] = [];
-  let failures = 0;
-  let counter = 0;
-  const warmUpEnd = nowMs() + 1_000;
-  const end = warmUpEnd + seconds * 1_000;
-  const worker = async () => {
-    while (nowMs() < end) {
-      const n = counter++;
-      const started = nowMs();
-      try {
-        await send({ listId: `${prefix}${n % lists}`, itemId: `i${n}`, text: "internal" });
-        if (started >= warmUpEnd) samples.push(nowMs() - started);
-      } catch {
-        failures += 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  const result = await closedLoop(concurrency, seconds, (n) => send({ listId: `${prefix}${n % lists}`, itemId: `i${n}`, text: "internal" }));
   client.close();
   mesh.close();
-  process.stdout.write(`${JSON.stringify({ mode, concurrency, commandsPerSecond: round(samples.length / seconds, 1), failures, ...latency(samples) })}\n`);
+  process.stdout.write(`${JSON.stringify({ mode, ...result })}\n`);
 }
 
 void main();

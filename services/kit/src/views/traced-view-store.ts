@@ -1,6 +1,6 @@
 import { context, SpanStatusCode } from "@opentelemetry/api";
 import { Attribute, SpanName } from "../telemetry/span-names";
-import { startMeshSpan } from "../telemetry/trace-context";
+import { contextWithSpan, startMeshSpan } from "../telemetry/trace-context";
 import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite } from "./view-store";
 
 /**
@@ -44,9 +44,11 @@ export class TracedViewStore implements ViewStore {
 }
 
 async function read<T>(collection: string, operation: string, work: () => Promise<T>): Promise<T> {
-  const span = startMeshSpan(SpanName.VIEW_READ, { attributes: { [Attribute.COLLECTION]: collection, "recq.view.operation": operation } }, context.active());
+  const parent = context.active();
+  const span = startMeshSpan(SpanName.VIEW_READ, { attributes: { [Attribute.COLLECTION]: collection, "recq.view.operation": operation } }, parent);
   try {
-    return await work();
+    // Active while the store works, so a driver's own spans (MongoDB) nest under the read.
+    return await context.with(contextWithSpan(span, parent), work);
   } catch (thrown) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: String(thrown) });
     throw thrown;
