@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import http2 from "node:http2";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { MeshService } from "../../services/kit";
+import { MeshError, MeshService } from "../../services/kit";
 import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
 import { HandlerLinkServiceClient, type ConnectResponse, type HandlerFrame } from "../../gen/recq/v1/link";
 import { TodoListQueryServiceService, TodoListView, WatchTodoList } from "../../gen/todo/v1/queries";
@@ -193,6 +193,60 @@ describe("robustness", () => {
       // Whatever happened, the bare session must not keep the test process alive.
       session?.destroy();
       await closeHandlers(mesh.gateway, [handler]);
+    }
+  });
+
+  it("answers INTERNAL / INVALID_HANDLER_REPLY when the store refuses what the handler decided, and stores nothing", async () => {
+    const handler = new MeshService({ address: mesh.address, component: "chatty" });
+    handler.addAggregate({
+      ...todoListAggregate,
+      decide: {
+        ...todoListAggregate.decide,
+        // More events than one command may append (the store's limit, 1,000 by default).
+        createTodoList: (command) => Array.from({ length: 1001 }, () => ({ type: "todo.v1.TodoListCreated" as const, data: { listId: command.listId, name: command.name } })),
+      },
+    });
+    await handler.start();
+    try {
+      const error = await failure(call(clients.commands, clients.commands.createTodoList, { listId: "chatty", name: "C" }));
+      assert.equal(error.code, status.INTERNAL);
+      assert.equal(reasonOf(error), "INVALID_HANDLER_REPLY");
+      assert.equal((await mesh.store.readAggregate("TodoList", "chatty")).sequence, 0);
+    } finally {
+      await closeHandlers(mesh.gateway, [handler]);
+    }
+  });
+
+  it("refuses calls over a link past RECQ_MAX_CALLS_PER_LINK, and closes a link that never says hello", async () => {
+    const dir = await tempDir("link-limits");
+    const other = await startGateway(dir.dir, { limits: { maxCallsPerLink: 1, heartbeatIntervalMs: 200 } });
+    const slow = new MeshService({ address: other.address, component: "slow" });
+    slow.addQueries({
+      service: TodoListQueryServiceService,
+      handlers: {
+        getTodoList: () => new Promise(() => undefined),
+        listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
+        watchTodoList: async () => undefined,
+      },
+    });
+    const caller = new MeshService({ address: other.address, component: "caller" });
+    await slow.start();
+    await caller.start();
+    const silent = new HandlerLinkServiceClient(other.address, credentials.createInsecure());
+    try {
+      void caller.call(TodoListQueryServiceService.getTodoList, { listId: "held" }, { timeoutMs: 5_000 }).catch(() => undefined);
+      const refused = await caller.call(TodoListQueryServiceService.getTodoList, { listId: "second" }).catch((e: unknown) => e);
+      assert.ok(refused instanceof MeshError);
+      assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+      const stream = silent.connect();
+      const ended = await new Promise<ServiceError>((resolve) => stream.on("error", resolve));
+      assert.equal(ended.code, status.FAILED_PRECONDITION);
+      assert.match(ended.details, /no hello within 200 ms/);
+    } finally {
+      silent.close();
+      await closeHandlers(other.gateway, [slow, caller]);
+      await other.gateway.stop();
+      await dir.remove();
     }
   });
 });
