@@ -87,6 +87,38 @@ describe("robustness", () => {
     }
   });
 
+  it("runs a retry afresh when every caller of the first attempt gave up while it queued", async () => {
+    const release: (() => void)[] = [];
+    const handler = new MeshService({ address: mesh.address, component: "queued" });
+    handler.addAggregate({
+      ...todoListAggregate,
+      decide: {
+        ...todoListAggregate.decide,
+        createTodoList: (command) =>
+          new Promise((resolve) => release.push(() => resolve([{ type: "todo.v1.TodoListCreated", data: { listId: command.listId, name: command.name } }]))),
+      },
+    });
+    await handler.start();
+    try {
+      const blocking = call(clients.commands, clients.commands.createTodoList, { listId: "queued", name: "First" });
+      await eventually(async () => assert.equal(release.length, 1));
+      const headers = { "recq-command-id": "queued-retry" };
+      // Queued behind the first command of its aggregate until its deadline passes.
+      const abandoned = await failure(call(clients.commands, clients.commands.createTodoList, { listId: "queued", name: "Again" }, headers, 200));
+      assert.equal(abandoned.code, status.DEADLINE_EXCEEDED);
+      const retry = call(clients.commands, clients.commands.createTodoList, { listId: "queued", name: "Again" }, headers, 10_000);
+      release.shift()!();
+      await blocking;
+      await eventually(async () => assert.equal(release.length, 1));
+      release.shift()!();
+      const ack = await retry;
+      assert.equal(ack.commandId, "queued-retry");
+      assert.equal(ack.sequence, "2");
+    } finally {
+      await closeHandlers(mesh.gateway, [handler]);
+    }
+  });
+
   it("drains a handler under load without failing a single call", async () => {
     const a = await startTodo(mesh.address, { roles: ["commands"], instanceId: "drain-a" });
     const b = await startTodo(mesh.address, { roles: ["commands"], instanceId: "drain-b" });

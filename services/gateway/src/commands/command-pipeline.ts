@@ -79,7 +79,10 @@ export class CommandPipeline {
   execute(call: CommandCall): Promise<Buffer> {
     const aggregateId = this.routingKeyOf(call);
     const commandId = checkCommandId(call.commandId) ?? randomUUID();
-    const execution = this.running.get(commandId) ?? this.start(call, commandId, aggregateId);
+    const running = this.running.get(commandId);
+    // An execution every caller already left is being abandoned: a retry must not inherit its cancellation, so
+    // it gets an execution of its own, after the abandoned one (which may yet have recorded an outcome).
+    const execution = running !== undefined && !running.cancellation.aborted ? running : this.start(call, commandId, aggregateId, running?.result);
     return this.join(execution, call.signal);
   }
 
@@ -104,14 +107,18 @@ export class CommandPipeline {
    * Queues the command behind the others of its aggregate at once, in arrival order (commands without a
    * routing key need no ordering). Refused synchronously when the queue is full.
    */
-  private start(call: CommandCall, commandId: string, aggregateId: string): Execution {
-    const cancellation = new Cancellation();
+  private start(call: CommandCall, commandId: string, aggregateId: string, after: Promise<unknown> | undefined): Execution {
+    // The handler is told the first caller's deadline (Dispatch.timeout_ms).
+    const cancellation = new Cancellation(call.signal.deadlineMs);
     const shared: CommandCall = { ...call, signal: cancellation };
-    const run = () => this.decideAndAppend(shared, commandId, aggregateId);
+    const decide = () => this.decideAndAppend(shared, commandId, aggregateId);
+    const run = after === undefined ? decide : () => after.then(decide, decide);
     const result = aggregateId === "" ? run() : this.queue.run(aggregateKey(call.aggregateType, aggregateId), `${call.aggregateType} ${aggregateId}`, run);
     const execution: Execution = { result, cancellation, callers: 0 };
     this.running.set(commandId, execution);
-    const forget = () => this.running.delete(commandId);
+    const forget = () => {
+      if (this.running.get(commandId) === execution) this.running.delete(commandId);
+    };
     result.then(forget, forget);
     return execution;
   }

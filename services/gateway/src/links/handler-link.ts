@@ -195,6 +195,10 @@ function lostError(link: HandlerLink): MeshError {
 
 /** Cheap upper-bound estimate of a frame's encoded size, to keep a batch under the message limit. */
 function gatewayFrameSize(frame: GatewayFrame): number {
+  if (frame.frame?.$case === "callResult") {
+    const outcome = frame.frame.value.outcome;
+    return 64 + (outcome?.$case === "payload" ? outcome.value.length : 256);
+  }
   if (frame.frame?.$case !== "dispatch") return 64;
   const dispatch = frame.frame.value;
   let size = 128 + dispatch.payload.length + (dispatch.snapshot?.payload.length ?? 0) + mapSize(frame.metadata) + mapSize(dispatch.headers);

@@ -36,7 +36,8 @@ export class LinkCalls {
     if (this.running.size >= this.limits.maxCallsPerLink) {
       return this.answer(call.callId, new MeshError(status.RESOURCE_EXHAUSTED, `${this.running.size} calls are already running on this link (limit ${this.limits.maxCallsPerLink})`, Reason.QUEUE_FULL));
     }
-    const timeoutMs = call.timeoutMs > 0 ? call.timeoutMs : this.limits.maxCallMsWithoutDeadline;
+    // Node timers hold at most 2^31-1 ms (a larger value would fire at once).
+    const timeoutMs = Math.min(call.timeoutMs > 0 ? call.timeoutMs : this.limits.maxCallMsWithoutDeadline, 2 ** 31 - 1);
     const deadline = Date.now() + timeoutMs;
     const signal = new Cancellation(deadline);
     const timer = setTimeout(() => signal.abort(new MeshError(status.DEADLINE_EXCEEDED, "the call's deadline passed", Reason.DEADLINE_EXCEEDED)), timeoutMs);
@@ -63,7 +64,12 @@ export class LinkCalls {
     this.running.clear();
   }
 
-  private answer(callId: number, result: Buffer | MeshError): void {
+  private answer(callId: number, answer: Buffer | MeshError): void {
+    // An answer larger than the handler accepts fails alone, instead of breaking the link and every call on it.
+    const result =
+      answer instanceof Buffer && answer.length + 64 > this.link.maxMessageBytes
+        ? new MeshError(status.RESOURCE_EXHAUSTED, `the answer is ${answer.length} bytes; handler ${this.link.component} accepts ${this.link.maxMessageBytes}`, Reason.MESSAGE_TOO_LARGE)
+        : answer;
     const outcome =
       result instanceof MeshError
         ? ({ $case: "failure", value: { code: result.code, message: result.message, reason: result.reason } } as const)

@@ -1,5 +1,5 @@
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
-import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { EventEnvelope } from "../../../../gen/recq/v1/event";
 import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "../../../../gen/recq/v1/link";
 import { MeshError } from "../errors/mesh-error";
@@ -9,7 +9,7 @@ import { Backoff } from "../link/backoff";
 import { LINK_KEEPALIVE } from "../link/link-client";
 import type { Logger } from "../logging/logger";
 import { Attribute, SpanName } from "../telemetry/span-names";
-import { extractTraceContext, startMeshSpan } from "../telemetry/trace-context";
+import { contextWithSpan, extractTraceContext, startMeshSpan } from "../telemetry/trace-context";
 
 export interface ProjectorClientOptions {
   address: string;
@@ -119,7 +119,7 @@ export class ProjectorClient<C extends EventCodecs> {
       },
       parent,
     );
-    const active = trace.setSpan(parent, span);
+    const active = contextWithSpan(span, parent);
     try {
       const event = decodeEvent(this.projection.events, envelope.type, envelope.payload);
       const meta = {

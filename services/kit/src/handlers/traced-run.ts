@@ -1,8 +1,8 @@
-import { context, SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, type Attributes } from "@opentelemetry/api";
 import { status } from "@grpc/grpc-js";
 import { MeshError, Reason } from "../errors/mesh-error";
 import { SpanName } from "../telemetry/span-names";
-import { extractTraceContext, startMeshSpan } from "../telemetry/trace-context";
+import { contextWithSpan, extractTraceContext, startMeshSpan } from "../telemetry/trace-context";
 
 /**
  * Runs a handler inside a `recq.handler.handle` span whose parent is the gateway's dispatch span (carried in
@@ -12,7 +12,7 @@ export async function tracedRun<T>(metadata: Record<string, string>, attributes:
   const parent = extractTraceContext(metadata);
   const span = startMeshSpan(SpanName.HANDLER_HANDLE, { kind: SpanKind.SERVER, attributes }, parent);
   try {
-    return await context.with(trace.setSpan(parent, span), work);
+    return await context.with(contextWithSpan(span, parent), work);
   } catch (thrown) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: MeshError.from(thrown).message });
     throw thrown;

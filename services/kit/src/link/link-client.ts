@@ -139,9 +139,15 @@ export class LinkClient {
     if (this.stream === undefined || this.closed) {
       return Promise.reject(new MeshError(status.UNAVAILABLE, "not linked to the gateway", Reason.HANDLER_LOST));
     }
+    if (payload.length + 256 > this.gatewayMaxMessageBytes) {
+      return Promise.reject(
+        new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${payload.length} bytes; the gateway accepts ${this.gatewayMaxMessageBytes} per message`, Reason.MESSAGE_TOO_LARGE),
+      );
+    }
     const callId = this.nextCallId;
     this.nextCallId = callId >= 0xffffffff ? 1 : callId + 1;
-    const timeoutMs = options.timeoutMs ?? 30_000;
+    // Always an explicit deadline: the gateway gets the same one this guard waits for.
+    const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs > 0 ? options.timeoutMs : 30_000;
     return new Promise<Buffer>((resolve, reject) => {
       // The gateway answers DEADLINE_EXCEEDED itself; this only guards against an answer that never comes.
       const timer = setTimeout(() => {
@@ -279,6 +285,11 @@ export class LinkClient {
       return;
     }
     running.streaming = entry.streaming;
+    if (this.draining && entry.streaming) {
+      // Routed here just before the gateway saw our Drain: send the subscriber elsewhere at once.
+      reply({ $case: "failure", value: { code: status.UNAVAILABLE, message: "the handler is draining: subscribe again", reason: Reason.HANDLER_DRAINING } });
+      return;
+    }
     entry.run(dispatch, metadata, reply, controller.signal);
   }
 
@@ -383,7 +394,9 @@ export class LinkClient {
 }
 
 function handlerFrameSize(frame: HandlerFrame): number {
-  return frame.frame?.$case === "reply" ? outcomeSize(frame.frame.value.outcome) : 64;
+  if (frame.frame?.$case === "reply") return outcomeSize(frame.frame.value.outcome);
+  if (frame.frame?.$case === "call") return 256 + frame.frame.value.payload.length;
+  return 64;
 }
 
 function outcomeSize(outcome: Reply["outcome"]): number {
