@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
-import { call, eventually, startTodo, tempDir, todoClients, type RunningTodo } from "../support/mesh-harness";
+import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningTodo } from "../support/mesh-harness";
 
 const GATEWAY_MAIN = path.resolve(__dirname, "../../services/gateway/main.js");
 const DESCRIPTORS = path.resolve(__dirname, "../../descriptors.binpb");
@@ -115,3 +116,57 @@ describe("the gateway as a process", () => {
     }
   });
 });
+
+describe("the TodoList service as a process", () => {
+  const TODO_MAIN = path.resolve(__dirname, "../../services/todo/main.js");
+  let data: Awaited<ReturnType<typeof tempDir>>;
+
+  before(async () => {
+    data = await tempDir("todo-process");
+  });
+
+  after(async () => {
+    await data.remove();
+  });
+
+  it("waits for a gateway that is not up yet, links once it is, and drains and exits 0 on SIGTERM", async () => {
+    const port = await freePort();
+    const todo = spawn(process.execPath, [TODO_MAIN], {
+      env: { ...process.env, MONGODB_URI: "", RECQ_GATEWAY: `127.0.0.1:${port}`, RECQ_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => todo.once("exit", (code) => resolve(code)));
+    let mesh: Awaited<ReturnType<typeof startGateway>> | undefined;
+    try {
+      // No gateway for a while: the service must keep trying, not exit.
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(todo.exitCode, null, "the service is still running");
+      mesh = await startGateway(data.dir, { port });
+      await eventually(async () => assert.equal(mesh!.gateway.handlerLinkCount, 1), 10_000);
+      const clients = todoClients(mesh.address);
+      try {
+        const ack = await call(clients.commands, clients.commands.createTodoList, { listId: "process", name: "P" });
+        assert.equal(ack.sequence, "1");
+      } finally {
+        clients.close();
+      }
+      todo.kill("SIGTERM");
+      assert.equal(await exited, 0);
+      await eventually(async () => assert.equal(mesh!.gateway.handlerLinkCount, 0));
+    } finally {
+      if (todo.exitCode === null) todo.kill("SIGKILL");
+      await mesh?.gateway.stop();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
