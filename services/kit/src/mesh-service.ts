@@ -129,8 +129,8 @@ export class MeshService {
 
   /** Graceful stop: no new work, work in flight finishes (bounded), then the streams close. */
   async drain(): Promise<void> {
-    await this.link.drain(this.options.drainTimeoutMs ?? 10_000);
-    await Promise.all(this.projectors.map((p) => p.drain()));
+    // Together: a projector must not go on reconnecting while the link drains (the gateway may be stopping too).
+    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...this.projectors.map((p) => p.drain())]);
   }
 
   /** Immediate stop, for tests that simulate a crash of the process's links. */

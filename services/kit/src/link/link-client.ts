@@ -352,6 +352,8 @@ export class LinkClient {
     if (meshError.code === status.UNAUTHENTICATED || meshError.code === status.PERMISSION_DENIED || meshError.reason === Reason.PROTOCOL_VIOLATION) {
       this.settleReady(meshError);
     }
+    // A link lost while draining has nothing left to drain: the work on it is gone with it.
+    if (this.draining) this.onDrained?.();
     if (this.closed || this.draining) return;
     const delay = this.backoff.next();
     this.options.logger.warn("link lost; reconnecting", { error: meshError.message, code: meshError.code, delayMs: delay });
