@@ -4,7 +4,7 @@ import { status } from "@grpc/grpc-js";
 import { MeshError, MeshService } from "../../services/kit";
 import { TodoListCommandServiceService } from "../../gen/todo/v1/commands";
 import { TodoListQueryServiceService } from "../../gen/todo/v1/queries";
-import { closeHandlers, startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
+import { closeHandlers, startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo, startHangingQueries } from "../support/mesh-harness";
 
 /** A service of the mesh calling others through its own link, instead of a unary call per hop. */
 describe("calls over a handler link", () => {
@@ -51,17 +51,8 @@ describe("calls over a handler link", () => {
   it("answers DEADLINE_EXCEEDED when the call's own deadline passes", async () => {
     const dir = await tempDir("link-deadline");
     const other = await startGateway(dir.dir);
-    const slow = new MeshService({ address: other.address, component: "slow-queries" });
-    slow.addQueries({
-      service: TodoListQueryServiceService,
-      handlers: {
-        getTodoList: () => new Promise(() => undefined),
-        listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
-        watchTodoList: async () => undefined,
-      },
-    });
+    const slow = await startHangingQueries(other.address, "slow-queries");
     const impatient = new MeshService({ address: other.address, component: "impatient" });
-    await slow.start();
     await impatient.start();
     try {
       const error = await impatient.call(TodoListQueryServiceService.getTodoList, { listId: "x" }, { timeoutMs: 200 }).catch((e: unknown) => e);

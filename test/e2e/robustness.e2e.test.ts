@@ -6,7 +6,7 @@ import { MeshError, MeshService } from "../../services/kit";
 import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
 import { HandlerLinkServiceClient, type ConnectResponse, type HandlerFrame } from "../../gen/recq/v1/link";
 import { TodoListQueryServiceService, TodoListView, WatchTodoList } from "../../gen/todo/v1/queries";
-import { call, closeHandlers, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, closeHandlers, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, startHangingQueries } from "../support/mesh-harness";
 
 const reasonOf = (error: ServiceError) => error.metadata.get("recq-reason")[0];
 
@@ -252,17 +252,8 @@ describe("robustness", () => {
   it("refuses calls over a link past RECQ_MAX_CALLS_PER_LINK, and closes a link that never says hello", async () => {
     const dir = await tempDir("link-limits");
     const other = await startGateway(dir.dir, { limits: { maxCallsPerLink: 1, heartbeatIntervalMs: 200 } });
-    const slow = new MeshService({ address: other.address, component: "slow" });
-    slow.addQueries({
-      service: TodoListQueryServiceService,
-      handlers: {
-        getTodoList: () => new Promise(() => undefined),
-        listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
-        watchTodoList: async () => undefined,
-      },
-    });
+    const slow = await startHangingQueries(other.address, "slow");
     const caller = new MeshService({ address: other.address, component: "caller" });
-    await slow.start();
     await caller.start();
     const silent = new HandlerLinkServiceClient(other.address, credentials.createInsecure());
     try {

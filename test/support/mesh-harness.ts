@@ -13,7 +13,7 @@ import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
 import { todoListProjection } from "../../services/todo/src/todo-list-projection";
 import { todoListQueries } from "../../services/todo/src/todo-list-queries";
 import { TodoListCommandServiceClient } from "../../gen/todo/v1/commands";
-import { TodoListQueryServiceClient } from "../../gen/todo/v1/queries";
+import { TodoListQueryServiceClient, TodoListQueryServiceService } from "../../gen/todo/v1/queries";
 
 let catalog: DescriptorCatalog | undefined;
 
@@ -115,4 +115,19 @@ export async function closeHandlers(gateway: Gateway, meshes: MeshService[]): Pr
   await eventually(async () => {
     if (gateway.handlerLinkCount !== 0) throw new Error(`${gateway.handlerLinkCount} handler links still open`);
   });
+}
+
+/** A query service whose GetTodoList never answers: for deadlines, limits and cancellation. */
+export async function startHangingQueries(address: string, component: string): Promise<MeshService> {
+  const mesh = new MeshService({ address, component });
+  mesh.addQueries({
+    service: TodoListQueryServiceService,
+    handlers: {
+      getTodoList: () => new Promise(() => undefined),
+      listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
+      watchTodoList: async () => undefined,
+    },
+  });
+  await mesh.start();
+  return mesh;
 }

@@ -3,6 +3,7 @@ import type { ChangeStream, Collection } from "mongodb";
 import { Backoff } from "../../../kit/src/link/backoff";
 import type { StoreLogger } from "./embedded-store-options";
 import type { EventDocument } from "./mongo-event-documents";
+import { WakeableDelay } from "../../../kit/src/mongo/wakeable-delay";
 
 /**
  * Notices appends made by other gateways on the same database. A change stream on `events` (inserts only,
@@ -16,7 +17,7 @@ import type { EventDocument } from "./mongo-event-documents";
 export class AppendWatcher {
   private stream: ChangeStream<EventDocument, { _id: unknown }> | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
-  private wakeRetry: (() => void) | undefined;
+  private readonly retryDelay = new WakeableDelay();
   private closed = false;
   private readonly following: Promise<void>;
 
@@ -31,7 +32,7 @@ export class AppendWatcher {
   async close(): Promise<void> {
     this.closed = true;
     this.stopPolling();
-    this.wakeRetry?.();
+    this.retryDelay.wake();
     await this.stream?.close().catch(() => undefined);
     await this.following;
   }
@@ -44,7 +45,7 @@ export class AppendWatcher {
       } catch (error: unknown) {
         if (this.closed) return;
         this.startPolling(error);
-        await this.sleep(backoff.next());
+        await this.retryDelay.wait(backoff.next());
       }
     }
   }
@@ -82,18 +83,5 @@ export class AppendWatcher {
   private stopPolling(): void {
     clearInterval(this.pollTimer);
     this.pollTimer = undefined;
-  }
-
-  /** Waits `ms`, or less if the watcher closes meanwhile. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeRetry = done;
-    });
   }
 }

@@ -5,6 +5,7 @@ import { serverCode, ServerCode } from "../mongo/mongo-errors";
 import { CHECKPOINTS_COLLECTION, type CheckpointDocument } from "./mongo-view-documents";
 import { CommitChanges, type FeedEvent } from "./mongo-commit-changes";
 import type { ViewChange } from "./view-store";
+import { WakeableDelay } from "../mongo/wakeable-delay";
 
 /**
  * The changes of one view collection, from a MongoDB change stream (which needs a replica set or a sharded
@@ -23,7 +24,7 @@ export class ViewChangeFeed {
   private readonly changes: CommitChanges;
   private stream: ChangeStream<Document, FeedEvent> | undefined;
   private following: Promise<void> = Promise.resolve();
-  private wakeRetry: (() => void) | undefined;
+  private readonly retryDelay = new WakeableDelay();
   private closed = false;
 
   constructor(
@@ -40,7 +41,7 @@ export class ViewChangeFeed {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.wakeRetry?.();
+    this.retryDelay.wake();
     await this.ready;
     await this.stream?.close().catch(() => undefined);
     await this.following;
@@ -90,7 +91,7 @@ export class ViewChangeFeed {
           from = undefined;
         }
         this.onError(error);
-        await this.sleep(backoff.next());
+        await this.retryDelay.wait(backoff.next());
       } finally {
         this.stream = undefined;
         await stream?.close().catch(() => undefined);
@@ -108,17 +109,5 @@ export class ViewChangeFeed {
       },
       { $project: { operationType: 1, ns: 1, documentKey: 1, lsid: 1, txnNumber: 1, "fullDocument.position": 1 } },
     ];
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeRetry = done;
-    });
   }
 }

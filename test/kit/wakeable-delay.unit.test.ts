@@ -1,0 +1,18 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { WakeableDelay } from "../../services/kit/src/mongo/wakeable-delay";
+
+describe("WakeableDelay", () => {
+  it("waits its time, or less when woken", async () => {
+    const delay = new WakeableDelay();
+    let started = Date.now();
+    await delay.wait(30);
+    assert.ok(Date.now() - started >= 25, "waited about its time");
+    started = Date.now();
+    const waiting = delay.wait(10_000);
+    delay.wake();
+    await waiting;
+    assert.ok(Date.now() - started < 1_000, "woken at once");
+    delay.wake(); // nothing waiting: no effect
+  });
+});
