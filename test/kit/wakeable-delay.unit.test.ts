@@ -4,6 +4,8 @@ import { WakeableDelay } from "../../services/kit/src/mongo/wakeable-delay";
 
 describe("WakeableDelay", () => {
   it("waits its time, or less when woken", async () => {
+    // The delay's own timer is unref'd (it must not keep a process alive): keep this test's process up.
+    const keepAlive = setInterval(() => undefined, 1_000);
     const delay = new WakeableDelay();
     let started = Date.now();
     await delay.wait(30);
@@ -14,5 +16,6 @@ describe("WakeableDelay", () => {
     await waiting;
     assert.ok(Date.now() - started < 1_000, "woken at once");
     delay.wake(); // nothing waiting: no effect
+    clearInterval(keepAlive);
   });
 });
