@@ -1,5 +1,5 @@
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { HandlerLinkServiceService } from "../../../gen/recq/v1/link";
+import { HandlerLinkServiceService, protobufPackage as recqPackage } from "../../../gen/recq/v1/link";
 import { MeshError, Reason } from "../../kit/src/errors/mesh-error";
 import { silentLogger, type Logger } from "../../kit/src/logging/logger";
 import { CommandPipeline } from "./commands/command-pipeline";
@@ -7,10 +7,10 @@ import { defaultLimits, type GatewayLimits } from "./config";
 import { ConsumerHub } from "./consumers/consumer-hub";
 import { ProjectionPositions } from "./consumers/projection-positions";
 import type { DescriptorCatalog, ServiceEntry } from "./descriptors/descriptor-catalog";
-import { addHealthService, HealthRegistry } from "./health/health-service";
+import { addHealthService, HEALTH_SERVICE_NAME, HealthRegistry } from "./health/health-service";
 import { LinkService } from "./links/link-service";
 import { QueryRelay } from "./queries/query-relay";
-import { addReflectionService } from "./reflection/reflection-service";
+import { addReflectionService, REFLECTION_V1_SERVICE_NAME } from "./reflection/reflection-service";
 import { Dispatcher } from "./routing/dispatcher";
 import { MethodRouter } from "./routing/method-router";
 import { CallTracker } from "./server/call-tracker";
@@ -29,10 +29,9 @@ export interface GatewayOptions {
   logger?: Logger;
 }
 
-const HEALTH_SERVICE = "grpc.health.v1.Health";
+const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
-const REFLECTION_SERVICES = ["grpc.reflection.v1.ServerReflection"];
-const LINK_SERVICE = "recq.v1.HandlerLinkService";
+const LISTED_PROTOCOL_SERVICES = [HEALTH_SERVICE_NAME, REFLECTION_V1_SERVICE_NAME, HANDLER_LINK_SERVICE_NAME];
 
 /**
  * The Message Gateway: serves every domain service of the descriptor set, routes each call over a handler
@@ -104,7 +103,7 @@ export class Gateway {
     server.addService(HandlerLinkServiceService, { connect: links.connect, consume: consumers.consume });
     const health = new HealthRegistry();
     addHealthService(server, health);
-    const served = [...catalog.services.map((s) => s.fullName), HEALTH_SERVICE, ...REFLECTION_SERVICES, LINK_SERVICE];
+    const served = [...catalog.services.map((s) => s.fullName), ...LISTED_PROTOCOL_SERVICES];
     addReflectionService(server, catalog, () => served);
     trackServiceHealth(catalog.services, router, health);
     health.setStatus("", "SERVING");

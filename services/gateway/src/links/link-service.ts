@@ -8,7 +8,7 @@ import { checkCredentials } from "./credentials";
 import { HandlerLink } from "./handler-link";
 import { LinkCalls, type LinkCallLimits, type LinkCallRunner } from "./link-calls";
 
-export const LINK_PROTOCOL_VERSION = 1;
+import { LINK_PROTOCOL_VERSION } from "../../../kit/src/link/link-client";
 
 export interface LinkServiceOptions extends LinkCallLimits {
   /** When set, a Hello must carry it. */
