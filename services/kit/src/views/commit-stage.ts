@@ -1,5 +1,5 @@
-import { isDeepStrictEqual } from "node:util";
 import { copyDocument, copyPlainValue } from "./document-copy";
+import { sameDocumentValue } from "./document-equality";
 import { tryFastUpdate } from "./fast-update";
 import { applyUpdateOperators } from "./mingo-bridge";
 import type { DocumentChange } from "./unique-index";
@@ -36,7 +36,7 @@ export class CommitStage {
 
   /** The documents whose state differs after the commit: what unique indexes check and watchers hear about. */
   changes(): DocumentChange[] {
-    return [...this.staged.values()].filter((change) => !isDeepStrictEqual(change.before, change.after));
+    return [...this.staged.values()].filter((change) => !sameDocumentValue(change.before, change.after));
   }
 
   private put(collection: string, document: ViewDocument): void {
