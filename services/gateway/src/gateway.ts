@@ -1,5 +1,5 @@
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { HandlerLinkServiceService, protobufPackage as recqPackage } from "../../../gen/recq/v1/link";
+import { protobufPackage as recqPackage } from "../../../gen/recq/v1/link";
 import { MeshError, Reason } from "../../kit/src/errors/mesh-error";
 import { silentLogger, type Logger } from "../../kit/src/logging/logger";
 import { CommandPipeline } from "./commands/command-pipeline";
@@ -8,6 +8,7 @@ import { ConsumerHub } from "./consumers/consumer-hub";
 import { ProjectionPositions } from "./consumers/projection-positions";
 import type { DescriptorCatalog, ServiceEntry } from "./descriptors/descriptor-catalog";
 import { addHealthService, HEALTH_SERVICE_NAME, HealthRegistry } from "./health/health-service";
+import { GatewayLinkService } from "./links/event-wire-cache";
 import { LinkService } from "./links/link-service";
 import { QueryRelay } from "./queries/query-relay";
 import { addReflectionService, REFLECTION_V1_SERVICE_NAME } from "./reflection/reflection-service";
@@ -100,7 +101,7 @@ export class Gateway {
       linkCallRunner(catalog, commands, queries, limits.maxRequestBytes),
     );
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
-    server.addService(HandlerLinkServiceService, { connect: links.connect, consume: consumers.consume });
+    server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     const health = new HealthRegistry();
     addHealthService(server, health);
     const served = [...catalog.services.map((s) => s.fullName), ...LISTED_PROTOCOL_SERVICES];

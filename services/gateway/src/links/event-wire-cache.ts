@@ -1,0 +1,79 @@
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { EventEnvelope } from "../../../../gen/recq/v1/event";
+import {
+  ConnectResponse,
+  ConsumeResponse,
+  Dispatch,
+  GatewayFrame,
+  HandlerLinkServiceService,
+} from "../../../../gen/recq/v1/link";
+
+/**
+ * Each event envelope's wire bytes, made once. The same envelope ships in every dispatch of its aggregate
+ * until the next snapshot (an aggregate cache entry keeps its envelopes) and to every consumer; encoding it
+ * again each time was a tenth of the gateway's CPU under commands with long histories. Envelopes are never
+ * changed after they are built (`toEnvelope`), so their bytes cannot go stale.
+ */
+const envelopeBytes = new WeakMap<EventEnvelope, Uint8Array>();
+
+export function encodedEnvelope(envelope: EventEnvelope): Uint8Array {
+  let bytes = envelopeBytes.get(envelope);
+  if (bytes === undefined) {
+    bytes = EventEnvelope.encode(envelope).finish();
+    envelopeBytes.set(envelope, bytes);
+  }
+  return bytes;
+}
+
+/** A length-delimited field's tag: field number and wire type 2. */
+const lengthDelimited = (field: number): number => (field << 3) | 2;
+const CONNECT_RESPONSE_FRAMES = 1;
+const GATEWAY_FRAME_DISPATCH = 4;
+const DISPATCH_HISTORY = 7;
+const CONSUME_RESPONSE_EVENTS = 1;
+
+/**
+ * ConnectResponse's wire form, byte for byte a valid encoding of the message (fields may come in another
+ * order, which protobuf allows): dispatch histories are written from the cached envelope bytes.
+ */
+export function serializeConnectResponse(response: ConnectResponse): Buffer {
+  const writer = new BinaryWriter();
+  for (const frame of response.frames) {
+    writer.uint32(lengthDelimited(CONNECT_RESPONSE_FRAMES)).fork();
+    if (frame.frame?.$case === "dispatch" && frame.frame.value.history.length > 0) {
+      writeDispatchFrame(frame, frame.frame.value, writer);
+    } else {
+      GatewayFrame.encode(frame, writer);
+    }
+    writer.join();
+  }
+  return asBuffer(writer.finish());
+}
+
+function writeDispatchFrame(frame: GatewayFrame, dispatch: Dispatch, writer: BinaryWriter): void {
+  GatewayFrame.encode({ ...frame, frame: undefined }, writer);
+  writer.uint32(lengthDelimited(GATEWAY_FRAME_DISPATCH)).fork();
+  Dispatch.encode({ ...dispatch, history: [] }, writer);
+  for (const envelope of dispatch.history) writer.uint32(lengthDelimited(DISPATCH_HISTORY)).bytes(encodedEnvelope(envelope));
+  writer.join();
+}
+
+/** ConsumeResponse's wire form, its events written from the cached envelope bytes. */
+export function serializeConsumeResponse(response: ConsumeResponse): Buffer {
+  const writer = new BinaryWriter();
+  for (const envelope of response.events) writer.uint32(lengthDelimited(CONSUME_RESPONSE_EVENTS)).bytes(encodedEnvelope(envelope));
+  ConsumeResponse.encode({ ...response, events: [] }, writer);
+  return asBuffer(writer.finish());
+}
+
+/** A Buffer over the writer's bytes without copying them (the generated serializers copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The link service as the gateway serves it: the generated definition with the serializers above. */
+export const GatewayLinkService = {
+  ...HandlerLinkServiceService,
+  connect: { ...HandlerLinkServiceService.connect, responseSerialize: serializeConnectResponse },
+  consume: { ...HandlerLinkServiceService.consume, responseSerialize: serializeConsumeResponse },
+} as const;

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { EventEnvelope } from "../../gen/recq/v1/event";
+import { ConnectResponse, ConsumeResponse, type GatewayFrame } from "../../gen/recq/v1/link";
+import { encodedEnvelope, serializeConnectResponse, serializeConsumeResponse } from "../../services/gateway/src/links/event-wire-cache";
+
+const envelope = (sequence: number): EventEnvelope => ({
+  position: String(100 + sequence),
+  aggregateType: "todo.v1.TodoList",
+  aggregateId: "list-1",
+  sequence: String(sequence),
+  type: "todo.v1.TodoItemAdded",
+  payload: Buffer.from([sequence, 1, 2, 3]),
+  time: new Date(1_700_000_000_000 + sequence),
+  commandId: `cmd-${sequence}`,
+  metadata: { traceparent: `00-${"a".repeat(32)}-${"b".repeat(16)}-01` },
+});
+
+const dispatchFrame = (history: EventEnvelope[]): GatewayFrame => ({
+  metadata: { "x-tenant": "acme" },
+  frame: {
+    $case: "dispatch",
+    value: {
+      requestId: 7,
+      method: "todo.v1.TodoListCommandService/AddTodoItem",
+      payload: Buffer.from("request"),
+      commandId: "cmd-9",
+      aggregateId: "list-1",
+      snapshot: { sequence: "4", type: "todo.v1.TodoListState", payload: Buffer.from("state") },
+      history,
+      timeoutMs: 2500,
+      headers: { "x-request": "r1" },
+    },
+  },
+});
+
+describe("link serializers with cached event bytes", () => {
+  it("encode a ConnectResponse that decodes to the same frames as the generated encoder's", () => {
+    const history = [envelope(5), envelope(6), envelope(7)];
+    const response: ConnectResponse = {
+      frames: [
+        dispatchFrame(history),
+        { metadata: {}, frame: { $case: "cancel", value: { requestId: 3, reason: "caller cancelled" } } },
+        dispatchFrame([]),
+      ],
+    };
+    const decoded = ConnectResponse.decode(serializeConnectResponse(response));
+    assert.deepEqual(decoded, ConnectResponse.decode(ConnectResponse.encode(response).finish()));
+    const first = decoded.frames[0]!.frame;
+    assert.equal(first?.$case, "dispatch");
+    assert.deepEqual(first.value.history.map((e) => e.sequence), ["5", "6", "7"]);
+    // The same envelopes in a later dispatch are the same bytes, encoded once.
+    assert.equal(encodedEnvelope(history[1]!), encodedEnvelope(history[1]!));
+    assert.deepEqual(ConnectResponse.decode(serializeConnectResponse({ frames: [dispatchFrame(history)] })).frames[0], decoded.frames[0]);
+  });
+
+  it("encode a ConsumeResponse that decodes to the same events and standby flag", () => {
+    for (const response of [{ events: [envelope(1), envelope(2)], standby: false }, { events: [], standby: true }]) {
+      const decoded = ConsumeResponse.decode(serializeConsumeResponse(response));
+      assert.deepEqual(decoded, ConsumeResponse.decode(ConsumeResponse.encode(response).finish()));
+      assert.deepEqual(decoded.events.map((e) => e.commandId), response.events.map((e) => e.commandId));
+      assert.equal(decoded.standby, response.standby);
+    }
+  });
+});
