@@ -2,6 +2,8 @@ import { GetTodoList } from "../../gen/todo/v1/queries";
 import { h2load, type LoadResult } from "../lib/h2load";
 import { startMesh } from "../lib/mesh";
 import { cpuMicros, startScript } from "../lib/processes";
+import { roundTripFloor } from "../lib/round-trip-floor";
+import type { Latency } from "../lib/stats";
 
 export interface HopCostResult {
   connections: number;
@@ -14,7 +16,20 @@ export interface HopCostResult {
   directCpuMicrosPerCall: number;
   gatewayCpuMicrosPerCall: number;
   handlerCpuMicrosPerCall: number;
-  halfRate: { rps: number; direct: LoadResult; gateway: LoadResult; p99AddedMs: number };
+  /** Both at half the direct maximum, in the same shape (connections × streams) as the maximum. */
+  halfRate: PacedPair;
+  /** Both at a low rate, one call at a time: the hop without queueing. */
+  idle: PacedPair;
+  /** Process-to-process round trips over loopback on this machine: what a hop cannot go below. */
+  roundTripFloor: Latency;
+}
+
+export interface PacedPair {
+  rps: number;
+  direct: LoadResult;
+  gateway: LoadResult;
+  p50AddedMs: number;
+  p99AddedMs: number;
 }
 
 const PATH = "/todo.v1.TodoListQueryService/GetTodoList";
@@ -54,15 +69,19 @@ export async function hopCost(options: { connections: number; streams: number; s
     const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]!;
     const directMax = median.direct;
     const gatewayMax = median.gateway;
-    // Latency at half the direct maximum, paced: many connections with one request in flight each, so that
-    // the figure is the hop's, not the queue a burst of 25 streams makes.
-    const rps = Math.floor(directMax.perSecond / 2);
-    const pacedConnections = 50;
-    const perConnection = Math.max(1, Math.floor(rps / pacedConnections));
-    const paced = (address: string) =>
-      h2load({ address, path: PATH, message, connections: pacedConnections, streams: 1, durationSeconds: options.seconds, rpsPerConnection: perConnection });
-    const directHalf = await paced(directAddress);
-    const gatewayHalf = await paced(mesh.address);
+    // Latency at half the direct maximum, in the shape the maximum was measured in: h2load's --rps releases
+    // a connection's due requests together, so arrivals come in small bursts, the same for both. Spreading
+    // them over many one-stream connections instead makes each call dearer (no batching) and saturates
+    // this machine before half the maximum.
+    const perConnection = Math.max(1, Math.floor(directMax.perSecond / 2 / options.connections));
+    const halfRate = await pacedPair(directAddress, mesh.address, perConnection * options.connections, (address) =>
+      h2load({ address, path: PATH, message, connections: options.connections, streams: options.streams, durationSeconds: options.seconds, rpsPerConnection: perConnection }),
+    );
+    const idleRps = 200;
+    const idle = await pacedPair(directAddress, mesh.address, idleRps, (address) =>
+      h2load({ address, path: PATH, message, connections: 1, streams: 1, durationSeconds: Math.ceil(options.seconds / 2), rpsPerConnection: idleRps }),
+    );
+    const floor = await roundTripFloor({ roundTrips: 1000, pauseMs: 2 });
     return {
       connections: options.connections,
       streams: options.streams,
@@ -73,10 +92,18 @@ export async function hopCost(options: { connections: number; streams: number; s
       directCpuMicrosPerCall: median.directCpu,
       gatewayCpuMicrosPerCall: median.gatewayCpu,
       handlerCpuMicrosPerCall: median.handlerCpu,
-      halfRate: { rps: perConnection * pacedConnections, direct: directHalf, gateway: gatewayHalf, p99AddedMs: gatewayHalf.p99Ms - directHalf.p99Ms },
+      halfRate,
+      idle,
+      roundTripFloor: floor,
     };
   } finally {
     await mesh.stop();
     await direct.stop();
   }
+}
+
+async function pacedPair(directAddress: string, gatewayAddress: string, rps: number, load: (address: string) => Promise<LoadResult>): Promise<PacedPair> {
+  const direct = await load(directAddress);
+  const gateway = await load(gatewayAddress);
+  return { rps, direct, gateway, p50AddedMs: gateway.p50Ms - direct.p50Ms, p99AddedMs: gateway.p99Ms - direct.p99Ms };
 }
