@@ -12,10 +12,14 @@ export interface Started {
 }
 
 /**
- * BENCH_CPU_PROF=<dir> profiles every process a scenario starts (`node --cpu-prof`): one .cpuprofile per
- * process in <dir>, written when it stops. Figures taken while profiling are slower than the real ones.
+ * Node flags for every process a scenario starts, to look inside a run: BENCH_CPU_PROF=<dir> profiles each
+ * (`--cpu-prof`, one .cpuprofile per process in <dir>, written when it stops); BENCH_NODE_ARGS adds any other
+ * flags (say `--trace-gc`). Figures taken with either are not the real ones.
  */
-const profileArgs = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+export const profileArgs = [
+  ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+  ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ").filter((arg) => arg !== "") : []),
+];
 
 /** Starts a compiled script of this repo (path relative to dist/) and waits for it to print `ready`. */
 export function startScript(script: string, args: string[], env: Record<string, string> = {}, readyPattern = /ready/): Promise<Started> {
