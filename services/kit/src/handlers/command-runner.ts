@@ -17,12 +17,21 @@ export function commandRunner<D extends ServiceDefinitionLike, S, C extends Even
 ): DispatchRunner {
   const decide = definition.decide[method];
   const { requestDeserialize } = definition.service[method]!;
-  return (dispatch, metadata, reply, signal) => {
+  return (dispatch, metadata, reply, cancellation) => {
     const attributes = { [Attribute.METHOD]: dispatch.method, [Attribute.COMMAND_ID]: dispatch.commandId, [Attribute.AGGREGATE_ID]: dispatch.aggregateId };
     tracedRun(metadata, attributes, async () => {
       const command = decodeRequest(requestDeserialize, dispatch.payload, dispatch.method) as Parameters<typeof decide>[0];
       const { state, sequence } = fold(definition, dispatch.snapshot, dispatch.history);
-      const context = { commandId: dispatch.commandId, aggregateId: dispatch.aggregateId, sequence, headers: dispatch.headers, signal };
+      const context = {
+        commandId: dispatch.commandId,
+        aggregateId: dispatch.aggregateId,
+        sequence,
+        headers: dispatch.headers,
+        // A getter: the signal is made only if decide reads it.
+        get signal() {
+          return cancellation.signal;
+        },
+      };
       const events = await decide(command, state, context);
       return {
         events: events.map((event) => encodeEvent(definition.events, event)),

@@ -11,13 +11,20 @@ export function queryRunner<D extends ServiceDefinitionLike>(definition: QueryDe
   const methodDefinition = definition.service[method]!;
   const encode = methodDefinition.responseSerialize as (answer: unknown) => Buffer;
   const handler = definition.handlers[method] as unknown;
-  return (dispatch, metadata, reply, signal) => {
+  return (dispatch, metadata, reply, cancellation) => {
     const attributes = { [Attribute.METHOD]: dispatch.method };
     const request = () => decodeRequest((b) => methodDefinition.requestDeserialize(b), dispatch.payload, dispatch.method);
-    const context = { headers: dispatch.headers, signal };
+    // A getter: the signal is made only if the handler reads it.
+    const context = {
+      headers: dispatch.headers,
+      get signal() {
+        return cancellation.signal;
+      },
+    };
     if (methodDefinition.responseStream) {
       const emit = (answer: unknown) => reply({ $case: "answer", value: { payload: encode(answer) } });
-      tracedRun(metadata, attributes, () => (handler as AnyStreaming)(request(), { ...context, emit })).then(
+      const streamingContext = Object.assign(context, { emit });
+      tracedRun(metadata, attributes, () => (handler as AnyStreaming)(request(), streamingContext)).then(
         () => reply({ $case: "end", value: {} }),
         (thrown) => reply(failureOf(thrown)),
       );

@@ -13,12 +13,19 @@ import {
 import { MeshError, Reason } from "../errors/mesh-error";
 import type { Logger } from "../logging/logger";
 import { Backoff } from "./backoff";
+import { DispatchCancellation } from "./dispatch-cancellation";
 import { FrameBatcher } from "./frame-batcher";
 
 export const LINK_PROTOCOL_VERSION = 1;
 
 /** Runs one dispatch; calls `reply` once (or, for a streaming query, per answer and then once more to end). */
-export type DispatchRunner = (dispatch: Dispatch, metadata: Record<string, string>, reply: (outcome: Reply["outcome"]) => void, signal: AbortSignal) => void;
+/** Runs one dispatch; `cancellation.signal` is the handler's `context.signal` (made when first read). */
+export type DispatchRunner = (
+  dispatch: Dispatch,
+  metadata: Record<string, string>,
+  reply: (outcome: Reply["outcome"]) => void,
+  cancellation: { readonly signal: AbortSignal },
+) => void;
 
 export interface LinkClientOptions {
   address: string;
@@ -35,7 +42,7 @@ export interface LinkClientOptions {
 }
 
 interface Running {
-  controller: AbortController;
+  cancellation: DispatchCancellation;
   streaming: boolean;
   reply: (outcome: Reply["outcome"]) => void;
 }
@@ -121,7 +128,7 @@ export class LinkClient {
     for (const running of [...this.running.values()]) {
       if (!running.streaming) continue;
       running.reply({ $case: "failure", value: { code: status.UNAVAILABLE, message: "the handler is draining: subscribe again", reason: Reason.HANDLER_DRAINING } });
-      running.controller.abort(new MeshError(status.UNAVAILABLE, "the handler is draining", Reason.HANDLER_DRAINING));
+      running.cancellation.cancel(new MeshError(status.UNAVAILABLE, "the handler is draining", Reason.HANDLER_DRAINING));
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
@@ -234,7 +241,7 @@ export class LinkClient {
         return;
       case "cancel": {
         const running = this.running.get(body.value.requestId);
-        running?.controller.abort(new MeshError(status.CANCELLED, `cancelled by the gateway: ${body.value.reason}`, body.value.reason));
+        running?.cancellation.cancel(new MeshError(status.CANCELLED, `cancelled by the gateway: ${body.value.reason}`, body.value.reason));
         return;
       }
       case "drained":
@@ -260,10 +267,15 @@ export class LinkClient {
   private run(dispatch: Dispatch, metadata: Record<string, string>): void {
     const entry = this.subscriptions.get(dispatch.method);
     const requestId = dispatch.requestId;
-    const controller = new AbortController();
     let done = false;
+    const cancellation = new DispatchCancellation(() => {
+      if (done) return;
+      done = true;
+      this.finish(requestId);
+      this.grantPermit();
+    });
     const reply = (outcome: Reply["outcome"]) => {
-      if (done || controller.signal.aborted) return;
+      if (done) return;
       const final = outcome?.$case !== "answer" || !running.streaming;
       if (final) {
         done = true;
@@ -272,14 +284,8 @@ export class LinkClient {
       this.send({ metadata: {}, frame: { $case: "reply", value: { requestId, outcome: this.fitting(outcome) } } });
       if (final) this.grantPermit();
     };
-    const running: Running = { controller, streaming: false, reply };
+    const running: Running = { cancellation, streaming: false, reply };
     this.running.set(requestId, running);
-    controller.signal.addEventListener("abort", () => {
-      if (done) return;
-      done = true;
-      this.finish(requestId);
-      this.grantPermit();
-    });
     if (entry === undefined) {
       reply({ $case: "failure", value: { code: status.UNIMPLEMENTED, message: `${this.options.component} does not handle ${dispatch.method}`, reason: Reason.NO_HANDLER } });
       return;
@@ -290,7 +296,7 @@ export class LinkClient {
       reply({ $case: "failure", value: { code: status.UNAVAILABLE, message: "the handler is draining: subscribe again", reason: Reason.HANDLER_DRAINING } });
       return;
     }
-    entry.run(dispatch, metadata, reply, controller.signal);
+    entry.run(dispatch, metadata, reply, cancellation);
   }
 
   private finish(requestId: number): void {
@@ -369,7 +375,7 @@ export class LinkClient {
     this.stream = undefined;
     // Work in flight on a lost link can no longer be answered: stop it.
     for (const running of this.running.values()) {
-      running.controller.abort(new MeshError(status.UNAVAILABLE, "the link to the gateway was lost", Reason.HANDLER_LOST));
+      running.cancellation.cancel(new MeshError(status.UNAVAILABLE, "the link to the gateway was lost", Reason.HANDLER_LOST));
     }
     this.running.clear();
     const lost = new MeshError(status.UNAVAILABLE, "the link to the gateway was lost while the call was in flight; retrying with the same recq-command-id is safe", Reason.HANDLER_LOST);
