@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { ProjectorClient } from "./consumer/projector-client";
+import { AggregateStateCache } from "./handlers/aggregate-state-cache";
 import { commandRunner } from "./handlers/command-runner";
 import { context } from "@opentelemetry/api";
 import type {
@@ -73,8 +74,10 @@ export class MeshService {
   }
 
   addAggregate<D extends ServiceDefinitionLike, S, C extends EventCodecs>(definition: AggregateDefinition<D, S, C>): this {
+    // One state cache for all of the aggregate's commands: a list's AddTodoItem warms its CompleteTodoItem.
+    const cache = definition.stateCache && new AggregateStateCache<S>(definition.stateCache.maxAggregates);
     for (const key of Object.keys(definition.service) as (keyof D & string)[]) {
-      this.link.handle({ method: methodName(definition.service[key]!.path), loadFactor: 100, projection: "" }, commandRunner(definition, key));
+      this.link.handle({ method: methodName(definition.service[key]!.path), loadFactor: 100, projection: "" }, commandRunner(definition, key, cache));
     }
     return this;
   }

@@ -15,6 +15,9 @@ export const todoListAggregate: AggregateDefinition<typeof TodoListCommandServic
   initialState: () => TodoListState.fromPartial({}),
   evolve,
   snapshot: { type: "todo.v1.TodoListState", codec: TodoListState, every: 100 },
+  // evolve returns new states and decide only reads them, so folded states may be reused. A list holds at
+  // most 1,000 short items, so a thousand cached lists stay within tens of MiB.
+  stateCache: { maxAggregates: 1_000 },
   decide: {
     createTodoList: (command, state) => {
       if (state.listId !== "") throw new MeshError(status.ALREADY_EXISTS, `todo list ${command.listId} already exists`);

@@ -1,8 +1,9 @@
 import { status } from "@grpc/grpc-js";
-import type { EventEnvelope, Snapshot } from "../../../../gen/recq/v1/event";
-import type { NewEvent } from "../../../../gen/recq/v1/link";
+import type { Snapshot } from "../../../../gen/recq/v1/event";
+import type { Dispatch, NewEvent } from "../../../../gen/recq/v1/link";
 import { MeshError, Reason } from "../errors/mesh-error";
 import type { DispatchRunner } from "../link/link-client";
+import type { AggregateStateCache } from "./aggregate-state-cache";
 import { Attribute } from "../telemetry/span-names";
 import type { AggregateDefinition, Codec, DomainEvent, EventCodecs, ServiceDefinitionLike } from "./definitions";
 import { decodeRequest, failureOf, tracedRun } from "./traced-run";
@@ -14,6 +15,7 @@ import { decodeRequest, failureOf, tracedRun } from "./traced-run";
 export function commandRunner<D extends ServiceDefinitionLike, S, C extends EventCodecs>(
   definition: AggregateDefinition<D, S, C>,
   method: keyof D & string,
+  cache?: AggregateStateCache<S>,
 ): DispatchRunner {
   const decide = definition.decide[method];
   const { requestDeserialize } = definition.service[method]!;
@@ -21,7 +23,7 @@ export function commandRunner<D extends ServiceDefinitionLike, S, C extends Even
     const attributes = { [Attribute.METHOD]: dispatch.method, [Attribute.COMMAND_ID]: dispatch.commandId, [Attribute.AGGREGATE_ID]: dispatch.aggregateId };
     tracedRun(metadata, attributes, async () => {
       const command = decodeRequest(requestDeserialize, dispatch.payload, dispatch.method) as Parameters<typeof decide>[0];
-      const { state, sequence } = fold(definition, dispatch.snapshot, dispatch.history);
+      const { state, sequence } = fold(definition, dispatch, cache);
       const context = {
         commandId: dispatch.commandId,
         aggregateId: dispatch.aggregateId,
@@ -46,15 +48,22 @@ export function commandRunner<D extends ServiceDefinitionLike, S, C extends Even
 
 function fold<S, C extends EventCodecs>(
   definition: AggregateDefinition<ServiceDefinitionLike, S, C>,
-  snapshot: Snapshot | undefined,
-  history: EventEnvelope[],
+  dispatch: Dispatch,
+  cache: AggregateStateCache<S> | undefined,
 ): { state: S; sequence: number } {
-  let state = snapshot && definition.snapshot ? definition.snapshot.codec.decode(snapshot.payload) : definition.initialState();
-  let sequence = snapshot ? Number(snapshot.sequence) : 0;
-  for (const envelope of history) {
+  const { snapshot, history } = dispatch;
+  const start = cache?.startFor(dispatch.aggregateId, history) ?? {
+    state: snapshot && definition.snapshot ? definition.snapshot.codec.decode(snapshot.payload) : definition.initialState(),
+    sequence: snapshot ? Number(snapshot.sequence) : 0,
+    nextIndex: 0,
+  };
+  let { state, sequence } = start;
+  for (let index = start.nextIndex; index < history.length; index++) {
+    const envelope = history[index]!;
     state = definition.evolve(state, decodeEvent(definition.events, envelope.type, envelope.payload));
     sequence = Number(envelope.sequence);
   }
+  cache?.remember(dispatch.aggregateId, history, state);
   return { state, sequence };
 }
 

@@ -53,6 +53,12 @@ export interface AggregateDefinition<D extends ServiceDefinitionLike, S, C exten
   };
   /** Store the folded state every `every` events, so that long-lived aggregates ship little history. */
   snapshot?: { type: string; codec: Codec<S>; every: number };
+  /**
+   * Keep the states folded for the `maxAggregates` most recently used aggregates in this process, so that
+   * the next command of a busy aggregate folds only the events since. Only for aggregates whose `evolve`
+   * returns a new state and whose `decide` leaves the state it is given unchanged: a cached state is reused.
+   */
+  stateCache?: { maxAggregates: number };
 }
 
 export interface QueryContext {
