@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     hopCost: await step("hop cost", () => hopCost({ connections: 4, streams: 25, seconds: 10, rounds: 3 })),
     commands: await step("commands end to end", () => commands({ concurrency: 200, seconds: 10 })),
     projectionLag: await step("projection lag", () => projectionLag({ rate: 2000, seconds: 10, lists: 100 })),
+    // The same path at a tenth of the rate: what it costs when nothing queues.
+    projectionLagLight: await step("projection lag, light load", () => projectionLag({ rate: 200, seconds: 5, lists: 100 })),
     readYourWrites: await step("read-your-writes", () => readYourWrites({ rounds: 1000 })),
     scale: await step("scale", () => scale({ links: 1000, calls: 10_000 })),
     internalPath: await step("internal path", () => internalPath({ concurrency: 100, seconds: 8 })),

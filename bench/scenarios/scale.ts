@@ -5,7 +5,16 @@ import { round } from "../lib/stats";
 
 export interface ScaleResult {
   links: { count: number; gatewayRssBeforeMiB: number; gatewayRssWithLinksMiB: number; perLinkKiB: number };
-  calls: { count: number; failures: number; gatewayRssBeforeMiB: number; gatewayRssPeakMiB: number; perCallKiB: number };
+  calls: {
+    count: number;
+    failures: number;
+    gatewayRssBeforeMiB: number;
+    /** While all calls are held, before any answer (the handler holds each for HOLD_MS). */
+    gatewayRssHoldingMiB: number;
+    /** The most seen, which comes as the answers flow back out. */
+    gatewayRssPeakMiB: number;
+    perCallKiB: number;
+  };
 }
 
 /** Gateway memory with many handler links, and with many calls in flight at once. */
@@ -29,20 +38,28 @@ async function manyLinks(count: number): Promise<ScaleResult["links"]> {
   }
 }
 
+/** How long the handler holds each call; all are sent within the first ~2 s. */
+const HOLD_MS = 5_000;
+
 async function manyCalls(count: number): Promise<ScaleResult["calls"]> {
-  const mesh = await startMesh("hold-query", {}, { BENCH_HOLD_MS: "5000" });
+  const mesh = await startMesh("hold-query", {}, { BENCH_HOLD_MS: String(HOLD_MS) });
   try {
     const pid = mesh.gateway.child.pid!;
     await settle();
     const before = rssMiB(pid);
     let peak = before;
+    let holding = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
+    // Sent by then, none answered yet: what holding the calls costs.
+    const holdingSample = setTimeout(() => (holding = rssMiB(pid)), HOLD_MS - 1_000);
     const result = await runClient<{ count: number; failures: number }>("many-calls", [mesh.address, count]);
     clearInterval(sampler);
+    clearTimeout(holdingSample);
     return {
       count,
       failures: result.failures,
       gatewayRssBeforeMiB: round(before, 1),
+      gatewayRssHoldingMiB: round(holding, 1),
       gatewayRssPeakMiB: round(peak, 1),
       perCallKiB: round(((peak - before) * 1024) / count, 2),
     };
