@@ -7,7 +7,7 @@ import type { ProjectionPositions } from "../consumers/projection-positions";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed } from "../descriptors/routing-key";
 import type { Cancellation } from "../server/cancellation";
-import type { DispatchBody, Dispatcher } from "../routing/dispatcher";
+import type { DispatchBody, Dispatcher, ReplyOutcome } from "../routing/dispatcher";
 import type { Route } from "../routing/method-router";
 
 export interface QueryCall {
@@ -27,22 +27,23 @@ export class QueryRelay {
     private readonly positions: ProjectionPositions,
   ) {}
 
-  async unary(call: QueryCall): Promise<Buffer> {
-    checkWellFormed(call.payload);
-    const route = await this.consistentRoute(call);
-    return this.traced(call, route, async (metadata) => {
-      const outcome = await this.dispatcher.unary(route, call.method, body(call), metadata, call.signal);
-      if (outcome.$case !== "answer") {
-        throw new MeshError(status.INTERNAL, `the handler answered query ${call.method.name} with a ${outcome.$case}`, Reason.PROTOCOL_VIOLATION);
-      }
-      return outcome.value.payload;
-    });
+  unary(call: QueryCall): Promise<Buffer> {
+    return this.routed(call, (route, metadata) =>
+      this.dispatcher.unary(route, call.method, body(call), metadata, call.signal).then((outcome) => answerOf(outcome, call)),
+    );
   }
 
-  async stream(call: QueryCall, onAnswer: (payload: Buffer) => void): Promise<void> {
+  stream(call: QueryCall, onAnswer: (payload: Buffer) => void): Promise<void> {
+    return this.routed(call, (route, metadata) => this.dispatcher.stream(route, call.method, body(call), metadata, call.signal, onAnswer));
+  }
+
+  // Plain promises, not async functions: the gateway holds many calls at once, and a suspended async frame per
+  // level is memory per call. A synchronous throw reaches the caller's serve(), which answers with it.
+  private routed<T>(call: QueryCall, send: (route: Route, metadata: Record<string, string>) => Promise<T>): Promise<T> {
     checkWellFormed(call.payload);
-    const route = await this.consistentRoute(call);
-    await this.traced(call, route, (metadata) => this.dispatcher.stream(route, call.method, body(call), metadata, call.signal, onAnswer));
+    const dispatch = (route: Route): Promise<T> => this.traced(call, route, (metadata) => send(route, metadata));
+    if (call.consistencyToken === undefined) return dispatch(this.dispatcher.route(call.method, undefined));
+    return this.consistentRoute(call).then(dispatch);
   }
 
   private async consistentRoute(call: QueryCall): Promise<Route> {
@@ -58,7 +59,7 @@ export class QueryRelay {
     return route;
   }
 
-  private async traced<T>(call: QueryCall, route: Route, work: (metadata: Record<string, string>) => Promise<T>): Promise<T> {
+  private traced<T>(call: QueryCall, route: Route, work: (metadata: Record<string, string>) => Promise<T>): Promise<T> {
     const span = startMeshSpan(
       SpanName.GATEWAY_DISPATCH,
       {
@@ -71,15 +72,32 @@ export class QueryRelay {
       },
       call.traceContext,
     );
+    let pending: Promise<T>;
     try {
-      return await work(frameTraceMetadata(span, call.traceContext));
+      pending = work(frameTraceMetadata(span, call.traceContext));
     } catch (thrown) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: MeshError.from(thrown).message });
-      throw thrown;
-    } finally {
-      span.end();
+      pending = Promise.reject(thrown);
     }
+    return pending.then(
+      (result) => {
+        span.end();
+        return result;
+      },
+      (thrown: unknown) => {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: MeshError.from(thrown).message });
+        span.end();
+        throw thrown;
+      },
+    );
   }
+}
+
+/** The answer of a unary query's reply; a command outcome there breaks the protocol. */
+function answerOf(outcome: ReplyOutcome, call: QueryCall): Buffer {
+  if (outcome.$case !== "answer") {
+    throw new MeshError(status.INTERNAL, `the handler answered query ${call.method.name} with a ${outcome.$case}`, Reason.PROTOCOL_VIOLATION);
+  }
+  return outcome.value.payload;
 }
 
 /** A token cannot be honoured by a handler that did not say which projection its answers reflect. */

@@ -50,7 +50,7 @@ class InFlight implements PendingDispatch {
   readonly streaming: boolean;
   private requestId = 0;
   private settled = false;
-  private stopListening: (() => void) | undefined;
+  private readonly onCancel = (): void => this.cancelled();
 
   constructor(
     private readonly route: Route,
@@ -64,7 +64,7 @@ class InFlight implements PendingDispatch {
 
   send(method: string, body: DispatchBody, metadata: Record<string, string>): void {
     if (this.signal.aborted) return this.reject(this.signal.reason);
-    this.stopListening = this.signal.onAbort(() => this.cancelled());
+    this.signal.addListener(this.onCancel);
     try {
       this.requestId = this.route.link.dispatch(method, body, metadata, this);
     } catch (thrown) {
@@ -96,14 +96,14 @@ class InFlight implements PendingDispatch {
   private succeed(outcome: ReplyOutcome): void {
     if (this.settled) return;
     this.settled = true;
-    this.stopListening?.();
+    this.signal.removeListener(this.onCancel);
     this.resolve(outcome);
   }
 
   private fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.stopListening?.();
+    this.signal.removeListener(this.onCancel);
     // Settled early (a reply of the wrong kind on a stream): stop the handler too. A no-op once final.
     this.route.link.cancel(this.requestId, Reason.PROTOCOL_VIOLATION);
     this.reject(error);

@@ -3,7 +3,7 @@ import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Cancellation } from "./cancellation";
 
 /** What a signal needs of a server call, unary or streaming. */
-type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, "getDeadline" | "once" | "removeListener">;
+type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, "getDeadline" | "on" | "removeListener">;
 
 /** How early a caller's own deadline may fire compared with ours (transit and scheduling). */
 const DEADLINE_SKEW_MS = 100;
@@ -27,12 +27,14 @@ export class CallSignal extends Cancellation {
     const callerDeadline = deadlineOf(call);
     super(callerDeadline ?? 0);
     this.callerDeadline = callerDeadline;
-    const effective = callerDeadline ?? (maxWithoutDeadlineMs === undefined ? undefined : Date.now() + maxWithoutDeadlineMs);
-    if (effective !== undefined && effective - Date.now() <= MAX_TIMER_MS) {
-      this.timer = setTimeout(() => this.expire(callerDeadline === undefined ? maxWithoutDeadlineMs : undefined), Math.max(0, effective - Date.now()));
+    // A caller's own deadline is grpc-js's to keep: it answers DEADLINE_EXCEEDED and emits 'cancelled', which
+    // onCancelled names as the deadline. Only the gateway's limit for calls without one needs a timer here.
+    if (callerDeadline === undefined && maxWithoutDeadlineMs !== undefined && maxWithoutDeadlineMs <= MAX_TIMER_MS) {
+      this.timer = setTimeout(() => this.expire(maxWithoutDeadlineMs), maxWithoutDeadlineMs);
       this.timer.unref();
     }
-    call.once("cancelled", this.onCancelled);
+    // `on`, not `once` (a wrapper per call): cleanup() removes it either way.
+    call.on("cancelled", this.onCancelled);
   }
 
   cleanup(): void {
@@ -52,11 +54,8 @@ export class CallSignal extends Cancellation {
     );
   };
 
-  private expire(gatewayLimitMs: number | undefined): void {
-    const message =
-      gatewayLimitMs === undefined
-        ? "the deadline passed before the handler answered"
-        : `the call ran past the gateway's limit of ${gatewayLimitMs} ms for calls without a deadline`;
+  private expire(gatewayLimitMs: number): void {
+    const message = `the call ran past the gateway's limit of ${gatewayLimitMs} ms for calls without a deadline`;
     this.abort(new MeshError(status.DEADLINE_EXCEEDED, message, Reason.DEADLINE_EXCEEDED));
   }
 }

@@ -13,17 +13,28 @@ export class Cancellation {
 
   /** Runs `listener` once when the call is cancelled (at once if it already is). Returns its removal. */
   onAbort(listener: () => void): () => void {
+    if (!this.addListener(listener)) return noop;
+    return () => this.removeListener(listener);
+  }
+
+  /**
+   * `onAbort` without the removal closure, for what a gateway holds per call: false (and the listener has run)
+   * when the call is already cancelled.
+   */
+  addListener(listener: () => void): boolean {
     if (this.aborted) {
       listener();
-      return noop;
+      return false;
     }
     (this.listeners ??= []).push(listener);
-    return () => {
-      const listeners = this.listeners;
-      if (listeners === undefined) return;
-      const index = listeners.indexOf(listener);
-      if (index >= 0) listeners.splice(index, 1);
-    };
+    return true;
+  }
+
+  removeListener(listener: () => void): void {
+    const listeners = this.listeners;
+    if (listeners === undefined) return;
+    const index = listeners.indexOf(listener);
+    if (index >= 0) listeners.splice(index, 1);
   }
 
   /** Milliseconds left until the deadline, 0 when there is none (what a dispatch tells the handler). */

@@ -103,19 +103,28 @@ function serve<T>(
     headers: forwardedHeaders(call.metadata),
     metadata: call.metadata,
   };
-  const finish = (respond: () => void) => {
-    signal.cleanup();
-    respond();
-    span.end();
-    deps.calls.end();
-  };
-  const run = async () => {
+  // Plain promises rather than async functions: a gateway holds thousands of calls, and every suspended async
+  // frame on a call's path is memory held until it answers.
+  let pending: Promise<T>;
+  try {
     admit(call.request, call.metadata, deps.options);
-    return work(served);
-  };
-  run().then(
-    (result) => finish(() => answer.done(result)),
-    (thrown) => finish(() => answer.fail(failed(span, thrown))),
+    pending = work(served);
+  } catch (thrown) {
+    pending = Promise.reject(thrown);
+  }
+  pending.then(
+    (result) => {
+      signal.cleanup();
+      answer.done(result);
+      span.end();
+      deps.calls.end();
+    },
+    (thrown: unknown) => {
+      signal.cleanup();
+      answer.fail(failed(span, thrown));
+      span.end();
+      deps.calls.end();
+    },
   );
 }
 
