@@ -16,7 +16,7 @@ export interface HopCostResult {
   directCpuMicrosPerCall: number;
   gatewayCpuMicrosPerCall: number;
   handlerCpuMicrosPerCall: number;
-  /** Both at half the direct maximum, in the same shape (connections × streams) as the maximum. */
+  /** Both at half the direct maximum, over 8 connections × 4 streams. */
   halfRate: PacedPair;
   /** Both at a low rate, one call at a time: the hop without queueing. */
   idle: PacedPair;
@@ -33,6 +33,8 @@ export interface PacedPair {
 }
 
 const PATH = "/todo.v1.TodoListQueryService/GetTodoList";
+const HALF_RATE_CONNECTIONS = 8;
+const HALF_RATE_STREAMS = 4;
 
 /**
  * The same GetTodoList handler served by a plain grpc-js server and through the gateway over a handler link,
@@ -69,17 +71,17 @@ export async function hopCost(options: { connections: number; streams: number; s
     const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]!;
     const directMax = median.direct;
     const gatewayMax = median.gateway;
-    // Latency at half the direct maximum, in the shape the maximum was measured in: h2load's --rps releases
-    // a connection's due requests together, so arrivals come in small bursts, the same for both. Spreading
-    // them over many one-stream connections instead makes each call dearer (no batching) and saturates
-    // this machine before half the maximum.
-    const perConnection = Math.max(1, Math.floor(directMax.perSecond / 2 / options.connections));
-    const halfRate = await pacedPair(directAddress, mesh.address, perConnection * options.connections, (address) =>
-      h2load({ address, path: PATH, message, connections: options.connections, streams: options.streams, durationSeconds: options.seconds, rpsPerConnection: perConnection }),
+    // Latency at half the direct maximum. h2load's --rps releases a connection's due requests together, so the
+    // maximum's shape (25 streams a connection) would arrive in bursts of up to 100 and measure how long a burst
+    // takes to drain; 8 connections of 4 streams keep bursts small while still multiplexing (one stream per
+    // connection makes every call dearer and saturates this machine before half the maximum).
+    const perConnection = Math.max(1, Math.floor(directMax.perSecond / 2 / HALF_RATE_CONNECTIONS));
+    const halfRate = await pacedPair(directAddress, mesh.address, perConnection * HALF_RATE_CONNECTIONS, (address) =>
+      h2load({ address, path: PATH, message, connections: HALF_RATE_CONNECTIONS, streams: HALF_RATE_STREAMS, durationSeconds: options.seconds, rpsPerConnection: perConnection }),
     );
     const idleRps = 200;
     const idle = await pacedPair(directAddress, mesh.address, idleRps, (address) =>
-      h2load({ address, path: PATH, message, connections: 1, streams: 1, durationSeconds: Math.ceil(options.seconds / 2), rpsPerConnection: idleRps }),
+      h2load({ address, path: PATH, message, connections: 1, streams: 1, durationSeconds: options.seconds, rpsPerConnection: idleRps }),
     );
     const floor = await roundTripFloor({ roundTrips: 1000, pauseMs: 2 });
     return {
