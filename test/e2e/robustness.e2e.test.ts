@@ -228,6 +228,52 @@ describe("robustness", () => {
     }
   });
 
+  it("ends a subscription that is still answering when its deadline passes with DEADLINE_EXCEEDED, and stops the handler", async () => {
+    const handler = new MeshService({ address: mesh.address, component: "ticker" });
+    let handlerStopped = false;
+    handler.addQueries({
+      service: TodoListQueryServiceService,
+      handlers: {
+        getTodoList: async (request) => TodoListView.fromPartial({ listId: request.listId, name: "ok" }),
+        listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
+        watchTodoList: async (request, context) => {
+          for (let version = 1; !context.signal.aborted; version++) {
+            context.emit(TodoListView.fromPartial({ listId: request.listId, version: String(version) }));
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          handlerStopped = true;
+        },
+      },
+    });
+    await handler.start();
+    const session = http2.connect(`http://${mesh.address}`);
+    try {
+      const request = WatchTodoList.encode({ listId: "ticking" }).finish();
+      const frame = Buffer.alloc(5 + request.length);
+      frame.writeUInt32BE(request.length, 1);
+      frame.set(request, 5);
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/todo.v1.TodoListQueryService/WatchTodoList",
+        "content-type": "application/grpc",
+        te: "trailers",
+        "grpc-timeout": "300m",
+      });
+      stream.end(frame);
+      let bytes = 0;
+      stream.on("data", (chunk: Buffer) => (bytes += chunk.length));
+      const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on("trailers", resolve));
+      assert.equal(Number(trailers["grpc-status"]), status.DEADLINE_EXCEEDED);
+      assert.ok(bytes > 0, "answers came before the deadline");
+      await eventually(async () => assert.ok(handlerStopped, "the handler was told to stop"));
+      const fine = await call(clients.queries, clients.queries.getTodoList, { listId: "after" });
+      assert.equal(fine.name, "ok", "the gateway serves on");
+    } finally {
+      session.destroy();
+      await closeHandlers(mesh.gateway, [handler]);
+    }
+  });
+
   it("answers INTERNAL / INVALID_HANDLER_REPLY when the store refuses what the handler decided, and stores nothing", async () => {
     const handler = new MeshService({ address: mesh.address, component: "chatty" });
     handler.addAggregate({

@@ -28,6 +28,7 @@ describe("AggregateStateCache", () => {
     const cache = new AggregateStateCache<string>(10);
     cache.remember("l1", [created(10), added(2, 11)], "state@2");
     assert.equal(cache.startFor("l1", [created(10), added(2, 99), added(3, 100)]), undefined);
+    assert.equal(cache.startFor("l1", [created(10), { ...added(2, 11), commandId: "another" }, added(3, 12)]), undefined, "a fresh store reusing positions");
     assert.equal(cache.startFor("l1", [added(3, 12), added(4, 13)]), undefined, "a snapshot past the cached state");
     assert.equal(cache.startFor("l1", []), undefined);
     assert.equal(cache.startFor("other", [created(10), added(2, 11)]), undefined);

@@ -30,10 +30,13 @@ describe("copyDocument", () => {
     assert.throws(() => copyDocument({ _id: "x", list: [Symbol("s")] }), { code: "INVALID_WRITE", message: /'list\.0' holds a symbol/ });
   });
 
-  it("stops at the nesting limit of 100 levels", () => {
+  it("stops at the nesting limit of 100 levels below the document, or below an update", () => {
     const nest = (levels: number): unknown => (levels === 0 ? 1 : { inner: nest(levels - 1) });
+    // `deep` is one level down, so nest(99) puts its value at level 100 and nest(100) at level 101.
     assert.doesNotThrow(() => copyDocument({ _id: "x", deep: nest(99) }));
-    assert.throws(() => copyDocument({ _id: "x", deep: nest(101) }), { code: "INVALID_WRITE", message: /nested deeper than 100/ });
+    assert.throws(() => copyDocument({ _id: "x", deep: nest(100) }), { code: "INVALID_WRITE", message: /nested deeper than 100/ });
+    assert.doesNotThrow(() => copyPlainValue({ $set: nest(99) }, "update"));
+    assert.throws(() => copyPlainValue({ $set: nest(100) }, "update"), { code: "INVALID_WRITE", message: /'update\.\$set\.inner.*nested deeper than 100/ });
   });
 });
 

@@ -2,7 +2,6 @@ import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { EventEnvelope } from "../../../../gen/recq/v1/event";
 import {
   ConnectResponse,
-  ConsumeResponse,
   Dispatch,
   GatewayFrame,
   HandlerLinkServiceService,
@@ -10,9 +9,11 @@ import {
 
 /**
  * Each event envelope's wire bytes, made once. The same envelope ships in every dispatch of its aggregate
- * until the next snapshot (an aggregate cache entry keeps its envelopes) and to every consumer; encoding it
- * again each time was a tenth of the gateway's CPU under commands with long histories. Envelopes are never
- * changed after they are built (`toEnvelope`), so their bytes cannot go stale.
+ * until the next snapshot (an aggregate cache entry keeps its envelopes); encoding it again each time was a
+ * tenth of the gateway's CPU under commands with long histories. Envelopes are never changed after they are
+ * built (`toEnvelope`), so their bytes cannot go stale; they live as long as the cache entry holding the
+ * envelope, and roughly double what an entry's history weighs. Consumers get envelopes built per read, so
+ * their batches use the generated encoder: caching those would only fill the map.
  */
 const envelopeBytes = new WeakMap<EventEnvelope, Uint8Array>();
 
@@ -30,7 +31,6 @@ const lengthDelimited = (field: number): number => (field << 3) | 2;
 const CONNECT_RESPONSE_FRAMES = 1;
 const GATEWAY_FRAME_DISPATCH = 4;
 const DISPATCH_HISTORY = 7;
-const CONSUME_RESPONSE_EVENTS = 1;
 
 /**
  * ConnectResponse's wire form, byte for byte a valid encoding of the message (fields may come in another
@@ -58,14 +58,6 @@ function writeDispatchFrame(frame: GatewayFrame, dispatch: Dispatch, writer: Bin
   writer.join();
 }
 
-/** ConsumeResponse's wire form, its events written from the cached envelope bytes. */
-export function serializeConsumeResponse(response: ConsumeResponse): Buffer {
-  const writer = new BinaryWriter();
-  for (const envelope of response.events) writer.uint32(lengthDelimited(CONSUME_RESPONSE_EVENTS)).bytes(encodedEnvelope(envelope));
-  ConsumeResponse.encode({ ...response, events: [] }, writer);
-  return asBuffer(writer.finish());
-}
-
 /** A Buffer over the writer's bytes without copying them (the generated serializers copy). */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -75,5 +67,4 @@ function asBuffer(bytes: Uint8Array): Buffer {
 export const GatewayLinkService = {
   ...HandlerLinkServiceService,
   connect: { ...HandlerLinkServiceService.connect, responseSerialize: serializeConnectResponse },
-  consume: { ...HandlerLinkServiceService.consume, responseSerialize: serializeConsumeResponse },
 } as const;

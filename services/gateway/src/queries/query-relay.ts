@@ -38,11 +38,15 @@ export class QueryRelay {
   }
 
   // Plain promises, not async functions: the gateway holds many calls at once, and a suspended async frame per
-  // level is memory per call. A synchronous throw reaches the caller's serve(), which answers with it.
+  // level is memory per call. Refusals (a malformed request, no handler) reject like everything else.
   private routed<T>(call: QueryCall, send: (route: Route, metadata: Record<string, string>) => Promise<T>): Promise<T> {
-    checkWellFormed(call.payload);
     const dispatch = (route: Route): Promise<T> => this.traced(call, route, (metadata) => send(route, metadata));
-    if (call.consistencyToken === undefined) return dispatch(this.dispatcher.route(call.method, undefined));
+    try {
+      checkWellFormed(call.payload);
+      if (call.consistencyToken === undefined) return dispatch(this.dispatcher.route(call.method, undefined));
+    } catch (thrown) {
+      return Promise.reject(thrown);
+    }
     return this.consistentRoute(call).then(dispatch);
   }
 

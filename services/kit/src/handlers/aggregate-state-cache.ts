@@ -4,8 +4,10 @@ import { LruMap } from "../collections/lru-map";
 /** A folded state and the stored event it was folded up to. */
 interface FoldedState<S> {
   sequence: number;
-  /** The global position of the event at `sequence`: tells a stored event from another with the same sequence. */
+  /** The event at `sequence`, as far as it tells one stored event from another with the same sequence. */
   position: string;
+  commandId: string;
+  type: string;
   state: S;
 }
 
@@ -21,9 +23,11 @@ export interface FoldStart<S> {
  * only the events after them instead of its whole shipped history (decoding and folding history was a fifth
  * of a handler's CPU for aggregates a hundred events past their snapshot).
  *
- * An entry is used only when the dispatch's history holds the very event it was folded up to (same sequence,
- * same global position): an event store that was replaced, or history this process never saw, is folded in
- * full. Entries are made from stored history only, never from a decision that might not be appended. The
+ * An entry is used only when the dispatch's history holds the event it was folded up to: same sequence,
+ * global position, command id and type (a store started afresh numbers positions from 1 again, so the
+ * position alone would not tell). History this process never saw, or that starts after the entry (a newer
+ * snapshot), is folded in full. Entries are made from stored history only, never from a decision that might
+ * not be appended. The
  * aggregate's `evolve` and `decide` must leave the state they are given unchanged, which is why the cache is
  * opted into (`AggregateDefinition.stateCache`).
  */
@@ -42,7 +46,12 @@ export class AggregateStateCache<S> {
     const index = cached.sequence - firstSequence;
     if (index < 0 || index >= history.length) return undefined;
     const envelope = history[index]!;
-    if (Number(envelope.sequence) !== cached.sequence || envelope.position !== cached.position) return undefined;
+    const same =
+      Number(envelope.sequence) === cached.sequence &&
+      envelope.position === cached.position &&
+      envelope.commandId === cached.commandId &&
+      envelope.type === cached.type;
+    if (!same) return undefined;
     return { state: cached.state, sequence: cached.sequence, nextIndex: index + 1 };
   }
 
@@ -50,6 +59,6 @@ export class AggregateStateCache<S> {
   remember(aggregateId: string, history: EventEnvelope[], state: S): void {
     const last = history[history.length - 1];
     if (last === undefined) return;
-    this.entries.set(aggregateId, { sequence: Number(last.sequence), position: last.position, state });
+    this.entries.set(aggregateId, { sequence: Number(last.sequence), position: last.position, commandId: last.commandId, type: last.type, state });
   }
 }

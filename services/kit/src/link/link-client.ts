@@ -18,8 +18,10 @@ import { FrameBatcher } from "./frame-batcher";
 
 export const LINK_PROTOCOL_VERSION = 1;
 
-/** Runs one dispatch; calls `reply` once (or, for a streaming query, per answer and then once more to end). */
-/** Runs one dispatch; `cancellation.signal` is the handler's `context.signal` (made when first read). */
+/**
+ * Runs one dispatch; calls `reply` once (or, for a streaming query, per answer and then once more to end).
+ * `cancellation.signal` is the handler's `context.signal`, made when first read.
+ */
 export type DispatchRunner = (
   dispatch: Dispatch,
   metadata: Record<string, string>,

@@ -19,58 +19,44 @@ export function copyDocument(document: ViewDocument): ViewDocument {
 
 /** Copies one value of a document or of an update, checking it is plain data; `path` names it in errors. */
 export function copyPlainValue(value: unknown, path: string): unknown {
-  const at: (string | number)[] = path === "" ? [] : [path];
-  return copyValue(value, at);
+  return copyValue(value, path === "" ? [] : [path], 0);
 }
 
 // Hot: every view read and write copies whole documents. So: plain assignments (defineProperty only for
 // "__proto__"), indexed loops, and the path kept as a stack that is joined only when a value is refused.
-function copyValue(value: unknown, at: (string | number)[]): unknown {
-  if (value === null || typeof value !== "object") return copyScalar(value, at);
-  if (at.length > MAX_NESTING_DEPTH) {
+function copyValue(value: unknown, at: (string | number)[], depth: number): unknown {
+  if (depth > MAX_NESTING_DEPTH) {
     throw invalid(at, `is nested deeper than ${MAX_NESTING_DEPTH} levels (a cyclic value?)`);
   }
-  if (Array.isArray(value)) return copyArray(value, at);
-  if (isPlainObject(value)) return copyObject(value, at);
+  if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  if (Array.isArray(value)) return copyArray(value, at, depth);
+  if (isPlainObject(value)) return copyObject(value, at, depth);
   if (value instanceof Date) return new Date(value.getTime());
   if (value instanceof RegExp) return new RegExp(value.source, value.flags);
   if (Buffer.isBuffer(value)) return Buffer.from(value);
   if (value instanceof Uint8Array) return new Uint8Array(value);
-  throw refused(value, at);
+  const allowed = "numbers, strings, booleans, null, Dates, arrays, plain objects";
+  throw invalid(at, `holds ${describeType(value)}; documents hold plain data (${allowed})`);
 }
 
-function copyScalar(value: unknown, at: (string | number)[]): unknown {
-  if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
-  throw refused(value, at);
-}
-
-function copyArray(source: unknown[], at: (string | number)[]): unknown[] {
+function copyArray(source: unknown[], at: (string | number)[], depth: number): unknown[] {
   const copy = new Array<unknown>(source.length);
   for (let index = 0; index < source.length; index++) {
-    const element = source[index];
-    if (element === null || element === undefined) {
-      copy[index] = null;
-    } else if (typeof element !== "object") {
-      at.push(index);
-      copy[index] = copyScalar(element, at);
-      at.pop();
-    } else {
-      at.push(index);
-      copy[index] = copyValue(element, at);
-      at.pop();
-    }
+    at.push(index);
+    copy[index] = copyValue(source[index] ?? null, at, depth + 1);
+    at.pop();
   }
   return copy;
 }
 
-function copyObject(source: Record<string, unknown>, at: (string | number)[]): Record<string, unknown> {
+function copyObject(source: Record<string, unknown>, at: (string | number)[], depth: number): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
   for (const key in source) {
     if (!Object.prototype.hasOwnProperty.call(source, key)) continue;
     const value = source[key];
     if (value === undefined) continue;
     at.push(key);
-    const copied = value === null || typeof value !== "object" ? copyScalar(value, at) : copyValue(value, at);
+    const copied = copyValue(value, at, depth + 1);
     at.pop();
     if (key === "__proto__") {
       // A plain assignment to "__proto__" would replace the copy's prototype instead of adding a field.
@@ -92,11 +78,6 @@ function describeType(value: unknown): string {
   if (typeof value === "bigint") return "a bigint (store a plain number)";
   if (typeof value === "object" && value !== null) return `an instance of ${value.constructor?.name ?? "an unknown class"}`;
   return `a ${typeof value}`;
-}
-
-function refused(value: unknown, at: (string | number)[]): ViewStoreError {
-  const allowed = "numbers, strings, booleans, null, Dates, arrays, plain objects";
-  return invalid(at, `holds ${describeType(value)}; documents hold plain data (${allowed})`);
 }
 
 function invalid(at: (string | number)[], problem: string): ViewStoreError {
