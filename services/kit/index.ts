@@ -18,4 +18,4 @@ export { jsonLogger, silentLogger, type Logger } from "./src/logging/logger";
 export { startTelemetry, type Telemetry } from "./src/telemetry/start-telemetry";
 export { TracedViewStore } from "./src/views/traced-view-store";
 export { EmbeddedViewStore } from "./src/views/embedded-view-store";
-export type { ViewStore, ViewDocument, ViewWrite, ViewFilter, ViewSort, FindOptions, ViewChange } from "./src/views/view-store";
+export type { ViewStore, ViewDocument, ViewWrite, ViewFilter, ViewSort, FindOptions, ViewChange, WatchOptions } from "./src/views/view-store";

@@ -363,6 +363,29 @@ export function runViewStoreContract(
         assert.deepEqual(changes, []);
       });
 
+      it("with an id, notifies that document's changes only, beside the collection's listeners", async () => {
+        const mine: ViewChange[] = [];
+        const stopMine = store.watch("lists", (change) => mine.push(change), { id: "l2" });
+        const other: ViewChange[] = [];
+        store.watch("other", (change) => other.push(change), { id: "l2" });
+        const { changes: all } = collect();
+        const first = await project([put({ _id: "l1" }), put({ _id: "l2" })]);
+        await project([put({ _id: "l1", again: true })]);
+        const last = await project([put({ _id: "l2", again: true })]);
+        await eventually(() => all.length === 4 && mine.length === 2);
+        assert.deepEqual(mine, [
+          { collection: "lists", id: "l2", position: first },
+          { collection: "lists", id: "l2", position: last },
+        ]);
+        assert.deepEqual(other, [], "a document of another collection with the same id");
+        stopMine();
+        stopMine();
+        const sentinel = await project([put({ _id: "l2", third: true })]);
+        await eventually(() => all.some((change) => change.position === sentinel));
+        assert.equal(mine.length, 2, "nothing after unsubscribe");
+        assert.throws(() => store.watch("lists", () => undefined, { id: 7 as unknown as string }), { code: "INVALID_ARGUMENT" });
+      });
+
       it("a listener that throws breaks neither the commit nor the other listeners", async () => {
         store.watch("lists", () => {
           throw new Error("listener bug");

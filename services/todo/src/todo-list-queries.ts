@@ -43,10 +43,12 @@ export function todoListQueries(store: ViewStore, projection: ProjectionRef): Qu
         };
         // Subscribe before the first read, so that no change between the two is missed.
         let chain = Promise.resolve();
-        const unsubscribe = store.watch(TODO_LISTS, (change) => {
+        const unsubscribe = store.watch(
+          TODO_LISTS,
           // A failed read ends the subscription with its error, rather than escaping as an unhandled rejection.
-          if (change.id === listId) chain = chain.then(emitLatest).catch(failed);
-        });
+          () => void (chain = chain.then(emitLatest).catch(failed)),
+          { id: listId },
+        );
         context.signal.addEventListener("abort", () => finished(), { once: true });
         try {
           await findLive(store, listId);

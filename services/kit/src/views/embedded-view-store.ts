@@ -6,7 +6,7 @@ import { compileFilter, findDocuments } from "./mingo-bridge";
 import type { DocumentChange } from "./unique-index";
 import { ViewChangeNotifier } from "./view-change-notifier";
 import { ViewCollection } from "./view-collection";
-import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite } from "./view-store";
+import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite, WatchOptions } from "./view-store";
 import {
   assertCollectionName,
   assertConsumerName,
@@ -107,10 +107,11 @@ export class EmbeddedViewStore implements ViewStore {
     return this.checkpointOf(consumer);
   }
 
-  watch(collection: string, listener: (change: ViewChange) => void): () => void {
+  watch(collection: string, listener: (change: ViewChange) => void, options?: WatchOptions): () => void {
     this.assertOpen("watch");
     assertCollectionName(collection);
-    return this.notifier.subscribe(collection, listener);
+    if (options?.id !== undefined) assertDocumentId(options.id);
+    return this.notifier.subscribe(collection, listener, options?.id);
   }
 
   async ensureIndex(collection: string, keys: ViewSort, options?: { unique?: boolean }): Promise<void> {

@@ -9,7 +9,7 @@ import { ViewFeeds } from "./mongo-view-feeds";
 import { resolveMongoViewOptions, type MongoViewStoreOptions, type MongoViewStoreSettings } from "./mongo-view-store-options";
 import { prepareWrites, type WriteRun } from "./mongo-view-writes";
 import { ViewChangeNotifier } from "./view-change-notifier";
-import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite } from "./view-store";
+import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite, WatchOptions } from "./view-store";
 import {
   assertCollectionName,
   assertConsumerName,
@@ -179,10 +179,11 @@ export class MongoViewStore implements ViewStore {
     return this.checkpointOf(consumer);
   }
 
-  watch(collection: string, listener: (change: ViewChange) => void): () => void {
+  watch(collection: string, listener: (change: ViewChange) => void, options?: WatchOptions): () => void {
     this.assertOpen("watch");
     assertViewCollection(collection);
-    const unsubscribe = this.notifier.subscribe(collection, listener);
+    if (options?.id !== undefined) assertDocumentId(options.id);
+    const unsubscribe = this.notifier.subscribe(collection, listener, options?.id);
     this.feeds.acquire(collection);
     let subscribed = true;
     return () => {

@@ -1,7 +1,7 @@
 import { context, SpanStatusCode } from "@opentelemetry/api";
 import { Attribute, SpanName } from "../telemetry/span-names";
 import { contextWithSpan, startMeshSpan } from "../telemetry/trace-context";
-import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite } from "./view-store";
+import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite, WatchOptions } from "./view-store";
 
 /**
  * A view store whose reads are traced: each read is a `recq.view.read` span under the span active at the time
@@ -30,8 +30,8 @@ export class TracedViewStore implements ViewStore {
     return this.inner.checkpoint(consumer);
   }
 
-  watch(collection: string, listener: (change: ViewChange) => void): () => void {
-    return this.inner.watch(collection, listener);
+  watch(collection: string, listener: (change: ViewChange) => void, options?: WatchOptions): () => void {
+    return this.inner.watch(collection, listener, options);
   }
 
   ensureIndex(collection: string, keys: ViewSort, options?: { unique?: boolean }): Promise<void> {

@@ -33,6 +33,11 @@ export interface ViewChange {
   position: number;
 }
 
+export interface WatchOptions {
+  /** Only the changes of the document with this `_id`. */
+  id?: string;
+}
+
 export interface ViewStore {
   findById(collection: string, id: string): Promise<ViewDocument | undefined>;
   find(collection: string, filter: ViewFilter, options?: FindOptions): Promise<ViewDocument[]>;
@@ -44,8 +49,11 @@ export interface ViewStore {
   commit(consumer: string, position: number, writes: ViewWrite[]): Promise<void>;
   /** The position through which `consumer` has applied events (0 if never). */
   checkpoint(consumer: string): Promise<number>;
-  /** Calls `listener` after each commit for each document it changed. Returns the unsubscribe. */
-  watch(collection: string, listener: (change: ViewChange) => void): () => void;
+  /**
+   * Calls `listener` after each commit for each document it changed — with `options.id`, for that document
+   * only (cheaper than filtering in the listener when many watch one document each). Returns the unsubscribe.
+   */
+  watch(collection: string, listener: (change: ViewChange) => void, options?: WatchOptions): () => void;
   /** Declares an index the queries of a collection need (the embedded adapter may ignore it). Idempotent. */
   ensureIndex(collection: string, keys: ViewSort, options?: { unique?: boolean }): Promise<void>;
   close(): Promise<void>;
