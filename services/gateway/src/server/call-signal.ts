@@ -1,9 +1,13 @@
-import { status, type ServerUnaryCall } from "@grpc/grpc-js";
+import { status, type Deadline } from "@grpc/grpc-js";
 import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
 import { Cancellation } from "./cancellation";
 
 /** What a signal needs of a server call, unary or streaming. */
-type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, "getDeadline" | "on" | "removeListener">;
+interface ServerSurfaceCall {
+  getDeadline(): Deadline;
+  on(event: "cancelled", listener: () => void): unknown;
+  removeListener(event: "cancelled", listener: () => void): unknown;
+}
 
 /** How early a caller's own deadline may fire compared with ours (transit and scheduling). */
 const DEADLINE_SKEW_MS = 100;
