@@ -63,7 +63,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The link service as the gateway serves it: the generated definition with the serializers above. */
+/** The link service as the gateway serves it: the generated definition with the Connect serializer above. */
 export const GatewayLinkService = {
   ...HandlerLinkServiceService,
   connect: { ...HandlerLinkServiceService.connect, responseSerialize: serializeConnectResponse },

@@ -34,12 +34,8 @@ export class ViewChangeNotifier {
     const subscription: ViewChangeListener = (change) => listener(change);
     keyListeners.add(subscription);
     this.collections.set(collection, (this.collections.get(collection) ?? 0) + 1);
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.unsubscribe(collection, key, subscription);
-    };
+    // Calling it again is harmless: the wrapper is gone from its set, so nothing is counted twice.
+    return () => this.unsubscribe(collection, key, subscription);
   }
 
   publish(changes: readonly ViewChange[]): void {
