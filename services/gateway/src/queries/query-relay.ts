@@ -43,17 +43,16 @@ export class QueryRelay {
     const dispatch = (route: Route): Promise<T> => this.traced(call, route, (metadata) => send(route, metadata));
     try {
       checkWellFormed(call.payload);
-      if (call.consistencyToken === undefined) return dispatch(this.dispatcher.route(call.method, undefined));
+      const token = call.consistencyToken;
+      if (token === undefined) return dispatch(this.dispatcher.route(call.method, undefined));
+      return this.consistentRoute(call, token).then(dispatch);
     } catch (thrown) {
       return Promise.reject(thrown);
     }
-    return this.consistentRoute(call).then(dispatch);
   }
 
-  private async consistentRoute(call: QueryCall): Promise<Route> {
+  private async consistentRoute(call: QueryCall, token: number): Promise<Route> {
     let route = this.dispatcher.route(call.method, undefined);
-    const token = call.consistencyToken;
-    if (token === undefined) return route;
     // The handler may change while the query waits (it went away, another took over): wait again for the
     // projection behind whichever handler will answer, until it is there or the deadline passes.
     while (this.positions.positionOf(requireProjection(route, call)) < token) {
