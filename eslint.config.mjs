@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "dist-*/", "gen/", "node_modules/", "data/"] },
+  { ignores: ["**/dist/", "**/dist-*/", "**/gen/", "**/node_modules/", "**/data/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -17,6 +17,11 @@ export default tseslint.config(
         { object: "test", property: "only", message: "A focused test hides the rest of the suite." },
       ],
     },
+  },
+  {
+    // Plain Node scripts of the repository's own checks.
+    files: ["**/*.mjs"],
+    languageOptions: { globals: { console: "readonly", process: "readonly", URL: "readonly" } },
   },
   {
     // Entry points and tools print for their user.

@@ -3,7 +3,7 @@
 // The routing path keeps no state per call, so any growth is a leak (commands would grow the embedded store).
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { GetTodoList } from "../gen/todo/v1/queries";
+import { GetTodoList } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { h2load } from "./lib/h2load";
 import { startMesh } from "./lib/mesh";
 import { rssMiB } from "./lib/processes";

@@ -7,8 +7,13 @@ const root = path.resolve(__dirname, "..", "..");
 const address = process.env.RECQ_ADDRESS ?? "127.0.0.1:50051";
 const env = { ...process.env, RECQ_ADDRESS: address, RECQ_GATEWAY: address };
 
-function run(name: string, script: string): ChildProcess {
-  const child = spawn(process.execPath, [path.join(root, "dist", script)], { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+/** A built file of a workspace package, found by the package's name. */
+function builtFile(packageName: string, file: string): string {
+  return path.join(path.dirname(require.resolve(`${packageName}/package.json`)), "dist", file);
+}
+
+function run(name: string, script: string, args: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
   child.on("exit", (code, signal) => {
     if (!stopping) {
       console.error(`${name} exited (${signal ?? code}); stopping`);
@@ -33,10 +38,10 @@ function stop(code: number): void {
 process.on("SIGINT", () => stop(0));
 process.on("SIGTERM", () => stop(0));
 
-children.push(run("gateway", "services/gateway/main.js"));
+children.push(run("gateway", builtFile("@recq-mesh/gateway", "main.js"), ["--descriptors", builtFile("@recq-mesh/todo", "descriptors.binpb")]));
 // The gateway binds in well under a second; the service retries its link with backoff anyway.
 setTimeout(() => {
-  children.push(run("todo", "services/todo/main.js"));
+  children.push(run("todo", builtFile("@recq-mesh/todo", "main.js")));
   setTimeout(() => {
     console.log(`
 RECQ Mesh is running on ${address} (${process.env.MONGODB_URI ? "state in MongoDB" : `embedded store in ${process.env.RECQ_DATA_DIR ?? "./data/gateway"}`}). Try:

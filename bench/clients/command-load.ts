@@ -1,6 +1,6 @@
 // Commands end to end, from a process of their own: `concurrency` AddTodoItem calls in flight at all times
 // over `lists` aggregates for `seconds`, each a real append. Prints one JSON line.
-import { AddTodoItem, CreateTodoList } from "../../gen/todo/v1/commands";
+import { AddTodoItem, CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { H2GrpcClient } from "../lib/h2-grpc-client";
 import { closedLoop } from "../lib/closed-loop";
 

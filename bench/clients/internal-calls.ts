@@ -1,8 +1,8 @@
 // The internal path: a TypeScript service sending commands through the handler kit over its link ("link"), or
 // the same commands as grpc-js unary calls ("unary"), at a fixed concurrency. Prints one JSON line.
 import { credentials } from "@grpc/grpc-js";
-import { MeshService } from "../../services/kit";
-import { TodoListCommandServiceClient, TodoListCommandServiceService } from "../../gen/todo/v1/commands";
+import { MeshService } from "@recq-mesh/kit";
+import { TodoListCommandServiceClient, TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { unary } from "../lib/clients";
 import { closedLoop } from "../lib/closed-loop";
 

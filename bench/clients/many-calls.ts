@@ -1,6 +1,6 @@
 // Holds `count` GetTodoList calls in flight at once (the handler answers each after a delay), over a few
 // HTTP/2 connections. Prints "in-flight" once all were sent, then one JSON line when all came back.
-import { GetTodoList } from "../../gen/todo/v1/queries";
+import { GetTodoList } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { H2GrpcClient } from "../lib/h2-grpc-client";
 import { nowMs, round } from "../lib/stats";
 

@@ -1,7 +1,7 @@
 // Opens `count` handler links to the gateway, each its own connection, each subscribed to GetTodoList, and
 // holds them until stdin closes or it is killed. Prints "ready" once every link was accepted.
-import { LinkClient } from "../../services/kit/src/link/link-client";
-import { silentLogger } from "../../services/kit/src/logging/logger";
+import { LinkClient } from "@recq-mesh/kit/internal/link/link-client";
+import { silentLogger } from "@recq-mesh/protocol";
 
 async function main(): Promise<void> {
   const [address, countArg] = process.argv.slice(2);

@@ -1,9 +1,9 @@
 // Projection lag: commands at a steady rate over `lists` lists, each list watched (WatchTodoList); for every
 // command, the time from its CommandAck to the watch showing that version. Prints one JSON line.
 import { credentials } from "@grpc/grpc-js";
-import { AddTodoItem, CreateTodoList } from "../../gen/todo/v1/commands";
-import { CommandAck } from "../../gen/recq/v1/command";
-import { TodoListQueryServiceClient, type TodoListView } from "../../gen/todo/v1/queries";
+import { AddTodoItem, CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
+import { TodoListQueryServiceClient, type TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { H2GrpcClient } from "../lib/h2-grpc-client";
 import { latency, nowMs, round } from "../lib/stats";
 

@@ -1,8 +1,8 @@
 // Read-your-writes: after each acknowledged command, the same GetTodoList with the ack's consistency token
 // and without it, one after the other. Prints one JSON line with both latencies.
-import { AddTodoItem, CreateTodoList } from "../../gen/todo/v1/commands";
-import { CommandAck } from "../../gen/recq/v1/command";
-import { GetTodoList, TodoListView } from "../../gen/todo/v1/queries";
+import { AddTodoItem, CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
+import { GetTodoList, TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { H2GrpcClient } from "../lib/h2-grpc-client";
 import { latency, nowMs } from "../lib/stats";
 

@@ -1,6 +1,6 @@
 import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
-import { TodoListCommandServiceClient } from "../../gen/todo/v1/commands";
-import { TodoListQueryServiceClient } from "../../gen/todo/v1/queries";
+import { TodoListCommandServiceClient } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { TodoListQueryServiceClient } from "@recq-mesh/todo/gen/todo/v1/queries";
 
 /** Several channels, so that one HTTP/2 connection's single thread of frames is not what is measured. */
 export function commandClients(address: string, channels: number): TodoListCommandServiceClient[] {

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { DIST, startScript, type Started } from "./processes";
+import { GATEWAY_MAIN, TODO_DESCRIPTORS } from "../../test/support/built-packages";
+import { startScript, type Started } from "./processes";
 
 export interface BenchMesh {
   gateway: Started;
@@ -18,8 +19,8 @@ export async function startMesh(
 ): Promise<BenchMesh> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "recq-bench-"));
   const gateway = await startScript(
-    "services/gateway/main.js",
-    ["--address", "127.0.0.1:0", "--data-dir", dataDir, "--descriptors", path.join(DIST, "descriptors.binpb")],
+    GATEWAY_MAIN,
+    ["--address", "127.0.0.1:0", "--data-dir", dataDir, "--descriptors", TODO_DESCRIPTORS],
     { RECQ_LOG_LEVEL: "info", ...gatewayEnv },
     /"message":"gateway ready"/,
   );

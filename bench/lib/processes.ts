@@ -21,9 +21,9 @@ export const profileArgs = [
   ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ").filter((arg) => arg !== "") : []),
 ];
 
-/** Starts a compiled script of this repo (path relative to dist/) and waits for it to print `ready`. */
+/** Starts a compiled script (an absolute path, or one relative to dist/) and waits for it to print `ready`. */
 export function startScript(script: string, args: string[], env: Record<string, string> = {}, readyPattern = /ready/): Promise<Started> {
-  const child = spawn(process.execPath, [...profileArgs, path.join(DIST, script), ...args], {
+  const child = spawn(process.execPath, [...profileArgs, path.resolve(DIST, script), ...args], {
     env: { ...process.env, RECQ_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,4 +1,4 @@
-import { GetTodoList } from "../../gen/todo/v1/queries";
+import { GetTodoList } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { h2load, type LoadResult } from "../lib/h2load";
 import { startMesh } from "../lib/mesh";
 import { cpuMicros, startScript } from "../lib/processes";

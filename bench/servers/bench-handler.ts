@@ -1,11 +1,8 @@
 // The handler side of the benchmarks: GetTodoList (the same answer as the direct server), the TodoList
 // aggregate, and optionally the TodoList projection and queries, linked to the gateway given in argv.
-import { MeshService } from "../../services/kit";
-import { EmbeddedViewStore } from "../../services/kit/src/views/embedded-view-store";
-import { TodoListQueryServiceService } from "../../gen/todo/v1/queries";
-import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
-import { todoListProjection } from "../../services/todo/src/todo-list-projection";
-import { todoListQueries } from "../../services/todo/src/todo-list-queries";
+import { MeshService, EmbeddedViewStore } from "@recq-mesh/kit";
+import { TodoListQueryServiceService } from "@recq-mesh/todo/gen/todo/v1/queries";
+import { todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
 import { answerGetTodoList } from "./fixed-view";
 
 const [address, mode] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 // A plain grpc-js server answering GetTodoList: the baseline a gateway hop is compared with.
 import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
-import { TodoListQueryServiceService, type TodoListQueryServiceServer } from "../../gen/todo/v1/queries";
+import { TodoListQueryServiceService, type TodoListQueryServiceServer } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { answerGetTodoList } from "./fixed-view";
 
 // Tuned like the gateway (channelz off), so the comparison is of the hop, not of a setting.

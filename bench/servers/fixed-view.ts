@@ -1,4 +1,4 @@
-import type { GetTodoList, TodoListView } from "../../gen/todo/v1/queries";
+import type { GetTodoList, TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
 
 /** The query both sides of the hop benchmark serve: the same handler, so only the path differs. */
 export function answerGetTodoList(request: GetTodoList): TodoListView {

@@ -1,19 +1,20 @@
+#!/usr/bin/env node
 // Telemetry first: the tracer provider and propagator are registered before anything traces, and the MongoDB
 // instrumentation before the driver loads.
-import { startTelemetry } from "../kit/src/telemetry/start-telemetry";
+import { startTelemetry } from "@recq-mesh/protocol/telemetry";
 const telemetry = startTelemetry("recq-gateway", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { readFileSync } from "node:fs";
-import { jsonLogger } from "../kit/src/logging/logger";
+import { jsonLogger } from "@recq-mesh/protocol";
 import { loadGatewayConfig } from "./src/config";
 import { loadDescriptorCatalog } from "./src/descriptors/descriptor-catalog";
+import { readDescriptorSets } from "./src/descriptors/descriptor-files";
 import { Gateway } from "./src/gateway";
 import { openEventStore } from "./src/store/open-event-store";
 
 async function main(): Promise<void> {
   const logger = jsonLogger("gateway");
   const config = loadGatewayConfig(process.argv.slice(2), process.env);
-  const catalog = loadDescriptorCatalog(readFileSync(config.descriptorsPath));
+  const catalog = loadDescriptorCatalog(...readDescriptorSets(config.descriptorsPaths));
   const { store, location } = await openEventStore(config, process.env, logger);
   const gateway = await Gateway.start({
     address: config.address,

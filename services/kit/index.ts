@@ -1,4 +1,6 @@
-// The handler kit: what a TypeScript service imports to join the mesh.
+// The handler kit: what a TypeScript service imports to join the mesh. Start telemetry first, from
+// `@recq-mesh/kit/telemetry`; this index loads gRPC but never the MongoDB driver (openViewStore loads it when
+// MONGODB_URI is set; the MongoViewStore class itself is `@recq-mesh/kit/mongodb`).
 export { MeshService, type CallOptions, type MeshServiceOptions } from "./src/mesh-service";
 export type {
   AggregateDefinition,
@@ -7,15 +9,23 @@ export type {
   DomainEvent,
   EventCodecs,
   EventMeta,
+  MethodDefinitionLike,
   ProjectionDefinition,
   ProjectionRef,
   QueryContext,
   QueryDefinition,
+  RequestOf,
+  ResponseOf,
+  ServiceDefinitionLike,
   StreamingQueryContext,
 } from "./src/handlers/definitions";
-export { MeshError, Reason, REASON_METADATA_KEY } from "./src/errors/mesh-error";
-export { jsonLogger, silentLogger, type Logger } from "./src/logging/logger";
-export { startTelemetry, type Telemetry } from "./src/telemetry/start-telemetry";
+export { MeshError, Reason, REASON_METADATA_KEY, jsonLogger, silentLogger, type Logger, type LogLevel } from "@recq-mesh/protocol";
+export { MONGODB_DATABASE_ENV, MONGODB_URI_ENV, mongoSettingsFrom, type MongoSettings } from "@recq-mesh/protocol";
+export { openViewStore, type OpenedViewStore, type OpenViewStoreOptions } from "./src/views/open-view-store";
 export { TracedViewStore } from "./src/views/traced-view-store";
 export { EmbeddedViewStore } from "./src/views/embedded-view-store";
-export type { ViewStore, ViewDocument, ViewWrite, ViewFilter, ViewSort, FindOptions, ViewChange, WatchOptions } from "./src/views/view-store";
+export type { EmbeddedViewStoreOptions } from "./src/views/embedded-view-store-options";
+export type { MongoViewStore } from "./src/views/mongo-view-store";
+export type { MongoViewStoreOptions } from "./src/views/mongo-view-store-options";
+export { ViewStoreError, type ViewStoreErrorCode } from "./src/views/view-store-error";
+export type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite, WatchOptions } from "./src/views/view-store";

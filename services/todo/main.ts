@@ -1,12 +1,10 @@
 // Telemetry first: the tracer provider and propagator are registered before anything traces, and the MongoDB
 // instrumentation before the driver loads.
-import { startTelemetry } from "../kit/src/telemetry/start-telemetry";
+import { startTelemetry } from "@recq-mesh/kit/telemetry";
 const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { jsonLogger, MeshService } from "../kit";
-import { TracedViewStore } from "../kit/src/views/traced-view-store";
-import { openTodoViews } from "./src/open-todo-views";
-import { loadTodoConfig } from "./src/todo-config";
+import { jsonLogger, MeshService, openViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { loadTodoConfig, TODO_DATABASE } from "./src/todo-config";
 import { todoListAggregate } from "./src/todo-list-aggregate";
 import { todoListProjection } from "./src/todo-list-projection";
 import { todoListQueries } from "./src/todo-list-queries";
@@ -16,7 +14,7 @@ async function main(): Promise<void> {
   const config = loadTodoConfig(process.env);
   const mesh = new MeshService({ address: config.gateway, component: "todo", credentials: config.linkToken, logger });
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate);
-  const views = await openTodoViews(process.env);
+  const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
   const projection = todoListProjection(views.store, views.scope);
   if (config.roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views.store), projection));
   await mesh.start();

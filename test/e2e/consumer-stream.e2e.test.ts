@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
-import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "../../gen/recq/v1/link";
-import { HealthClient, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health";
+import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { HealthClient, HealthCheckResponse_ServingStatus } from "@recq-mesh/gateway/gen/grpc/health/v1/health";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
 type ConsumeStream = ClientDuplexStream<ConsumeRequest, ConsumeResponse>;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Client, credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { MeshService, type CommandContext } from "../../services/kit";
-import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
-import type { CreateTodoList } from "../../gen/todo/v1/commands";
-import type { TodoListState } from "../../gen/todo/v1/events";
+import { MeshService, type CommandContext } from "@recq-mesh/kit";
+import { todoListAggregate } from "@recq-mesh/todo";
+import type { CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/commands";
+import type { TodoListState } from "@recq-mesh/todo/gen/todo/v1/events";
 import { call, closeHandlers as closeAll, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
 type Decide = (command: CreateTodoList, state: TodoListState, context: CommandContext) => Promise<{ type: "todo.v1.TodoListCreated"; data: { listId: string; name: string } }[]>;

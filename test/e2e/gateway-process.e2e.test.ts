@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { GATEWAY_MAIN, TODO_DESCRIPTORS as DESCRIPTORS, TODO_MAIN } from "../support/built-packages";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningTodo } from "../support/mesh-harness";
 
-const GATEWAY_MAIN = path.resolve(__dirname, "../../services/gateway/main.js");
-const DESCRIPTORS = path.resolve(__dirname, "../../descriptors.binpb");
 
 interface GatewayProcess {
   child: ChildProcess;
@@ -118,7 +116,6 @@ describe("the gateway as a process", () => {
 });
 
 describe("the TodoList service as a process", () => {
-  const TODO_MAIN = path.resolve(__dirname, "../../services/todo/main.js");
   let data: Awaited<ReturnType<typeof tempDir>>;
 
   before(async () => {

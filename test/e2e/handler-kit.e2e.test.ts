@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { MeshService } from "../../services/kit";
-import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
-import { TodoListQueryServiceService, type TodoListView } from "../../gen/todo/v1/queries";
+import { MeshService } from "@recq-mesh/kit";
+import { todoListAggregate } from "@recq-mesh/todo";
+import { TodoListQueryServiceService, type TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { call, closeHandlers, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
 function view(listId: string, name: string): TodoListView {

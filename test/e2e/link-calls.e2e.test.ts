@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { MeshError, MeshService } from "../../services/kit";
-import { TodoListCommandServiceService } from "../../gen/todo/v1/commands";
-import { TodoListQueryServiceService } from "../../gen/todo/v1/queries";
+import { MeshError, MeshService } from "@recq-mesh/kit";
+import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { TodoListQueryServiceService } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { closeHandlers, startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo, startHangingQueries } from "../support/mesh-harness";
 
 /** A service of the mesh calling others through its own link, instead of a unary call per hop. */

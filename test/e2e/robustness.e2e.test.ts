@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import http2 from "node:http2";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { MeshError, MeshService } from "../../services/kit";
-import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
-import { HandlerLinkServiceClient, type ConnectResponse, type HandlerFrame } from "../../gen/recq/v1/link";
-import { TodoListQueryServiceService, TodoListView, WatchTodoList } from "../../gen/todo/v1/queries";
+import { MeshError, MeshService } from "@recq-mesh/kit";
+import { todoListAggregate } from "@recq-mesh/todo";
+import { HandlerLinkServiceClient, type ConnectResponse, type HandlerFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { TodoListQueryServiceService, TodoListView, WatchTodoList } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { call, closeHandlers, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, startHangingQueries } from "../support/mesh-harness";
 
 const reasonOf = (error: ServiceError) => error.metadata.get("recq-reason")[0];

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { CommandAck } from "../../gen/recq/v1/command";
-import { Completion, TodoListSort, type TodoListView } from "../../gen/todo/v1/queries";
+import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
+import { Completion, TodoListSort, type TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { call, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 
 describe("TodoList through the mesh", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { SpanName } from "../../services/kit/src/telemetry/span-names";
+import { SpanName } from "@recq-mesh/protocol";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { memorySpans, parentOf } from "../support/tracing";
 

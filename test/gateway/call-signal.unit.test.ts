@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { MeshError } from "../../services/kit/src/errors/mesh-error";
-import { CallSignal } from "../../services/gateway/src/server/call-signal";
+import { MeshError } from "@recq-mesh/protocol";
+import { CallSignal } from "@recq-mesh/gateway/internal/server/call-signal";
 
 /** What CallSignal uses of a grpc-js server call: its deadline and its 'cancelled' event. */
 class FakeCall extends EventEmitter {

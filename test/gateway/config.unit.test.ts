@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { defaultLimits, loadGatewayConfig } from "../../services/gateway/src/config";
+import { defaultLimits, loadGatewayConfig } from "@recq-mesh/gateway";
 
 describe("gateway configuration", () => {
   it("has explicit defaults", () => {
@@ -24,5 +24,16 @@ describe("gateway configuration", () => {
     assert.throws(() => loadGatewayConfig([], { RECQ_MAX_REQUEST_BYTES: "lots" }), /RECQ_MAX_REQUEST_BYTES/);
     assert.equal(loadGatewayConfig([], { RECQ_MAX_CONFLICT_RETRIES: "0" }).limits.maxConflictRetries, 0);
     assert.throws(() => loadGatewayConfig(["--nope"], {}), /nope/);
+  });
+
+  it("takes one or more descriptor sets: repeated flags, comma-separated lists, or RECQ_DESCRIPTORS", () => {
+    assert.deepEqual(loadGatewayConfig([], {}).descriptorsPaths, [path.resolve("dist/descriptors.binpb")]);
+    assert.deepEqual(loadGatewayConfig(["--descriptors", "a.binpb", "--descriptors", "b.binpb,/c.binpb"], { RECQ_DESCRIPTORS: "env.binpb" }).descriptorsPaths, [
+      path.resolve("a.binpb"),
+      path.resolve("b.binpb"),
+      "/c.binpb",
+    ]);
+    assert.deepEqual(loadGatewayConfig([], { RECQ_DESCRIPTORS: "/d, e.binpb" }).descriptorsPaths, ["/d", path.resolve("e.binpb")]);
+    assert.throws(() => loadGatewayConfig(["--descriptors", " , "], {}), /names no file/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clone, create, fromBinary } from "@bufbuild/protobuf";
+import { clone, create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   DescriptorProtoSchema,
@@ -10,9 +10,11 @@ import {
   FieldOptionsSchema,
   FileDescriptorProtoSchema,
   FileDescriptorSetSchema,
+  FileOptionsSchema,
   type FileDescriptorSet,
 } from "@bufbuild/protobuf/wkt";
-import { InvalidDescriptorSetError, loadDescriptorCatalog } from "../../services/gateway/src/descriptors/descriptor-catalog";
+import { InvalidDescriptorSetError, loadDescriptorCatalog } from "@recq-mesh/gateway";
+import { gatewayDescriptorSet } from "@recq-mesh/gateway/internal/descriptors/gateway-descriptors";
 import {
   fieldNamed,
   fileNamed,
@@ -24,6 +26,10 @@ import {
 } from "./descriptor-set-fixture";
 
 const COMMANDS = "todo/v1/commands.proto";
+const EVENTS = "todo/v1/events.proto";
+/** What the gateway adds to every catalog: the services it serves itself, and their imports. */
+const GATEWAY_FILES = fromBinary(FileDescriptorSetSchema, gatewayDescriptorSet()).file.map((file) => file.name);
+const HEALTH = "grpc/health/v1/health.proto";
 const QUERIES = "todo/v1/queries.proto";
 
 describe("loadDescriptorCatalog, on the project's descriptor set", () => {
@@ -71,16 +77,16 @@ describe("loadDescriptorCatalog, on the project's descriptor set", () => {
     assert.equal(catalog.fileWithDependencies("nope.proto"), undefined);
   });
 
-  it("keeps every file's bytes exactly as in the set", () => {
+  it("keeps every file's bytes exactly as in the set, and adds the gateway's own services after them", () => {
     const setBytes = readDescriptorSetBytes();
     const decoded = fromBinary(FileDescriptorSetSchema, setBytes);
     assert.deepEqual(
       catalog.files.map((file) => file.name),
-      decoded.file.map((file) => file.name),
+      [...decoded.file.map((file) => file.name), ...GATEWAY_FILES.filter((name) => !decoded.file.some((file) => file.name === name))],
     );
-    // Re-framing the slices as field 1 must give back the very same set.
+    // Re-framing the slices of the set's own files as field 1 must give back the very same set.
     const writer = new BinaryWriter();
-    for (const file of catalog.files) writer.tag(1, WireType.LengthDelimited).bytes(file.bytes);
+    for (const file of catalog.files.slice(0, decoded.file.length)) writer.tag(1, WireType.LengthDelimited).bytes(file.bytes);
     assert.ok(Buffer.from(writer.finish()).equals(setBytes));
     const commands = catalog.fileByName(COMMANDS);
     assert.equal(fromBinary(FileDescriptorProtoSchema, commands?.bytes ?? Buffer.alloc(0)).name, COMMANDS);
@@ -90,6 +96,62 @@ describe("loadDescriptorCatalog, on the project's descriptor set", () => {
     const names = catalog.fileWithDependencies(QUERIES)?.map((file) => file.name);
     assert.deepEqual(names, ["google/protobuf/timestamp.proto", "google/protobuf/descriptor.proto", "recq/v1/options.proto", QUERIES]);
   });
+});
+
+describe("loadDescriptorCatalog, on several descriptor sets", () => {
+  /** The project's set cut in two: `first` keeps the named files, the second set the others. */
+  function splitSet(first: readonly string[]): [Uint8Array, Uint8Array] {
+    const set = fromBinary(FileDescriptorSetSchema, readDescriptorSetBytes());
+    const part = (keep: boolean) =>
+      toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: set.file.filter((file) => first.includes(file.name) === keep) }));
+    return [part(true), part(false)];
+  }
+
+  it("serves the services of every set, each file once, whichever set carries a file's imports", () => {
+    // The first set holds the commands and events but not what they import: the second set carries that.
+    const [domain, rest] = splitSet([COMMANDS, EVENTS]);
+    const catalog = loadDescriptorCatalog(domain, rest, readDescriptorSetBytes());
+    assert.deepEqual(
+      catalog.services.map((service) => service.fullName),
+      ["todo.v1.TodoListCommandService", "todo.v1.TodoListQueryService"],
+    );
+    const names = catalog.files.map((file) => file.name);
+    assert.equal(new Set(names).size, names.length);
+    assert.ok(names.indexOf("recq/v1/command.proto") < names.indexOf(COMMANDS), "a file comes after its imports");
+    assert.ok(GATEWAY_FILES.every((name) => names.includes(name)));
+    assert.ok(names.includes("recq/v1/link.proto") && names.includes(HEALTH), "the link protocol and health are described");
+  });
+
+  it("keeps a set's own copy of a file the gateway would add", () => {
+    const own = fromBinary(FileDescriptorSetSchema, gatewayDescriptorSet());
+    const health = own.file.find((file) => file.name === HEALTH);
+    assert.ok(health);
+    const changed = clone(FileDescriptorProtoSchema, health);
+    changed.options = create(FileOptionsSchema, { javaPackage: "com.example.health" });
+    const userSet = toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [changed] }));
+    const catalog = loadDescriptorCatalog(readDescriptorSetBytes(), userSet);
+    const served = fromBinary(FileDescriptorProtoSchema, catalog.fileByName(HEALTH)?.bytes ?? Buffer.alloc(0));
+    assert.equal(served.options?.javaPackage, "com.example.health");
+  });
+
+  it("refuses two sets that disagree on a file, naming it", () => {
+    const changed = mutatedSet((set) => {
+      messageNamed(fileNamed(set, COMMANDS), "CreateTodoList").field.push(stringField("note", 99));
+    });
+    assertRefused2([readDescriptorSetBytes(), changed], /todo\/v1\/commands\.proto differs between the descriptor sets/);
+  });
+
+  it("refuses no set at all, and names which set is not a descriptor set", () => {
+    assert.throws(() => loadDescriptorCatalog(), /no descriptor set given/);
+    assertRefused2([readDescriptorSetBytes(), Buffer.from([0xff, 0xff, 0xff])], /descriptor set 2: the bytes are not a FileDescriptorSet/);
+  });
+
+  function assertRefused2(sets: Uint8Array[], expected: RegExp): void {
+    assert.throws(
+      () => loadDescriptorCatalog(...sets),
+      (error: unknown) => error instanceof InvalidDescriptorSetError && expected.test(error.message),
+    );
+  }
 });
 
 describe("loadDescriptorCatalog refuses contracts the gateway cannot serve", () => {

@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   FileDescriptorSetSchema,
@@ -10,9 +9,10 @@ import {
   type MethodDescriptorProto,
   type ServiceDescriptorProto,
 } from "@bufbuild/protobuf/wkt";
+import { TODO_DESCRIPTORS } from "../support/built-packages";
 
-/** The set `npm run descriptors` builds; the test build copies it beside dist/test. */
-export const DESCRIPTORS_PATH = path.join(__dirname, "../../descriptors.binpb");
+/** The TodoList set `npm run descriptors` builds (the gateway adds health and reflection to it). */
+export const DESCRIPTORS_PATH = TODO_DESCRIPTORS;
 
 export function readDescriptorSetBytes(): Buffer {
   return readFileSync(DESCRIPTORS_PATH);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { EventEnvelope } from "../../gen/recq/v1/event";
-import { ConnectResponse, type GatewayFrame } from "../../gen/recq/v1/link";
-import { encodedEnvelope, serializeConnectResponse } from "../../services/gateway/src/links/event-wire-cache";
+import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
+import { ConnectResponse, type GatewayFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { encodedEnvelope, serializeConnectResponse } from "@recq-mesh/gateway/internal/links/event-wire-cache";
 
 const envelope = (sequence: number): EventEnvelope => ({
   position: String(100 + sequence),

@@ -6,8 +6,8 @@ import {
   HealthCheckResponse_ServingStatus as Status,
   HealthClient,
   type HealthCheckResponse,
-} from "../../gen/grpc/health/v1/health";
-import { addHealthService, HealthRegistry } from "../../services/gateway/src/health/health-service";
+} from "@recq-mesh/gateway/gen/grpc/health/v1/health";
+import { addHealthService, HealthRegistry } from "@recq-mesh/gateway/internal/health/health-service";
 import { startTestServer, type TestServer } from "./grpc-test-server";
 
 const QUERIES = "todo.v1.TodoListQueryService";

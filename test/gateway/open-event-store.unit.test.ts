@@ -3,10 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { silentLogger } from "../../services/kit/src/logging/logger";
-import { loadGatewayConfig } from "../../services/gateway/src/config";
-import { EmbeddedEventStore } from "../../services/gateway/src/store/embedded-event-store";
-import { openEventStore } from "../../services/gateway/src/store/open-event-store";
+import { silentLogger } from "@recq-mesh/protocol";
+import { loadGatewayConfig, EmbeddedEventStore, openEventStore } from "@recq-mesh/gateway";
 
 const driverLoaded = () => Object.keys(require.cache).some((file) => file.includes(`${path.sep}node_modules${path.sep}mongodb${path.sep}`));
 

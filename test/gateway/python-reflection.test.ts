@@ -7,9 +7,9 @@ import {
   TodoListQueryServiceService,
   type TodoListQueryServiceServer,
   type TodoListView,
-} from "../../gen/todo/v1/queries";
-import { loadDescriptorCatalog, type DescriptorCatalog, type FileEntry } from "../../services/gateway/src/descriptors/descriptor-catalog";
-import { addReflectionService } from "../../services/gateway/src/reflection/reflection-service";
+} from "@recq-mesh/todo/gen/todo/v1/queries";
+import { loadDescriptorCatalog, type DescriptorCatalog, type FileEntry } from "@recq-mesh/gateway/internal/descriptors/descriptor-catalog";
+import { addReflectionService } from "@recq-mesh/gateway/internal/reflection/reflection-service";
 import { readDescriptorSetBytes } from "./descriptor-set-fixture";
 import { startTestServer, type TestServer } from "./grpc-test-server";
 import { findPythonWithGrpc, PYTHON_CLIENT as CLIENT, run } from "../support/python";

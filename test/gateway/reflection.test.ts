@@ -7,13 +7,13 @@ import {
   ServerReflectionClient,
   type ServerReflectionRequest,
   type ServerReflectionResponse,
-} from "../../gen/grpc/reflection/v1/reflection";
-import { loadDescriptorCatalog } from "../../services/gateway/src/descriptors/descriptor-catalog";
+} from "@recq-mesh/gateway/gen/grpc/reflection/v1/reflection";
+import { loadDescriptorCatalog } from "@recq-mesh/gateway";
 import {
   addReflectionService,
   REFLECTION_V1_SERVICE_NAME,
   ServerReflectionV1AlphaService,
-} from "../../services/gateway/src/reflection/reflection-service";
+} from "@recq-mesh/gateway/internal/reflection/reflection-service";
 import { readDescriptorSetBytes } from "./descriptor-set-fixture";
 import { startTestServer, type TestServer } from "./grpc-test-server";
 

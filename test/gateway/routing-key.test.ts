@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { CreateTodoList, AddTodoItem } from "../../gen/todo/v1/commands";
-import { checkWellFormed, readRoutingKey } from "../../services/gateway/src/descriptors/routing-key";
-import { MeshError, Reason } from "../../services/kit/src/errors/mesh-error";
+import { CreateTodoList, AddTodoItem } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { checkWellFormed, readRoutingKey } from "@recq-mesh/gateway/internal/descriptors/routing-key";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 
 const LIST_ID = 1;
 

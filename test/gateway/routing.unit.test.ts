@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { MeshError } from "../../services/kit/src/errors/mesh-error";
-import { KeyedQueue } from "../../services/gateway/src/commands/keyed-queue";
-import { ProjectionPositions } from "../../services/gateway/src/consumers/projection-positions";
-import type { HandlerLink } from "../../services/gateway/src/links/handler-link";
-import { MethodRouter } from "../../services/gateway/src/routing/method-router";
-import { Cancellation } from "../../services/gateway/src/server/cancellation";
+import { MeshError } from "@recq-mesh/protocol";
+import { KeyedQueue } from "@recq-mesh/gateway/internal/commands/keyed-queue";
+import { ProjectionPositions } from "@recq-mesh/gateway/internal/consumers/projection-positions";
+import type { HandlerLink } from "@recq-mesh/gateway/internal/links/handler-link";
+import { MethodRouter } from "@recq-mesh/gateway/internal/routing/method-router";
+import { Cancellation } from "@recq-mesh/gateway/internal/server/cancellation";
 
 /** The router reads only a link's id, load and permits. */
 function link(id: string, load = 0): HandlerLink {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { EventEnvelope } from "../../gen/recq/v1/event";
-import type { Dispatch, Reply } from "../../gen/recq/v1/link";
-import { AddTodoItem } from "../../gen/todo/v1/commands";
-import { TodoItemAdded, TodoListCreated } from "../../gen/todo/v1/events";
-import { AggregateStateCache } from "../../services/kit/src/handlers/aggregate-state-cache";
-import { commandRunner } from "../../services/kit/src/handlers/command-runner";
-import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
+import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
+import type { Dispatch, Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { AddTodoItem } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { TodoItemAdded, TodoListCreated } from "@recq-mesh/todo/gen/todo/v1/events";
+import { AggregateStateCache } from "@recq-mesh/kit/internal/handlers/aggregate-state-cache";
+import { commandRunner } from "@recq-mesh/kit/internal/handlers/command-runner";
+import { todoListAggregate } from "@recq-mesh/todo";
 
 const created = (position: number): EventEnvelope => envelope(1, position, "todo.v1.TodoListCreated", TodoListCreated.encode({ listId: "l1", name: "L" }).finish());
 const added = (sequence: number, position: number, itemId = `i${sequence}`): EventEnvelope =>

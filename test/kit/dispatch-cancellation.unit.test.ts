@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DispatchCancellation } from "../../services/kit/src/link/dispatch-cancellation";
+import { DispatchCancellation } from "@recq-mesh/kit/internal/link/dispatch-cancellation";
 
 describe("DispatchCancellation", () => {
   it("aborts a signal that was asked for before the cancel, with the reason, and runs onCancel once", () => {

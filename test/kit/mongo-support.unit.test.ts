@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError, type BulkWriteResult, type WriteError } from "mongodb";
-import { firstWriteError, isDuplicateKey, isRequestFault, serverCode } from "../../services/kit/src/mongo/mongo-errors";
-import { mongoSettingsFrom } from "../../services/kit/src/mongo/mongo-settings";
+import { firstWriteError, isDuplicateKey, isRequestFault, serverCode } from "@recq-mesh/protocol/internal/mongo/mongo-errors";
+import { mongoSettingsFrom } from "@recq-mesh/protocol";
 
 describe("MongoDB settings from the environment", () => {
   it("chooses the embedded stores without MONGODB_URI, or with it empty", () => {

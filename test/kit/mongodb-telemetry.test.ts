@@ -1,7 +1,7 @@
 // Telemetry first, with the MongoDB instrumentation, before anything in this process loads the driver: as the
 // services' main.ts do.
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { startTelemetry } from "../../services/kit/src/telemetry/start-telemetry";
+import { startTelemetry } from "@recq-mesh/protocol/internal/telemetry/start-telemetry";
 const exporter = new InMemorySpanExporter();
 startTelemetry("recq-test", [new SimpleSpanProcessor(exporter)], { instrumentMongoDB: true });
 
@@ -9,8 +9,7 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { after, describe, it } from "node:test";
 import { ROOT_CONTEXT, context, trace } from "@opentelemetry/api";
-import { SpanName } from "../../services/kit/src/telemetry/span-names";
-import { meshTracer } from "../../services/kit/src/telemetry/trace-context";
+import { SpanName, meshTracer } from "@recq-mesh/protocol";
 import { mongoTestsEnabled, MongoTestServer } from "../support/mongo";
 
 const INSTRUMENTATION = "@opentelemetry/instrumentation-mongodb";
@@ -30,8 +29,8 @@ if (mongoTestsEnabled("MongoDB driver spans")) {
 
   describe("MongoDB driver spans", () => {
     it("are children of the handler span that issued the read", { timeout: 20_000 }, async () => {
-      const { MongoViewStore } = await import("../../services/kit/src/views/mongo-view-store");
-      const { TracedViewStore } = await import("../../services/kit/src/views/traced-view-store");
+      const { MongoViewStore } = await import("@recq-mesh/kit/internal/views/mongo-view-store");
+      const { TracedViewStore } = await import("@recq-mesh/kit/internal/views/traced-view-store");
       const database = await server.freshDatabase("spans");
       const store = await MongoViewStore.open({ client: await server.client(), database: database.name });
       try {

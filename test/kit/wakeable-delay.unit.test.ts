@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { WakeableDelay } from "../../services/kit/src/mongo/wakeable-delay";
+import { WakeableDelay } from "@recq-mesh/protocol";
 
 describe("WakeableDelay", () => {
   it("waits its time, or less when woken", async () => {

@@ -4,11 +4,11 @@ import { appendFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile } fr
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { EmbeddedEventStore, JOURNAL_FILE_NAME, type EmbeddedEventStoreOptions } from "../../services/gateway/src/store/embedded-event-store";
-import type { StoreLogger } from "../../services/gateway/src/store/embedded-store-options";
-import type { AppendRequest, AppendResult } from "../../services/gateway/src/store/event-store";
-import { JOURNAL_MAGIC } from "../../services/gateway/src/store/journal-file";
-import { JournalCorruptionError } from "../../services/gateway/src/store/journal-replay";
+import { EmbeddedEventStore, JOURNAL_FILE_NAME, type EmbeddedEventStoreOptions } from "@recq-mesh/gateway/internal/store/embedded-event-store";
+import type { StoreLogger } from "@recq-mesh/gateway/internal/store/embedded-store-options";
+import type { AppendRequest, AppendResult } from "@recq-mesh/gateway/internal/store/event-store";
+import { JOURNAL_MAGIC } from "@recq-mesh/gateway/internal/store/journal-file";
+import { JournalCorruptionError } from "@recq-mesh/gateway/internal/store/journal-replay";
 import { runEventStoreContract } from "./event-store.contract";
 
 let scratch = "";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test, type TestContext } from "node:test";
-import type { AppendRequest, AppendResult, EventStore, NewEventRecord, StoredEvent } from "../../services/gateway/src/store/event-store";
+import type { AppendRequest, AppendResult, EventStore, NewEventRecord, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
 
 /**
  * The behaviour every event store adapter must show. Run it from the adapter's own test file:

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { GroupCommitQueue, takeBatch, type GroupCommitItem } from "../../services/gateway/src/store/group-commit-queue";
+import { GroupCommitQueue, takeBatch, type GroupCommitItem } from "@recq-mesh/gateway/internal/store/group-commit-queue";
 
 interface Item extends GroupCommitItem {
   name: string;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { AppendRequest } from "../../services/gateway/src/store/event-store";
-import { aggregateKey } from "../../services/gateway/src/store/event-index";
-import { batchWrites, estimateAppendBytes, planAppends, type QueuedAppend } from "../../services/gateway/src/store/mongo-append-plan";
+import type { AppendRequest } from "@recq-mesh/gateway/internal/store/event-store";
+import { aggregateKey } from "@recq-mesh/gateway/internal/store/event-index";
+import { batchWrites, estimateAppendBytes, planAppends, type QueuedAppend } from "@recq-mesh/gateway/internal/store/mongo-append-plan";
 
 function queued(aggregateId: string, expectedSequence: number, commandId: string, eventCount: number, extra: Partial<AppendRequest> = {}): QueuedAppend {
   const events = Array.from({ length: eventCount }, (_, n) => ({ type: "test.v1.Happened", payload: Buffer.from(`${commandId}/${n}`), metadata: { n: String(n) } }));

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import type { Collection, MongoClient } from "mongodb";
-import { DuplicateCommandError } from "../../services/gateway/src/store/duplicate-command-error";
-import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "../../services/gateway/src/store/event-store";
-import type { CounterDocument, EventDocument } from "../../services/gateway/src/store/mongo-event-documents";
-import { MongoEventStore, type HeldBatch, type MongoEventStoreOptions } from "../../services/gateway/src/store/mongo-event-store";
+import { DuplicateCommandError } from "@recq-mesh/gateway/internal/store/duplicate-command-error";
+import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
+import type { CounterDocument, EventDocument } from "@recq-mesh/gateway/internal/store/mongo-event-documents";
+import { MongoEventStore, type HeldBatch, type MongoEventStoreOptions } from "@recq-mesh/gateway/internal/store/mongo-event-store";
 import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
 import { runEventStoreContract } from "./event-store.contract";
 

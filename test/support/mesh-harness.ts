@@ -3,23 +3,18 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
-import { MeshService } from "../../services/kit";
-import { EmbeddedViewStore } from "../../services/kit/src/views/embedded-view-store";
-import { TracedViewStore } from "../../services/kit/src/views/traced-view-store";
-import { loadDescriptorCatalog, type DescriptorCatalog } from "../../services/gateway/src/descriptors/descriptor-catalog";
-import { Gateway, type GatewayOptions } from "../../services/gateway/src/gateway";
-import { EmbeddedEventStore } from "../../services/gateway/src/store/embedded-event-store";
-import { todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
-import { todoListProjection } from "../../services/todo/src/todo-list-projection";
-import { todoListQueries } from "../../services/todo/src/todo-list-queries";
-import { TodoListCommandServiceClient } from "../../gen/todo/v1/commands";
-import { TodoListQueryServiceClient, TodoListQueryServiceService } from "../../gen/todo/v1/queries";
+import { MeshService, EmbeddedViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { loadDescriptorCatalog, type DescriptorCatalog, Gateway, type GatewayOptions, EmbeddedEventStore } from "@recq-mesh/gateway";
+import { todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
+import { TODO_DESCRIPTORS } from "./built-packages";
+import { TodoListCommandServiceClient } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { TodoListQueryServiceClient, TodoListQueryServiceService } from "@recq-mesh/todo/gen/todo/v1/queries";
 
 let catalog: DescriptorCatalog | undefined;
 
-/** The catalog of the contracts, from the descriptor set the build writes to dist/descriptors.binpb. */
+/** The catalog of the TodoList contracts, from the descriptor set the build writes (TODO_DESCRIPTORS). */
 export function testCatalog(): DescriptorCatalog {
-  catalog ??= loadDescriptorCatalog(readFileSync(path.resolve(__dirname, "..", "..", "descriptors.binpb")));
+  catalog ??= loadDescriptorCatalog(readFileSync(TODO_DESCRIPTORS));
   return catalog;
 }
 

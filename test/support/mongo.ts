@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import type { Db, MongoClient } from "mongodb";
-import { connectMongo } from "../../services/kit/src/mongo/mongo-client";
+import { connectMongo } from "@recq-mesh/protocol/internal/mongo/mongo-client";
 
 /**
  * MongoDB for the test suites that need a real server: they run when MONGODB_URI is set (a replica set, since

@@ -1,5 +1,5 @@
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { startTelemetry } from "../../services/kit/src/telemetry/start-telemetry";
+import { startTelemetry } from "@recq-mesh/protocol/internal/telemetry/start-telemetry";
 
 let exporter: InMemorySpanExporter | undefined;
 

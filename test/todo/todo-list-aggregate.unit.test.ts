@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { MeshError, type CommandContext } from "../../services/kit";
-import { evolve, MAX_ITEMS_PER_LIST, todoListAggregate } from "../../services/todo/src/todo-list-aggregate";
-import type { TodoEvent } from "../../services/todo/src/todo-events";
-import { project } from "../../services/todo/src/todo-list-projection";
-import type { TodoListDocument } from "../../services/todo/src/todo-list-view";
+import { MeshError, type CommandContext } from "@recq-mesh/kit";
+import { evolve, MAX_ITEMS_PER_LIST, todoListAggregate } from "@recq-mesh/todo/internal/todo-list-aggregate";
+import type { TodoEvent, TodoListDocument } from "@recq-mesh/todo";
+import { project } from "@recq-mesh/todo/internal/todo-list-projection";
 
 const context: CommandContext = { commandId: "c", aggregateId: "l", sequence: 0, headers: {}, signal: new AbortController().signal };
 const given = (...events: TodoEvent[]) => events.reduce(evolve, todoListAggregate.initialState());

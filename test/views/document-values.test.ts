@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { copyDocument, copyPlainValue } from "../../services/kit/src/views/document-copy";
-import { sameDocumentValue } from "../../services/kit/src/views/document-equality";
+import { copyDocument, copyPlainValue } from "@recq-mesh/kit/internal/views/document-copy";
+import { sameDocumentValue } from "@recq-mesh/kit/internal/views/document-equality";
 
 describe("copyDocument", () => {
   it("copies deeply: the copy shares no object with the original", () => {

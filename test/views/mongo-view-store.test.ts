@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { MongoViewStore, type MongoViewStoreOptions } from "../../services/kit/src/views/mongo-view-store";
-import type { ViewChange } from "../../services/kit/src/views/view-store";
+import { MongoViewStore, type MongoViewStoreOptions } from "@recq-mesh/kit/mongodb";
+import type { ViewChange } from "@recq-mesh/kit";
 import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
 import { runViewStoreContract } from "./view-store.contract";
 

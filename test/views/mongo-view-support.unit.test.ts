@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Binary, MongoBulkWriteError, MongoServerError, type BulkWriteResult, type WriteError } from "mongodb";
-import { assertNoScripts } from "../../services/kit/src/views/filter-scripts";
-import { CommitChanges, type FeedEvent } from "../../services/kit/src/views/mongo-commit-changes";
-import { commitFailure, indexFailure, readFailure } from "../../services/kit/src/views/mongo-view-errors";
-import { prepareWrites } from "../../services/kit/src/views/mongo-view-writes";
-import type { ViewWrite } from "../../services/kit/src/views/view-store";
-import { ViewStoreError } from "../../services/kit/src/views/view-store-error";
+import { assertNoScripts } from "@recq-mesh/kit/internal/views/filter-scripts";
+import { CommitChanges, type FeedEvent } from "@recq-mesh/kit/internal/views/mongo-commit-changes";
+import { commitFailure, indexFailure, readFailure } from "@recq-mesh/kit/internal/views/mongo-view-errors";
+import { prepareWrites } from "@recq-mesh/kit/internal/views/mongo-view-writes";
+import { type ViewWrite, ViewStoreError } from "@recq-mesh/kit";
 
 const COMMIT = "commit of 'p' at 1 rejected, nothing applied";
 

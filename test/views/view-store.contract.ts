@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { ViewChange, ViewDocument, ViewStore, ViewWrite } from "../../services/kit/src/views/view-store";
+import type { ViewChange, ViewDocument, ViewStore, ViewWrite } from "@recq-mesh/kit";
 
 /**
  * The behaviour every ViewStore adapter must have; the embedded store runs it always, MongoDB when

@@ -5,8 +5,12 @@ import { parseArgs } from "node:util";
 export interface GatewayConfig {
   /** host:port to listen on. `--address`, `RECQ_ADDRESS`; default 127.0.0.1:50051. */
   address: string;
-  /** The FileDescriptorSet of the contracts to serve. `--descriptors`, `RECQ_DESCRIPTORS`; default dist/descriptors.binpb. */
-  descriptorsPath: string;
+  /**
+   * The FileDescriptorSets of the contracts to serve, one or more: `--descriptors` (repeatable, or a
+   * comma-separated list), `RECQ_DESCRIPTORS` (comma-separated); default dist/descriptors.binpb. A folder stands
+   * for every `*.binpb` file in it. The gateway adds the health and reflection descriptors itself.
+   */
+  descriptorsPaths: string[];
   /** Embedded store's folder. `--data-dir`, `RECQ_DATA_DIR`; default ./data/gateway. */
   dataDir: string;
   /** Shared token handlers present in Hello / ConsumerOpen. `RECQ_LINK_TOKEN`; default none (open). */
@@ -97,7 +101,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
   const { values } = parseArgs({
     args: argv,
-    options: { address: { type: "string" }, descriptors: { type: "string" }, "data-dir": { type: "string" } },
+    options: { address: { type: "string" }, descriptors: { type: "string", multiple: true }, "data-dir": { type: "string" } },
     strict: true,
   });
   const limits = { ...defaultLimits };
@@ -112,10 +116,17 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   }
   return {
     address: values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051",
-    descriptorsPath: path.resolve(values.descriptors ?? env.RECQ_DESCRIPTORS ?? "dist/descriptors.binpb"),
+    descriptorsPaths: descriptorPaths(values.descriptors ?? (env.RECQ_DESCRIPTORS ? [env.RECQ_DESCRIPTORS] : ["dist/descriptors.binpb"])),
     dataDir: path.resolve(values["data-dir"] ?? env.RECQ_DATA_DIR ?? "data/gateway"),
     linkToken: env.RECQ_LINK_TOKEN || undefined,
     clientToken: env.RECQ_CLIENT_TOKEN || undefined,
     limits,
   };
+}
+
+/** Each value may list several files, comma-separated; relative paths are from the working directory. */
+function descriptorPaths(values: readonly string[]): string[] {
+  const paths = values.flatMap((value) => value.split(",")).map((value) => value.trim()).filter((value) => value !== "");
+  if (paths.length === 0) throw new Error("--descriptors / RECQ_DESCRIPTORS names no file");
+  return paths.map((file) => path.resolve(file));
 }

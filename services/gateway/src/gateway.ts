@@ -1,7 +1,6 @@
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { protobufPackage as recqPackage } from "../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../../kit/src/errors/mesh-error";
-import { silentLogger, type Logger } from "../../kit/src/logging/logger";
+import { protobufPackage as recqPackage } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, silentLogger, type Logger } from "@recq-mesh/protocol";
 import { CommandPipeline } from "./commands/command-pipeline";
 import { defaultLimits, type GatewayLimits } from "./config";
 import { ConsumerHub } from "./consumers/consumer-hub";

@@ -14,10 +14,9 @@ import type {
   ResponseOf,
   ServiceDefinitionLike,
 } from "./handlers/definitions";
-import { injectTraceContext } from "./telemetry/trace-context";
+import { injectTraceContext, silentLogger, type Logger } from "@recq-mesh/protocol";
 import { queryRunner } from "./handlers/query-runner";
 import { LinkClient } from "./link/link-client";
-import { silentLogger, type Logger } from "./logging/logger";
 
 export interface MeshServiceOptions {
   /** The gateway, host:port. */

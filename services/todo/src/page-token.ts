@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { MeshError } from "../../kit";
+import { MeshError } from "@recq-mesh/kit";
 
 /** Where a page ended: the sort value and id of its last document, and the order it was read in. */
 export interface PageCursor {

@@ -1,3 +1,6 @@
+/** The TodoList service's database when `RECQ_MONGODB_DATABASE` is unset: its own, apart from the gateway's. */
+export const TODO_DATABASE = "recq_todo";
+
 export type TodoRole = "commands" | "views";
 
 export interface TodoConfig {

@@ -1,4 +1,4 @@
-import type { DomainEvent } from "../../kit";
+import type { DomainEvent } from "@recq-mesh/kit";
 import {
   TodoItemAdded,
   TodoItemCompleted,
@@ -6,7 +6,7 @@ import {
   TodoListCreated,
   TodoListDeleted,
   TodoListRenamed,
-} from "../../../gen/todo/v1/events";
+} from "../gen/todo/v1/events";
 
 /** The TodoList events by full protobuf name: how the kit encodes, decodes and discriminates them. */
 export const todoEvents = {

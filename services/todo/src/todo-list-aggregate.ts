@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
-import { MeshError, type AggregateDefinition } from "../../kit";
-import { TodoListCommandServiceService } from "../../../gen/todo/v1/commands";
-import { TodoListState } from "../../../gen/todo/v1/events";
+import { MeshError, type AggregateDefinition } from "@recq-mesh/kit";
+import { TodoListCommandServiceService } from "../gen/todo/v1/commands";
+import { TodoListState } from "../gen/todo/v1/events";
 import { todoEvents, type TodoEvent } from "./todo-events";
 
 export const MAX_NAME_LENGTH = 200;

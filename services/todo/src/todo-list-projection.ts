@@ -1,4 +1,4 @@
-import type { EventMeta, ProjectionDefinition, ViewStore, ViewWrite } from "../../kit";
+import type { EventMeta, ProjectionDefinition, ViewStore, ViewWrite } from "@recq-mesh/kit";
 import { todoEvents, type TodoEvent } from "./todo-events";
 import { TODO_LISTS, type TodoListDocument } from "./todo-list-view";
 

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
-import { MeshError, type ProjectionRef, type QueryDefinition, type ViewFilter, type ViewStore } from "../../kit";
-import { Completion, TodoListQueryServiceService, TodoListSort, type ListTodoLists, type TodoListPage } from "../../../gen/todo/v1/queries";
+import { MeshError, type ProjectionRef, type QueryDefinition, type ViewFilter, type ViewStore } from "@recq-mesh/kit";
+import { Completion, TodoListQueryServiceService, TodoListSort, type ListTodoLists, type TodoListPage } from "../gen/todo/v1/queries";
 import { decodePageToken, encodePageToken } from "./page-token";
 import { TODO_LISTS, toView, type TodoListDocument } from "./todo-list-view";
 

@@ -1,5 +1,5 @@
-import type { ViewDocument } from "../../kit";
-import type { TodoListView } from "../../../gen/todo/v1/queries";
+import type { ViewDocument } from "@recq-mesh/kit";
+import type { TodoListView } from "../gen/todo/v1/queries";
 
 export const TODO_LISTS = "todo_lists";
 

@@ -1,6 +1,6 @@
-import type { EventEnvelope, Snapshot } from "../../../../gen/recq/v1/event";
+import type { EventEnvelope, Snapshot } from "@recq-mesh/protocol/gen/recq/v1/event";
 import type { EventStore, SnapshotRecord, StoredEvent } from "../store/event-store";
-import { LruMap } from "../../../kit/src/collections/lru-map";
+import { LruMap } from "@recq-mesh/protocol";
 import { toEnvelope } from "./envelopes";
 
 /** What a dispatch ships with a command: the latest snapshot and the events after it, ready to encode. */

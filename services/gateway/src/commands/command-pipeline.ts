@@ -1,15 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
-import { CommandAck } from "../../../../gen/recq/v1/command";
-import type { CommandOutcome as HandlerOutcome } from "../../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
-import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
-import { frameTraceMetadata, injectTraceContext, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
+import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
+import type { CommandOutcome as HandlerOutcome } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, Attribute, SpanName, frameTraceMetadata, injectTraceContext, startMeshSpan, type Logger } from "@recq-mesh/protocol";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
 import { Cancellation } from "../server/cancellation";
-import type { Logger } from "../../../kit/src/logging/logger";
 import { HandlerFailure, type Dispatcher } from "../routing/dispatcher";
 import { AppendRejectedError, type CommandOutcome, type EventStore } from "../store/event-store";
 import { AggregateCache, aggregateKey, type CachedAggregate } from "./aggregate-cache";

@@ -1,4 +1,4 @@
-import type { EventEnvelope } from "../../../../gen/recq/v1/event";
+import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import type { StoredEvent } from "../store/event-store";
 
 /** A stored event as it travels on a link: built once per event and reused for every dispatch and consumer. */

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 
 /**
  * Runs tasks one at a time per key, in arrival order, and different keys concurrently: the gateway's

@@ -1,8 +1,7 @@
 import { status } from "@grpc/grpc-js";
-import type { EventEnvelope } from "../../../../gen/recq/v1/event";
-import type { ConsumeRequest } from "../../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
-import type { Logger } from "../../../kit/src/logging/logger";
+import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
+import type { ConsumeRequest } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
 import { toEnvelope } from "../commands/envelopes";
 import { checkCredentials } from "../links/credentials";
 import type { EventStore } from "../store/event-store";

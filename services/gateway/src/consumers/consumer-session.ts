@@ -1,5 +1,5 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import type { ConsumeRequest, ConsumeResponse, ConsumerOpen } from "../../../../gen/recq/v1/link";
+import type { ConsumeRequest, ConsumeResponse, ConsumerOpen } from "@recq-mesh/protocol/gen/recq/v1/link";
 
 export type ConsumeCall = ServerDuplexStream<ConsumeRequest, ConsumeResponse>;
 

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 import type { Cancellation } from "../server/cancellation";
 
 interface Waiter {

@@ -1,25 +1,26 @@
-import { createFileRegistry, fromBinary, type FileRegistry } from "@bufbuild/protobuf";
+import { create, createFileRegistry, type FileRegistry } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, type FileDescriptorSet } from "@bufbuild/protobuf/wkt";
 import type { FileEntry, MethodEntry, ServiceEntry } from "./catalog-entries";
 import { collectDomainServices } from "./domain-services";
 import { filesWithDependencies } from "./file-dependencies";
-import { sliceFileDescriptorBytes } from "./file-descriptor-bytes";
+import { gatewayDescriptorSet } from "./gateway-descriptors";
 import { InvalidDescriptorSetError } from "./invalid-descriptor-set-error";
 import { meshOptionReader } from "./mesh-options";
+import { mergeDescriptorSets } from "./merged-descriptor-sets";
 
 export type { FileEntry, MethodEntry, RoutingKeyField, ServiceEntry, ServiceKind } from "./catalog-entries";
 export { InvalidDescriptorSetError } from "./invalid-descriptor-set-error";
 
 /**
- * Everything the gateway knows about the contracts it serves, learnt from one FileDescriptorSet: the domain
- * services (marked with recq.v1 options) and every file of the set, for reflection.
+ * Everything the gateway knows about the contracts it serves, learnt from the descriptor sets: the domain
+ * services (marked with recq.v1 options) and every file of the sets, for reflection.
  */
 export interface DescriptorCatalog {
-  /** Services marked `(recq.v1.service_kind)`, in the set's order. */
+  /** Services marked `(recq.v1.service_kind)`, in the sets' order. */
   readonly services: readonly ServiceEntry[];
-  /** Every file of the set, in the set's order. */
+  /** Every file of the sets and the gateway's own, in the sets' order. */
   readonly files: readonly FileEntry[];
-  /** All descriptors of the set, for lookups beyond domain services (reflection's symbol index). */
+  /** All descriptors of the sets, for lookups beyond domain services (reflection's symbol index). */
   readonly registry: FileRegistry;
   /** A domain method by its HTTP/2 path, `/todo.v1.TodoListCommandService/CreateTodoList`. */
   methodByPath(path: string): MethodEntry | undefined;
@@ -32,24 +33,18 @@ export interface DescriptorCatalog {
 }
 
 /**
- * Reads a FileDescriptorSet (`buf build --as-file-descriptor-set`, imports included) and checks the domain
- * contracts. Throws InvalidDescriptorSetError listing every problem found.
+ * Reads the FileDescriptorSets of the contracts to serve (`buf build --as-file-descriptor-set`, imports
+ * included), adds the gateway's own services (health, reflection), and checks the domain contracts. Throws
+ * InvalidDescriptorSetError listing every problem found.
  */
-export function loadDescriptorCatalog(bytes: Uint8Array): DescriptorCatalog {
-  const set = decodeSet(bytes);
-  const registry = createRegistry(set);
-  const files = fileEntries(set, bytes);
+export function loadDescriptorCatalog(...sets: Uint8Array[]): DescriptorCatalog {
+  if (sets.length === 0) throw new InvalidDescriptorSetError(["no descriptor set given"]);
+  const files = mergeDescriptorSets(sets, gatewayDescriptorSet());
+  const registry = createRegistry(create(FileDescriptorSetSchema, { file: files.map((file) => file.proto) }));
+  const entries = files.map(({ proto, bytes }) => ({ name: proto.name, dependencies: [...proto.dependency], bytes }));
   const { services, problems } = collectDomainServices(registry, meshOptionReader(registry));
   if (problems.length > 0) throw new InvalidDescriptorSetError([...new Set(problems)]);
-  return catalogOf(services, files, registry);
-}
-
-function decodeSet(bytes: Uint8Array): FileDescriptorSet {
-  try {
-    return fromBinary(FileDescriptorSetSchema, bytes);
-  } catch (error: unknown) {
-    throw new InvalidDescriptorSetError([`the bytes are not a FileDescriptorSet: ${messageOf(error)}`], { cause: error });
-  }
+  return catalogOf(services, entries, registry);
 }
 
 function createRegistry(set: FileDescriptorSet): FileRegistry {
@@ -59,15 +54,6 @@ function createRegistry(set: FileDescriptorSet): FileRegistry {
     // Typically an import missing from the set: build it with imports (buf build --as-file-descriptor-set).
     throw new InvalidDescriptorSetError([`the files do not resolve: ${messageOf(error)}`], { cause: error });
   }
-}
-
-function fileEntries(set: FileDescriptorSet, setBytes: Uint8Array): FileEntry[] {
-  const slices = sliceFileDescriptorBytes(setBytes);
-  return set.file.map((file, index) => ({
-    name: file.name,
-    dependencies: [...file.dependency],
-    bytes: slices[index] as Buffer,
-  }));
 }
 
 function catalogOf(services: readonly ServiceEntry[], files: readonly FileEntry[], registry: FileRegistry): DescriptorCatalog {

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { status } from "@grpc/grpc-js";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 
 /*
  * The gateway never decodes a payload; it only needs the routing key of a command. These functions walk the

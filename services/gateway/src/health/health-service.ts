@@ -6,7 +6,7 @@ import {
   type HealthCheckResponse,
   type HealthListResponse,
   type HealthServer,
-} from "../../../../gen/grpc/health/v1/health";
+} from "../../gen/grpc/health/v1/health";
 import { HealthRegistry, type WatchedStatus } from "./health-registry";
 
 export { HealthRegistry, OVERALL_HEALTH, type ServingStatus, type WatchedStatus } from "./health-registry";

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { status } from "@grpc/grpc-js";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 
 /**
  * Checks a presented token against the configured one (none configured: everything passes).

@@ -1,11 +1,11 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { EventEnvelope } from "../../../../gen/recq/v1/event";
+import { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import {
   ConnectResponse,
   Dispatch,
   GatewayFrame,
   HandlerLinkServiceService,
-} from "../../../../gen/recq/v1/link";
+} from "@recq-mesh/protocol/gen/recq/v1/link";
 
 /**
  * Each event envelope's wire bytes, made once. The same envelope ships in every dispatch of its aggregate

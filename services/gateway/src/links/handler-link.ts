@@ -1,7 +1,6 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import type { ConnectRequest, ConnectResponse, Dispatch, GatewayFrame, Reply } from "../../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
-import { FrameBatcher } from "../../../kit/src/link/frame-batcher";
+import type { ConnectRequest, ConnectResponse, Dispatch, GatewayFrame, Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, FrameBatcher } from "@recq-mesh/protocol";
 
 /** What the gateway does with the replies to one dispatch. */
 export interface PendingDispatch {

@@ -1,8 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
-import type { Call } from "../../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
-import { extractTraceContext } from "../../../kit/src/telemetry/trace-context";
+import type { Call } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, extractTraceContext } from "@recq-mesh/protocol";
 import { Cancellation } from "../server/cancellation";
 import type { HandlerLink } from "./handler-link";
 

@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import type { ConnectRequest, ConnectResponse, HandlerFrame, Hello, Subscribe, SubscriptionRejection } from "../../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
-import type { Logger } from "../../../kit/src/logging/logger";
+import type { ConnectRequest, ConnectResponse, HandlerFrame, Hello, Subscribe, SubscriptionRejection } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, type Logger, LINK_PROTOCOL_VERSION } from "@recq-mesh/protocol";
 import type { MethodRouter } from "../routing/method-router";
 import { checkCredentials } from "./credentials";
 import { HandlerLink } from "./handler-link";
 import { LinkCalls, type LinkCallLimits, type LinkCallRunner } from "./link-calls";
 
-import { LINK_PROTOCOL_VERSION } from "../../../kit/src/link/link-client";
 
 export interface LinkServiceOptions extends LinkCallLimits {
   /** When set, a Hello must carry it. */

@@ -1,8 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
-import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
-import { frameTraceMetadata, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
+import { MeshError, Reason, Attribute, SpanName, frameTraceMetadata, startMeshSpan } from "@recq-mesh/protocol";
 import type { ProjectionPositions } from "../consumers/projection-positions";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed } from "../descriptors/routing-key";

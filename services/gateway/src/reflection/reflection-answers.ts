@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import type { ServerReflectionRequest, ServerReflectionResponse } from "../../../../gen/grpc/reflection/v1/reflection";
+import type { ServerReflectionRequest, ServerReflectionResponse } from "../../gen/grpc/reflection/v1/reflection";
 import type { DescriptorCatalog } from "../descriptors/descriptor-catalog";
 import type { SymbolIndex } from "./symbol-index";
 

@@ -3,7 +3,7 @@ import {
   ServerReflectionService,
   type ServerReflectionRequest,
   type ServerReflectionResponse,
-} from "../../../../gen/grpc/reflection/v1/reflection";
+} from "../../gen/grpc/reflection/v1/reflection";
 import type { DescriptorCatalog } from "../descriptors/descriptor-catalog";
 import { answerReflectionRequest, type ReflectionSources } from "./reflection-answers";
 import { buildSymbolIndex } from "./symbol-index";

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
-import type { Dispatch, Reply } from "../../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import type { Dispatch, Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import type { PendingDispatch } from "../links/handler-link";
 import type { Cancellation } from "../server/cancellation";

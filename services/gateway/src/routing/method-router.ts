@@ -1,5 +1,5 @@
 import type { HandlerLink } from "../links/handler-link";
-import { LruMap } from "../../../kit/src/collections/lru-map";
+import { LruMap } from "@recq-mesh/protocol";
 
 export interface Route {
   link: HandlerLink;

@@ -1,5 +1,5 @@
 import { status, type Deadline } from "@grpc/grpc-js";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 import { Cancellation } from "./cancellation";
 
 /** What a signal needs of a server call, unary or streaming. */

@@ -9,9 +9,7 @@ import {
   type sendUnaryData,
 } from "@grpc/grpc-js";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
-import { MeshError, Reason } from "../../../kit/src/errors/mesh-error";
-import { Attribute, SpanName } from "../../../kit/src/telemetry/span-names";
-import { contextWithSpan, extractTraceContext, startMeshSpan } from "../../../kit/src/telemetry/trace-context";
+import { MeshError, Reason, Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";

@@ -1,18 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import { validateAppend } from "./append-validation";
-import { AppendRejectedError } from "./event-store";
+import { AppendRejectedError, type AggregateHistory, type AppendRequest, type AppendResult, type CommandFailureRecord, type CommandOutcome, type EventStore, type StoredEvent } from "./event-store";
 import { resolveStoreOptions, type EmbeddedEventStoreOptions, type EmbeddedStoreSettings } from "./embedded-store-options";
 import { EventIndex, aggregateKey } from "./event-index";
-import type {
-  AggregateHistory,
-  AppendRequest,
-  AppendResult,
-  CommandFailureRecord,
-  CommandOutcome,
-  EventStore,
-  StoredEvent,
-} from "./event-store";
 import { GroupCommitWriter, type GroupCommitStats } from "./group-commit-writer";
 import { syncDirectory, type OpenedJournalFile } from "./journal-file";
 import type { EncodedRecord } from "./journal-frame";

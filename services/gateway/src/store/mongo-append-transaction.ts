@@ -1,5 +1,5 @@
 import { ReadConcern, ReadPreference, WriteConcern, type ClientSession, type Collection, type MongoClient, type TransactionOptions } from "mongodb";
-import type { CausalReads } from "../../../kit/src/mongo/causal-reads";
+import type { CausalReads } from "@recq-mesh/protocol/mongodb";
 import { readSequences } from "./mongo-aggregate-sequences";
 import { batchWrites, planAppends, type BatchWrites, type QueuedAppend } from "./mongo-append-plan";
 import { POSITION_COUNTER_ID, type CounterDocument, type EventDocument, type OutcomeDocument, type SnapshotDocument } from "./mongo-event-documents";

@@ -1,9 +1,8 @@
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { ChangeStream, Collection } from "mongodb";
-import { Backoff } from "../../../kit/src/link/backoff";
+import { Backoff, WakeableDelay } from "@recq-mesh/protocol";
 import type { StoreLogger } from "./embedded-store-options";
 import type { EventDocument } from "./mongo-event-documents";
-import { WakeableDelay } from "../../../kit/src/mongo/wakeable-delay";
 
 /**
  * Notices appends made by other gateways on the same database. A change stream on `events` (inserts only,

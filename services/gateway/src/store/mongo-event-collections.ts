@@ -1,5 +1,5 @@
 import { ReadConcern, WriteConcern, type Db, type MongoClient } from "mongodb";
-import { serverCode, ServerCode } from "../../../kit/src/mongo/mongo-errors";
+import { serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
 import type { EventStoreCollections } from "./mongo-append-transaction";
 import {
   AGGREGATE_SEQUENCE_INDEX,

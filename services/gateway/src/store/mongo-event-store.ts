@@ -1,18 +1,8 @@
 import type { MongoClient } from "mongodb";
-import { CausalReads } from "../../../kit/src/mongo/causal-reads";
-import { firstWriteError, isDuplicateKey } from "../../../kit/src/mongo/mongo-errors";
+import { CausalReads, firstWriteError, isDuplicateKey } from "@recq-mesh/protocol/mongodb";
 import { validateAppend } from "./append-validation";
 import { DuplicateCommandError } from "./duplicate-command-error";
-import { AppendRejectedError } from "./event-store";
-import type {
-  AggregateHistory,
-  AppendRequest,
-  AppendResult,
-  CommandFailureRecord,
-  CommandOutcome,
-  EventStore,
-  StoredEvent,
-} from "./event-store";
+import { AppendRejectedError, type AggregateHistory, type AppendRequest, type AppendResult, type CommandFailureRecord, type CommandOutcome, type EventStore, type StoredEvent } from "./event-store";
 import { GroupCommitQueue, type GroupCommitItem } from "./group-commit-queue";
 import { latestSequence } from "./mongo-aggregate-sequences";
 import { estimateAppendBytes, type QueuedAppend } from "./mongo-append-plan";

@@ -1,5 +1,4 @@
-import type { Logger } from "../../../kit/src/logging/logger";
-import { mongoSettingsFrom } from "../../../kit/src/mongo/mongo-settings";
+import { type Logger, mongoSettingsFrom } from "@recq-mesh/protocol";
 import type { GatewayConfig } from "../config";
 import { EmbeddedEventStore } from "./embedded-event-store";
 import type { EventStore } from "./event-store";
@@ -31,8 +30,8 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
     return { store, location: { store: "embedded", dataDir: config.dataDir } };
   }
   // Loaded only on this path: the driver takes ~200 ms to load, and it must load after telemetry started.
-  const { connectMongo } = await import("../../../kit/src/mongo/mongo-client");
-  const { MongoEventStore } = await import("./mongo-event-store");
+  const { connectMongo } = await import("@recq-mesh/protocol/mongodb");
+  const { MongoEventStore } = await import("./mongo-event-store.js");
   const client = await connectMongo(mongo, "recq-gateway");
   try {
     const store = await MongoEventStore.open({ client, database: mongo.database, closeClient: true, ...shared });

@@ -1,15 +1,11 @@
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import type { EventEnvelope } from "../../../../gen/recq/v1/event";
-import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "../../../../gen/recq/v1/link";
-import { MeshError } from "../errors/mesh-error";
+import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
+import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Backoff, type Logger, Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
 import { decodeEvent } from "../handlers/command-runner";
 import type { EventCodecs, ProjectionDefinition } from "../handlers/definitions";
-import { Backoff } from "../link/backoff";
 import { LINK_KEEPALIVE } from "../link/link-client";
-import type { Logger } from "../logging/logger";
-import { Attribute, SpanName } from "../telemetry/span-names";
-import { contextWithSpan, extractTraceContext, startMeshSpan } from "../telemetry/trace-context";
 
 export interface ProjectorClientOptions {
   address: string;

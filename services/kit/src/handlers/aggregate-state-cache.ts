@@ -1,5 +1,5 @@
-import type { EventEnvelope } from "../../../../gen/recq/v1/event";
-import { LruMap } from "../collections/lru-map";
+import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
+import { LruMap } from "@recq-mesh/protocol";
 
 /** A folded state and the stored event it was folded up to. */
 interface FoldedState<S> {

@@ -1,10 +1,9 @@
 import { status } from "@grpc/grpc-js";
-import type { Snapshot } from "../../../../gen/recq/v1/event";
-import type { Dispatch, NewEvent } from "../../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../errors/mesh-error";
+import type { Snapshot } from "@recq-mesh/protocol/gen/recq/v1/event";
+import type { Dispatch, NewEvent } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, Attribute } from "@recq-mesh/protocol";
 import type { DispatchRunner } from "../link/link-client";
 import type { AggregateStateCache } from "./aggregate-state-cache";
-import { Attribute } from "../telemetry/span-names";
 import type { AggregateDefinition, Codec, DomainEvent, EventCodecs, ServiceDefinitionLike } from "./definitions";
 import { decodeRequest, failureOf, tracedRun } from "./traced-run";
 

@@ -1,5 +1,5 @@
 import type { DispatchRunner } from "../link/link-client";
-import { Attribute } from "../telemetry/span-names";
+import { Attribute } from "@recq-mesh/protocol";
 import type { QueryDefinition, ServiceDefinitionLike } from "./definitions";
 import { decodeRequest, failureOf, tracedRun } from "./traced-run";
 

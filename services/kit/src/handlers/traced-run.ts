@@ -1,8 +1,6 @@
 import { context, SpanKind, SpanStatusCode, type Attributes } from "@opentelemetry/api";
 import { status } from "@grpc/grpc-js";
-import { MeshError, Reason } from "../errors/mesh-error";
-import { SpanName } from "../telemetry/span-names";
-import { contextWithSpan, extractTraceContext, startMeshSpan } from "../telemetry/trace-context";
+import { MeshError, Reason, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
 
 /**
  * Runs a handler inside a `recq.handler.handle` span whose parent is the gateway's dispatch span (carried in

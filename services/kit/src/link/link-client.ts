@@ -9,14 +9,9 @@ import {
   type Permits,
   type Reply,
   type Subscription,
-} from "../../../../gen/recq/v1/link";
-import { MeshError, Reason } from "../errors/mesh-error";
-import type { Logger } from "../logging/logger";
-import { Backoff } from "./backoff";
+} from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, type Logger, Backoff, FrameBatcher, LINK_PROTOCOL_VERSION } from "@recq-mesh/protocol";
 import { DispatchCancellation } from "./dispatch-cancellation";
-import { FrameBatcher } from "./frame-batcher";
-
-export const LINK_PROTOCOL_VERSION = 1;
 
 /**
  * Runs one dispatch; calls `reply` once (or, for a streaming query, per answer and then once more to end).

@@ -1,11 +1,10 @@
 import { context, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { ChangeStream, ChangeStreamOptions, Db, Document, MongoClient, ResumeToken, Timestamp } from "mongodb";
-import { Backoff } from "../link/backoff";
-import { serverCode, ServerCode } from "../mongo/mongo-errors";
+import { Backoff, WakeableDelay } from "@recq-mesh/protocol";
+import { serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
 import { CHECKPOINTS_COLLECTION, type CheckpointDocument } from "./mongo-view-documents";
 import { CommitChanges, type FeedEvent } from "./mongo-commit-changes";
 import type { ViewChange } from "./view-store";
-import { WakeableDelay } from "../mongo/wakeable-delay";
 
 /**
  * The changes of one view collection, from a MongoDB change stream (which needs a replica set or a sharded

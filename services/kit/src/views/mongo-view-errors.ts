@@ -1,5 +1,5 @@
 import { MongoInvalidArgumentError } from "mongodb";
-import { firstWriteError, isDuplicateKey, isRequestFault, isRequestFaultCode, serverCode, ServerCode } from "../mongo/mongo-errors";
+import { firstWriteError, isDuplicateKey, isRequestFault, isRequestFaultCode, serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
 import type { WriteRun } from "./mongo-view-writes";
 import type { ViewSort } from "./view-store";
 import { messageOf, ViewStoreError } from "./view-store-error";

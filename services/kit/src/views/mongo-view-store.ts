@@ -1,5 +1,5 @@
 import { ReadConcern, ReadPreference, WriteConcern, type Collection, type Db, type MongoClient, type TransactionOptions } from "mongodb";
-import { serverCode, ServerCode } from "../mongo/mongo-errors";
+import { serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
 import { assertNoScripts } from "./filter-scripts";
 import { planFind } from "./find-range";
 import { CHECKPOINTS_COLLECTION, type CheckpointDocument, type ViewRecord } from "./mongo-view-documents";

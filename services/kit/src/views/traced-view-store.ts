@@ -1,6 +1,5 @@
 import { context, SpanStatusCode } from "@opentelemetry/api";
-import { Attribute, SpanName } from "../telemetry/span-names";
-import { contextWithSpan, startMeshSpan } from "../telemetry/trace-context";
+import { Attribute, SpanName, contextWithSpan, startMeshSpan } from "@recq-mesh/protocol";
 import type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite, WatchOptions } from "./view-store";
 
 /**

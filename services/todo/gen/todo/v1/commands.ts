@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { CommandAck } from "../../recq/v1/command";
+import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 
 export const protobufPackage = "todo.v1";
 

@@ -1,0 +1,24 @@
+// What the gateway and the handler kit share, and what a component in any language must agree on: the error
+// type and its reasons, the trace-context helpers and span names, logging, link framing. Loads neither the
+// MongoDB driver (`@recq-mesh/protocol/mongodb`) nor the OpenTelemetry SDK (`@recq-mesh/protocol/telemetry`).
+// The `recq.v1` contracts ship beside this: the .proto files in `proto/`, their generated code under
+// `@recq-mesh/protocol/gen/recq/v1/*`.
+export { MeshError, Reason, REASON_METADATA_KEY } from "./src/errors/mesh-error";
+export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./src/logging/logger";
+export { Attribute, SpanName, TRACER_NAME } from "./src/telemetry/span-names";
+export {
+  contextWithSpan,
+  extractTraceContext,
+  frameTraceMetadata,
+  injectTraceContext,
+  isTracing,
+  meshTracer,
+  spanContextOf,
+  startMeshSpan,
+} from "./src/telemetry/trace-context";
+export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_FRAMES, FrameBatcher, type FrameBatcherOptions } from "./src/link/frame-batcher";
+export { LINK_PROTOCOL_VERSION } from "./src/link/link-protocol-version";
+export { Backoff } from "./src/link/backoff";
+export { LruMap } from "./src/collections/lru-map";
+export { MONGODB_DATABASE_ENV, MONGODB_URI_ENV, mongoSettingsFrom, type MongoSettings } from "./src/mongo/mongo-settings";
+export { WakeableDelay } from "./src/mongo/wakeable-delay";

@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { readDescriptorSets } from "@recq-mesh/gateway";
+import { tempDir } from "../support/mesh-harness";
+
+describe("the gateway's descriptor set files", async () => {
+  const temp = await tempDir("descriptor-files");
+  after(() => temp.remove());
+
+  it("reads a file as it is, and a folder as its *.binpb files in name order", async () => {
+    const folder = path.join(temp.dir, "sets");
+    await mkdir(path.join(folder, "nested.binpb"), { recursive: true });
+    await writeFile(path.join(folder, "b.binpb"), "B");
+    await writeFile(path.join(folder, "a.binpb"), "A");
+    await writeFile(path.join(folder, "README.md"), "not a set");
+    await writeFile(path.join(temp.dir, "single.pb"), "S");
+    const sets = readDescriptorSets([path.join(temp.dir, "single.pb"), folder]);
+    assert.deepEqual(sets.map((bytes) => bytes.toString()), ["S", "A", "B"]);
+  });
+
+  it("refuses a folder with no descriptor set, and a path that does not exist", async () => {
+    const empty = path.join(temp.dir, "empty");
+    await mkdir(empty);
+    assert.throws(() => readDescriptorSets([empty]), /holds no descriptor set \(\*\.binpb\)/);
+    assert.throws(() => readDescriptorSets([path.join(temp.dir, "missing.binpb")]), /ENOENT/);
+  });
+});
