@@ -3,7 +3,7 @@ import type { MethodEntry, ServiceEntry, ServiceKind } from "./catalog-entries";
 import { ServiceKindValue, type MeshOptionReader } from "./mesh-options";
 import { findRoutingKey, findNestedRoutingKeys } from "./routing-key-field";
 
-/** Every command must answer this: confirmation only, never the changed data (DESIGN.md, message kinds). */
+/** Every command must answer this: confirmation only, never the changed data (README "Writing contracts"). */
 export const COMMAND_ACK_TYPE = "recq.v1.CommandAck";
 
 export interface DomainServices {
