@@ -6,7 +6,6 @@ import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } f
 import { GATEWAY_MAIN, TODO_DESCRIPTORS as DESCRIPTORS, TODO_MAIN } from "../support/built-packages";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningTodo } from "../support/mesh-harness";
 
-
 interface GatewayProcess {
   child: ChildProcess;
   port: number;
