@@ -5,6 +5,7 @@ import { startTelemetry } from "@recq-mesh/protocol/telemetry";
 const telemetry = startTelemetry("recq-gateway", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
 import { jsonLogger } from "@recq-mesh/protocol";
+import { informationRequested } from "./src/command-line";
 import { loadGatewayConfig } from "./src/config";
 import { loadDescriptorCatalog } from "./src/descriptors/descriptor-catalog";
 import { readDescriptorSets } from "./src/descriptors/descriptor-files";
@@ -12,6 +13,12 @@ import { Gateway } from "./src/gateway";
 import { openEventStore } from "./src/store/open-event-store";
 
 async function main(): Promise<void> {
+  const information = informationRequested(process.argv.slice(2));
+  if (information !== undefined) {
+    process.stdout.write(information);
+    await telemetry.shutdown();
+    return;
+  }
   const logger = jsonLogger("gateway");
   const config = loadGatewayConfig(process.argv.slice(2), process.env);
   const catalog = loadDescriptorCatalog(...readDescriptorSets(config.descriptorsPaths));

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
@@ -166,3 +167,44 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+describe("the recq-gateway command line", () => {
+  const runGateway = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [GATEWAY_MAIN, ...args], { env: { ...process.env, MONGODB_URI: "" }, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      child.once("exit", (code) => {
+        clearTimeout(kill);
+        resolve({ code, stdout, stderr });
+      });
+    });
+
+  it("prints its flags for --help and its version for --version, and serves nothing", async () => {
+    const help = await runGateway(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: recq-gateway/);
+    for (const flag of ["--address", "--descriptors", "--data-dir"]) assert.match(help.stdout, new RegExp(flag));
+    const version = await runGateway(["--version"]);
+    assert.equal(version.code, 0);
+    const manifest = JSON.parse(readFileSync(require.resolve("@recq-mesh/gateway/package.json"), "utf8")) as { version: string };
+    assert.equal(version.stdout, `${manifest.version}\n`);
+  });
+
+  it("refuses an unknown flag, and a descriptor set that is not there, with a message and exit status 1", async () => {
+    const unknown = await runGateway(["--descriptor", DESCRIPTORS]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /gateway failed to start: .*--descriptor/);
+    const data = await tempDir("missing-set");
+    try {
+      const missing = await runGateway(["--address", "127.0.0.1:0", "--data-dir", data.dir, "--descriptors", `${DESCRIPTORS},${data.dir}/none.binpb`]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /gateway failed to start: .*none\.binpb/);
+    } finally {
+      await data.remove();
+    }
+  });
+});
