@@ -19,6 +19,11 @@ export default tseslint.config(
     },
   },
   {
+    // jest's configuration: a CommonJS module.
+    files: ["jest.config.js"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable" } },
+  },
+  {
     // Plain Node scripts of the repository's own checks.
     files: ["**/*.mjs"],
     languageOptions: { globals: { console: "readonly", process: "readonly", URL: "readonly" } },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { HealthClient, HealthCheckResponse_ServingStatus } from "@recq-mesh/gateway/gen/grpc/health/v1/health";
@@ -24,7 +24,7 @@ describe("consumer streams", () => {
   let mesh: RunningGateway;
   let client: HandlerLinkServiceClient;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("consumers");
     mesh = await startGateway(data.dir);
     client = new HandlerLinkServiceClient(mesh.address, credentials.createInsecure());
@@ -35,7 +35,7 @@ describe("consumer streams", () => {
     }
   });
 
-  after(async () => {
+  afterAll(async () => {
     client.close();
     await mesh.gateway.stop();
     await data.remove();

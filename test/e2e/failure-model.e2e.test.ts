@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { Client, credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { MeshService, type CommandContext } from "@recq-mesh/kit";
 import { todoListAggregate } from "@recq-mesh/todo";
@@ -35,13 +35,13 @@ describe("failure model", () => {
   let clients: ReturnType<typeof todoClients>;
   const handlers: MeshService[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("failures");
     mesh = await startGateway(data.dir, { limits: { maxQueuedPerLink: 1, maxQueuedPerAggregate: 2, maxRequestBytes: 4096, maxConflictRetries: 2 } });
     clients = todoClients(mesh.address);
   });
 
-  after(async () => {
+  afterAll(async () => {
     clients.close();
     for (const handler of handlers) handler.close();
     await mesh.gateway.stop();
@@ -210,12 +210,12 @@ describe("credentials", () => {
   let data: Awaited<ReturnType<typeof tempDir>>;
   let mesh: RunningGateway;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("credentials");
     mesh = await startGateway(data.dir, { linkToken: "link-secret", clientToken: "client-secret" });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await mesh.gateway.stop();
     await data.remove();
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { GATEWAY_MAIN, TODO_DESCRIPTORS as DESCRIPTORS, TODO_MAIN } from "../support/built-packages";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningTodo } from "../support/mesh-harness";
@@ -37,11 +37,11 @@ describe("the gateway as a process", () => {
   let gateway: GatewayProcess | undefined;
   let todo: RunningTodo | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("process");
   });
 
-  after(async () => {
+  afterAll(async () => {
     todo?.mesh.close();
     gateway?.child.kill("SIGKILL");
     await gateway?.exited;
@@ -118,11 +118,11 @@ describe("the gateway as a process", () => {
 describe("the TodoList service as a process", () => {
   let data: Awaited<ReturnType<typeof tempDir>>;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("todo-process");
   });
 
-  after(async () => {
+  afterAll(async () => {
     await data.remove();
   });
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { MeshService } from "@recq-mesh/kit";
 import { todoListAggregate } from "@recq-mesh/todo";
@@ -33,13 +33,13 @@ describe("handler kit", () => {
   let mesh: RunningGateway;
   let clients: ReturnType<typeof todoClients>;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("kit");
     mesh = await startGateway(data.dir);
     clients = todoClients(mesh.address);
   });
 
-  after(async () => {
+  afterAll(async () => {
     clients.close();
     await mesh.gateway.stop();
     await data.remove();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { MeshError, MeshService } from "@recq-mesh/kit";
 import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
@@ -13,7 +13,7 @@ describe("calls over a handler link", () => {
   let todo: RunningTodo;
   let caller: MeshService;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("link-calls");
     mesh = await startGateway(data.dir);
     todo = await startTodo(mesh.address);
@@ -21,7 +21,7 @@ describe("calls over a handler link", () => {
     await caller.start();
   });
 
-  after(async () => {
+  afterAll(async () => {
     await closeHandlers(mesh.gateway, [caller, todo.mesh]);
     await mesh.gateway.stop();
     await data.remove();

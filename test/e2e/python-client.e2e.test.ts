@@ -1,23 +1,24 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, it } from "@jest/globals";
 import { startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
-import { findPythonWithGrpc, PYTHON_CLIENT, run } from "../support/python";
+import { PYTHON_CLIENT, PYTHON_TOOL, PYTHON_WITH_GRPC, run } from "../support/python";
+import { describeWith } from "../support/required-tool";
 
 /** What a grpcurl user does on day one, with a strict client that has no .proto files: reflection only. */
-describe("a strict client with no .proto files, against the running mesh", () => {
+describeWith(PYTHON_TOOL)("a strict client with no .proto files, against the running mesh", () => {
   let python: string;
   let data: Awaited<ReturnType<typeof tempDir>>;
   let mesh: RunningGateway;
   let todo: RunningTodo;
 
-  before(async () => {
-    python = await findPythonWithGrpc();
+  beforeAll(async () => {
+    python = PYTHON_WITH_GRPC!;
     data = await tempDir("python");
     mesh = await startGateway(data.dir);
     todo = await startTodo(mesh.address);
   });
 
-  after(async () => {
+  afterAll(async () => {
     todo.mesh.close();
     await mesh.gateway.stop();
     await data.remove();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { call, closeHandlers, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 
 describe("gateway restart", () => {
@@ -7,11 +7,11 @@ describe("gateway restart", () => {
   let todo: RunningTodo;
   let mesh: RunningGateway;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("restart");
   });
 
-  after(async () => {
+  afterAll(async () => {
     todo?.mesh.close();
     await mesh?.gateway.stop();
     await data.remove();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import http2 from "node:http2";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { MeshError, MeshService } from "@recq-mesh/kit";
@@ -15,13 +15,13 @@ describe("robustness", () => {
   let mesh: RunningGateway;
   let clients: ReturnType<typeof todoClients>;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("robust");
     mesh = await startGateway(data.dir, { limits: { maxBufferedAnswers: 8 } });
     clients = todoClients(mesh.address);
   });
 
-  after(async () => {
+  afterAll(async () => {
     clients.close();
     await mesh.gateway.stop();
     await data.remove();
@@ -184,7 +184,7 @@ describe("robustness", () => {
     }
   });
 
-  it("ends a subscription whose caller reads slower than answers come, with RESOURCE_EXHAUSTED", { timeout: 60_000 }, async () => {
+  it("ends a subscription whose caller reads slower than answers come, with RESOURCE_EXHAUSTED", async () => {
     const handler = new MeshService({ address: mesh.address, component: "firehose" });
     let handlerStopped = false;
     let session: http2.ClientHttp2Session | undefined;
@@ -226,7 +226,7 @@ describe("robustness", () => {
       session?.destroy();
       await closeHandlers(mesh.gateway, [handler]);
     }
-  });
+  }, 60_000);
 
   it("ends a subscription that is still answering when its deadline passes with DEADLINE_EXCEEDED, and stops the handler", async () => {
     const handler = new MeshService({ address: mesh.address, component: "ticker" });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 import { Completion, TodoListSort, type TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
@@ -13,7 +13,7 @@ describe("TodoList through the mesh", () => {
   let commands: ReturnType<typeof todoClients>["commands"];
   let queries: ReturnType<typeof todoClients>["queries"];
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("flow");
     mesh = await startGateway(data.dir);
     todo = await startTodo(mesh.address);
@@ -21,7 +21,7 @@ describe("TodoList through the mesh", () => {
     ({ commands, queries } = clients);
   });
 
-  after(async () => {
+  afterAll(async () => {
     clients.close();
     await todo.mesh.drain();
     await mesh.gateway.stop();

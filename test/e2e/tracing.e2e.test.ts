@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { SpanName } from "@recq-mesh/protocol";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
@@ -15,14 +15,14 @@ describe("tracing", () => {
   let todo: RunningTodo;
   let clients: ReturnType<typeof todoClients>;
 
-  before(async () => {
+  beforeAll(async () => {
     data = await tempDir("tracing");
     mesh = await startGateway(data.dir);
     todo = await startTodo(mesh.address);
     clients = todoClients(mesh.address);
   });
 
-  after(async () => {
+  afterAll(async () => {
     clients.close();
     todo.mesh.close();
     await mesh.gateway.stop();

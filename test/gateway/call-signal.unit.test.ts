@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { MeshError } from "@recq-mesh/protocol";
 import { CallSignal } from "@recq-mesh/gateway/internal/server/call-signal";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import path from "node:path";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { defaultLimits, loadGatewayConfig } from "@recq-mesh/gateway";
 
 describe("gateway configuration", () => {
@@ -28,12 +28,14 @@ describe("gateway configuration", () => {
 
   it("takes one or more descriptor sets: repeated flags, comma-separated lists, or RECQ_DESCRIPTORS", () => {
     assert.deepEqual(loadGatewayConfig([], {}).descriptorsPaths, [path.resolve("dist/descriptors.binpb")]);
-    assert.deepEqual(loadGatewayConfig(["--descriptors", "a.binpb", "--descriptors", "b.binpb,/c.binpb"], { RECQ_DESCRIPTORS: "env.binpb" }).descriptorsPaths, [
+    // Copied into this realm's arrays: node:util's parseArgs makes its own, which a strict comparison tells apart.
+    const paths = (argv: string[], env: NodeJS.ProcessEnv) => [...loadGatewayConfig(argv, env).descriptorsPaths];
+    assert.deepEqual(paths(["--descriptors", "a.binpb", "--descriptors", "b.binpb,/c.binpb"], { RECQ_DESCRIPTORS: "env.binpb" }), [
       path.resolve("a.binpb"),
       path.resolve("b.binpb"),
       "/c.binpb",
     ]);
-    assert.deepEqual(loadGatewayConfig([], { RECQ_DESCRIPTORS: "/d, e.binpb" }).descriptorsPaths, ["/d", path.resolve("e.binpb")]);
+    assert.deepEqual(paths([], { RECQ_DESCRIPTORS: "/d, e.binpb" }), ["/d", path.resolve("e.binpb")]);
     assert.throws(() => loadGatewayConfig(["--descriptors", " , "], {}), /names no file/);
   });
 });

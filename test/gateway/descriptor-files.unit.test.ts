@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { after, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { readDescriptorSets } from "@recq-mesh/gateway";
 import { tempDir } from "../support/mesh-harness";
 
-describe("the gateway's descriptor set files", async () => {
-  const temp = await tempDir("descriptor-files");
-  after(() => temp.remove());
+describe("the gateway's descriptor set files", () => {
+  let temp: Awaited<ReturnType<typeof tempDir>>;
+  beforeAll(async () => {
+    temp = await tempDir("descriptor-files");
+  });
+  afterAll(() => temp.remove());
 
   it("reads a file as it is, and a folder as its *.binpb files in name order", async () => {
     const folder = path.join(temp.dir, "sets");

@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { silentLogger } from "@recq-mesh/protocol";
 import { loadGatewayConfig, EmbeddedEventStore, openEventStore } from "@recq-mesh/gateway";
-
-const driverLoaded = () => Object.keys(require.cache).some((file) => file.includes(`${path.sep}node_modules${path.sep}mongodb${path.sep}`));
+import { mongodbDriverLoadedBy } from "../support/mongodb-driver-loaded";
 
 describe("the gateway's choice of store", () => {
   it("opens the embedded store in the data folder without MONGODB_URI, and never loads the MongoDB driver", async () => {
@@ -17,7 +16,8 @@ describe("the gateway's choice of store", () => {
       assert.ok(store instanceof EmbeddedEventStore);
       assert.deepEqual(location, { store: "embedded", dataDir: dir });
       await store.close();
-      assert.equal(driverLoaded(), false);
+      const script = `const g = require("@recq-mesh/gateway"); const { store } = await g.openEventStore(g.loadGatewayConfig(["--data-dir", ${JSON.stringify(dir)}], {}), {}, require("@recq-mesh/protocol").silentLogger); await store.close();`;
+      assert.equal(await mongodbDriverLoadedBy(script), false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

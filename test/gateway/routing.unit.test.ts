@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { MeshError } from "@recq-mesh/protocol";
 import { KeyedQueue } from "@recq-mesh/gateway/internal/commands/keyed-queue";

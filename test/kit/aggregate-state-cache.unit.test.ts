@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import type { Dispatch, Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { AddTodoItem } from "@recq-mesh/todo/gen/todo/v1/commands";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError, type BulkWriteResult, type WriteError } from "mongodb";
 import { firstWriteError, isDuplicateKey, isRequestFault, serverCode } from "@recq-mesh/protocol/internal/mongo/mongo-errors";
 import { mongoSettingsFrom } from "@recq-mesh/protocol";

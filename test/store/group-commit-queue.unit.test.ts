@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { GroupCommitQueue, takeBatch, type GroupCommitItem } from "@recq-mesh/gateway/internal/store/group-commit-queue";
 
 interface Item extends GroupCommitItem {
@@ -67,8 +67,28 @@ describe("group commit: the queue", () => {
     assert.equal(runs, 2);
   });
 
-  it("is idle at once when nothing is queued", async () => {
-    const queue = new GroupCommitQueue<Item>({ maxItems: 1, maxBytes: 1 }, async () => undefined);
+  it("is idle at once when nothing is queued, and waits for a batch that runs", async () => {
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const queue = new GroupCommitQueue<Item>({ maxItems: 1, maxBytes: 1 }, () => {
+      runs += 1;
+      return new Promise<void>((resolve) => (release = resolve));
+    });
+    // "At once" is before anything the event loop does next: a setImmediate callback must lose the race.
+    const idleOrLater = (turns: number) => {
+      const later = new Promise((resolve) => {
+        const next = (left: number) => setImmediate(() => (left === 0 ? resolve("later") : next(left - 1)));
+        next(turns);
+      });
+      return Promise.race([queue.whenIdle().then(() => "idle"), later]);
+    };
+    assert.equal(await idleOrLater(0), "idle");
+    assert.equal(runs, 0);
+    queue.enqueue(item("a"));
+    assert.equal(await idleOrLater(3), "later", "not idle while its batch runs");
+    assert.equal(runs, 1);
+    release();
     await queue.whenIdle();
+    assert.equal(await idleOrLater(0), "idle", "idle at once again once the batch is done");
   });
 });

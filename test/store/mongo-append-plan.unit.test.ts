@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import type { AppendRequest } from "@recq-mesh/gateway/internal/store/event-store";
 import { aggregateKey } from "@recq-mesh/gateway/internal/store/event-index";
 import { batchWrites, estimateAppendBytes, planAppends, type QueuedAppend } from "@recq-mesh/gateway/internal/store/mongo-append-plan";

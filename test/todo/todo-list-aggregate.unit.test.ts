@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { MeshError, type CommandContext } from "@recq-mesh/kit";
 import { evolve, MAX_ITEMS_PER_LIST, todoListAggregate } from "@recq-mesh/todo/internal/todo-list-aggregate";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { Binary, MongoBulkWriteError, MongoServerError, type BulkWriteResult, type WriteError } from "mongodb";
 import { assertNoScripts } from "@recq-mesh/kit/internal/views/filter-scripts";
 import { CommitChanges, type FeedEvent } from "@recq-mesh/kit/internal/views/mongo-commit-changes";

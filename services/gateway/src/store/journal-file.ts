@@ -73,5 +73,6 @@ export async function syncDirectory(directory: string): Promise<void> {
 }
 
 function isNotFound(error: unknown): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === "ENOENT";
+  // By its code, not `instanceof Error`: an error from another realm (a vm context, a test runner's sandbox) is one too.
+  return typeof error === "object" && error !== null && (error as NodeJS.ErrnoException).code === "ENOENT";
 }

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- the MongoDB driver is loaded only when MONGODB_URI is set */
 import { type Logger, mongoSettingsFrom } from "@recq-mesh/protocol";
 import type { GatewayConfig } from "../config";
 import { EmbeddedEventStore } from "./embedded-event-store";
@@ -30,8 +31,10 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
     return { store, location: { store: "embedded", dataDir: config.dataDir } };
   }
   // Loaded only on this path: the driver takes ~200 ms to load, and it must load after telemetry started.
-  const { connectMongo } = await import("@recq-mesh/protocol/mongodb");
-  const { MongoEventStore } = await import("./mongo-event-store.js");
+  // require, not import(): a CommonJS load, the same module instance whoever loads it, and one the MongoDB
+  // instrumentation's require hook sees.
+  const { connectMongo } = require("@recq-mesh/protocol/mongodb") as typeof import("@recq-mesh/protocol/mongodb");
+  const { MongoEventStore } = require("./mongo-event-store") as typeof import("./mongo-event-store");
   const client = await connectMongo(mongo, "recq-gateway");
   try {
     const store = await MongoEventStore.open({ client, database: mongo.database, closeClient: true, ...shared });

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- the MongoDB driver is loaded only when MONGODB_URI is set */
 import { mongoSettingsFrom } from "@recq-mesh/protocol";
 import { EmbeddedViewStore } from "./embedded-view-store";
 import type { ViewStore } from "./view-store";
@@ -30,8 +31,10 @@ export interface OpenViewStoreOptions {
 export async function openViewStore(env: NodeJS.ProcessEnv, options: OpenViewStoreOptions): Promise<OpenedViewStore> {
   const mongo = mongoSettingsFrom(env, options.defaultDatabase);
   if (mongo === undefined) return { store: new EmbeddedViewStore(), scope: "instance", location: { views: "embedded" } };
-  const { connectMongo } = await import("@recq-mesh/protocol/mongodb");
-  const { MongoViewStore } = await import("./mongo-view-store.js");
+  // require, not import(): a CommonJS load, the same module instance whoever loads it, and one the MongoDB
+  // instrumentation's require hook sees.
+  const { connectMongo } = require("@recq-mesh/protocol/mongodb") as typeof import("@recq-mesh/protocol/mongodb");
+  const { MongoViewStore } = require("./mongo-view-store") as typeof import("./mongo-view-store");
   const client = await connectMongo(mongo, options.appName);
   try {
     const store = await MongoViewStore.open({ client, database: mongo.database, closeClient: true });

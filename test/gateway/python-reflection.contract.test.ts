@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, it } from "@jest/globals";
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -12,7 +12,8 @@ import { loadDescriptorCatalog, type DescriptorCatalog, type FileEntry } from "@
 import { addReflectionService } from "@recq-mesh/gateway/internal/reflection/reflection-service";
 import { readDescriptorSetBytes } from "./descriptor-set-fixture";
 import { startTestServer, type TestServer } from "./grpc-test-server";
-import { findPythonWithGrpc, PYTHON_CLIENT as CLIENT, run } from "../support/python";
+import { PYTHON_CLIENT as CLIENT, PYTHON_TOOL, PYTHON_WITH_GRPC, run } from "../support/python";
+import { describeWith } from "../support/required-tool";
 
 /*
  * The strict check: a Python client (C++ descriptor pool, as grpcurl and the Go/C++ runtimes) that discovers
@@ -52,19 +53,19 @@ const queries: Pick<TodoListQueryServiceServer, "getTodoList" | "watchTodoList">
   },
 };
 
-describe("a strict Python client, through reflection alone", () => {
+describeWith(PYTHON_TOOL)("a strict Python client, through reflection alone", () => {
   let python: string;
   let testServer: TestServer;
 
-  before(async () => {
-    python = await findPythonWithGrpc();
+  beforeAll(async () => {
+    python = PYTHON_WITH_GRPC!;
     testServer = await startTestServer((server) => {
       addReflectionService(server, catalog, () => servedServices);
       server.addService(TodoListQueryServiceService, queries as unknown as grpc.UntypedServiceImplementation);
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await testServer?.stop();
   });
 
@@ -133,9 +134,9 @@ describe("a strict Python client, through reflection alone", () => {
   });
 });
 
-describe("the strict Python client has teeth", () => {
+describeWith(PYTHON_TOOL)("the strict Python client has teeth", () => {
   it("refuses a descriptor that lost its imports, as @grpc/reflection serves them", async () => {
-    const python = await findPythonWithGrpc();
+    const python = PYTHON_WITH_GRPC!;
     const broken = withoutImports(catalog, "todo/v1/queries.proto");
     const testServer = await startTestServer((server) => addReflectionService(server, broken, () => servedServices));
     try {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { setTimeout as delay } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -17,14 +17,14 @@ describe("health service", () => {
   let testServer: TestServer;
   let client: HealthClient;
 
-  before(async () => {
+  beforeAll(async () => {
     registry = new HealthRegistry();
     registry.setStatus(QUERIES, "SERVING");
     testServer = await startTestServer((server) => addHealthService(server, registry));
     client = new HealthClient(testServer.address, grpc.credentials.createInsecure());
   });
 
-  after(async () => {
+  afterAll(async () => {
     client.close();
     await testServer.stop();
   });

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { afterAll, describe, test } from "@jest/globals";
 import type { Collection, MongoClient } from "mongodb";
 import { DuplicateCommandError } from "@recq-mesh/gateway/internal/store/duplicate-command-error";
 import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
 import type { CounterDocument, EventDocument } from "@recq-mesh/gateway/internal/store/mongo-event-documents";
 import { MongoEventStore, type HeldBatch, type MongoEventStoreOptions } from "@recq-mesh/gateway/internal/store/mongo-event-store";
 import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
-import { runEventStoreContract } from "./event-store.contract";
+import { runEventStoreContract } from "./event-store.suite";
 
 /**
  * The MongoDB event store: the shared contract, then what only a real server can show — the global order under
@@ -15,7 +15,7 @@ import { runEventStoreContract } from "./event-store.contract";
  */
 if (mongoTestsEnabled("MongoDB event store")) {
   const server = new MongoTestServer();
-  after(() => server.close());
+  afterAll(() => server.close());
 
   runEventStoreContract("mongodb", async ({ outcomeRetentionMs }) => {
     const database = await server.freshDatabase("contract");
@@ -51,7 +51,7 @@ if (mongoTestsEnabled("MongoDB event store")) {
   };
 
   describe("MongoDB event store: global order without skipped events", () => {
-    test("a late commit holds readers back: they stay at n-1 until it commits, then see n, n+1 in order", { timeout: 30_000 }, () =>
+    test("a late commit holds readers back: they stay at n-1 until it commits, then see n, n+1 in order", () =>
       withDatabase("late", async (open) => {
         const held = holdBatch("held");
         const late = await open({ beforeCommit: held.hook });
@@ -84,10 +84,10 @@ if (mongoTestsEnabled("MongoDB event store")) {
           held.release();
           await follower.stop();
         }
-      }),
+      }), 30_000,
     );
 
-    test("a transaction that aborts after taking position n leaves no hole: the next append takes n", { timeout: 30_000 }, () =>
+    test("a transaction that aborts after taking position n leaves no hole: the next append takes n", () =>
       withDatabase("abort", async (open) => {
         const held = holdBatch("doomed");
         const doomed = await open({ beforeCommit: held.hook });
@@ -112,10 +112,10 @@ if (mongoTestsEnabled("MongoDB event store")) {
           held.release();
           await follower.stop();
         }
-      }),
+      }), 30_000,
     );
 
-    test("negative control: with positions taken outside the transaction, a late commit is skipped (and readAll refuses the hole)", { timeout: 30_000 }, () =>
+    test("negative control: with positions taken outside the transaction, a late commit is skipped (and readAll refuses the hole)", () =>
       withDatabase("control", async (open, database, client) => {
         const store = await open();
         appended(await store.append(request("seed", 0, "seed", 1)));
@@ -146,13 +146,13 @@ if (mongoTestsEnabled("MongoDB event store")) {
           await follower.stop();
           await naive.stop();
         }
-      }),
+      }), 30_000,
     );
 
-    test("soak: writers with random delays, conflicts and aborts on three stores; readers see every acknowledged event once, in order", { timeout: 240_000 }, (context) =>
+    test("soak: writers with random delays, conflicts and aborts on three stores; readers see every acknowledged event once, in order", () =>
       withDatabase("soak", async (open) => {
         const seed = Number(process.env.RECQ_SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
-        context.diagnostic(`seed ${seed} (RECQ_SOAK_SEED=${seed} repeats its random choices; the timing of the server still varies)`);
+        process.stderr.write(`mongodb soak: seed ${seed} (RECQ_SOAK_SEED=${seed} repeats its random choices; the timing of the server still varies)\n`);
         const random = mulberry32(seed);
         const beforeCommit = async () => {
           await delay(random() * 4);
@@ -205,7 +205,7 @@ if (mongoTestsEnabled("MongoDB event store")) {
         await readers[0]!.stop();
         await resumed.stop();
         const all = await stores[0]!.readAll(0, head + 10);
-        context.diagnostic(`${acknowledged.size} appends acknowledged, ${failed.size} failed, ${head} events`);
+        process.stderr.write(`mongodb soak: ${acknowledged.size} appends acknowledged, ${failed.size} failed, ${head} events\n`);
 
         assert.deepEqual(all.map((e) => e.position), range(1, head), "positions are dense");
         assertPerAggregateOrder(all);
@@ -220,12 +220,12 @@ if (mongoTestsEnabled("MongoDB event store")) {
         assert.deepEqual(readers[0]!.seen, all, "a reader saw every event once, in order");
         assert.deepEqual([...restarted.seen, ...resumed.seen], all, "a restarted reader too");
         assert.deepEqual([...readers[0]!.problems, ...restarted.problems, ...resumed.problems], []);
-      }),
+      }), 240_000,
     );
   });
 
   describe("MongoDB event store: the adapter's own duties", () => {
-    test("the same command id through two stores at once: one stores it, the other stores nothing and says why", { timeout: 20_000 }, () =>
+    test("the same command id through two stores at once: one stores it, the other stores nothing and says why", () =>
       withDatabase("duplicate", async (open) => {
         const [first, second] = [await open(), await open()];
         const results = await Promise.allSettled([first.append(request("x", 0, "same", 1)), second.append(request("y", 0, "same", 1))]);
@@ -238,10 +238,10 @@ if (mongoTestsEnabled("MongoDB event store")) {
         assert.equal(events.length, 1);
         const winner = appended((stored[0] as PromiseFulfilledResult<AppendResult>).value);
         assert.deepEqual(await second.findOutcome("same"), { kind: "succeeded", ...winner.ack });
-      }),
+      }), 20_000,
     );
 
-    test("a recorded failure never replaces an outcome within retention; an expired one is replaced", { timeout: 20_000 }, () =>
+    test("a recorded failure never replaces an outcome within retention; an expired one is replaced", () =>
       withDatabase("outcomes", async (open) => {
         const store = await open({ outcomeRetentionMs: 1_000 });
         const ack = appended(await store.append(request("a", 0, "c1", 1))).ack;
@@ -251,10 +251,10 @@ if (mongoTestsEnabled("MongoDB event store")) {
         assert.equal(await store.findOutcome("c1"), undefined, "the retention holds before the TTL monitor deletes");
         const again = appended(await store.append(request("b", 0, "c1", 1)));
         assert.deepEqual(await store.findOutcome("c1"), { kind: "succeeded", ...again.ack });
-      }),
+      }), 20_000,
     );
 
-    test("opening is idempotent; a changed retention updates the TTL index in place", { timeout: 20_000 }, () =>
+    test("opening is idempotent; a changed retention updates the TTL index in place", () =>
       withDatabase("indexes", async (open, database) => {
         await open({ outcomeRetentionMs: 60 * 60 * 1000 });
         await open({ outcomeRetentionMs: 60 * 60 * 1000 });
@@ -264,20 +264,20 @@ if (mongoTestsEnabled("MongoDB event store")) {
         const eventIndexes = await database.db.collection("events").indexes();
         const unique = eventIndexes.find((index) => index.name === "aggregate_sequence");
         assert.deepEqual([unique?.key, unique?.unique], [{ aggregateType: 1, aggregateId: 1, sequence: 1 }, true]);
-      }),
+      }), 20_000,
     );
 
-    test("readAll refuses to pass a hole in the positions", { timeout: 20_000 }, () =>
+    test("readAll refuses to pass a hole in the positions", () =>
       withDatabase("hole", async (open, database) => {
         const store = await open();
         appended(await store.append(request("a", 0, "c1", 3)));
         await database.db.collection<EventDocument>("events").deleteOne({ _id: 2 });
         await assert.rejects(store.readAll(0, 10), /hole: position 2 is missing before 3/);
         assert.deepEqual((await store.readAll(2, 10)).map((e) => e.position), [3]);
-      }),
+      }), 20_000,
     );
 
-    test("onAppended hears appends made through another store (the change stream)", { timeout: 20_000 }, () =>
+    test("onAppended hears appends made through another store (the change stream)", () =>
       withDatabase("wake", async (open) => {
         const [listening, appending] = [await open(), await open()];
         const heads: number[] = [];
@@ -285,15 +285,15 @@ if (mongoTestsEnabled("MongoDB event store")) {
         await delay(500); // the stream opens
         appended(await appending.append(request("a", 0, "c1", 2)));
         await waitFor(() => heads.includes(2), 5_000);
-      }),
+      }), 20_000,
     );
 
-    test("an append larger than a batch may be is refused before anything is stored", { timeout: 20_000 }, () =>
+    test("an append larger than a batch may be is refused before anything is stored", () =>
       withDatabase("limits", async (open) => {
         const store = await open({ maxBatchBytes: 4096, maxPayloadBytes: 100_000 });
         await assert.rejects(store.append(request("a", 0, "big", 1, 10_000)), { name: "AppendRejectedError", message: /more than maxBatchBytes \(4096\)/ });
         assert.equal(await store.headPosition(), 0);
-      }),
+      }), 20_000,
     );
   });
 }

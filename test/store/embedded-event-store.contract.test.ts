@@ -3,19 +3,24 @@ import { spawn, spawnSync } from "node:child_process";
 import { appendFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "@jest/globals";
 import { EmbeddedEventStore, JOURNAL_FILE_NAME, type EmbeddedEventStoreOptions } from "@recq-mesh/gateway/internal/store/embedded-event-store";
 import type { StoreLogger } from "@recq-mesh/gateway/internal/store/embedded-store-options";
 import type { AppendRequest, AppendResult } from "@recq-mesh/gateway/internal/store/event-store";
 import { JOURNAL_MAGIC } from "@recq-mesh/gateway/internal/store/journal-file";
 import { JournalCorruptionError } from "@recq-mesh/gateway/internal/store/journal-replay";
-import { runEventStoreContract } from "./event-store.contract";
+import { compiledScript } from "../support/repository";
+import { itWith } from "../support/required-tool";
+import { runEventStoreContract } from "./event-store.suite";
+
+/** prlimit caps a process's file size: how the write-failure test makes a real write fail. */
+const PRLIMIT = { tool: "prlimit", install: "apt-get install -y util-linux", available: spawnSync("prlimit", ["--version"]).status === 0 };
 
 let scratch = "";
-before(async () => {
+beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), "recq-embedded-store-"));
 });
-after(async () => {
+afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
@@ -221,9 +226,9 @@ describe("embedded event store: group commit and durability", () => {
     await store.close();
   });
 
-  test("keeps every acknowledged command after kill -9 mid-append", { timeout: 15_000 }, async () => {
+  test("keeps every acknowledged command after kill -9 mid-append", async () => {
     const directory = freshDirectory();
-    const child = spawn(process.execPath, [path.join(__dirname, "fixtures", "append-loop.js"), directory], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [compiledScript("store/fixtures/append-loop.js"), directory], { stdio: ["ignore", "pipe", "pipe"] });
     const output = collect(child.stdout);
     const errors = collect(child.stderr);
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => resolve(signal)));
@@ -248,12 +253,11 @@ describe("embedded event store: group commit and durability", () => {
     const head = await store.headPosition();
     assert.deepEqual((await store.readAll(0, head)).map((e) => e.position), Array.from({ length: head }, (_, i) => i + 1));
     await store.close();
-  });
+  }, 15_000);
 
-  test("fails a batch whose write fails, hides it, and goes on", { timeout: 10_000 }, async (context) => {
-    if (spawnSync("prlimit", ["--version"]).status !== 0) return context.skip("prlimit (util-linux) is not installed");
+  itWith(PRLIMIT)("fails a batch whose write fails, hides it, and goes on", async () => {
     const directory = freshDirectory();
-    const fixture = path.join(__dirname, "fixtures", "append-past-file-limit.js");
+    const fixture = compiledScript("store/fixtures/append-past-file-limit.js");
     const run = spawnSync("prlimit", [`--fsize=${64 * 1024}`, process.execPath, fixture, directory], { encoding: "utf8", timeout: 8000 });
     assert.equal(run.status, 0, `the child failed: ${run.stderr}`);
     const report = JSON.parse(run.stdout) as FileLimitReport;
@@ -264,7 +268,7 @@ describe("embedded event store: group commit and durability", () => {
     assert.deepEqual(report.afterFailure, { sequenceA: 10, sequenceB: 0, head: 10, syncs: 0 });
     assert.deepEqual(report.retry, { commandId: "retry", position: 11, sequence: 11 });
     assert.deepEqual(report.afterReopen, { sequenceA: 11, head: 11, positions: Array.from({ length: 11 }, (_, i) => i + 1), tornTail: null });
-  });
+  }, 10_000);
 });
 
 interface FileLimitReport {

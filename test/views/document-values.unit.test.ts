@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { isDeepStrictEqual } from "node:util";
 import { copyDocument, copyPlainValue } from "@recq-mesh/kit/internal/views/document-copy";
 import { sameDocumentValue } from "@recq-mesh/kit/internal/views/document-equality";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, describe, test } from "node:test";
+import { afterAll, describe, test } from "@jest/globals";
 import { MongoViewStore, type MongoViewStoreOptions } from "@recq-mesh/kit/mongodb";
 import type { ViewChange } from "@recq-mesh/kit";
 import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
-import { runViewStoreContract } from "./view-store.contract";
+import { runViewStoreContract } from "./view-store.suite";
 
 /**
  * The MongoDB view store: the shared contract, then what is particular to it. Runs when MONGODB_URI names a
@@ -11,7 +11,7 @@ import { runViewStoreContract } from "./view-store.contract";
  */
 if (mongoTestsEnabled("MongoDB view store")) {
   const server = new MongoTestServer();
-  after(() => server.close());
+  afterAll(() => server.close());
   /** The contract's throwing listener is expected: keep its errors out of the process warnings. */
   const listenerErrors: unknown[] = [];
   const quiet = { onListenerError: (error: unknown) => void listenerErrors.push(error) };
@@ -46,7 +46,7 @@ if (mongoTestsEnabled("MongoDB view store")) {
   };
 
   describe("MongoDB view store: particulars", () => {
-    test("ensureIndex is createIndex: idempotent, INDEX_CONFLICT for other options, DUPLICATE_KEY over duplicates", { timeout: 20_000 }, () =>
+    test("ensureIndex is createIndex: idempotent, INDEX_CONFLICT for other options, DUPLICATE_KEY over duplicates", () =>
       withDatabase("indexes", async (open, database) => {
         const store = await open();
         await store.ensureIndex("users", { email: 1 }, { unique: true });
@@ -59,10 +59,10 @@ if (mongoTestsEnabled("MongoDB view store")) {
         await assert.rejects(store.ensureIndex("people", { email: 1 }, { unique: true }), { name: "ViewStoreError", code: "DUPLICATE_KEY" });
         const indexes = await database.db.collection("users").indexes();
         assert.ok(indexes.some((index) => index.unique === true && JSON.stringify(index.key) === JSON.stringify({ email: 1 })));
-      }),
+      }), 20_000,
     );
 
-    test("two instances committing the same position at once apply it once", { timeout: 20_000 }, () =>
+    test("two instances committing the same position at once apply it once", () =>
       withDatabase("shared", async (open) => {
         const [first, second] = [await open(), await open()];
         await first.commit("lists", 1, [{ kind: "put", collection: "lists", document: { _id: "l1", count: 0 } }]);
@@ -70,10 +70,10 @@ if (mongoTestsEnabled("MongoDB view store")) {
         await Promise.all([first.commit("lists", 2, [step]), second.commit("lists", 2, [step])]);
         assert.deepEqual(await second.findById("lists", "l1"), { _id: "l1", count: 1 });
         assert.equal(await first.checkpoint("lists"), 2);
-      }),
+      }), 20_000,
     );
 
-    test("watch hears commits made through another instance, with their positions", { timeout: 20_000 }, () =>
+    test("watch hears commits made through another instance, with their positions", () =>
       withDatabase("watch", async (open) => {
         const [watching, writing] = [await open(), await open()];
         const changes: ViewChange[] = [];
@@ -87,10 +87,10 @@ if (mongoTestsEnabled("MongoDB view store")) {
         await waitFor(() => changes.length > 0);
         await delay(200);
         assert.deepEqual(changes, [{ collection: "lists", id: "l1", position: 4 }]);
-      }),
+      }), 20_000,
     );
 
-    test("refuses the checkpoints' collection as a view, script operators, and everything after close", { timeout: 20_000 }, () =>
+    test("refuses the checkpoints' collection as a view, script operators, and everything after close", () =>
       withDatabase("refusals", async (open) => {
         const store = await open();
         await assert.rejects(store.find("recq_checkpoints", {}), { code: "INVALID_ARGUMENT" });
@@ -102,10 +102,10 @@ if (mongoTestsEnabled("MongoDB view store")) {
         await assert.rejects(store.findById("lists", "x"), closed);
         await assert.rejects(store.commit("p", 1, []), closed);
         assert.throws(() => store.watch("lists", () => undefined), closed);
-      }),
+      }), 20_000,
     );
 
-    test("find pages with the embedded store's limits", { timeout: 20_000 }, () =>
+    test("find pages with the embedded store's limits", () =>
       withDatabase("limits", async (open) => {
         const store = await open({ maxFindResults: 5 });
         await store.commit(
@@ -117,7 +117,7 @@ if (mongoTestsEnabled("MongoDB view store")) {
         await assert.rejects(store.find("lists", {}, { limit: 6 }), { code: "LIMIT_EXCEEDED" });
         assert.deepEqual((await store.find("lists", {}, { skip: 5, limit: 5 })).map((d) => d._id), ["d5", "d6", "d7"]);
         assert.equal(await store.count("lists", { index: { $gte: 3 } }), 5);
-      }),
+      }), 20_000,
     );
   });
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -32,11 +32,11 @@ describe("reflection service", () => {
   let testServer: TestServer;
   const clients: grpc.Client[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     testServer = await startTestServer((server) => addReflectionService(server, catalog, () => served));
   });
 
-  after(async () => {
+  afterAll(async () => {
     for (const client of clients) client.close();
     await testServer.stop();
   });

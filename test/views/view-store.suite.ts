@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterEach, beforeEach, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "@jest/globals";
 import type { ViewChange, ViewDocument, ViewStore, ViewWrite } from "@recq-mesh/kit";
 
 /**

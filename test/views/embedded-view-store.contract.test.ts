@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import { EmbeddedViewStore, type ViewChange, type ViewDocument, type ViewWrite } from "@recq-mesh/kit";
 import { DEFAULT_MAX_FIND_RESULTS, DEFAULT_MAX_WRITES_PER_COMMIT } from "@recq-mesh/kit/internal/views/embedded-view-store-options";
 import { tryFastUpdate } from "@recq-mesh/kit/internal/views/fast-update";
 import { applyUpdateOperators } from "@recq-mesh/kit/internal/views/mingo-bridge";
-import { runViewStoreContract } from "./view-store.contract";
+import { runViewStoreContract } from "./view-store.suite";
 
 /** Listener errors would print process warnings; the contract's throwing listener is expected, so keep them. */
 const listenerErrors: unknown[] = [];
