@@ -22,3 +22,9 @@ export const DOCKER_COMPOSE: RequiredTool = {
   install: "apt-get install -y docker-compose",
   available: spawnSync("docker-compose", ["version"], { timeout: 30_000 }).status === 0,
 };
+
+export const GO: RequiredTool = {
+  tool: "go",
+  install: "https://go.dev/doc/install, or apt-get install -y golang",
+  available: spawnSync("go", ["version"], { timeout: 30_000 }).status === 0,
+};
