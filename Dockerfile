@@ -5,7 +5,7 @@
 #
 # Your own contracts: the gateway serves every descriptor set (*.binpb) in /descriptors, which holds the
 # TodoList's by default. Mount a folder of your own sets there, or name files with RECQ_DESCRIPTORS:
-#   docker run -v "$PWD/dist/descriptors:/descriptors:ro" -p 50051:50051 recq-mesh
+#   docker run -v "$PWD/dist:/descriptors:ro" -p 50051:50051 recq-mesh
 # (docs/your-own-domain.md, "Run the gateway with Docker").
 
 # Build: the TypeScript compiler and buf (dev dependencies) make each package's dist/, descriptor sets included.

@@ -3,7 +3,7 @@
 export { Gateway, type GatewayOptions } from "./src/gateway";
 export { defaultLimits, loadGatewayConfig, type GatewayConfig, type GatewayLimits } from "./src/config";
 export { InvalidDescriptorSetError, loadDescriptorCatalog, type DescriptorCatalog } from "./src/descriptors/descriptor-catalog";
-export { readDescriptorSets } from "./src/descriptors/descriptor-files";
+export { readDescriptorSets, type DescriptorSetFile } from "./src/descriptors/descriptor-files";
 export { GATEWAY_DATABASE, openEventStore, type OpenedEventStore } from "./src/store/open-event-store";
 export { EmbeddedEventStore, type EmbeddedEventStoreOptions } from "./src/store/embedded-event-store";
 export type { EventStore } from "./src/store/event-store";

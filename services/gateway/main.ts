@@ -7,8 +7,8 @@ const telemetry = startTelemetry("recq-gateway", undefined, { instrumentMongoDB:
 import { jsonLogger } from "@recq-mesh/protocol";
 import { informationRequested } from "./src/command-line";
 import { loadGatewayConfig } from "./src/config";
-import { loadDescriptorCatalog } from "./src/descriptors/descriptor-catalog";
-import { readDescriptorSets } from "./src/descriptors/descriptor-files";
+import { InvalidDescriptorSetError, loadDescriptorCatalog, type DescriptorCatalog } from "./src/descriptors/descriptor-catalog";
+import { describeSetOrder, readDescriptorSets, type DescriptorSetFile } from "./src/descriptors/descriptor-files";
 import { Gateway } from "./src/gateway";
 import { openEventStore } from "./src/store/open-event-store";
 
@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   }
   const logger = jsonLogger("gateway");
   const config = loadGatewayConfig(process.argv.slice(2), process.env);
-  const catalog = loadDescriptorCatalog(...readDescriptorSets(config.descriptorsPaths));
+  const sets = readDescriptorSets(config.descriptorsPaths);
+  const catalog = loadCatalogOf(sets);
   const { store, location } = await openEventStore(config, process.env, logger);
   const gateway = await Gateway.start({
     address: config.address,
@@ -42,6 +43,16 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+}
+
+/** The catalog of the sets read; a refusal says which file each "descriptor set N" is. */
+function loadCatalogOf(sets: readonly DescriptorSetFile[]): DescriptorCatalog {
+  try {
+    return loadDescriptorCatalog(...sets.map((set) => set.bytes));
+  } catch (error: unknown) {
+    if (error instanceof InvalidDescriptorSetError && sets.length > 1) error.message += ` (descriptor sets: ${describeSetOrder(sets)})`;
+    throw error;
+  }
 }
 
 main().catch((error: unknown) => {

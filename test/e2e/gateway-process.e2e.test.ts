@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
@@ -202,7 +202,12 @@ describe("the recq-gateway command line", () => {
     try {
       const missing = await runGateway(["--address", "127.0.0.1:0", "--data-dir", data.dir, "--descriptors", `${DESCRIPTORS},${data.dir}/none.binpb`]);
       assert.equal(missing.code, 1);
-      assert.match(missing.stderr, /gateway failed to start: .*none\.binpb/);
+      assert.match(missing.stderr, /gateway failed to start: descriptor set .*none\.binpb: no such file or folder/);
+      const bad = `${data.dir}/bad.binpb`;
+      writeFileSync(bad, "not a descriptor set");
+      const refused = await runGateway(["--address", "127.0.0.1:0", "--data-dir", data.dir, "--descriptors", `${DESCRIPTORS},${bad}`]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /descriptor set 2: the bytes are not a FileDescriptorSet.*\(descriptor sets: 1 = .*descriptors\.binpb, 2 = .*bad\.binpb\)/);
     } finally {
       await data.remove();
     }

@@ -110,7 +110,7 @@ describe("loadDescriptorCatalog, on several descriptor sets", () => {
   it("serves the services of every set, each file once, whichever set carries a file's imports", () => {
     // The first set holds the commands and events but not what they import: the second set carries that.
     const [domain, rest] = splitSet([COMMANDS, EVENTS]);
-    const catalog = loadDescriptorCatalog(domain, rest, readDescriptorSetBytes());
+    const catalog = loadDescriptorCatalog(domain, rest);
     assert.deepEqual(
       catalog.services.map((service) => service.fullName),
       ["todo.v1.TodoListCommandService", "todo.v1.TodoListQueryService"],

@@ -16,8 +16,10 @@ describe("the gateway's choice of store", () => {
       assert.ok(store instanceof EmbeddedEventStore);
       assert.deepEqual(location, { store: "embedded", dataDir: dir });
       await store.close();
-      const script = `const g = require("@recq-mesh/gateway"); const { store } = await g.openEventStore(g.loadGatewayConfig(["--data-dir", ${JSON.stringify(dir)}], {}), {}, require("@recq-mesh/protocol").silentLogger); await store.close();`;
+      const script = `const g = require("@recq-mesh/gateway"); const { store } = await g.openEventStore(g.loadGatewayConfig(["--data-dir", ${JSON.stringify(dir)}], {}), process.env, require("@recq-mesh/protocol").silentLogger); await store.close();`;
       assert.equal(await mongodbDriverLoadedBy(script), false);
+      // The same script with a server that is not there, given up on at once: the driver was loaded to try it.
+      assert.equal(await mongodbDriverLoadedBy(script, { MONGODB_URI: "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=200" }), true);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -21,7 +21,9 @@ export function mergeDescriptorSets(sets: readonly Uint8Array[], fallback: Uint8
     for (const file of describedFiles(bytes, sets.length > 1 ? `descriptor set ${index + 1}` : "the descriptor set")) {
       const seen = byName.get(file.proto.name);
       if (seen === undefined) byName.set(file.proto.name, file);
-      else if (!seen.bytes.equals(file.bytes)) problems.push(`${file.proto.name} differs between the descriptor sets: build them from one source`);
+      else if (!seen.bytes.equals(file.bytes)) problems.push(
+          `${file.proto.name} differs between the descriptor sets: build them from the same .proto files, with the same buf version and flags (e.g. both with or both without --exclude-source-info)`,
+        );
     }
   });
   if (problems.length > 0) throw new InvalidDescriptorSetError([...new Set(problems)]);
