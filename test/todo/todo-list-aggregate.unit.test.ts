@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { MeshError, type CommandContext } from "@recq-mesh/kit";
-import { evolve, MAX_ITEMS_PER_LIST, todoListAggregate } from "@recq-mesh/todo/internal/todo-list-aggregate";
+import { evolve, MAX_ID_LENGTH, MAX_ITEMS_PER_LIST, todoListAggregate } from "@recq-mesh/todo/internal/todo-list-aggregate";
 import type { TodoEvent, TodoListDocument } from "@recq-mesh/todo";
 import { project } from "@recq-mesh/todo/internal/todo-list-projection";
 
@@ -39,6 +39,15 @@ describe("TodoList aggregate (given events, when a command, then events or a rej
     const deleted = given(created, { type: "todo.v1.TodoListDeleted", data: { listId: "l" } });
     rejects(() => decide.addTodoItem({ listId: "l", itemId: "a", text: "A" }, deleted, context), status.FAILED_PRECONDITION, /is deleted/);
     rejects(() => decide.deleteTodoList({ listId: "l" }, deleted, context), status.FAILED_PRECONDITION, /is deleted/);
+  });
+
+  it("refuses ids longer than MAX_ID_LENGTH characters, and takes them at the limit", () => {
+    const longest = "x".repeat(MAX_ID_LENGTH);
+    assert.deepEqual(decide.createTodoList({ listId: longest, name: "List" }, given(), context), [{ type: "todo.v1.TodoListCreated", data: { listId: longest, name: "List" } }]);
+    rejects(() => decide.createTodoList({ listId: `${longest}x`, name: "List" }, given(), context), status.INVALID_ARGUMENT, /list_id is longer than 200 characters/);
+    const state = given(created, added("a"));
+    rejects(() => decide.completeTodoItem({ listId: "l", itemId: `${longest}x` }, state, context), status.INVALID_ARGUMENT, /item_id is longer than 200 characters/);
+    rejects(() => decide.removeTodoItem({ listId: "l", itemId: longest }, state, context), status.NOT_FOUND, /has no item/);
   });
 
   it("caps a list's items", () => {

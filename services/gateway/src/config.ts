@@ -56,6 +56,8 @@ export interface GatewayLimits {
   maxBufferedAnswers: number;
   /** Calls one handler service may have running through its link (RECQ_MAX_CALLS_PER_LINK): 10,000. */
   maxCallsPerLink: number;
+  /** Bytes of a command's routing key, UTF-8 (RECQ_MAX_ROUTING_KEY_BYTES): 512. Longer → INVALID_ARGUMENT. */
+  maxRoutingKeyBytes: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -76,6 +78,7 @@ export const defaultLimits: GatewayLimits = {
   maxEventBytes: 4 * 1024 * 1024,
   maxBufferedAnswers: 1_000,
   maxCallsPerLink: 10_000,
+  maxRoutingKeyBytes: 512,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -96,6 +99,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxEventBytes: "RECQ_MAX_EVENT_BYTES",
   maxBufferedAnswers: "RECQ_MAX_BUFFERED_ANSWERS",
   maxCallsPerLink: "RECQ_MAX_CALLS_PER_LINK",
+  maxRoutingKeyBytes: "RECQ_MAX_ROUTING_KEY_BYTES",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

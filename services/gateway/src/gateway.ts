@@ -72,6 +72,7 @@ export class Gateway {
       maxQueuedPerAggregate: limits.maxQueuedPerAggregate,
       maxQueuedCommands: limits.maxQueuedCommands,
       aggregateCacheSize: limits.aggregateCacheSize,
+      maxRoutingKeyBytes: limits.maxRoutingKeyBytes,
     }, logger);
     const queries = new QueryRelay(dispatcher, positions);
     const calls = new CallTracker();

@@ -5,6 +5,8 @@ import { TodoListState } from "../gen/todo/v1/events";
 import { todoEvents, type TodoEvent } from "./todo-events";
 
 export const MAX_NAME_LENGTH = 200;
+/** Characters of a list id or an item id. */
+export const MAX_ID_LENGTH = 200;
 export const MAX_TEXT_LENGTH = 1_000;
 export const MAX_ITEMS_PER_LIST = 1_000;
 
@@ -20,6 +22,7 @@ export const todoListAggregate: AggregateDefinition<typeof TodoListCommandServic
   stateCache: { maxAggregates: 1_000 },
   decide: {
     createTodoList: (command, state) => {
+      checkId("list_id", command.listId);
       if (state.listId !== "") throw new MeshError(status.ALREADY_EXISTS, `todo list ${command.listId} already exists`);
       const name = requiredText("name", command.name, MAX_NAME_LENGTH);
       return [{ type: "todo.v1.TodoListCreated", data: { listId: command.listId, name } }];
@@ -81,9 +84,18 @@ function requireLive(state: TodoListState, listId: string): void {
 }
 
 function requireItem(state: TodoListState, listId: string, itemId: string) {
+  checkId("item_id", itemId);
   const item = state.items.find((i) => i.itemId === itemId);
   if (item === undefined) throw new MeshError(status.NOT_FOUND, `todo list ${listId} has no item ${itemId}`);
   return item;
+}
+
+/**
+ * Ids are the caller's, echoed in messages and kept in views: at most MAX_ID_LENGTH characters. Not trimmed: a
+ * list id is the routing key the gateway already routed by, and must stay the same value.
+ */
+function checkId(field: string, value: string): void {
+  if (value.length > MAX_ID_LENGTH) throw new MeshError(status.INVALID_ARGUMENT, `${field} is longer than ${MAX_ID_LENGTH} characters`);
 }
 
 function requiredText(field: string, value: string, maxLength: number): string {

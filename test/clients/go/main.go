@@ -63,8 +63,8 @@ type View struct {
 	Items          []Item `json:"items"`
 }
 
-// Refusal is how a call failed: its status, and the mesh's reason, with where grpc-go found it (a trailers-only
-// answer carries it in the trailer, as any error answer should; "header" would mean it was sent too early).
+// Refusal is how a call failed: its status, and the mesh's recq-reason with where grpc-go found it. The mesh
+// sends the reason as trailing metadata, so "trailer" is what the scenario expects.
 type Refusal struct {
 	Code     string `json:"code"`
 	Message  string `json:"message"`
@@ -290,8 +290,8 @@ func (c *client) refusedAfterDelete(o *Observed) error {
 		return fmt.Errorf("get after delete: %w", err)
 	}
 	o.AfterDelete["get"] = get
-	if get.Code != codes.NotFound.String() {
-		return fmt.Errorf("get after delete: refused with %+v, want NotFound", get)
+	if get.Code != codes.NotFound.String() || get.ReasonIn != "trailer" {
+		return fmt.Errorf("get after delete: refused with %+v, want NotFound with a recq-reason trailer", get)
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ export interface CommandPipelineOptions {
   maxQueuedPerAggregate: number;
   maxQueuedCommands: number;
   aggregateCacheSize: number;
+  /** Bytes of a routing key at the most: an aggregate id is an id, and it travels in keys, logs and messages. */
+  maxRoutingKeyBytes: number;
 }
 
 export interface CommandCall {
@@ -94,6 +96,14 @@ export class CommandPipeline {
       throw new MeshError(
         status.INVALID_ARGUMENT,
         `${call.method.requestType}.${key.fieldName} is required: it is the routing key of ${call.method.name}`,
+        Reason.INVALID_REQUEST,
+      );
+    }
+    const bytes = Buffer.byteLength(value);
+    if (bytes > this.options.maxRoutingKeyBytes) {
+      throw new MeshError(
+        status.INVALID_ARGUMENT,
+        `${call.method.requestType}.${key.fieldName} is ${bytes} bytes: a routing key is at most ${this.options.maxRoutingKeyBytes} (RECQ_MAX_ROUTING_KEY_BYTES)`,
         Reason.INVALID_REQUEST,
       );
     }

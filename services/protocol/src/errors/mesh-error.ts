@@ -1,4 +1,5 @@
 import { Metadata, status, type StatusObject } from "@grpc/grpc-js";
+import { boundedStatusMessage, isWellFormedReason } from "./status-text";
 
 /** Machine-readable reasons, sent to callers as `recq-reason` trailing metadata. One per distinct failure. */
 export const Reason = {
@@ -32,18 +33,22 @@ const unavailableHostErrors = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "E
 
 /**
  * The one error type of the mesh: a gRPC status code, a message for humans and a reason for machines.
- * `MeshError.from` turns anything thrown into one, so every failure reaches a caller as a clear status.
+ * `MeshError.from` turns anything thrown into one, so every failure reaches a caller as a clear status. The
+ * message is bounded and the reason well formed from the start (status-text.ts), so no error — whoever made
+ * it, from whatever input — can carry more to a caller's trailers than a client accepts.
  */
 export class MeshError extends Error {
   override readonly name = "MeshError";
+  readonly reason: string;
 
   constructor(
     readonly code: status,
     message: string,
-    readonly reason: string = defaultReason(code),
+    reason: string = defaultReason(code),
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(boundedStatusMessage(message), options);
+    this.reason = isWellFormedReason(reason) ? reason : defaultReason(code);
   }
 
   static from(thrown: unknown): MeshError {
