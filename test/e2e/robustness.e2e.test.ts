@@ -295,6 +295,36 @@ describe("robustness", () => {
     }
   });
 
+  it("refuses events that are not valid messages of their type, or of no type it knows, and stores nothing", async () => {
+    // A handler whose TodoListCreated codec writes bytes that are no TodoListCreated (a length past the end).
+    const poison = { encode: () => ({ finish: () => Buffer.from("0affffffff0f", "hex") }), decode: () => ({ listId: "", name: "" }) };
+    const unknown = { encode: () => ({ finish: () => Buffer.alloc(0) }), decode: () => ({}) };
+    const handler = new MeshService({ address: mesh.address, component: "poisoner" });
+    handler.addAggregate({
+      ...todoListAggregate,
+      events: { ...todoListAggregate.events, "todo.v1.TodoListCreated": poison, "todo.v1.NoSuchEvent": unknown },
+      decide: {
+        ...todoListAggregate.decide,
+        renameTodoList: () => [{ type: "todo.v1.NoSuchEvent" as const, data: {} }],
+      },
+    } as unknown as typeof todoListAggregate); // a handler that breaks the contract on purpose: its codecs lie
+    await handler.start();
+    const headBefore = await mesh.store.headPosition();
+    try {
+      const bad = await failure(call(clients.commands, clients.commands.createTodoList, { listId: "poisoned", name: "P" }));
+      assert.equal(bad.code, status.INTERNAL);
+      assert.equal(reasonOf(bad), "INVALID_HANDLER_REPLY");
+      assert.match(bad.details, /event 0 is not a valid todo\.v1\.TodoListCreated/);
+      const stranger = await failure(call(clients.commands, clients.commands.renameTodoList, { listId: "poisoned", name: "Q" }));
+      assert.equal(reasonOf(stranger), "INVALID_HANDLER_REPLY");
+      assert.match(stranger.details, /event 0 has type "todo\.v1\.NoSuchEvent", which is no message of the gateway's descriptor sets/);
+      assert.equal((await mesh.store.readAggregate("TodoList", "poisoned")).sequence, 0);
+      assert.equal(await mesh.store.headPosition(), headBefore, "nothing was stored");
+    } finally {
+      await closeHandlers(mesh.gateway, [handler]);
+    }
+  });
+
   it("refuses calls over a link past RECQ_MAX_CALLS_PER_LINK, and closes a link that never says hello", async () => {
     const dir = await tempDir("link-limits");
     const other = await startGateway(dir.dir, { limits: { maxCallsPerLink: 1, heartbeatIntervalMs: 200 } });

@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { protobufPackage as recqPackage } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, silentLogger, type Logger } from "@recq-mesh/protocol";
+import { HandlerEventCheck } from "./commands/handler-event-check";
 import { CommandPipeline } from "./commands/command-pipeline";
 import { defaultLimits, type GatewayLimits } from "./config";
 import { ConsumerHub } from "./consumers/consumer-hub";
@@ -73,6 +74,7 @@ export class Gateway {
       maxQueuedCommands: limits.maxQueuedCommands,
       aggregateCacheSize: limits.aggregateCacheSize,
       maxRoutingKeyBytes: limits.maxRoutingKeyBytes,
+      eventCheck: new HandlerEventCheck(catalog.registry),
     }, logger);
     const queries = new QueryRelay(dispatcher, positions);
     const calls = new CallTracker();

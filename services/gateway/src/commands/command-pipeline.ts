@@ -6,6 +6,7 @@ import type { CommandOutcome as HandlerOutcome } from "@recq-mesh/protocol/gen/r
 import { MeshError, Reason, Attribute, SpanName, frameTraceMetadata, injectTraceContext, startMeshSpan, type Logger } from "@recq-mesh/protocol";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
+import type { HandlerEventCheck } from "./handler-event-check";
 import { Cancellation } from "../server/cancellation";
 import { HandlerFailure, type Dispatcher } from "../routing/dispatcher";
 import { AppendRejectedError, type CommandOutcome, type EventStore } from "../store/event-store";
@@ -20,6 +21,8 @@ export interface CommandPipelineOptions {
   aggregateCacheSize: number;
   /** Bytes of a routing key at the most: an aggregate id is an id, and it travels in keys, logs and messages. */
   maxRoutingKeyBytes: number;
+  /** Refuses events that are not messages of their type, before anything is stored. */
+  eventCheck: HandlerEventCheck;
 }
 
 export interface CommandCall {
@@ -247,6 +250,7 @@ export class CommandPipeline {
       if (outcome.$case !== "command") {
         throw new MeshError(status.INTERNAL, `the handler answered command ${call.method.name} with a ${outcome.$case}`, Reason.PROTOCOL_VIOLATION);
       }
+      this.options.eventCheck.check(call.method.name, outcome.value);
       return outcome.value;
     } catch (thrown) {
       const error = MeshError.from(thrown);
