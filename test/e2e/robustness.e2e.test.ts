@@ -228,6 +228,60 @@ describe("robustness", () => {
     }
   }, 60_000);
 
+  it("ends a slow caller's subscription past RECQ_MAX_BUFFERED_ANSWER_BYTES, and one that took nothing for RECQ_MAX_UNREAD_MS", async () => {
+    // Two gateways, one limit each: 64 KiB views against a 256 KiB byte bound (the count bound far away), and a
+    // 300 ms unread bound with the others far away.
+    const cases = [
+      { limits: { maxBufferedAnswers: 1_000, maxBufferedAnswerBytes: 256 * 1024, maxUnreadMs: 60_000 }, expected: /limits are 1000 answers and 262144 bytes/ },
+      { limits: { maxBufferedAnswers: 1_000, maxBufferedAnswerBytes: 64 * 1024 * 1024, maxUnreadMs: 300 }, expected: /has taken no answer for 300 ms/ },
+    ];
+    for (const { limits, expected } of cases) {
+      const dir = await tempDir("backlog");
+      const other = await startGateway(dir.dir, { limits });
+      const handler = new MeshService({ address: other.address, component: "firehose" });
+      let handlerStopped = false;
+      let session: http2.ClientHttp2Session | undefined;
+      handler.addQueries({
+        service: TodoListQueryServiceService,
+        handlers: {
+          getTodoList: async (request) => TodoListView.fromPartial({ listId: request.listId }),
+          listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
+          watchTodoList: async (request, context) => {
+            const view = TodoListView.fromPartial({ listId: request.listId, name: "x".repeat(64 * 1024) });
+            while (!context.signal.aborted) {
+              context.emit(view);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+            handlerStopped = true;
+          },
+        },
+      });
+      await handler.start();
+      try {
+        session = http2.connect(`http://${other.address}`);
+        const request = WatchTodoList.encode({ listId: "firehose" }).finish();
+        const frame = Buffer.alloc(5 + request.length);
+        frame.writeUInt32BE(request.length, 1);
+        frame.set(request, 5);
+        const stream = session.request({ ":method": "POST", ":path": "/todo.v1.TodoListQueryService/WatchTodoList", "content-type": "application/grpc", te: "trailers" });
+        stream.end(frame);
+        stream.pause();
+        const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on("trailers", resolve));
+        await eventually(async () => assert.ok(handlerStopped, "the handler was told to stop"), 10_000);
+        stream.on("data", () => undefined);
+        stream.resume();
+        const ended = await trailers;
+        assert.equal(Number(ended["grpc-status"]), status.RESOURCE_EXHAUSTED);
+        assert.match(decodeURIComponent(String(ended["grpc-message"])), expected);
+      } finally {
+        session?.destroy();
+        await closeHandlers(other.gateway, [handler]);
+        await other.gateway.stop();
+        await dir.remove();
+      }
+    }
+  }, 60_000);
+
   it("ends a subscription that is still answering when its deadline passes with DEADLINE_EXCEEDED, and stops the handler", async () => {
     const handler = new MeshService({ address: mesh.address, component: "ticker" });
     let handlerStopped = false;

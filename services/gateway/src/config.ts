@@ -54,6 +54,10 @@ export interface GatewayLimits {
   maxEventBytes: number;
   /** Answers of a streaming query waiting for a slow caller (RECQ_MAX_BUFFERED_ANSWERS): 1,000. */
   maxBufferedAnswers: number;
+  /** Their bytes (RECQ_MAX_BUFFERED_ANSWER_BYTES): 8 MiB. */
+  maxBufferedAnswerBytes: number;
+  /** How long a slow caller's answers may wait with none taken (RECQ_MAX_UNREAD_MS): 30 s. */
+  maxUnreadMs: number;
   /** Calls one handler service may have running through its link (RECQ_MAX_CALLS_PER_LINK): 10,000. */
   maxCallsPerLink: number;
   /** Bytes of a command's routing key, UTF-8 (RECQ_MAX_ROUTING_KEY_BYTES): 512. Longer → INVALID_ARGUMENT. */
@@ -77,6 +81,8 @@ export const defaultLimits: GatewayLimits = {
   maxEventsPerCommand: 1_000,
   maxEventBytes: 4 * 1024 * 1024,
   maxBufferedAnswers: 1_000,
+  maxBufferedAnswerBytes: 8 * 1024 * 1024,
+  maxUnreadMs: 30_000,
   maxCallsPerLink: 10_000,
   maxRoutingKeyBytes: 512,
 };
@@ -98,6 +104,8 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxEventsPerCommand: "RECQ_MAX_EVENTS_PER_COMMAND",
   maxEventBytes: "RECQ_MAX_EVENT_BYTES",
   maxBufferedAnswers: "RECQ_MAX_BUFFERED_ANSWERS",
+  maxBufferedAnswerBytes: "RECQ_MAX_BUFFERED_ANSWER_BYTES",
+  maxUnreadMs: "RECQ_MAX_UNREAD_MS",
   maxCallsPerLink: "RECQ_MAX_CALLS_PER_LINK",
   maxRoutingKeyBytes: "RECQ_MAX_ROUTING_KEY_BYTES",
 };

@@ -82,7 +82,7 @@ export class Gateway {
       maxRequestBytes: limits.maxRequestBytes,
       maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
       clientToken: options.clientToken,
-      maxBufferedAnswers: limits.maxBufferedAnswers,
+      backlog: { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs },
     };
     for (const service of catalog.services) {
       const { definition, implementation } = domainService(service, { calls, commands, queries, options: domainOptions });

@@ -14,6 +14,7 @@ import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
 import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
+import { SubscriptionBacklog, type BacklogLimits } from "./subscription-backlog";
 import { CallSignal } from "./call-signal";
 import type { CallTracker } from "./call-tracker";
 
@@ -27,8 +28,8 @@ export interface DomainMethodOptions {
   maxCallMsWithoutDeadline: number;
   /** When set, callers must send `authorization: Bearer <token>`. */
   clientToken: string | undefined;
-  /** Answers of a streaming query waiting for a slow caller; past it the call ends with RESOURCE_EXHAUSTED. */
-  maxBufferedAnswers: number;
+  /** What a streaming query's slow caller may leave unread; past it the call ends with RESOURCE_EXHAUSTED. */
+  backlog: BacklogLimits;
 }
 
 interface Deps {
@@ -173,26 +174,20 @@ function unaryQueryHandler(method: MethodEntry, deps: Deps) {
 function streamingQueryHandler(method: MethodEntry, deps: Deps) {
   // A subscription has no natural end: without a deadline it lives until the caller cancels.
   return (call: ServerWritableStream<Buffer, Buffer>) =>
-    serve(method, call, deps, undefined, (served) => deps.queries.stream(queryCall(method, call.request, served), (payload) => forward(call, served, payload, deps.options)), {
-      done: () => call.end(),
-      fail: (error) => call.emit("error", error),
-    });
-}
-
-/**
- * Writes one answer of a subscription to its caller. A caller that reads slower than answers come would make
- * the gateway buffer without end: past the limit its call ends with RESOURCE_EXHAUSTED (and the handler is
- * told to stop), and no other call is affected.
- */
-function forward(call: ServerWritableStream<Buffer, Buffer>, served: ServedCall, payload: Buffer, options: DomainMethodOptions): void {
-  if (served.signal.aborted) return;
-  if (call.writableLength >= options.maxBufferedAnswers) {
-    served.signal.abort(
-      new MeshError(status.RESOURCE_EXHAUSTED, `the caller reads answers slower than they come: ${call.writableLength} are waiting (limit ${options.maxBufferedAnswers})`, Reason.QUEUE_FULL),
+    serve(
+      method,
+      call,
+      deps,
+      undefined,
+      (served) => {
+        const backlog = new SubscriptionBacklog(call, served.signal, deps.options.backlog);
+        return deps.queries.stream(queryCall(method, call.request, served), (payload) => backlog.write(payload));
+      },
+      {
+        done: () => call.end(),
+        fail: (error) => call.emit("error", error),
+      },
     );
-    return;
-  }
-  call.write(payload);
 }
 
 function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions): void {
