@@ -16,7 +16,8 @@ export interface CommandAck {
   /** The command id: the one sent in the `recq-command-id` request metadata, or the one the gateway generated. */
   commandId: string;
   /**
-   * Global position of the last event the command appended (0 if it appended none). Send it back as the
+   * Global position of the last event the command appended; when it appended none, the store's head position at the
+   * time (so a token still waits for everything before it). Send it back as the
    * `recq-consistency-token` metadata of a query to read your own write.
    */
   position: string;
