@@ -12,8 +12,8 @@ export interface RequiredTool {
   tool: string;
   /** How to get it, one line. */
   install: string;
-  /** Whether it is there; decided when the test file is loaded, so a skip shows as a skip. */
-  available: boolean;
+  /** Whether it is there; asked when the test file registers its tests, so a skip shows as a skip. */
+  readonly available: boolean;
   optionalInCi?: boolean;
 }
 

@@ -11,8 +11,6 @@ import type { CommandOutcome } from "@recq-mesh/protocol/gen/recq/v1/link";
  * nothing; what is stored is still the handler's bytes as they came.
  */
 export class HandlerEventCheck {
-  private readonly schemas = new Map<string, DescMessage | undefined>();
-
   constructor(private readonly registry: FileRegistry) {}
 
   /** Throws MeshError INTERNAL / INVALID_HANDLER_REPLY naming the first event that is not a valid message. */
@@ -22,7 +20,8 @@ export class HandlerEventCheck {
   }
 
   private checkPayload(methodName: string, what: string, type: string, payload: Buffer): void {
-    const schema = this.schemaOf(type);
+    // The registry's own map answers by name; a cache here would only grow with whatever names a handler sends.
+    const schema: DescMessage | undefined = this.registry.getMessage(type);
     if (schema === undefined) {
       throw refused(`${methodName}: ${what} has type "${type}", which is no message of the gateway's descriptor sets`);
     }
@@ -31,11 +30,6 @@ export class HandlerEventCheck {
     } catch (error: unknown) {
       throw refused(`${methodName}: ${what} is not a valid ${type}: ${error instanceof Error ? error.message : String(error)}`);
     }
-  }
-
-  private schemaOf(type: string): DescMessage | undefined {
-    if (!this.schemas.has(type)) this.schemas.set(type, this.registry.getMessage(type));
-    return this.schemas.get(type);
   }
 }
 
