@@ -3,7 +3,7 @@
 // MongoDB driver (`@recq-mesh/protocol/mongodb`) nor the OpenTelemetry SDK (`@recq-mesh/protocol/telemetry`).
 // The `recq.v1` contracts ship beside this: the .proto files in `proto/`, their generated code under
 // `@recq-mesh/protocol/gen/recq/v1/*`.
-export { MeshError, Reason, REASON_METADATA_KEY } from "./src/errors/mesh-error";
+export { MeshError, Reason, REASON_METADATA_KEY, RETRY_AFTER_METADATA_KEY } from "./src/errors/mesh-error";
 export { boundedStatusMessage, MAX_STATUS_MESSAGE_BYTES } from "./src/errors/status-text";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./src/logging/logger";
 export { Attribute, SpanName, TRACER_NAME } from "./src/telemetry/span-names";

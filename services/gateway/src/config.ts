@@ -62,6 +62,14 @@ export interface GatewayLimits {
   maxCallsPerLink: number;
   /** Bytes of a command's routing key, UTF-8 (RECQ_MAX_ROUTING_KEY_BYTES): 512. Longer → INVALID_ARGUMENT. */
   maxRoutingKeyBytes: number;
+  /** Callers' unary calls in flight at once: the adaptive limit's start and ceiling (RECQ_MAX_CALLS_IN_FLIGHT): 10,000. */
+  maxCallsInFlight: number;
+  /** The adaptive limit's floor (RECQ_MIN_CALLS_IN_FLIGHT): 32. Equal to the ceiling, the limit is fixed. */
+  minCallsInFlight: number;
+  /** Round trips up to this percentage of their method's usual one are not congestion (RECQ_ADMISSION_TOLERANCE_PERCENT): 200. */
+  admissionTolerancePercent: number;
+  /** Subscriptions (server-streaming queries) open at once (RECQ_MAX_SUBSCRIPTIONS): 10,000. */
+  maxSubscriptions: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -85,6 +93,10 @@ export const defaultLimits: GatewayLimits = {
   maxUnreadMs: 30_000,
   maxCallsPerLink: 10_000,
   maxRoutingKeyBytes: 512,
+  maxCallsInFlight: 10_000,
+  minCallsInFlight: 32,
+  admissionTolerancePercent: 200,
+  maxSubscriptions: 10_000,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -108,6 +120,10 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxUnreadMs: "RECQ_MAX_UNREAD_MS",
   maxCallsPerLink: "RECQ_MAX_CALLS_PER_LINK",
   maxRoutingKeyBytes: "RECQ_MAX_ROUTING_KEY_BYTES",
+  maxCallsInFlight: "RECQ_MAX_CALLS_IN_FLIGHT",
+  minCallsInFlight: "RECQ_MIN_CALLS_IN_FLIGHT",
+  admissionTolerancePercent: "RECQ_ADMISSION_TOLERANCE_PERCENT",
+  maxSubscriptions: "RECQ_MAX_SUBSCRIPTIONS",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
@@ -122,9 +138,12 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     if (raw === undefined || raw === "") continue;
     const value = Number(raw);
     // Every limit must let something through: 0 would refuse every call or close every link.
-    const minimum = key === "maxConflictRetries" ? 0 : 1;
+    const minimum = key === "maxConflictRetries" ? 0 : key === "admissionTolerancePercent" ? 100 : 1;
     if (!Number.isInteger(value) || value < minimum) throw new Error(`${limitEnv[key]} must be an integer of at least ${minimum}, not "${raw}"`);
     limits[key] = value;
+  }
+  if (limits.minCallsInFlight > limits.maxCallsInFlight) {
+    throw new Error(`RECQ_MIN_CALLS_IN_FLIGHT (${limits.minCallsInFlight}) must not exceed RECQ_MAX_CALLS_IN_FLIGHT (${limits.maxCallsInFlight})`);
   }
   return {
     address: values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051",

@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { protobufPackage as recqPackage } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, silentLogger, type Logger } from "@recq-mesh/protocol";
+import { admissionControl } from "./admission/gateway-admission";
 import { HandlerEventCheck } from "./commands/handler-event-check";
 import { CommandPipeline } from "./commands/command-pipeline";
 import { defaultLimits, type GatewayLimits } from "./config";
@@ -66,7 +67,8 @@ export class Gateway {
       "grpc.enable_channelz": 0,
     });
     const router = new MethodRouter({ maxAffinityEntries: limits.maxAffinityEntries });
-    const dispatcher = new Dispatcher(router);
+    const { admission, onRoundTrip } = admissionControl(limits);
+    const dispatcher = new Dispatcher(router, onRoundTrip);
     const positions = new ProjectionPositions();
     const commands = new CommandPipeline(store, dispatcher, {
       maxConflictRetries: limits.maxConflictRetries,
@@ -85,7 +87,7 @@ export class Gateway {
       backlog: { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs },
     };
     for (const service of catalog.services) {
-      const { definition, implementation } = domainService(service, { calls, commands, queries, options: domainOptions });
+      const { definition, implementation } = domainService(service, { calls, admission, commands, queries, options: domainOptions });
       server.addService(definition, implementation);
     }
     const links = new LinkService(

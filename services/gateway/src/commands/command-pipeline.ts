@@ -115,7 +115,8 @@ export class CommandPipeline {
 
   /**
    * Queues the command behind the others of its aggregate at once, in arrival order (commands without a
-   * routing key need no ordering). Refused synchronously when the queue is full.
+   * routing key need no ordering). Refused synchronously when the queue is full; leaves the queue as soon as
+   * every caller waiting for it has gone.
    */
   private start(call: CommandCall, commandId: string, aggregateId: string, after: Promise<unknown> | undefined): Execution {
     // The handler is told the first caller's deadline (Dispatch.timeout_ms).
@@ -123,7 +124,7 @@ export class CommandPipeline {
     const shared: CommandCall = { ...call, signal: cancellation };
     const decide = () => this.decideAndAppend(shared, commandId, aggregateId);
     const run = after === undefined ? decide : () => after.then(decide, decide);
-    const result = aggregateId === "" ? run() : this.queue.run(aggregateKey(call.aggregateType, aggregateId), `${call.aggregateType} ${aggregateId}`, run);
+    const result = aggregateId === "" ? run() : this.queue.run(aggregateKey(call.aggregateType, aggregateId), `${call.aggregateType} ${aggregateId}`, run, cancellation);
     const execution: Execution = { result, cancellation, callers: 0 };
     this.running.set(commandId, execution);
     const forget = () => {

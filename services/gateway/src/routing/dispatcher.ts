@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { status } from "@grpc/grpc-js";
 import type { Dispatch, Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason } from "@recq-mesh/protocol";
@@ -12,12 +13,18 @@ export type ReplyOutcome = NonNullable<Reply["outcome"]>;
 /** A failure the handler answered with: its decision about the call, as opposed to a failure on the way. */
 export class HandlerFailure extends MeshError {}
 
+/** Told how long each unary dispatch took, from sending it to the handler's answer: what admission follows. */
+export type RoundTripObserver = (method: string, roundTripMs: number) => void;
+
 /**
  * Sends a call down the link of a handler subscribed to its method and waits for the answer.
  * The call's cancellation (deadline or caller gone) cancels it on the handler too.
  */
 export class Dispatcher {
-  constructor(private readonly router: MethodRouter) {}
+  constructor(
+    private readonly router: MethodRouter,
+    private readonly onRoundTrip: RoundTripObserver = ignoreRoundTrip,
+  ) {}
 
   /** The route a call takes now; UNAVAILABLE naming the method when no handler serves it. */
   route(method: MethodEntry, routingKey: string | undefined): Route {
@@ -30,7 +37,9 @@ export class Dispatcher {
 
   /** A unary dispatch: resolves with the handler's one reply; a failure reply rejects with its status. */
   unary(route: Route, method: MethodEntry, body: DispatchBody, metadata: Record<string, string>, signal: Cancellation): Promise<ReplyOutcome> {
-    return new Promise<ReplyOutcome>((resolve, reject) => new InFlight(route, signal, undefined, resolve, reject).send(method.name, body, metadata));
+    return new Promise<ReplyOutcome>((resolve, reject) =>
+      new InFlight(route, signal, undefined, resolve, reject, this.onRoundTrip).send(method.name, body, metadata),
+    );
   }
 
   /**
@@ -38,7 +47,7 @@ export class Dispatcher {
    * failure, a lost link or the signal.
    */
   stream(route: Route, method: MethodEntry, body: DispatchBody, metadata: Record<string, string>, signal: Cancellation, onAnswer: (payload: Buffer) => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => new InFlight(route, signal, onAnswer, () => resolve(), reject).send(method.name, body, metadata));
+    return new Promise<void>((resolve, reject) => new InFlight(route, signal, onAnswer, () => resolve(), reject, ignoreRoundTrip).send(method.name, body, metadata));
   }
 }
 
@@ -50,6 +59,8 @@ class InFlight implements PendingDispatch {
   readonly streaming: boolean;
   private requestId = 0;
   private settled = false;
+  private method = "";
+  private sentAt = 0;
   private readonly onCancel = (): void => this.cancelled();
 
   constructor(
@@ -58,6 +69,7 @@ class InFlight implements PendingDispatch {
     private readonly onAnswer: ((payload: Buffer) => void) | undefined,
     private readonly resolve: (outcome: ReplyOutcome) => void,
     private readonly reject: (error: unknown) => void,
+    private readonly onRoundTrip: RoundTripObserver,
   ) {
     this.streaming = onAnswer !== undefined;
   }
@@ -65,6 +77,8 @@ class InFlight implements PendingDispatch {
   send(method: string, body: DispatchBody, metadata: Record<string, string>): void {
     if (this.signal.aborted) return this.reject(this.signal.reason);
     this.signal.addListener(this.onCancel);
+    this.method = method;
+    this.sentAt = performance.now();
     try {
       this.requestId = this.route.link.dispatch(method, body, metadata, this);
     } catch (thrown) {
@@ -75,8 +89,15 @@ class InFlight implements PendingDispatch {
   onReply(reply: Reply): void {
     const outcome = reply.outcome;
     if (outcome === undefined) return this.fail(new MeshError(status.INTERNAL, "the handler sent an empty reply", Reason.PROTOCOL_VIOLATION));
-    if (outcome.$case === "failure") return this.fail(failureError(outcome.value));
-    if (this.onAnswer === undefined) return this.succeed(outcome);
+    if (outcome.$case === "failure") {
+      // A refusal is an answer too: the handler decided, and how long it took says how loaded it is.
+      this.observeRoundTrip();
+      return this.fail(failureError(outcome.value));
+    }
+    if (this.onAnswer === undefined) {
+      this.observeRoundTrip();
+      return this.succeed(outcome);
+    }
     if (outcome.$case === "answer") return this.onAnswer(outcome.value.payload);
     if (outcome.$case === "end") return this.succeed(outcome);
     this.fail(new MeshError(status.INTERNAL, "the handler answered a streaming query with a command outcome", Reason.PROTOCOL_VIOLATION));
@@ -84,6 +105,10 @@ class InFlight implements PendingDispatch {
 
   onLost(error: MeshError): void {
     this.fail(error);
+  }
+
+  private observeRoundTrip(): void {
+    if (!this.settled && !this.streaming) this.onRoundTrip(this.method, performance.now() - this.sentAt);
   }
 
   private cancelled(): void {
@@ -109,6 +134,8 @@ class InFlight implements PendingDispatch {
     this.reject(error);
   }
 }
+
+function ignoreRoundTrip(): void {}
 
 function failureError(failure: { code: number; message: string; reason: string }): MeshError {
   const code = failure.code >= 1 && failure.code <= 16 ? (failure.code as status) : status.UNKNOWN;

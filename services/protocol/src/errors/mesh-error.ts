@@ -14,6 +14,7 @@ export const Reason = {
   DOMAIN_RULE: "DOMAIN_RULE",
   AGGREGATE_CONFLICT: "AGGREGATE_CONFLICT",
   QUEUE_FULL: "QUEUE_FULL",
+  OVERLOADED: "OVERLOADED",
   MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
   HANDLER_DRAINING: "HANDLER_DRAINING",
   NO_PERMITS: "NO_PERMITS",
@@ -27,6 +28,11 @@ export const Reason = {
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
 export const REASON_METADATA_KEY = "recq-reason";
+/**
+ * How long a refused caller should wait before trying again, in ms: gRPC's own retry pushback (gRFC A6), which a
+ * client with a retry policy honours by itself, and which any other client can read.
+ */
+export const RETRY_AFTER_METADATA_KEY = "grpc-retry-pushback-ms";
 
 /** Host errors whose meaning is "the other side is not there": they map to UNAVAILABLE. */
 const unavailableHostErrors = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH"]);
@@ -40,15 +46,19 @@ const unavailableHostErrors = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "E
 export class MeshError extends Error {
   override readonly name = "MeshError";
   readonly reason: string;
+  /** Sent as `grpc-retry-pushback-ms` when set: the caller may try again after this long. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     readonly code: status,
     message: string,
     reason: string = defaultReason(code),
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(boundedStatusMessage(message), options);
     this.reason = isWellFormedReason(reason) ? reason : defaultReason(code);
+    const retryAfterMs = options?.retryAfterMs;
+    this.retryAfterMs = retryAfterMs !== undefined && Number.isInteger(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : undefined;
   }
 
   static from(thrown: unknown): MeshError {
@@ -73,6 +83,7 @@ export class MeshError extends Error {
   toStatus(): Partial<StatusObject> & { code: status; details: string } {
     const metadata = new Metadata();
     metadata.set(REASON_METADATA_KEY, this.reason);
+    if (this.retryAfterMs !== undefined) metadata.set(RETRY_AFTER_METADATA_KEY, String(this.retryAfterMs));
     return { code: this.code, details: this.message, metadata };
   }
 }
