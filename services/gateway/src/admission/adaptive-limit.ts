@@ -8,7 +8,7 @@ export interface AdaptiveLimitSettings {
   tolerance: number;
   /** One measurement window, in ms: the limit moves at most once per window. */
   windowMs: number;
-  /** Round trips a window needs before it may move the limit: fewer say nothing reliable. */
+  /** Round trips a window needs before it closes and may move the limit: fewer say nothing reliable. */
   minSamples: number;
 }
 
@@ -63,15 +63,14 @@ export class AdaptiveLimit {
       this.roundTrips[this.samples] = roundTripMs;
       this.samples += 1;
     }
-    if (nowMs - this.windowStart >= this.settings.windowMs) this.closeWindow(nowMs);
+    // A window lasts until it has both its time and its samples: at a low rate, it simply lasts longer.
+    if (nowMs - this.windowStart >= this.settings.windowMs && this.samples >= this.settings.minSamples) this.closeWindow(nowMs);
   }
 
   private closeWindow(nowMs: number): void {
-    if (this.samples >= this.settings.minSamples) {
-      const medianRatio = median(this.ratios, this.samples);
-      this.medianRoundTrip = median(this.roundTrips, this.samples);
-      this.current = this.next(medianRatio);
-    }
+    const medianRatio = median(this.ratios, this.samples);
+    this.medianRoundTrip = median(this.roundTrips, this.samples);
+    this.current = this.next(medianRatio);
     this.samples = 0;
     this.binding = false;
     this.windowStart = nowMs;

@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "@jest/globals";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { MeshService } from "@recq-mesh/kit";
+import { todoListAggregate } from "@recq-mesh/todo";
+import { TodoListQueryServiceClient, TodoListQueryServiceService, TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
+import type { GatewayLimits } from "@recq-mesh/gateway";
+import { call, eventually, failure, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+
+/** A client on a connection of its own: the gateway shares its limit among connections. */
+function connection(address: string): TodoListQueryServiceClient {
+  return new TodoListQueryServiceClient(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+}
+
+function get(client: TodoListQueryServiceClient, listId: string, deadlineMs = 10_000): Promise<TodoListView> {
+  return call(client, client.getTodoList, { listId }, {}, deadlineMs);
+}
+
+function reasonOf(error: ServiceError): unknown {
+  return error.metadata.get("recq-reason")[0];
+}
+
+function assertOverloaded(error: ServiceError): void {
+  assert.equal(error.code, status.RESOURCE_EXHAUSTED, error.details);
+  assert.equal(reasonOf(error), "OVERLOADED");
+  const hint = Number(error.metadata.get("grpc-retry-pushback-ms")[0]);
+  assert.ok(Number.isInteger(hint) && hint >= 5 && hint <= 1000, `retry hint ${String(hint)}`);
+}
+
+/** Opens a subscription and answers its refusal; rejects if it was still open after 300 ms (then cancels it). */
+function refusedSubscription(client: TodoListQueryServiceClient, listId: string): Promise<ServiceError> {
+  const stream = client.watchTodoList({ listId });
+  return new Promise<ServiceError>((resolve, reject) => {
+    const timer = setTimeout(() => (stream.cancel(), reject(new Error("the subscription was admitted"))), 300);
+    stream.on("error", (error: ServiceError) => (clearTimeout(timer), error.code === status.CANCELLED ? undefined : resolve(error)));
+    stream.on("data", () => undefined);
+  });
+}
+
+const view = (listId: string): TodoListView => TodoListView.fromPartial({ listId, name: listId });
+
+/** A query service whose GetTodoList answers when the test says so (`answerAll`), or after `delayMs`. */
+async function startQueries(address: string, options: { delayMs?: number; maxConcurrent?: number } = {}) {
+  const waiting: (() => void)[] = [];
+  const mesh = new MeshService({ address, component: "test-queries", maxConcurrent: options.maxConcurrent });
+  mesh.addQueries({
+    service: TodoListQueryServiceService,
+    handlers: {
+      getTodoList: (request) =>
+        new Promise<TodoListView>((resolve) => {
+          if (options.delayMs !== undefined) setTimeout(() => resolve(view(request.listId)), options.delayMs);
+          else waiting.push(() => resolve(view(request.listId)));
+        }),
+      listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
+      watchTodoList: (_request, context) => new Promise<void>((resolve) => context.signal.addEventListener("abort", () => resolve())),
+    },
+  });
+  await mesh.start();
+  return { mesh, waiting, answerAll: () => waiting.splice(0).forEach((answer) => answer()) };
+}
+
+describe("admission control", () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function gatewayWith(limits: Partial<GatewayLimits>): Promise<RunningGateway> {
+    const data = await tempDir("admission");
+    const mesh = await startGateway(data.dir, { limits });
+    cleanups.push(() => data.remove(), () => mesh.gateway.stop());
+    return mesh;
+  }
+
+  it("holds a fixed limit at its boundary, keeping a tenth of it from the connection that holds the rest", async () => {
+    const mesh = await gatewayWith({ maxCallsInFlight: 10, minCallsInFlight: 10 });
+    const queries = await startQueries(mesh.address);
+    cleanups.push(() => queries.mesh.close());
+    const [flood, modest, late] = [connection(mesh.address), connection(mesh.address), connection(mesh.address)];
+    cleanups.push(() => [flood, modest, late].forEach((c) => c.close()));
+
+    const held = Array.from({ length: 9 }, (_, i) => get(flood, `f${i}`));
+    await eventually(async () => assert.equal(queries.waiting.length, 9));
+    assertOverloaded(await failure(get(flood, "f-share")));
+    const modestCall = get(modest, "m0");
+    await eventually(async () => assert.equal(queries.waiting.length, 10));
+    const refused = await failure(get(late, "l0"));
+    assertOverloaded(refused);
+    assert.match(refused.details, /10 calls in flight, at its limit of 10/);
+
+    queries.answerAll();
+    await Promise.all([...held, modestCall]);
+    const again = get(late, "l1");
+    await eventually(async () => assert.equal(queries.waiting.length, 1));
+    queries.answerAll();
+    assert.equal((await again).listId, "l1", "slots come back when calls are answered");
+  });
+
+  it("holds subscriptions to RECQ_MAX_SUBSCRIPTIONS apart from unary calls", async () => {
+    const mesh = await gatewayWith({ maxSubscriptions: 2 });
+    const queries = await startQueries(mesh.address);
+    const client = connection(mesh.address);
+    cleanups.push(() => queries.mesh.close(), () => client.close());
+    const watches = [client.watchTodoList({ listId: "w1" }), client.watchTodoList({ listId: "w2" })];
+    for (const watch of watches) watch.on("error", () => undefined);
+    assertOverloaded(await eventually(() => refusedSubscription(client, "w3")));
+    const unary = get(client, "still-served");
+    await eventually(async () => assert.equal(queries.waiting.length, 1));
+    queries.answerAll();
+    await unary;
+    watches[0]!.cancel();
+    // Admitted once a subscription has ended: it stays open until cancelled.
+    await eventually(async () => assert.equal(await refusedSubscription(client, "w4").catch(() => "open"), "open"));
+    watches[1]!.cancel();
+  });
+
+  it("cuts its limit when round trips grow, refuses the flood fast, serves a modest caller, and recovers", async () => {
+    const mesh = await gatewayWith({ minCallsInFlight: 8 });
+    // Two answers at a time, 20 ms each: 100 calls/s, and a queue in front of it as soon as more arrive.
+    const queries = await startQueries(mesh.address, { delayMs: 20, maxConcurrent: 2 });
+    const [flood, modest] = [connection(mesh.address), connection(mesh.address)];
+    cleanups.push(() => queries.mesh.close(), () => flood.close(), () => modest.close());
+    for (let i = 0; i < 10; i++) await get(flood, `warm-${i}`);
+
+    const outcomes = { answered: 0, overloaded: 0 };
+    const floodCalls = Array.from({ length: 300 }, (_, i) =>
+      get(flood, `f${i}`, 30_000).then(
+        () => void (outcomes.answered += 1),
+        (error: ServiceError) => (assertOverloaded(error), void (outcomes.overloaded += 1)),
+      ),
+    );
+    // Round trips grow as the queue does; within a few windows the limit falls below what the flood holds.
+    // A probe the gateway still admits waits in the queue until its short deadline: then the next one is sent.
+    await eventually(async () => assertOverloaded(await failure(get(flood, "probe", 200))), 10_000);
+    assert.equal((await get(modest, "modest", 15_000)).listId, "modest", "a caller holding nothing gets through");
+    await Promise.all(floodCalls);
+    assert.equal(outcomes.answered, 300, "what was admitted is answered, not dropped");
+    // The flood drained: the limit lets the caller in again.
+    await eventually(() => get(flood, "after", 5_000), 10_000);
+  });
+
+  it("takes a command out of its aggregate's queue as soon as its caller has gone", async () => {
+    const mesh = await gatewayWith({ maxQueuedPerAggregate: 2 });
+    const release: (() => void)[] = [];
+    const handler = new MeshService({ address: mesh.address, component: "slow-create" });
+    handler.addAggregate({
+      ...todoListAggregate,
+      decide: {
+        ...todoListAggregate.decide,
+        createTodoList: (command) =>
+          new Promise((resolve) => release.push(() => resolve([{ type: "todo.v1.TodoListCreated" as const, data: { listId: command.listId, name: command.name } }]))),
+      },
+    });
+    await handler.start();
+    const clients = todoClients(mesh.address);
+    cleanups.push(() => handler.close(), () => clients.close());
+    const create = (deadlineMs: number) => call(clients.commands, clients.commands.createTodoList, { listId: "hot", name: "Hot" }, {}, deadlineMs);
+
+    const first = create(10_000);
+    await eventually(async () => assert.equal(release.length, 1));
+    const abandoned = await failure(create(200));
+    assert.equal(abandoned.code, status.DEADLINE_EXCEEDED);
+    // Its place is free again at once, while the first still runs: no QUEUE_FULL.
+    const third = create(10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    release.shift()!();
+    assert.equal((await first).sequence, "1");
+    await eventually(async () => assert.equal(release.length, 1));
+    release.shift()!();
+    assert.equal((await third).sequence, "2", "the abandoned command never ran");
+  });
+});
