@@ -295,8 +295,8 @@ export interface ConsumeResponse {
   standby: boolean;
   /**
    * The store's last position when the gateway wrote this message (0 on an empty store). The first message of a
-   * stream (the opening answer, sent at once, with or without events) carries the head the consumer must reach
-   * to be caught up; a service serves the queries that read its views only from then on.
+   * stream (its opening answer: no events, sent at once) carries the head the consumer must reach to be caught
+   * up; a service answers the queries that read its views only from then on.
    */
   headPosition: string;
   /**
