@@ -5,7 +5,7 @@ import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } f
 import { eventually, startGateway, tempDir, type RunningGateway } from "../support/mesh-harness";
 
 /**
- * The Consume contract of `head_position` and `reflected_position` (docs/link-protocol.md, "Catching up"):
+ * The Consume contract of `head_position` and `reflected_position` (docs/link-protocol.md, "Catching up before serving queries"):
  * what a consumer needs to know when its projection has caught up with the store as it was when it connected.
  */
 
