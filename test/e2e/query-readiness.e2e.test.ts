@@ -147,6 +147,30 @@ describe("queries of a restarted service wait for its views", () => {
     }
   }, 120_000);
 
+  it("subscribes a standby's queries once the active instance of their shared projection has caught up", async () => {
+    // Two instances over one view store, as two processes over one MongoDB: one projection, one active instance.
+    const views = new EmbeddedViewStore();
+    const projection = todoListProjection(views, "shared");
+    const lines: LogLine[][] = [[], []];
+    const instances = lines.map((log) => {
+      const mesh = new MeshService({ address: gateway.address, component: "todo-views", logger: capturingLogger(log), catchUpTimeoutMs: 60_000 });
+      mesh.addProjection(projection).addQueries(todoListQueries(views, projection));
+      meshes.push(mesh);
+      return mesh;
+    });
+    const [headEvent] = await gateway.store.readAll(head - 1, 1);
+    const headListAtStart: (number | undefined)[] = [];
+    await Promise.all(
+      instances.map(async (mesh) => {
+        await mesh.start();
+        headListAtStart.push(((await views.findById(TODO_LISTS, headEvent!.aggregateId)) as TodoListDocument | undefined)?.version);
+      }),
+    );
+    assert.deepEqual(headListAtStart, [1 + ITEMS_PER_LIST, 1 + ITEMS_PER_LIST], "each instance's queries subscribed only with the views at the head");
+    assert.equal(lines.filter((log) => log.some((l) => l.message === "projection waits as standby")).length, 1, "one of them was the standby");
+    for (const log of lines) assert.deepEqual(log.filter((l) => l.level === "error"), [], "neither waited for the limit");
+  }, 120_000);
+
   it("serves the queries anyway once catchUpTimeoutMs has passed without the projection catching up, and logs it", async () => {
     const lines: LogLine[] = [];
     const stuck = new MeshService({ address: gateway.address, component: "todo-stuck", logger: capturingLogger(lines), catchUpTimeoutMs: 300 });
