@@ -1,7 +1,7 @@
 // The handler kit: what a TypeScript service imports to join the mesh. Start telemetry first, from
 // `@recq-mesh/kit/telemetry`; this index loads gRPC but never the MongoDB driver (openViewStore loads it when
 // MONGODB_URI is set; the MongoViewStore class itself is `@recq-mesh/kit/mongodb`).
-export { MeshService, type CallOptions, type MeshServiceOptions } from "./src/mesh-service";
+export { DEFAULT_CATCH_UP_TIMEOUT_MS, MeshService, type CallOptions, type MeshServiceOptions } from "./src/mesh-service";
 export type {
   AggregateDefinition,
   CommandContext,

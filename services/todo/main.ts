@@ -12,13 +12,11 @@ import { todoListQueries } from "./src/todo-list-queries";
 async function main(): Promise<void> {
   const logger = jsonLogger("todo");
   const config = loadTodoConfig(process.env);
-  const mesh = new MeshService({ address: config.gateway, component: "todo", credentials: config.linkToken, logger });
+  const mesh = new MeshService({ address: config.gateway, component: "todo", credentials: config.linkToken, logger, catchUpTimeoutMs: config.catchUpTimeoutMs });
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate);
   const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
   const projection = todoListProjection(views.store, views.scope);
   if (config.roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views.store), projection));
-  await mesh.start();
-  logger.info("todo service linked", { gateway: config.gateway, roles: [...config.roles], instance: mesh.instanceId, ...views.location });
   const stop = (signal: string) => {
     logger.info("draining", { signal });
     void mesh
@@ -29,6 +27,9 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // Ready to stop before the start ends: the queries may wait a while for the views to catch up.
+  await mesh.start();
+  logger.info("todo service linked", { gateway: config.gateway, roles: [...config.roles], instance: mesh.instanceId, ...views.location });
 }
 
 main().catch((error: unknown) => {

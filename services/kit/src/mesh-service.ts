@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { waitForCatchUp } from "./consumer/catch-up-wait";
 import { ProjectorClient } from "./consumer/projector-client";
 import { AggregateStateCache } from "./handlers/aggregate-state-cache";
 import { commandRunner } from "./handlers/command-runner";
@@ -34,7 +35,15 @@ export interface MeshServiceOptions {
   drainTimeoutMs?: number;
   /** Largest link message this process accepts (it tells the gateway in Hello). Default 64 MiB. */
   maxMessageBytes?: number;
+  /**
+   * How long the queries that read a projection of this process wait, unsubscribed, for it to catch up with the
+   * store's head at start; past it they are subscribed anyway, with an error logged. Default 300 s.
+   */
+  catchUpTimeoutMs?: number;
 }
+
+/** Default of `MeshServiceOptions.catchUpTimeoutMs`. */
+export const DEFAULT_CATCH_UP_TIMEOUT_MS = 300_000;
 
 /** Options of a call a service makes through its link. */
 export interface CallOptions {
@@ -56,11 +65,20 @@ export class MeshService {
   readonly instanceId: string;
   private readonly link: LinkClient;
   private readonly projectors: ProjectorClient<EventCodecs>[] = [];
+  private readonly projectorsByName = new Map<string, ProjectorClient<EventCodecs>>();
+  /** Query methods by the consumer name of the projection whose views they read. */
+  private readonly queriesByProjection = new Map<string, string[]>();
+  /** Aborted by drain and close: ends the wait of queries for their projection. */
+  private readonly stopping = new AbortController();
   private readonly logger: Logger;
 
   constructor(private readonly options: MeshServiceOptions) {
     this.instanceId = options.instanceId ?? randomUUID();
     this.logger = options.logger ?? silentLogger;
+    const catchUpTimeoutMs = options.catchUpTimeoutMs;
+    if (catchUpTimeoutMs !== undefined && (!Number.isSafeInteger(catchUpTimeoutMs) || catchUpTimeoutMs <= 0)) {
+      throw new Error(`MeshService option catchUpTimeoutMs must be a positive integer, got ${catchUpTimeoutMs}`);
+    }
     this.link = new LinkClient({
       address: options.address,
       component: options.component,
@@ -86,6 +104,7 @@ export class MeshService {
     for (const key of Object.keys(definition.service) as (keyof D & string)[]) {
       const method = definition.service[key]!;
       this.link.handle({ method: methodName(method.path), loadFactor, projection }, queryRunner(definition, key), method.responseStream);
+      if (projection) this.queriesByProjection.set(projection, [...(this.queriesByProjection.get(projection) ?? []), methodName(method.path)]);
     }
     return this;
   }
@@ -99,6 +118,7 @@ export class MeshService {
       logger: this.logger,
     });
     this.projectors.push(projector as unknown as ProjectorClient<EventCodecs>);
+    this.projectorsByName.set(this.consumerName(definition), projector as unknown as ProjectorClient<EventCodecs>);
     return this;
   }
 
@@ -107,11 +127,29 @@ export class MeshService {
     return projection.scope === "instance" ? `${projection.name}@${this.instanceId}` : projection.name;
   }
 
-  /** Connects; resolves once the gateway accepted every subscription. */
+  /**
+   * Connects; resolves once the gateway accepted every subscription. Commands are subscribed at once. Queries
+   * that read a projection of this process are subscribed only once it has caught up with the store's head as
+   * the gateway named it when the projection's stream opened (bounded by `catchUpTimeoutMs`): until then the
+   * gateway routes them to other instances, or answers UNAVAILABLE, and its health for their service says so.
+   */
   async start(): Promise<void> {
+    const gated = [...this.queriesByProjection].filter(([projection]) => this.projectorsByName.has(projection));
+    for (const [, methods] of gated) for (const method of methods) this.link.hold(method);
     await Promise.all(this.projectors.map((p) => p.start()));
     // The link also carries this service's own calls to the mesh, so it is opened even with no handlers.
     await this.link.start();
+    await Promise.all(gated.map(([projection, methods]) => this.subscribeWhenCaughtUp(projection, methods)));
+  }
+
+  private async subscribeWhenCaughtUp(projection: string, methods: string[]): Promise<void> {
+    const outcome = await waitForCatchUp(this.projectorsByName.get(projection)!, {
+      consumer: projection,
+      timeoutMs: this.options.catchUpTimeoutMs ?? DEFAULT_CATCH_UP_TIMEOUT_MS,
+      logger: this.logger,
+      signal: this.stopping.signal,
+    });
+    if (outcome !== "stopped") await this.link.release(methods);
   }
 
   /**
@@ -131,12 +169,14 @@ export class MeshService {
 
   /** Graceful stop: no new work, work in flight finishes (bounded), then the streams close. */
   async drain(): Promise<void> {
+    this.stopping.abort();
     // Together: a projector must not go on reconnecting while the link drains (the gateway may be stopping too).
     await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...this.projectors.map((p) => p.drain())]);
   }
 
   /** Immediate stop, for tests that simulate a crash of the process's links. */
   close(): void {
+    this.stopping.abort();
     this.link.close();
     for (const projector of this.projectors) void projector.drain();
   }

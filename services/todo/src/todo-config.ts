@@ -14,6 +14,11 @@ export interface TodoConfig {
    * the embedded view store lives in the process).
    */
   roles: ReadonlySet<TodoRole>;
+  /**
+   * `RECQ_CATCH_UP_TIMEOUT_MS`: how long the queries wait, unsubscribed, for the projection to replay up to the
+   * store's head at start before they are served anyway; unset means the kit's default (300 s).
+   */
+  catchUpTimeoutMs: number | undefined;
 }
 
 export function loadTodoConfig(env: NodeJS.ProcessEnv): TodoConfig {
@@ -25,5 +30,14 @@ export function loadTodoConfig(env: NodeJS.ProcessEnv): TodoConfig {
     gateway: env.RECQ_GATEWAY ?? "127.0.0.1:50051",
     linkToken: env.RECQ_LINK_TOKEN || undefined,
     roles: new Set(roles as TodoRole[]),
+    catchUpTimeoutMs: optionalPositiveInteger(env, "RECQ_CATCH_UP_TIMEOUT_MS"),
   };
+}
+
+function optionalPositiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === "") return undefined;
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
+  return value;
 }

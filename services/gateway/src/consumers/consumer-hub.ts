@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
-import type { ConsumeRequest } from "@recq-mesh/protocol/gen/recq/v1/link";
+import type { ConsumeRequest, ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
 import { toEnvelope } from "../commands/envelopes";
 import { checkCredentials } from "../links/credentials";
@@ -27,6 +27,8 @@ interface ConsumerGroup {
 export class ConsumerHub {
   private readonly groups = new Map<string, ConsumerGroup>();
   private readonly stopListening: () => void;
+  /** The store's head as last seen (appends and reads of it): what each batch tells as `head_position`. */
+  private knownHead = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -34,7 +36,8 @@ export class ConsumerHub {
     private readonly options: ConsumerHubOptions,
     private readonly logger: Logger,
   ) {
-    this.stopListening = store.onAppended(() => {
+    this.stopListening = store.onAppended((head) => {
+      this.noteHead(head);
       for (const group of this.groups.values()) if (group.active) void this.pump(group.active);
     });
   }
@@ -91,7 +94,7 @@ export class ConsumerHub {
       this.activate(group, session);
     } else {
       group.standbys.push(session);
-      call.write({ events: [], standby: true });
+      this.announceStandby(session).catch((thrown: unknown) => this.fail(session, thrown));
       this.logger.info("consumer waits as standby", { consumer: open.consumer, instance: open.instanceId });
     }
     this.receive(session, request);
@@ -112,6 +115,7 @@ export class ConsumerHub {
     const group = this.groups.get(session.consumer);
     if (group?.active !== session) return;
     this.positions.advance(session.consumer, session.effectivePosition);
+    this.updateStandbys(group);
     void this.pump(session);
   }
 
@@ -145,13 +149,13 @@ export class ConsumerHub {
     }
     session.pumping = true;
     try {
+      if (!session.announced) await this.announce(session);
       do {
         session.pumpAgain = false;
         await this.catchUp(session);
       } while (session.pumpAgain && !session.closed);
     } catch (thrown) {
-      this.logger.error("consumer delivery failed", { consumer: session.consumer, error: String(thrown) });
-      session.call.emit("error", { ...MeshError.from(thrown).toStatus() });
+      this.fail(session, thrown);
     } finally {
       session.pumping = false;
     }
@@ -173,7 +177,67 @@ export class ConsumerHub {
         session.lastSent = event.position;
       }
       this.positions.advance(session.consumer, session.effectivePosition);
-      if (batch.length > 0 && !session.closed) await session.write({ events: batch, standby: false });
+      this.updateStandbys(this.groups.get(session.consumer));
+      if (session.closed) return;
+      // A step that found nothing wanted still tells a consumer that is catching up when it passed its opening
+      // head: its projection is then caught up although no event came (one such message per activation).
+      const passedHead = session.catchingUp && session.cursor >= (session.openingHead ?? 0);
+      if (batch.length > 0 || passedHead) await session.write(this.batch(session, batch));
     }
+  }
+
+  /**
+   * The opening answer of a session that became active: the head it must reach to be caught up, and the
+   * position its checkpoint already reflects. Written before any event, whatever the permits.
+   */
+  private async announce(session: ConsumerSession): Promise<void> {
+    const head = await this.readHead();
+    if (!this.isActive(session)) return;
+    session.announced = true;
+    session.openingHead = head;
+    await session.write(this.batch(session, []));
+  }
+
+  /** The standby answer: the head, and how far the active instance has brought the projection. */
+  private async announceStandby(session: ConsumerSession): Promise<void> {
+    const head = await this.readHead();
+    if (session.closed || this.isActive(session)) return;
+    session.openingHead = head;
+    session.reported = Math.max(session.reported, this.positions.positionOf(session.consumer));
+    session.call.write({ events: [], standby: true, headPosition: String(head), reflectedPosition: String(session.reported) });
+  }
+
+  /**
+   * Tells each standby that is still catching up how far the active instance has got: with a shared view
+   * store, the standby's queries read what the active instance writes. Stops once a standby passed its head.
+   */
+  private updateStandbys(group: ConsumerGroup | undefined): void {
+    if (group === undefined || group.standbys.length === 0 || group.active === undefined) return;
+    const position = this.positions.positionOf(group.active.consumer);
+    for (const standby of group.standbys) {
+      if (standby.openingHead === undefined || !standby.catchingUp || position <= standby.reported) continue;
+      standby.reported = position;
+      standby.call.write({ events: [], standby: true, headPosition: String(this.knownHead), reflectedPosition: String(position) });
+    }
+  }
+
+  /** A message of an active session: its events, the head as known, and the position examined so far. */
+  private batch(session: ConsumerSession, events: EventEnvelope[]): ConsumeResponse {
+    session.reported = Math.max(session.reported, session.cursor);
+    return { events, standby: false, headPosition: String(Math.max(this.knownHead, session.cursor)), reflectedPosition: String(session.cursor) };
+  }
+
+  private async readHead(): Promise<number> {
+    this.noteHead(await this.store.headPosition());
+    return this.knownHead;
+  }
+
+  private noteHead(head: number): void {
+    if (head > this.knownHead) this.knownHead = head;
+  }
+
+  private fail(session: ConsumerSession, thrown: unknown): void {
+    this.logger.error("consumer delivery failed", { consumer: session.consumer, error: String(thrown) });
+    session.call.emit("error", { ...MeshError.from(thrown).toStatus() });
   }
 }

@@ -14,6 +14,15 @@ export class ConsumerSession {
   /** The projector's reported checkpoint. */
   processed: number;
   permits = 0;
+  /**
+   * The store's head when this session's opening answer was written (undefined until then): the position the
+   * consumer must reflect to be caught up.
+   */
+  openingHead: number | undefined;
+  /** Whether the opening answer of this session's time as the active instance was written. */
+  announced = false;
+  /** The largest `reflected_position` sent on this stream. */
+  reported = 0;
   closed = false;
   pumping = false;
   pumpAgain = false;
@@ -31,6 +40,11 @@ export class ConsumerSession {
 
   get consumer(): string {
     return this.open.consumer;
+  }
+
+  /** True until the consumer has been told it reflects the stream through its opening head. */
+  get catchingUp(): boolean {
+    return this.openingHead === undefined || this.reported < this.openingHead;
   }
 
   wants(type: string): boolean {

@@ -30,6 +30,11 @@ export class ProjectorClient<C extends EventCodecs> {
   private stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse> | undefined;
   private work: Promise<void> = Promise.resolve();
   private applied = 0;
+  /** The head the gateway named in the first message this projector received: what "caught up" means. */
+  private target: number | undefined;
+  /** The position through which the view reflects the stream, skipped events included (see `catchUp`). */
+  private reflected = 0;
+  private readonly caughtUpSignal = new CaughtUpSignal();
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -47,6 +52,19 @@ export class ProjectorClient<C extends EventCodecs> {
   /** The position through which the view reflects the event stream. */
   get position(): number {
     return this.applied;
+  }
+
+  /**
+   * Where the projection stands against the head the gateway named when the first stream opened (undefined
+   * until its opening answer came): `reflected` counts the events of other types the gateway skipped.
+   */
+  get catchUp(): { reflected: number; head: number | undefined } {
+    return { reflected: Math.max(this.reflected, this.applied), head: this.target };
+  }
+
+  /** Resolves once the view reflects the stream through the head of the first opening answer. */
+  caughtUp(): Promise<void> {
+    return this.caughtUpSignal.promise;
   }
 
   async start(): Promise<void> {
@@ -68,9 +86,14 @@ export class ProjectorClient<C extends EventCodecs> {
     this.applied = await this.projection.store.checkpoint(this.options.consumer);
     const stream = this.client.consume();
     this.stream = stream;
+    let standbyLogged = false;
     stream.on("data", (response: ConsumeResponse) => {
-      if (response.standby) this.options.logger.info("projection waits as standby", { consumer: this.options.consumer });
-      if (response.events.length > 0) this.enqueue(stream, response.events);
+      if (response.standby && !standbyLogged) {
+        standbyLogged = true;
+        this.options.logger.info("projection waits as standby", { consumer: this.options.consumer });
+      }
+      this.target ??= Number(response.headPosition);
+      this.enqueue(stream, response);
     });
     stream.on("error", (error: Error) => this.lost(stream, error));
     stream.on("end", () => this.lost(stream, new Error("the gateway ended the consumer stream")));
@@ -87,11 +110,15 @@ export class ProjectorClient<C extends EventCodecs> {
     });
   }
 
-  private enqueue(stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse>, events: EventEnvelope[]): void {
+  /** Applies a message's events in order, after those of earlier messages; an event-less one only reports progress. */
+  private enqueue(stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse>, response: ConsumeResponse): void {
+    const events = response.events;
     this.work = this.work.then(async () => {
       if (stream !== this.stream) return;
       try {
         for (const envelope of events) await this.apply(envelope);
+        this.noteReflected(Number(response.reflectedPosition));
+        if (events.length === 0) return;
         this.backoff.reset();
         stream.write({ open: undefined, permits: events.length, processedPosition: String(this.applied) });
       } catch (thrown) {
@@ -143,6 +170,11 @@ export class ProjectorClient<C extends EventCodecs> {
     }
   }
 
+  private noteReflected(position: number): void {
+    this.reflected = Math.max(this.reflected, this.applied, position);
+    if (this.target !== undefined && this.reflected >= this.target) this.caughtUpSignal.resolve();
+  }
+
   private lost(stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse>, error: Error): void {
     if (stream !== this.stream) return;
     this.stream = undefined;
@@ -162,4 +194,10 @@ export class ProjectorClient<C extends EventCodecs> {
         .catch((thrown: unknown) => this.scheduleReconnect(thrown instanceof Error ? thrown : new Error(String(thrown))));
     }, delay);
   }
+}
+
+/** A promise resolved once, from outside. */
+class CaughtUpSignal {
+  resolve: () => void = () => undefined;
+  readonly promise = new Promise<void>((resolve) => (this.resolve = resolve));
 }

@@ -63,6 +63,8 @@ export const LINK_KEEPALIVE = {
 export class LinkClient {
   private readonly client: HandlerLinkServiceClient;
   private readonly subscriptions = new Map<string, { subscription: Subscription; run: DispatchRunner; streaming: boolean }>();
+  /** Registered methods not subscribed yet: their handler is not ready to answer (see `hold`). */
+  private readonly held = new Set<string>();
   private readonly running = new Map<number, Running>();
   private readonly backoff = new Backoff();
   private readonly maxConcurrent: number;
@@ -101,7 +103,28 @@ export class LinkClient {
     this.subscriptions.set(subscription.method, { subscription, run, streaming });
   }
 
-  /** Connects; resolves once the gateway accepted every subscription, rejects if it rejected any. */
+  /**
+   * Keeps a registered method off the link until `release`: a query whose views are still being rebuilt is not
+   * subscribed, so the gateway routes it elsewhere or answers UNAVAILABLE, never a wrong answer.
+   */
+  hold(method: string): void {
+    this.held.add(method);
+  }
+
+  /**
+   * Subscribes held methods (on this link, and on every reconnect from now on). Resolves once the gateway
+   * answered the subscription; rejects if it rejected any.
+   */
+  release(methods: readonly string[]): Promise<void> {
+    const subscriptions = methods.filter((m) => this.held.delete(m)).flatMap((m) => this.subscriptions.get(m)?.subscription ?? []);
+    if (subscriptions.length === 0 || this.closed || this.draining) return Promise.resolve();
+    const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+    // Without a stream, the next connect subscribes them with the rest.
+    if (this.stream !== undefined) this.send({ metadata: {}, frame: { $case: "subscribe", value: { subscriptions } } });
+    return ready;
+  }
+
+  /** Connects; resolves once the gateway accepted every subscription not held, rejects if it rejected any. */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
     this.connect();
@@ -207,8 +230,9 @@ export class LinkClient {
         },
       },
     });
-    if (this.subscriptions.size > 0 && !this.draining) {
-      this.send({ metadata: {}, frame: { $case: "subscribe", value: { subscriptions: [...this.subscriptions.values()].map((s) => s.subscription) } } });
+    const subscriptions = this.subscribable();
+    if (subscriptions.length > 0 && !this.draining) {
+      this.send({ metadata: {}, frame: { $case: "subscribe", value: { subscriptions } } });
     }
     this.send({ metadata: {}, frame: { $case: "permits", value: { count: Math.max(0, this.maxConcurrent - this.running.size) } } });
   }
@@ -220,7 +244,7 @@ export class LinkClient {
         this.backoff.reset();
         if (body.value.maxMessageBytes > 0) this.gatewayMaxMessageBytes = body.value.maxMessageBytes;
         this.startHeartbeat(body.value.heartbeatIntervalMs);
-        if (this.subscriptions.size === 0) this.settleReady(undefined);
+        if (this.subscribable().length === 0) this.settleReady(undefined);
         return;
       case "subscribeResult": {
         const rejected = body.value.rejected;
@@ -259,6 +283,10 @@ export class LinkClient {
       case undefined:
         return;
     }
+  }
+
+  private subscribable(): Subscription[] {
+    return [...this.subscriptions.values()].filter((s) => !this.held.has(s.subscription.method)).map((s) => s.subscription);
   }
 
   private run(dispatch: Dispatch, metadata: Record<string, string>): void {

@@ -293,6 +293,18 @@ export interface ConsumeResponse {
   events: EventEnvelope[];
   /** True while this instance is a standby for another active instance of the same consumer. */
   standby: boolean;
+  /**
+   * The store's last position when the gateway wrote this message (0 on an empty store). The first message of a
+   * stream (its opening answer: no events, sent at once) carries the head the consumer must reach to be caught
+   * up; a service answers the queries that read its views only from then on.
+   */
+  headPosition: string;
+  /**
+   * Once this message's events are applied, the projection reflects the event stream through this position.
+   * On an active stream: every event at or below it of a wanted type was in this message or an earlier one (the
+   * others were skipped). On a standby answer: how far the active instance of the consumer has processed.
+   */
+  reflectedPosition: string;
 }
 
 function createBaseConnectRequest(): ConnectRequest {
@@ -3777,7 +3789,7 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
 };
 
 function createBaseConsumeResponse(): ConsumeResponse {
-  return { events: [], standby: false };
+  return { events: [], standby: false, headPosition: "0", reflectedPosition: "0" };
 }
 
 export const ConsumeResponse: MessageFns<ConsumeResponse> = {
@@ -3787,6 +3799,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     }
     if (message.standby !== false) {
       writer.uint32(16).bool(message.standby);
+    }
+    if (message.headPosition !== "0") {
+      writer.uint32(24).uint64(message.headPosition);
+    }
+    if (message.reflectedPosition !== "0") {
+      writer.uint32(32).uint64(message.reflectedPosition);
     }
     return writer;
   },
@@ -3820,6 +3838,22 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
             message.standby = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.headPosition = reader.uint64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.reflectedPosition = reader.uint64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3836,6 +3870,16 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     return {
       events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => EventEnvelope.fromJSON(e)) : [],
       standby: isSet(object.standby) ? globalThis.Boolean(object.standby) : false,
+      headPosition: isSet(object.headPosition)
+        ? globalThis.String(object.headPosition)
+        : isSet(object.head_position)
+        ? globalThis.String(object.head_position)
+        : "0",
+      reflectedPosition: isSet(object.reflectedPosition)
+        ? globalThis.String(object.reflectedPosition)
+        : isSet(object.reflected_position)
+        ? globalThis.String(object.reflected_position)
+        : "0",
     };
   },
 
@@ -3847,6 +3891,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     if (message.standby !== false) {
       obj.standby = message.standby;
     }
+    if (message.headPosition !== "0") {
+      obj.headPosition = message.headPosition;
+    }
+    if (message.reflectedPosition !== "0") {
+      obj.reflectedPosition = message.reflectedPosition;
+    }
     return obj;
   },
 
@@ -3857,6 +3907,8 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     const message = createBaseConsumeResponse();
     message.events = object.events?.map((e) => EventEnvelope.fromPartial(e)) || [];
     message.standby = object.standby ?? false;
+    message.headPosition = object.headPosition ?? "0";
+    message.reflectedPosition = object.reflectedPosition ?? "0";
     return message;
   },
 };
