@@ -5,9 +5,9 @@ import { RoundTripBaselines } from "@recq-mesh/gateway/internal/admission/round-
 
 const settings = { maxLimit: 1000, minLimit: 10, tolerance: 2, windowMs: 100, minSamples: 10 };
 
-/** Feeds one window of `count` samples of `ratio`, starting at `start` ms; the last sample closes it. */
-function window(limit: AdaptiveLimit, start: number, ratio: number, count = 20): number {
-  for (let i = 0; i < count; i++) limit.onSample(ratio, ratio * 4, start + (i * 100) / (count - 1));
+/** Feeds one window of `count` samples of `ratio` (1 ms round trips unless said), from `start` ms; the last closes it. */
+function window(limit: AdaptiveLimit, start: number, ratio: number, count = 20, roundTripMs = 1): number {
+  for (let i = 0; i < count; i++) limit.onSample(ratio, roundTripMs, start + (i * 100) / (count - 1));
   return start + 100;
 }
 
@@ -19,7 +19,7 @@ describe("AdaptiveLimit", () => {
     assert.equal(limit.limit, 1000);
   });
 
-  it("cuts in proportion once the median round trip passes the tolerance, at most by half a window", () => {
+  it("cuts in proportion once the median round trip passes the tolerance, at most by half", () => {
     const limit = new AdaptiveLimit(settings);
     window(limit, 0, 3); // 2 / 3 of 1000
     assert.equal(limit.limit, 666);
@@ -32,6 +32,17 @@ describe("AdaptiveLimit", () => {
     let t = 0;
     for (let w = 0; w < 20; w++) t = window(limit, t, 50);
     assert.equal(limit.limit, 10);
+  });
+
+  it("cuts once per round trip: calls sent before a cut do not cut again", () => {
+    const limit = new AdaptiveLimit(settings);
+    window(limit, 0, 10, 20, 50);
+    assert.equal(limit.limit, 500);
+    // 300 ms of round trips of calls that were sent before the cut (at 100 ms): one stall, already answered.
+    for (let t = 110; t < 400; t += 10) limit.onSample(10, t + 50 - 100, t);
+    assert.equal(limit.limit, 500);
+    window(limit, 400, 10, 20, 50);
+    assert.equal(limit.limit, 250, "calls sent after the cut still queue: cut again");
   });
 
   it("takes the median: a few slow round trips in a window are not congestion", () => {
@@ -55,17 +66,20 @@ describe("AdaptiveLimit", () => {
 
   it("keeps a window open until it has enough round trips to say something", () => {
     const limit = new AdaptiveLimit(settings);
-    for (let i = 0; i < 9; i++) limit.onSample(50, 200, i * 100);
+    for (let i = 0; i < 9; i++) limit.onSample(50, 1, i * 100);
     assert.equal(limit.limit, 1000, "nine round trips over 800 ms: the window is still open");
-    limit.onSample(50, 200, 900);
+    limit.onSample(50, 1, 900);
     assert.equal(limit.limit, 500);
   });
 
-  it("reports the median round trip of the last window as the typical one", () => {
-    const limit = new AdaptiveLimit(settings);
+  it("reports the median round trip of the last window as the typical one, and each move of the limit", () => {
+    const moves: number[] = [];
+    const limit = new AdaptiveLimit({ ...settings, onChange: (change) => moves.push(change.limit) });
     assert.equal(limit.typicalRoundTripMs, 0);
-    window(limit, 0, 1.5);
+    window(limit, 0, 1.5, 20, 6);
     assert.equal(limit.typicalRoundTripMs, 6);
+    window(limit, 200, 4);
+    assert.deepEqual(moves, [500]);
   });
 
   it("refuses settings that would refuse everything", () => {
@@ -76,25 +90,44 @@ describe("AdaptiveLimit", () => {
 });
 
 describe("RoundTripBaselines", () => {
-  it("measures each method against its own fastest round trip", () => {
-    const baselines = new RoundTripBaselines(1000, 30);
-    assert.equal(baselines.ratio("/q", 1, 0), 1);
-    assert.equal(baselines.ratio("/c", 10, 0), 1, "a slow command is not compared with a fast query");
-    assert.equal(baselines.ratio("/q", 3, 10), 3);
-    assert.equal(baselines.ratio("/c", 20, 10), 2);
+  const settings = { bucketMs: 1000, span: 100, warmUp: 2 };
+
+  it("reads each method against its own usual round trip", () => {
+    const baselines = new RoundTripBaselines(settings);
+    baselines.ratio("/q", 1, 0);
+    baselines.ratio("/c", 10, 0);
+    assert.equal(baselines.ratio("/q", 3, 1000), 3, "the first second's average is the baseline");
+    assert.equal(baselines.ratio("/c", 20, 1000), 2, "a slow command is not compared with a fast query");
   });
 
-  it("forgets a minimum once it slides out of the window", () => {
-    const baselines = new RoundTripBaselines(1000, 3);
-    baselines.ratio("/m", 1, 0);
-    assert.equal(baselines.ratio("/m", 4, 2500), 4, "still within 3 buckets");
-    assert.equal(baselines.ratio("/m", 4, 3100), 1, "the 1 ms bucket is gone; 4 ms (at 2.5 s) is the minimum now");
-    assert.equal(baselines.ratio("/m", 8, 10_000), 1, "after a long silence the window starts afresh");
+  it("reads the first round trips against the average so far", () => {
+    const baselines = new RoundTripBaselines(settings);
+    assert.equal(baselines.ratio("/m", 4, 0), 1);
+    assert.equal(baselines.ratio("/m", 8, 10), 8 / 6);
   });
 
-  it("treats a 0 ms round trip as a tenth of a millisecond", () => {
-    const baselines = new RoundTripBaselines(1000, 30);
+  it("averages the warm-up seconds plainly, then moves by 1 / span a second", () => {
+    const baselines = new RoundTripBaselines(settings);
+    baselines.ratio("/m", 2, 0);
+    baselines.ratio("/m", 4, 1000);
+    baselines.ratio("/m", 104, 2000);
+    assert.equal(baselines.baselineOf("/m"), 3, "two warm-up seconds: (2 + 4) / 2");
+    baselines.ratio("/m", 1, 3000);
+    assert.equal(baselines.baselineOf("/m"), 3 + (104 - 3) / 100, "one overloaded second moves it by a hundredth of the gap");
+  });
+
+  it("follows round trips down faster when they fall below half of the average", () => {
+    const baselines = new RoundTripBaselines({ bucketMs: 1000, span: 1000, warmUp: 1 });
+    baselines.ratio("/m", 10, 0);
+    baselines.ratio("/m", 1, 1000);
+    baselines.ratio("/m", 1, 2000);
+    const expected = (10 + (1 - 10) / 1000) * 0.95;
+    assert.ok(Math.abs(baselines.baselineOf("/m") - expected) < 1e-9);
+  });
+
+  it("treats a 0 ms average as a tenth of a millisecond", () => {
+    const baselines = new RoundTripBaselines(settings);
     assert.equal(baselines.ratio("/m", 0, 0), 0);
-    assert.equal(baselines.ratio("/m", 1, 1), 10);
+    assert.equal(baselines.ratio("/m", 1, 1000), 10);
   });
 });

@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { protobufPackage as recqPackage } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, silentLogger, type Logger } from "@recq-mesh/protocol";
+import { admissionInterceptor, type AdmissionKind } from "./admission/admission-interceptor";
 import { admissionControl } from "./admission/gateway-admission";
 import { HandlerEventCheck } from "./commands/handler-event-check";
 import { CommandPipeline } from "./commands/command-pipeline";
@@ -58,7 +59,10 @@ export class Gateway {
     const limits = { ...defaultLimits, ...options.limits };
     const logger = options.logger ?? silentLogger;
     const { catalog, store } = options;
+    const { admission, onRoundTrip } = admissionControl(limits, logger);
     const server = new Server({
+      // Overload is refused on a call's headers, before its request is read (admission-interceptor.ts).
+      interceptors: [admissionInterceptor(admission, (path) => admissionKind(catalog, path))],
       "grpc.max_receive_message_length": limits.maxLinkMessageBytes,
       "grpc.max_send_message_length": limits.maxLinkMessageBytes,
       // Handlers ping idle links (the kit's LINK_KEEPALIVE) to find half-open connections: allow it.
@@ -67,7 +71,6 @@ export class Gateway {
       "grpc.enable_channelz": 0,
     });
     const router = new MethodRouter({ maxAffinityEntries: limits.maxAffinityEntries });
-    const { admission, onRoundTrip } = admissionControl(limits);
     const dispatcher = new Dispatcher(router, onRoundTrip);
     const positions = new ProjectionPositions();
     const commands = new CommandPipeline(store, dispatcher, {
@@ -87,7 +90,7 @@ export class Gateway {
       backlog: { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs },
     };
     for (const service of catalog.services) {
-      const { definition, implementation } = domainService(service, { calls, admission, commands, queries, options: domainOptions });
+      const { definition, implementation } = domainService(service, { calls, commands, queries, options: domainOptions });
       server.addService(definition, implementation);
     }
     const links = new LinkService(
@@ -152,6 +155,13 @@ export class Gateway {
     this.links.closeAll(error);
     this.consumers.close();
   }
+}
+
+/** Callers' domain calls are admitted; the gateway's own services (links, health, reflection) are not. */
+function admissionKind(catalog: DescriptorCatalog, path: string): AdmissionKind {
+  const method = catalog.methodByPath(path);
+  if (method === undefined) return undefined;
+  return method.serverStreaming ? "subscription" : "call";
 }
 
 /** A domain service is SERVING while every one of its methods has a handler linked. */

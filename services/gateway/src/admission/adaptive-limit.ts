@@ -10,11 +10,20 @@ export interface AdaptiveLimitSettings {
   windowMs: number;
   /** Round trips a window needs before it closes and may move the limit: fewer say nothing reliable. */
   minSamples: number;
+  /** Told each time the limit moves, with what moved it: for the gateway's debug log. */
+  onChange?: (change: LimitChange) => void;
+}
+
+export interface LimitChange {
+  limit: number;
+  previous: number;
+  medianRatio: number;
+  medianRoundTripMs: number;
 }
 
 /** Samples kept per window, at most: enough for a median, and a fixed cost whatever the rate. */
 const MAX_SAMPLES_PER_WINDOW = 1024;
-/** A cut never takes more than half of the limit at once, so one bad window cannot empty the gateway. */
+/** A cut never takes more than half of the limit at once. */
 const MIN_GRADIENT = 0.5;
 
 /**
@@ -22,8 +31,10 @@ const MIN_GRADIENT = 0.5;
  * concurrency filter and Netflix's Gradient2 limiter. Each window, the median of the round trips' ratios to
  * their method's usual round trip (see `RoundTripBaselines`) says whether calls queue somewhere — in the
  * gateway, on the link, in the handler: past `tolerance` the limit is cut in proportion (at most by half);
- * within it, and if the limit was what held calls back, it grows by its square root. It starts at its ceiling,
- * so a mesh that is not overloaded never refuses a call.
+ * within it, and if the limit was what held calls back, it grows by its square root. As in TCP, a cut
+ * waits for round trips of calls sent after the last one: the calls that saw one stall (a GC pause, a slow disk
+ * sync) come back over several windows, and must not cut the limit once per window. It starts at its ceiling, so
+ * a mesh that is not overloaded never refuses a call.
  */
 export class AdaptiveLimit {
   private current: number;
@@ -33,6 +44,8 @@ export class AdaptiveLimit {
   private samples = 0;
   private binding = false;
   private medianRoundTrip = 0;
+  /** When the limit was last cut: round trips of calls sent before then say nothing about the cut limit. */
+  private lastCutAt = -Infinity;
 
   constructor(private readonly settings: AdaptiveLimitSettings) {
     if (settings.minLimit < 1 || settings.minLimit > settings.maxLimit) throw new Error("the adaptive limit needs 1 <= minLimit <= maxLimit");
@@ -58,6 +71,7 @@ export class AdaptiveLimit {
   /** One dispatch's round trip: `ratio` to its method's usual one, `roundTripMs` itself, at `nowMs`. */
   onSample(ratio: number, roundTripMs: number, nowMs: number): void {
     this.windowStart ??= nowMs;
+    if (nowMs - roundTripMs < this.lastCutAt) return;
     if (this.samples < MAX_SAMPLES_PER_WINDOW) {
       this.ratios[this.samples] = ratio;
       this.roundTrips[this.samples] = roundTripMs;
@@ -70,7 +84,10 @@ export class AdaptiveLimit {
   private closeWindow(nowMs: number): void {
     const medianRatio = median(this.ratios, this.samples);
     this.medianRoundTrip = median(this.roundTrips, this.samples);
+    const previous = this.current;
     this.current = this.next(medianRatio);
+    if (this.current < previous) this.lastCutAt = nowMs;
+    if (this.current !== previous) this.settings.onChange?.({ limit: this.current, previous, medianRatio, medianRoundTripMs: this.medianRoundTrip });
     this.samples = 0;
     this.binding = false;
     this.windowStart = nowMs;

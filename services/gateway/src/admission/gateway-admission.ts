@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import type { Logger } from "@recq-mesh/protocol";
 import type { GatewayLimits } from "../config";
 import type { RoundTripObserver } from "../routing/dispatcher";
 import { AdaptiveLimit } from "./adaptive-limit";
@@ -8,20 +9,20 @@ import { RoundTripBaselines } from "./round-trip-baselines";
 /** One measurement window: the limit moves at most ten times a second, on at least 10 round trips. */
 const WINDOW_MS = 100;
 const MIN_SAMPLES = 10;
-/** A method's usual round trip is its fastest of the last 30 s, kept in 1-second buckets. */
-const BASELINE_BUCKET_MS = 1000;
-const BASELINE_BUCKETS = 30;
+/** A method's usual round trip: per-second averages folded into an average over about five minutes. */
+const BASELINES = { bucketMs: 1000, span: 300, warmUp: 10 };
 
 /** The gateway's admission control, and the observer that feeds it each dispatch's round trip. */
-export function admissionControl(limits: GatewayLimits): { admission: AdmissionControl; onRoundTrip: RoundTripObserver } {
+export function admissionControl(limits: GatewayLimits, logger: Logger): { admission: AdmissionControl; onRoundTrip: RoundTripObserver } {
   const limit = new AdaptiveLimit({
     maxLimit: limits.maxCallsInFlight,
     minLimit: limits.minCallsInFlight,
     tolerance: limits.admissionTolerancePercent / 100,
     windowMs: WINDOW_MS,
     minSamples: MIN_SAMPLES,
+    onChange: (change) => logger.debug("admission limit moved", { ...change }),
   });
-  const baselines = new RoundTripBaselines(BASELINE_BUCKET_MS, BASELINE_BUCKETS);
+  const baselines = new RoundTripBaselines(BASELINES);
   const onRoundTrip: RoundTripObserver = (method, roundTripMs) => {
     const now = performance.now();
     limit.onSample(baselines.ratio(method, roundTripMs, now), roundTripMs, now);

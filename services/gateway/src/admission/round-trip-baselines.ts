@@ -1,48 +1,75 @@
-/** One method's recent minima: a ring of per-bucket minimum round trips. */
-interface MethodMinima {
-  minima: Float64Array;
-  /** The bucket (time / bucketMs) the ring's current slot belongs to. */
+/** One method's long-term average round trip, fed a bucket (one second, say) at a time. */
+interface MethodAverage {
+  /** The long-term average in ms; NaN until the first bucket has closed. */
+  average: number;
+  /** Buckets folded into the average so far (up to the warm-up count, then no longer counted). */
+  folded: number;
   bucket: number;
-  slot: number;
+  bucketSum: number;
+  bucketCount: number;
 }
 
+export interface BaselineSettings {
+  /** Round trips are averaged per bucket of this many ms, and the buckets folded into the long-term average. */
+  bucketMs: number;
+  /** How many buckets the long-term average spans (its exponential weight is 1 / span). */
+  span: number;
+  /** The first buckets are averaged plainly, so that the first seconds do not weigh for minutes. */
+  warmUp: number;
+}
+
+/** When the current bucket's round trips fall to less than half of the average, it follows them faster. */
+const FAST_DECAY = 0.95;
+
 /**
- * Each method's usual round trip: the minimum of its dispatches over a sliding window (`buckets` × `bucketMs`).
- * Per method, because a gateway serves fast queries and slow commands side by side, and one baseline for both
- * would read every command as congestion. The minimum, because it is the round trip without queueing; a window,
- * so that a method that became slower for good (a bigger view, a slower database) gets a new baseline.
+ * Each method's usual round trip: a long-term (minutes) average of its dispatches, after Netflix's Gradient2,
+ * against which a window's round trips are read. Per method, because a gateway serves fast queries and slow
+ * commands side by side, and one baseline for both would read every command as congestion. An average over
+ * minutes, not a minimum, because a loaded mesh that keeps up has longer round trips than an idle one (batching,
+ * a busier event loop) without any queue growing; over minutes, so that an overload of a minute barely moves it.
  */
 export class RoundTripBaselines {
-  private readonly methods = new Map<string, MethodMinima>();
+  private readonly methods = new Map<string, MethodAverage>();
 
-  constructor(
-    private readonly bucketMs: number,
-    private readonly buckets: number,
-  ) {}
+  constructor(private readonly settings: BaselineSettings) {}
 
-  /** Records `roundTripMs` for `method` and answers its ratio to the method's baseline (1 for the fastest). */
+  /** Records `roundTripMs` for `method` and answers its ratio to the method's usual round trip. */
   ratio(method: string, roundTripMs: number, nowMs: number): number {
-    const minima = this.minimaOf(method, Math.floor(nowMs / this.bucketMs));
-    if (roundTripMs < minima.minima[minima.slot]!) minima.minima[minima.slot] = roundTripMs;
-    let baseline = Infinity;
-    for (const value of minima.minima) if (value < baseline) baseline = value;
+    const entry = this.entryOf(method, Math.floor(nowMs / this.settings.bucketMs));
+    entry.bucketSum += roundTripMs;
+    entry.bucketCount += 1;
+    const baseline = Number.isNaN(entry.average) ? entry.bucketSum / entry.bucketCount : entry.average;
     // A round trip of 0 ms (a coarse clock) would make every ratio infinite: a tenth of a millisecond is the floor.
     return roundTripMs / Math.max(baseline, 0.1);
   }
 
-  private minimaOf(method: string, bucket: number): MethodMinima {
+  /** The method's usual round trip in ms (NaN before its first bucket closed): for tests and metrics. */
+  baselineOf(method: string): number {
+    return this.methods.get(method)?.average ?? Number.NaN;
+  }
+
+  private entryOf(method: string, bucket: number): MethodAverage {
     let entry = this.methods.get(method);
     if (entry === undefined) {
-      entry = { minima: new Float64Array(this.buckets).fill(Infinity), bucket, slot: 0 };
+      entry = { average: Number.NaN, folded: 0, bucket, bucketSum: 0, bucketCount: 0 };
       this.methods.set(method, entry);
     }
-    // Forget the buckets that slid out of the window since the last round trip of this method.
-    const elapsed = Math.min(bucket - entry.bucket, this.buckets);
-    for (let step = 0; step < elapsed; step++) {
-      entry.slot = (entry.slot + 1) % this.buckets;
-      entry.minima[entry.slot] = Infinity;
+    if (bucket !== entry.bucket) {
+      if (entry.bucketCount > 0) this.fold(entry, entry.bucketSum / entry.bucketCount);
+      entry.bucket = bucket;
+      entry.bucketSum = 0;
+      entry.bucketCount = 0;
     }
-    entry.bucket = bucket;
     return entry;
+  }
+
+  private fold(entry: MethodAverage, bucketAverage: number): void {
+    if (entry.folded < this.settings.warmUp) {
+      entry.folded += 1;
+      entry.average = Number.isNaN(entry.average) ? bucketAverage : entry.average + (bucketAverage - entry.average) / entry.folded;
+      return;
+    }
+    entry.average += (bucketAverage - entry.average) / this.settings.span;
+    if (entry.average > 2 * bucketAverage) entry.average *= FAST_DECAY;
   }
 }

@@ -10,7 +10,6 @@ import {
 } from "@grpc/grpc-js";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason, Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
-import type { AdmissionControl } from "../admission/admission-control";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
@@ -35,7 +34,6 @@ export interface DomainMethodOptions {
 
 interface Deps {
   calls: CallTracker;
-  admission: AdmissionControl;
   commands: CommandPipeline;
   queries: QueryRelay;
   options: DomainMethodOptions;
@@ -82,9 +80,9 @@ interface ServedCall {
 }
 
 /**
- * The frame of every domain call: count it, open its receive span and signal, admit it (credentials, size, then
- * a slot: overload is refused here), run `work`, and answer exactly once — with the result or with the
- * MeshError anything thrown maps to.
+ * The frame of every domain call: count it, open its receive span and signal, admit it, run `work`, and answer
+ * exactly once — with the result or with the MeshError anything thrown maps to. (Overload is refused before
+ * this, by the admission interceptor.)
  */
 function serve<T>(
   method: MethodEntry,
@@ -95,9 +93,6 @@ function serve<T>(
   answer: { done(result: T): void; fail(error: Partial<StatusObject>): void },
 ): void {
   deps.calls.begin();
-  const subscription = method.serverStreaming;
-  const caller = call.getPeer();
-  let admitted = false;
   const callerContext = callerTraceContext(call.metadata);
   const span = receiveSpan(method, callerContext);
   const signal = new CallSignal(call, limitWithoutDeadlineMs);
@@ -114,9 +109,6 @@ function serve<T>(
   let pending: Promise<T>;
   try {
     admit(call.request, call.metadata, deps.options);
-    if (subscription) deps.admission.admitSubscription();
-    else deps.admission.admitCall(caller);
-    admitted = true;
     pending = work(served);
   } catch (thrown) {
     pending = Promise.reject(thrown);
@@ -124,24 +116,17 @@ function serve<T>(
   pending.then(
     (result) => {
       signal.cleanup();
-      if (admitted) release(deps.admission, subscription, caller);
       answer.done(result);
       span.end();
       deps.calls.end();
     },
     (thrown: unknown) => {
       signal.cleanup();
-      if (admitted) release(deps.admission, subscription, caller);
       answer.fail(failed(span, thrown));
       span.end();
       deps.calls.end();
     },
   );
-}
-
-function release(admission: AdmissionControl, subscription: boolean, caller: string): void {
-  if (subscription) admission.releaseSubscription();
-  else admission.releaseCall(caller);
 }
 
 function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) {
