@@ -42,7 +42,10 @@ async function manyLinks(count: number): Promise<ScaleResult["links"]> {
 const HOLD_MS = 5_000;
 
 async function manyCalls(count: number): Promise<ScaleResult["calls"]> {
-  const mesh = await startMesh("hold-query", {}, { BENCH_HOLD_MS: String(HOLD_MS) });
+  // The client spreads its calls over 20 connections, and admission keeps a tenth of the ceiling from callers
+  // holding many calls (docs/configuration.md, Admission): the ceiling must leave room for all `count` of them.
+  const ceiling = String(Math.ceil(count / 0.9) + 100);
+  const mesh = await startMesh("hold-query", { RECQ_MAX_CALLS_IN_FLIGHT: ceiling }, { BENCH_HOLD_MS: String(HOLD_MS) });
   try {
     const pid = mesh.gateway.child.pid!;
     await settle();

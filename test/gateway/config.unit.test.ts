@@ -26,6 +26,14 @@ describe("gateway configuration", () => {
     assert.throws(() => loadGatewayConfig(["--nope"], {}), /nope/);
   });
 
+  it("takes the admission settings at their bounds and refuses a floor above the ceiling", () => {
+    const fixed = loadGatewayConfig([], { RECQ_MAX_CALLS_IN_FLIGHT: "64", RECQ_MIN_CALLS_IN_FLIGHT: "64", RECQ_ADMISSION_TOLERANCE_PERCENT: "100" });
+    assert.deepEqual([fixed.limits.maxCallsInFlight, fixed.limits.minCallsInFlight, fixed.limits.admissionTolerancePercent], [64, 64, 100]);
+    assert.throws(() => loadGatewayConfig([], { RECQ_MAX_CALLS_IN_FLIGHT: "64", RECQ_MIN_CALLS_IN_FLIGHT: "65" }), /RECQ_MIN_CALLS_IN_FLIGHT \(65\) must not exceed RECQ_MAX_CALLS_IN_FLIGHT \(64\)/);
+    assert.throws(() => loadGatewayConfig([], { RECQ_ADMISSION_TOLERANCE_PERCENT: "99" }), /RECQ_ADMISSION_TOLERANCE_PERCENT must be an integer of at least 100/);
+    assert.equal(loadGatewayConfig([], { RECQ_MAX_SUBSCRIPTIONS: "1" }).limits.maxSubscriptions, 1);
+  });
+
   it("takes one or more descriptor sets: repeated flags, comma-separated lists, or RECQ_DESCRIPTORS", () => {
     assert.deepEqual(loadGatewayConfig([], {}).descriptorsPaths, [path.resolve("dist/descriptors.binpb")]);
     // Copied into this realm's arrays: node:util's parseArgs makes its own, which a strict comparison tells apart.
