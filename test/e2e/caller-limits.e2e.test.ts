@@ -13,6 +13,8 @@ import { framed, rawAnswer, rawClosed, rawRequest, within } from "../support/raw
 
 const GET_TODO_LIST = "/todo.v1.TodoListQueryService/GetTodoList";
 const BIG_NAME = "n".repeat(64 * 1024);
+/** Above the default RECQ_MAX_REQUEST_BYTES (4 MiB) too. */
+const HUGE_NAME = "h".repeat(5 * 1024 * 1024);
 const { NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /** A GetTodoList request of exactly `bytes` bytes (a list id of 128..16383 bytes takes a 2-byte length). */
@@ -22,13 +24,16 @@ function getTodoListOf(bytes: number): Buffer {
   return request;
 }
 
-/** A query handler whose views are 64 KiB: each answer crosses its link as a message far above the callers' limit. */
+/**
+ * A query handler whose views are 64 KiB (5 MiB for a list id starting "huge"): each answer crosses its link as a
+ * message far above the callers' limit.
+ */
 async function startBigViews(address: string): Promise<MeshService> {
   const mesh = new MeshService({ address, component: "big-views" });
   mesh.addQueries({
     service: TodoListQueryServiceService,
     handlers: {
-      getTodoList: async (request) => TodoListView.fromPartial({ listId: request.listId.slice(0, 8), name: BIG_NAME }),
+      getTodoList: async (request) => TodoListView.fromPartial({ listId: request.listId.slice(0, 8), name: request.listId.startsWith("huge") ? HUGE_NAME : BIG_NAME }),
       listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
       watchTodoList: async () => undefined,
     },
@@ -69,6 +74,13 @@ describe("callers' limits", () => {
     stream.end(framed(1024, getTodoListOf(1024)));
     assert.deepEqual(await within(answer, 10_000, "the answer"), { status: status.OK, message: "OK", reason: undefined });
     assert.ok(answerBytes > BIG_NAME.length, "the 64 KiB view came over the link and back to the caller");
+    const huge = rawRequest(connect(), GET_TODO_LIST);
+    let hugeBytes = 0;
+    huge.on("data", (chunk: Buffer) => (hugeBytes += chunk.length));
+    const hugeAnswer = rawAnswer(huge);
+    huge.end(framed(6, GetTodoList.encode({ listId: "huge" }).finish()));
+    assert.equal((await within(hugeAnswer, 10_000, "the answer with a 5 MiB view")).status, status.OK);
+    assert.ok(hugeBytes > HUGE_NAME.length, "a 5 MiB link message came through");
   });
 
   it("refuses a request declaring one byte more, or 60 MiB, from its length prefix: the body is never sent", async () => {
