@@ -30,7 +30,7 @@ export function callerLimitsInterceptor(options: CallerLimitOptions, logger: Log
   const fallBack = (path: string) => {
     if (warned) return;
     warned = true;
-    logger.error("grpc-js's call internals are not as expected: links keep the callers' receive limit, and stalled requests are not reset", { method: path });
+    logger.error("grpc-js's call internals are not as expected: handler links are held to the callers' receive limit, and callers' requests have no arrival clock", { method: path });
   };
   return (method, call) => {
     const transport = callTransport(call);
