@@ -10,6 +10,17 @@ describe("gateway configuration", () => {
     assert.equal(config.dataDir, path.resolve("data/gateway"));
     assert.deepEqual(config.limits, defaultLimits);
     assert.equal(config.limits.maxRequestBytes, 4 * 1024 * 1024);
+    assert.equal(config.limits.maxRequestArrivalMs, 10_000);
+    assert.equal(config.limits.maxStreamsPerConnection, 1_000);
+    assert.equal(config.limits.maxConnectionIdleMs, 300_000);
+  });
+
+  it("reads the callers' connection limits from the environment", () => {
+    const { limits } = loadGatewayConfig([], { RECQ_MAX_REQUEST_ARRIVAL_MS: "250", RECQ_MAX_STREAMS_PER_CONNECTION: "8", RECQ_MAX_CONNECTION_IDLE_MS: "60000" });
+    assert.equal(limits.maxRequestArrivalMs, 250);
+    assert.equal(limits.maxStreamsPerConnection, 8);
+    assert.equal(limits.maxConnectionIdleMs, 60_000);
+    assert.throws(() => loadGatewayConfig([], { RECQ_MAX_STREAMS_PER_CONNECTION: "0" }), /RECQ_MAX_STREAMS_PER_CONNECTION must be an integer of at least 1/);
   });
 
   it("takes flags over environment variables, and limits from the environment", () => {

@@ -26,6 +26,12 @@ export interface GatewayLimits {
   maxRequestBytes: number;
   /** Largest link message the gateway receives (RECQ_MAX_LINK_MESSAGE_BYTES): 64 MiB. */
   maxLinkMessageBytes: number;
+  /** How long a caller's request may take to arrive whole, from its headers (RECQ_MAX_REQUEST_ARRIVAL_MS): 10 s. */
+  maxRequestArrivalMs: number;
+  /** Streams open at once on one connection (RECQ_MAX_STREAMS_PER_CONNECTION): 1,000; more → REFUSED_STREAM. */
+  maxStreamsPerConnection: number;
+  /** A connection with no stream open for this long is closed with GOAWAY (RECQ_MAX_CONNECTION_IDLE_MS): 5 min. */
+  maxConnectionIdleMs: number;
   /** A call without a deadline gets DEADLINE_EXCEEDED after (RECQ_MAX_CALL_MS): 30 s. */
   maxCallMsWithoutDeadline: number;
   /** Heartbeat interval on links (RECQ_HEARTBEAT_MS): 10 s; a link silent for 3 intervals is closed. */
@@ -75,6 +81,9 @@ export interface GatewayLimits {
 export const defaultLimits: GatewayLimits = {
   maxRequestBytes: 4 * 1024 * 1024,
   maxLinkMessageBytes: 64 * 1024 * 1024,
+  maxRequestArrivalMs: 10_000,
+  maxStreamsPerConnection: 1_000,
+  maxConnectionIdleMs: 5 * 60 * 1000,
   maxCallMsWithoutDeadline: 30_000,
   heartbeatIntervalMs: 10_000,
   maxQueuedPerLink: 10_000,
@@ -102,6 +111,9 @@ export const defaultLimits: GatewayLimits = {
 const limitEnv: Record<keyof GatewayLimits, string> = {
   maxRequestBytes: "RECQ_MAX_REQUEST_BYTES",
   maxLinkMessageBytes: "RECQ_MAX_LINK_MESSAGE_BYTES",
+  maxRequestArrivalMs: "RECQ_MAX_REQUEST_ARRIVAL_MS",
+  maxStreamsPerConnection: "RECQ_MAX_STREAMS_PER_CONNECTION",
+  maxConnectionIdleMs: "RECQ_MAX_CONNECTION_IDLE_MS",
   maxCallMsWithoutDeadline: "RECQ_MAX_CALL_MS",
   heartbeatIntervalMs: "RECQ_HEARTBEAT_MS",
   maxQueuedPerLink: "RECQ_MAX_QUEUED_PER_LINK",

@@ -17,6 +17,7 @@ import { addReflectionService, REFLECTION_V1_SERVICE_NAME } from "./reflection/r
 import { Dispatcher } from "./routing/dispatcher";
 import { MethodRouter } from "./routing/method-router";
 import { CallTracker } from "./server/call-tracker";
+import { callerLimitsInterceptor } from "./server/caller-limits";
 import { domainService } from "./server/domain-methods";
 import { linkCallRunner } from "./server/link-call-runner";
 import type { EventStore } from "./store/event-store";
@@ -61,10 +62,26 @@ export class Gateway {
     const { catalog, store } = options;
     const { admission, onRoundTrip } = admissionControl(limits, logger);
     const server = new Server({
-      // Overload is refused on a call's headers, before its request is read (admission-interceptor.ts).
-      interceptors: [admissionInterceptor(admission, (path) => admissionKind(catalog, path))],
-      "grpc.max_receive_message_length": limits.maxLinkMessageBytes,
+      // The callers' limits are the server's; the caller-limits interceptor gives the link service's methods the
+      // link limit, and callers' requests their arrival clock (docs/configuration.md, "Callers and links on one port").
+      "grpc.max_receive_message_length": limits.maxRequestBytes,
       "grpc.max_send_message_length": limits.maxLinkMessageBytes,
+      "grpc.max_concurrent_streams": limits.maxStreamsPerConnection,
+      "grpc.max_connection_idle_ms": limits.maxConnectionIdleMs,
+      interceptors: [
+        callerLimitsInterceptor(
+          {
+            maxRequestBytes: limits.maxRequestBytes,
+            maxRequestArrivalMs: limits.maxRequestArrivalMs,
+            maxLinkMessageBytes: limits.maxLinkMessageBytes,
+            linkMethodPaths: new Set(Object.values(GatewayLinkService).map((method) => method.path)),
+          },
+          logger,
+        ),
+        // Second, so that it sees the call the caller limits have set up: overload is refused on a call's headers,
+        // before its request is read (admission-interceptor.ts).
+        admissionInterceptor(admission, (path) => admissionKind(catalog, path)),
+      ],
       // Handlers ping idle links (the kit's LINK_KEEPALIVE) to find half-open connections: allow it.
       "grpc.keepalive_permit_without_calls": 1,
       // channelz bookkeeping costs ~3% of the gateway's CPU per call (profiled); nothing here reads it.
