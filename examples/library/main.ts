@@ -21,8 +21,6 @@ async function main(): Promise<void> {
     .addProjection(projection)
     // The queries' reads are traced; the projection's writes are traced by the kit already.
     .addQueries(bookQueries(new TracedViewStore(views.store), projection));
-  await mesh.start();
-  logger.info("library service linked", { gateway: config.gateway, instance: mesh.instanceId, ...views.location });
   const stop = (signal: string) => {
     logger.info("draining", { signal });
     // Finish the work in flight before the views close under it, and flush the last spans.
@@ -34,6 +32,9 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // Ready to stop before the start ends: the queries wait until the projection has caught up with the events.
+  await mesh.start();
+  logger.info("library service linked", { gateway: config.gateway, instance: mesh.instanceId, ...views.location });
 }
 
 main().catch((error: unknown) => {

@@ -5,7 +5,10 @@ import { MeshService } from "@recq-mesh/kit";
 import { todoListAggregate } from "@recq-mesh/todo";
 import { TodoListQueryServiceClient, TodoListQueryServiceService, TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
 import type { GatewayLimits } from "@recq-mesh/gateway";
+import http2 from "node:http2";
+import { GetTodoList } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { call, eventually, failure, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { framed, rawAnswer, rawRequest, within } from "../support/raw-grpc";
 
 /** A client on a connection of its own: the gateway shares its limit among connections. */
 function connection(address: string): TodoListQueryServiceClient {
@@ -86,7 +89,7 @@ describe("admission control", () => {
     await eventually(async () => assert.equal(queries.waiting.length, 10));
     const refused = await failure(get(late, "l0"));
     assertOverloaded(refused);
-    assert.match(refused.details, /10 calls in flight, at its limit of 10/);
+    assert.match(refused.details, /10 calls in flight, past its limit of 10 and the reserve for new callers/);
 
     queries.answerAll();
     await Promise.all([...held, modestCall]);
@@ -94,6 +97,57 @@ describe("admission control", () => {
     await eventually(async () => assert.equal(queries.waiting.length, 1));
     queries.answerAll();
     assert.equal((await again).listId, "l1", "slots come back when calls are answered");
+  });
+
+  it("gives a slot back however a call ends: answered, past its deadline, cancelled, too large, stalled", async () => {
+    const mesh = await gatewayWith({ maxCallsInFlight: 1, maxRequestArrivalMs: 300, maxRequestBytes: 1024 });
+    const queries = await startQueries(mesh.address);
+    const client = connection(mesh.address);
+    const session = http2.connect(`http://${mesh.address}`);
+    session.on("error", () => undefined);
+    cleanups.push(() => queries.mesh.close(), () => client.close(), () => session.close());
+    const GET = "/todo.v1.TodoListQueryService/GetTodoList";
+    /** The one slot is free: a call is admitted (and answered), not refused. */
+    const slotIsFree = async () => {
+      const answer = get(client, "probe");
+      await eventually(async () => assert.equal(queries.waiting.length, 1));
+      queries.answerAll();
+      assert.equal((await answer).listId, "probe");
+    };
+
+    // Past its deadline, the handler never answering.
+    assert.equal((await failure(get(client, "late", 200))).code, status.DEADLINE_EXCEEDED);
+    queries.waiting.splice(0);
+    await slotIsFree();
+    // Cancelled by its caller.
+    const cancelled = client.getTodoList({ listId: "cancelled" }, () => undefined);
+    await eventually(async () => assert.equal(queries.waiting.length, 1));
+    cancelled.cancel();
+    queries.waiting.splice(0);
+    await eventually(slotIsFree);
+    // Refused for its size by the caller limits, and ended by their arrival clock: neither ever held the slot.
+    const tooLarge = rawRequest(session, GET);
+    const tooLargeAnswer = rawAnswer(tooLarge);
+    tooLarge.write(framed(2000, Buffer.alloc(10)));
+    assert.equal((await within(tooLargeAnswer, 5_000, "the too-large answer")).reason, "REQUEST_TOO_LARGE");
+    const stalled = rawRequest(session, GET);
+    const stalledAnswer = rawAnswer(stalled);
+    stalled.write(framed(1000, Buffer.alloc(9)));
+    // While it stalls, it holds no slot: an honest call is served.
+    await slotIsFree();
+    assert.equal((await within(stalledAnswer, 5_000, "the stalled answer")).status, status.DEADLINE_EXCEEDED);
+    await slotIsFree();
+    // A whole request on a raw stream, refused while the slot is taken, then admitted once it is free.
+    const holder = get(client, "holder");
+    await eventually(async () => assert.equal(queries.waiting.length, 1));
+    const refusedRaw = rawRequest(session, GET);
+    const refusedAnswer = rawAnswer(refusedRaw);
+    const body = GetTodoList.encode({ listId: "raw" }).finish();
+    refusedRaw.end(framed(body.length, body));
+    assert.equal((await within(refusedAnswer, 5_000, "the refusal")).reason, "OVERLOADED");
+    queries.answerAll();
+    await holder;
+    await slotIsFree();
   });
 
   it("holds subscriptions to RECQ_MAX_SUBSCRIPTIONS apart from unary calls", async () => {

@@ -29,7 +29,7 @@ describe("AdmissionControl", () => {
     const refused = refusal(() => admission.admitCall("c"));
     assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
     assert.equal(refused.reason, "OVERLOADED");
-    assert.match(refused.message, /10 calls in flight, at its limit of 10/);
+    assert.match(refused.message, /10 calls in flight, past its limit of 10 and the reserve/);
     assert.ok(refused.retryAfterMs !== undefined && refused.retryAfterMs >= 5 && refused.retryAfterMs <= 1000);
     assert.equal(refused.toStatus().metadata?.get("grpc-retry-pushback-ms")[0], String(refused.retryAfterMs));
     admission.releaseCall("a");
@@ -54,7 +54,7 @@ describe("AdmissionControl", () => {
     assert.throws(() => admission.admitCall("b"), /its share/);
   });
 
-  it("lets in a caller holding nothing above the adaptive limit, up to the ceiling", () => {
+  it("lets a caller holding nothing use a reserve of a tenth above the adaptive limit, never past the ceiling", () => {
     const adaptive = new AdaptiveLimit({ maxLimit: 100, minLimit: 4, tolerance: 2, windowMs: 100, minSamples: 1 });
     adaptive.onSample(100, 100, 0);
     adaptive.onSample(100, 100, 100);
@@ -64,8 +64,14 @@ describe("AdmissionControl", () => {
     for (let i = 0; i < 5; i++) admission.admitCall(`modest-${i}`);
     assert.throws(() => admission.admitCall("flood"), /50 calls in flight, at its limit of 50/);
     assert.throws(() => admission.admitCall("modest-0"), /at its limit of 50/);
-    for (let i = 0; i < 50; i++) admission.admitCall(`newcomer-${i}`);
-    assert.throws(() => admission.admitCall("newcomer-50"), /100 calls in flight, at its limit of 100/);
+    for (let i = 0; i < 5; i++) admission.admitCall(`newcomer-${i}`);
+    assert.throws(() => admission.admitCall("newcomer-5"), /55 calls in flight, past its limit of 50 and the reserve for new callers/);
+  });
+
+  it("holds newcomers to the ceiling even when the reserve would reach past it", () => {
+    const admission = fixed(10);
+    for (let i = 0; i < 10; i++) admission.admitCall(`caller-${i}`);
+    assert.throws(() => admission.admitCall("caller-10"), /10 calls in flight, past its limit of 10/);
   });
 
   it("counts subscriptions apart, to their own limit", () => {

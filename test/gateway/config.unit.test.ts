@@ -43,6 +43,7 @@ describe("gateway configuration", () => {
     assert.throws(() => loadGatewayConfig([], { RECQ_MAX_CALLS_IN_FLIGHT: "64", RECQ_MIN_CALLS_IN_FLIGHT: "65" }), /RECQ_MIN_CALLS_IN_FLIGHT \(65\) must not exceed RECQ_MAX_CALLS_IN_FLIGHT \(64\)/);
     assert.throws(() => loadGatewayConfig([], { RECQ_ADMISSION_TOLERANCE_PERCENT: "99" }), /RECQ_ADMISSION_TOLERANCE_PERCENT must be an integer of at least 100/);
     assert.equal(loadGatewayConfig([], { RECQ_MAX_SUBSCRIPTIONS: "1" }).limits.maxSubscriptions, 1);
+    assert.equal(loadGatewayConfig([], { RECQ_MAX_CALLS_IN_FLIGHT: "8" }).limits.maxCallsInFlight, 8, "a ceiling under the default floor, alone, is taken");
   });
 
   it("takes one or more descriptor sets: repeated flags, comma-separated lists, or RECQ_DESCRIPTORS", () => {

@@ -64,6 +64,25 @@ describe("KeyedQueue", () => {
     assert.equal(queue.pending, 0);
   });
 
+  it("keeps no memory for callers who left while the head of their lane runs long", async () => {
+    const queue = new KeyedQueue({ maxPerKey: 2, maxTotal: 10 });
+    const log: string[] = [];
+    const head = gate(log, "head");
+    const running = queue.run("a", "A", head.task);
+    for (let i = 0; i < 10_000; i++) {
+      const signal = new Cancellation();
+      const waiting = queue.run("a", "A", gate(log, `w${i}`).task, signal);
+      signal.abort(new Error("gone"));
+      await assert.rejects(waiting, /gone/);
+    }
+    // What a lane keeps is private: read its array's length, the only way to see the memory it holds.
+    const lanes = (queue as unknown as { lanes: Map<string, { waiting: unknown[] }> }).lanes;
+    assert.ok(lanes.get("a")!.waiting.length < 128, `${lanes.get("a")!.waiting.length} entries kept`);
+    head.release();
+    assert.equal(await running, "head");
+    assert.deepEqual(log, ["head"]);
+  });
+
   it("runs a task whose signal aborts only once it has started, as any other", async () => {
     const queue = new KeyedQueue({ maxPerKey: 2, maxTotal: 10 });
     const log: string[] = [];

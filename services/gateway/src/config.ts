@@ -70,7 +70,7 @@ export interface GatewayLimits {
   maxRoutingKeyBytes: number;
   /** Callers' unary calls in flight at once: the adaptive limit's start and ceiling (RECQ_MAX_CALLS_IN_FLIGHT): 10,000. */
   maxCallsInFlight: number;
-  /** The adaptive limit's floor (RECQ_MIN_CALLS_IN_FLIGHT): 32. Equal to the ceiling, the limit is fixed. */
+  /** The adaptive limit's floor (RECQ_MIN_CALLS_IN_FLIGHT): 32, or the ceiling if that is lower. Equal to the ceiling, the limit is fixed. */
   minCallsInFlight: number;
   /** Round trips up to this percentage of their method's usual one are not congestion (RECQ_ADMISSION_TOLERANCE_PERCENT): 200. */
   admissionTolerancePercent: number;
@@ -154,7 +154,8 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     if (!Number.isInteger(value) || value < minimum) throw new Error(`${limitEnv[key]} must be an integer of at least ${minimum}, not "${raw}"`);
     limits[key] = value;
   }
-  if (limits.minCallsInFlight > limits.maxCallsInFlight) {
+  // A floor given above the ceiling is a mistake; the default floor under a low ceiling just makes the limit fixed.
+  if (env.RECQ_MIN_CALLS_IN_FLIGHT && limits.minCallsInFlight > limits.maxCallsInFlight) {
     throw new Error(`RECQ_MIN_CALLS_IN_FLIGHT (${limits.minCallsInFlight}) must not exceed RECQ_MAX_CALLS_IN_FLIGHT (${limits.maxCallsInFlight})`);
   }
   return {

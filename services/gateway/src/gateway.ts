@@ -78,8 +78,8 @@ export class Gateway {
           },
           logger,
         ),
-        // Second, so that it sees the call the caller limits have set up: overload is refused on a call's headers,
-        // before its request is read (admission-interceptor.ts).
+        // Second, so that it sees the call the caller limits have set up: overload is refused once a request has
+        // arrived, before its handler runs (admission-interceptor.ts).
         admissionInterceptor(admission, (path) => admissionKind(catalog, path)),
       ],
       // Handlers ping idle links (the kit's LINK_KEEPALIVE) to find half-open connections: allow it.

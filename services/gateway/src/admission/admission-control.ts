@@ -11,6 +11,8 @@ export interface AdmissionSettings {
 
 /** Share of the limit that callers holding many calls may fill while others wait: the rest is for the others. */
 const SHARED_FRACTION = 0.9;
+/** A caller holding no call may go this far past the adaptive limit (a fraction of it), never past the ceiling. */
+const NEWCOMER_RESERVE = 0.1;
 /** Bounds of the retry hint a refused caller gets, in ms. */
 const MIN_RETRY_AFTER_MS = 5;
 const MAX_RETRY_AFTER_MS = 1000;
@@ -21,8 +23,8 @@ const MAX_RETRY_AFTER_MS = 1000;
  * queue it. Unary calls are held to the adaptive limit; subscriptions, which last as long as their callers want,
  * to a fixed count. Fairness between callers (HTTP/2 connections): once half of the limit is taken, a caller may
  * hold at most its share — 90% of the limit divided among the callers holding calls — and a caller holding no
- * call is let in whatever the limit, up to its ceiling: a flood on some connections cannot starve a modest caller
- * on another.
+ * call may use a reserve of another 10% above the limit: a flood on some connections cannot starve a modest caller
+ * on another, and a flood spread over many connections of one call each is still held to the limit and its reserve.
  */
 export class AdmissionControl {
   private calls = 0;
@@ -45,16 +47,19 @@ export class AdmissionControl {
   /** Takes a slot for a unary call of `caller`, or throws the refusal. `release` it once answered. */
   admitCall(caller: string): void {
     const held = this.callsByCaller.get(caller) ?? 0;
-    if (held === 0 ? this.calls >= this.ceiling : !this.withinLimit(held)) throw this.refusal(held);
+    if (held === 0 ? !this.withinReserve() : !this.withinLimit(held)) throw this.refusal(held);
     this.calls += 1;
     this.callsByCaller.set(caller, held + 1);
     if (this.calls >= this.limit.limit) this.limit.noteBinding();
   }
 
-  /**
-   * Whether a caller already holding `held` calls may have one more: the adaptive limit binds callers that hold
-   * calls. One that holds none is let in up to the ceiling, so a modest caller gets through whatever the others do.
-   */
+  /** Whether a caller holding no call may come in: up to the limit and its reserve, never past the ceiling. */
+  private withinReserve(): boolean {
+    const limit = this.limit.limit;
+    return this.calls < Math.min(this.ceiling, limit + Math.max(1, Math.floor(limit * NEWCOMER_RESERVE)));
+  }
+
+  /** Whether a caller already holding `held` calls may have one more: within the limit, and its share of it. */
   private withinLimit(held: number): boolean {
     const limit = this.limit.limit;
     if (this.calls >= limit) return false;
@@ -84,10 +89,13 @@ export class AdmissionControl {
 
   private refusal(held: number): MeshError {
     this.limit.noteBinding();
+    const limit = this.limit.limit;
     const why =
-      held === 0 || this.calls >= this.limit.limit
-        ? `the gateway has ${this.calls} calls in flight, at its limit of ${held === 0 ? this.ceiling : this.limit.limit} now`
-        : `this connection holds ${held} calls, its share of the gateway's limit of ${this.limit.limit} now`;
+      held === 0
+        ? `the gateway has ${this.calls} calls in flight, past its limit of ${limit} and the reserve for new callers`
+        : this.calls >= limit
+          ? `the gateway has ${this.calls} calls in flight, at its limit of ${limit} now`
+          : `this connection holds ${held} calls, its share of the gateway's limit of ${limit} now`;
     return this.overloaded(why);
   }
 

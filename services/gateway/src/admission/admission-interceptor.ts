@@ -6,11 +6,14 @@ import type { AdmissionControl } from "./admission-control";
 export type AdmissionKind = "call" | "subscription" | undefined;
 
 /**
- * Admission at the earliest point grpc-js offers: a server interceptor that decides on a call's headers,
- * before its request is read, its handler runs, or anything is allocated for it. A refusal there costs the
- * gateway about two thirds of what the same refusal costs from the handler (47 against 72 µs of CPU, measured
- * with ghz at 5,000 refusals/s) — what decides how much overload a one-threaded gateway can shed. An admitted
- * call gives its slot back when its status is sent or it is cancelled, whichever comes first.
+ * Admission where grpc-js lets it be decided cheaply: a server interceptor that takes a slot once a call's request
+ * has arrived whole — before its handler runs or anything is allocated for it. Not on the headers: a request that
+ * arrives slowly (or never: the caller limits' arrival clock ends it) would hold a slot meanwhile, and a few
+ * thousand stalled streams would get every honest caller refused. A refusal there costs the gateway about two
+ * thirds of what the same refusal costs from the handler (47 against 72 µs of CPU, measured with ghz at 5,000
+ * refusals/s) — what decides how much overload a one-threaded gateway can shed. An admitted call gives its slot
+ * back when its status is sent or it is cancelled, whichever comes first; grpc-js reports a status it sends
+ * itself (a deadline, a reset, the caller limits' refusals) as a cancel.
  */
 export function admissionInterceptor(admission: AdmissionControl, kindOf: (path: string) => AdmissionKind): ServerInterceptor {
   return (method, call) => {
@@ -27,7 +30,7 @@ export function admissionInterceptor(admission: AdmissionControl, kindOf: (path:
     return new ServerInterceptingCall(call, {
       start: (next) =>
         next({
-          onReceiveMetadata: (metadata, pass) => {
+          onReceiveMessage: (message: unknown, pass: (message: unknown) => void) => {
             try {
               if (kind === "subscription") admission.admitSubscription();
               else admission.admitCall(caller);
@@ -36,7 +39,7 @@ export function admissionInterceptor(admission: AdmissionControl, kindOf: (path:
               return;
             }
             held = true;
-            pass(metadata);
+            pass(message);
           },
           onCancel: release,
         }),

@@ -16,7 +16,8 @@ const BASELINES = { bucketMs: 1000, span: 300, warmUp: 10 };
 export function admissionControl(limits: GatewayLimits, logger: Logger): { admission: AdmissionControl; onRoundTrip: RoundTripObserver } {
   const limit = new AdaptiveLimit({
     maxLimit: limits.maxCallsInFlight,
-    minLimit: limits.minCallsInFlight,
+    // The default floor (32) under a ceiling set lower: the limit is simply fixed at the ceiling.
+    minLimit: Math.min(limits.minCallsInFlight, limits.maxCallsInFlight),
     tolerance: limits.admissionTolerancePercent / 100,
     windowMs: WINDOW_MS,
     minSamples: MIN_SAMPLES,

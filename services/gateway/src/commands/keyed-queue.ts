@@ -2,11 +2,14 @@ import { status } from "@grpc/grpc-js";
 import { MeshError, Reason } from "@recq-mesh/protocol";
 import type { Cancellation } from "../server/cancellation";
 
-/** A task waiting for its turn. `task` is cleared once it has started or been dropped, freeing what it holds. */
+/**
+ * A task waiting for its turn. Everything is cleared once it has been dropped, so that what is left in its lane's
+ * array until the next sweep is an empty object.
+ */
 interface Entry {
   task: (() => Promise<unknown>) | undefined;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
+  resolve: ((value: unknown) => void) | undefined;
+  reject: ((error: unknown) => void) | undefined;
   signal: Cancellation | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -19,10 +22,14 @@ interface Lane {
   running: boolean;
   /** Tasks of this key not yet finished, running or waiting (dropped ones not counted). */
   length: number;
+  /** Dropped entries still in `waiting`. */
+  dropped: number;
 }
 
 /** Taken entries are cut from the front of a lane's array once there are this many. */
 const COMPACT_AFTER = 1024;
+/** Dropped entries are swept out of a lane's array once there are this many and they are half of it. */
+const SWEEP_AFTER = 64;
 
 /**
  * Runs tasks one at a time per key, in arrival order, and different keys concurrently: the gateway's
@@ -68,7 +75,7 @@ export class KeyedQueue {
   }
 
   private openLane(key: string): Lane {
-    const lane: Lane = { waiting: [], next: 0, running: false, length: 0 };
+    const lane: Lane = { waiting: [], next: 0, running: false, length: 0, dropped: 0 };
     this.lanes.set(key, lane);
     return lane;
   }
@@ -80,6 +87,7 @@ export class KeyedQueue {
     lane.running = true;
     const finish = () => this.finish(key, lane);
     invoke(task).then(entry.resolve, entry.reject).then(finish, finish);
+    entry.resolve = entry.reject = entry.signal = entry.onAbort = undefined;
   }
 
   private finish(key: string, lane: Lane): void {
@@ -100,9 +108,11 @@ export class KeyedQueue {
         this.compact(lane);
         return entry;
       }
+      lane.dropped -= 1;
     }
     lane.waiting = [];
     lane.next = 0;
+    lane.dropped = 0;
     return undefined;
   }
 
@@ -112,13 +122,25 @@ export class KeyedQueue {
     lane.next = 0;
   }
 
-  /** A waiting task's signal aborted: it leaves now, and its place and count with it. */
+  /** A waiting task's signal aborted: it leaves now, and its place, count and memory with it. */
   private drop(lane: Lane, entry: Entry): void {
     if (entry.task === undefined) return;
-    entry.task = undefined;
+    const reject = entry.reject!;
+    const reason: unknown = entry.signal!.reason;
+    entry.task = entry.resolve = entry.reject = entry.signal = entry.onAbort = undefined;
     lane.length -= 1;
+    lane.dropped += 1;
     this.total -= 1;
-    entry.reject(entry.signal!.reason);
+    this.sweep(lane);
+    reject(reason);
+  }
+
+  /** Callers leaving a lane whose head runs long leave empty entries behind: sweep them out once they pile up. */
+  private sweep(lane: Lane): void {
+    if (lane.dropped < SWEEP_AFTER || lane.dropped * 2 < lane.waiting.length - lane.next) return;
+    lane.waiting = lane.waiting.slice(lane.next).filter((entry) => entry.task !== undefined);
+    lane.next = 0;
+    lane.dropped = 0;
   }
 }
 

@@ -113,6 +113,9 @@ class InFlight implements PendingDispatch {
 
   private cancelled(): void {
     if (this.settled) return;
+    // A deadline or a caller gone before the answer: the time so far is a round trip's lower bound, and a handler
+    // that hangs must still be seen to be slow.
+    this.observeRoundTrip();
     this.settled = true;
     this.route.link.cancel(this.requestId, abortReason(this.signal));
     this.reject(this.signal.reason);
