@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, test } from "@jest/globals";
 import { EmbeddedEventStore, JOURNAL_FILE_NAME, type EmbeddedEventStoreOptions } from "@recq-mesh/gateway/internal/store/embedded-event-store";
 import type { StoreLogger } from "@recq-mesh/gateway/internal/store/embedded-store-options";
-import type { AppendRequest, AppendResult } from "@recq-mesh/gateway/internal/store/event-store";
+import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
 import { JOURNAL_MAGIC } from "@recq-mesh/gateway/internal/store/journal-file";
 import { JournalCorruptionError } from "@recq-mesh/gateway/internal/store/journal-replay";
 import { compiledScript } from "../support/repository";
@@ -30,15 +30,21 @@ function freshDirectory(): string {
   return path.join(scratch, `store-${directories}`);
 }
 
-runEventStoreContract("embedded", async ({ outcomeRetentionMs }) => {
-  const directory = freshDirectory();
-  let current = await EmbeddedEventStore.open({ directory, outcomeRetentionMs });
-  return {
-    store: current,
-    reopen: async () => (current = await EmbeddedEventStore.open({ directory, outcomeRetentionMs })),
-    cleanup: () => current.close(),
+function contractStore(cacheBytes?: number) {
+  return async ({ outcomeRetentionMs }: { outcomeRetentionMs: number }) => {
+    const directory = freshDirectory();
+    let current = await EmbeddedEventStore.open({ directory, outcomeRetentionMs, cacheBytes });
+    return {
+      store: current,
+      reopen: async () => (current = await EmbeddedEventStore.open({ directory, outcomeRetentionMs, cacheBytes })),
+      cleanup: () => current.close(),
+    };
   };
-});
+}
+
+runEventStoreContract("embedded", contractStore());
+// A cache too small for any record: every read goes to the journal file.
+runEventStoreContract("embedded, every read from the journal", contractStore(1));
 
 describe("embedded event store: journal", () => {
   test("creates its data folder and a journal with the format header", async () => {
@@ -120,6 +126,59 @@ describe("embedded event store: journal", () => {
     await assert.rejects(EmbeddedEventStore.open({ directory }), /already open/);
     await store.close();
     await EmbeddedEventStore.open({ directory }).then((again) => again.close());
+  });
+});
+
+describe("embedded event store: memory", () => {
+  test("answers the same from the journal as from its cache, before and after a restart", async () => {
+    const directory = freshDirectory();
+    const cached = await EmbeddedEventStore.open({ directory });
+    const appendedEvents = await appendVariety(cached);
+    const fromCache = await everythingIn(cached);
+    assert.deepEqual(fromCache.all, appendedEvents);
+    assert.ok(cached.stats().cachedRecords > 0);
+    await cached.close();
+
+    const uncached = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
+    assert.deepEqual(await everythingIn(uncached), fromCache);
+    assert.equal(uncached.stats().cachedRecords, 0);
+    await uncached.close();
+  });
+
+  test("keeps its cache within cacheBytes and reads what it evicted back from the journal", async () => {
+    const cacheBytes = 16 * 1024;
+    const store = await EmbeddedEventStore.open({ directory: freshDirectory(), cacheBytes });
+    const appendedEvents: StoredEvent[] = [];
+    for (let n = 0; n < 100; n++) appendedEvents.push(...appendedOf(await store.append(request(`agg-${n % 10}`, 2 * Math.floor(n / 10), `c${n}`, 2, 500))));
+    const { cachedBytes, cachedRecords } = store.stats();
+    assert.ok(cachedBytes <= cacheBytes && cachedBytes > cacheBytes / 2, `the cache holds ${cachedBytes} bytes`);
+    assert.ok(cachedRecords < 100, `the cache holds ${cachedRecords} of 100 records`);
+    assert.deepEqual(await store.readAll(0, 1000), appendedEvents);
+    assert.deepEqual((await store.readAggregate("Test", "agg-0")).events, appendedEvents.filter((e) => e.aggregateId === "agg-0"));
+    await store.close();
+  });
+
+  test("reads a consumer's batch of large events in several bounded reads", async () => {
+    const store = await EmbeddedEventStore.open({ directory: freshDirectory(), cacheBytes: 1 });
+    const appendedEvents: StoredEvent[] = [];
+    for (let n = 0; n < 8; n++) appendedEvents.push(...appendedOf(await store.append(request("big", n * 5, `big-${n}`, 5, 64 * 1024))));
+    const events = await store.readAll(0, 100);
+    assert.deepEqual(events, appendedEvents);
+    assert.equal(events.reduce((sum, e) => sum + e.payload.length, 0), 40 * 64 * 1024);
+    await store.close();
+  });
+
+  test("refuses to answer with a record the journal no longer holds", async () => {
+    const { directory, journal } = await journalWith(3);
+    const store = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
+    await flipByte(journal, (await stat(journal)).size - 2);
+    await assert.rejects(store.readAll(0, 10), /no longer holds the record it held at byte \d+: the file was changed or damaged/);
+    assert.equal((await store.readAll(0, 2)).length, 2);
+    await store.close();
+  });
+
+  test("rejects a cacheBytes that is not a positive integer", async () => {
+    await assert.rejects(EmbeddedEventStore.open({ directory: freshDirectory(), cacheBytes: 0 }), /cacheBytes must be a positive integer/);
   });
 });
 
@@ -293,6 +352,43 @@ function request(aggregateId: string, expectedSequence: number, commandId: strin
 
 function appended(result: AppendResult): void {
   assert.equal(result.kind, "appended", `expected an append, got ${JSON.stringify(result)}`);
+}
+
+function appendedOf(result: AppendResult): StoredEvent[] {
+  assert.equal(result.kind, "appended", `expected an append, got ${JSON.stringify(result)}`);
+  return result.kind === "appended" ? result.events : [];
+}
+
+/**
+ * Commands of every shape, on three aggregates: several events each, metadata, snapshots (with events and alone),
+ * commands without an aggregate, and failures between them. Returns the events as the appends acknowledged them.
+ */
+async function appendVariety(store: EmbeddedEventStore): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  const sequences = new Map<string, number>();
+  for (let n = 0; n < 30; n++) {
+    const aggregateId = `agg-${n % 3}`;
+    const sequence = sequences.get(aggregateId) ?? 0;
+    const command = request(aggregateId, sequence, `v${n}`, 1 + (n % 4), 10 + n);
+    command.events.forEach((event, i) => (event.metadata = { n: String(n), i: String(i), "tracé": "ü" }));
+    const after = sequence + command.events.length;
+    if (n % 7 === 3) command.snapshot = { sequence: after, type: "test.v1.State", payload: Buffer.from(`state of ${aggregateId} at ${after}`) };
+    events.push(...appendedOf(await store.append(command)));
+    sequences.set(aggregateId, after);
+    if (n % 5 === 0) await store.recordFailure({ commandId: `f${n}`, code: 9, message: "no", reason: "TEST" });
+    if (n % 6 === 0) appended(await store.append({ aggregateType: "Test", aggregateId: "", expectedSequence: 0, commandId: `o${n}`, events: [] }));
+    if (n === 20) {
+      const snapshot = { sequence: after, type: "test.v1.State", payload: Buffer.from("alone") };
+      appended(await store.append({ aggregateType: "Test", aggregateId, expectedSequence: after, commandId: "snapshot-alone", events: [], snapshot }));
+    }
+  }
+  return events;
+}
+
+async function everythingIn(store: EventStore): Promise<{ all: StoredEvent[]; aggregates: unknown[] }> {
+  const all = await store.readAll(0, 10_000);
+  const aggregates = await Promise.all(["agg-0", "agg-1", "agg-2", "none"].map((id) => store.readAggregate("Test", id)));
+  return { all, aggregates };
 }
 
 /** A closed journal of `count` one-event commands c1..cN on aggregate "a". */

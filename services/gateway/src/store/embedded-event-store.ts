@@ -4,15 +4,19 @@ import { validateAppend } from "./append-validation";
 import { AppendRejectedError, type AggregateHistory, type AppendRequest, type AppendResult, type CommandFailureRecord, type CommandOutcome, type EventStore, type StoredEvent } from "./event-store";
 import { resolveStoreOptions, type EmbeddedEventStoreOptions, type EmbeddedStoreSettings } from "./embedded-store-options";
 import { EventIndex, aggregateKey } from "./event-index";
+import type { RecordLocation } from "./event-locations";
 import { GroupCommitWriter, type GroupCommitStats } from "./group-commit-writer";
 import { syncDirectory, type OpenedJournalFile } from "./journal-file";
 import type { EncodedRecord } from "./journal-frame";
 import { JournalLock } from "./journal-lock";
 import type { CommitRecord, FailureRecord, JournalRecord } from "./journal-record";
 import { encodeJournalRecord } from "./journal-record-codec";
-import { recoverJournal, type JournalRecovery, type RecoveredJournal } from "./journal-recovery";
+import { JOURNAL_FILE_NAME, recoverJournal, type JournalRecovery, type RecoveredJournal } from "./journal-recovery";
+import { JournalReader } from "./journal-reader";
 import { OutcomeRegistry, outcomeOf } from "./outcome-registry";
 import { PendingAppends } from "./pending-appends";
+import { RecordCache, type CachedRecord } from "./record-cache";
+import { storedEventsOf } from "./stored-events";
 
 export type { EmbeddedEventStoreOptions, StoreLogger } from "./embedded-store-options";
 export { JOURNAL_FILE_NAME, type JournalRecovery } from "./journal-recovery";
@@ -24,6 +28,11 @@ export interface EmbeddedStoreStats extends GroupCommitStats {
   outcomes: number;
   /** Journal length in bytes, header included. */
   journalBytes: number;
+  /** Aggregates with at least one event. */
+  aggregates: number;
+  /** Records in the cache, and their estimated bytes (at most `cacheBytes`). */
+  cachedRecords: number;
+  cachedBytes: number;
 }
 
 /** A record on its way to the journal, with the append (or recordFailure) waiting for it. */
@@ -41,13 +50,16 @@ interface OpenedParts extends RecoveredJournal {
 
 /**
  * The embedded System State Store: an append-only journal file, fdatasync'd with group commit, and in-memory
- * indexes rebuilt from it on open. Every event stays in memory (see `EventIndex`).
+ * indexes rebuilt from it on open. Events and snapshots stay in the journal: the index holds where they are
+ * (`EventIndex`), a bounded cache holds the records last committed or read (`RecordCache`), and the rest is read
+ * back from the file by location (`JournalReader`). So memory follows the aggregates and the cache's bound, not
+ * the length of the history.
  *
  * Ordering: `append` checks the expected sequence and takes its positions synchronously, against durable and
  * pending appends alike, then waits for the write. If a write fails, every append in it and every append ordered
  * behind it fails, the file is cut back, and nothing of them is visible. Events and outcomes become readable
- * only once durable. The store keeps the payload Buffers and metadata objects it is given: callers must not
- * change them afterwards.
+ * only once durable. The store may keep and return the same payload Buffers and metadata objects to several
+ * callers: callers must not change them.
  */
 export class EmbeddedEventStore implements EventStore {
   /** What opening found: records replayed and the torn tail cut off, if any. */
@@ -56,6 +68,8 @@ export class EmbeddedEventStore implements EventStore {
   private readonly lock: JournalLock;
   private readonly file: OpenedJournalFile;
   private readonly index: EventIndex;
+  private readonly reader: JournalReader;
+  private readonly cache: RecordCache;
   private readonly outcomes: OutcomeRegistry;
   private readonly pending: PendingAppends;
   private readonly writer: GroupCommitWriter<QueuedWrite>;
@@ -69,12 +83,14 @@ export class EmbeddedEventStore implements EventStore {
     this.lock = parts.lock;
     this.file = parts.file;
     this.index = parts.index;
+    this.reader = new JournalReader(parts.file.handle, path.join(this.settings.directory, JOURNAL_FILE_NAME));
+    this.cache = new RecordCache(this.settings.cacheBytes);
     this.outcomes = parts.outcomes;
     this.recovery = parts.recovery;
     this.pending = new PendingAppends(this.index.head);
     this.notifiedHead = this.index.head;
     this.writer = new GroupCommitWriter<QueuedWrite>(parts.file.handle, parts.journalLength, this.settings.maxWriteBytes, {
-      durable: (batch) => this.onDurable(batch),
+      durable: (batch, offset) => this.onDurable(batch, offset),
       failed: (writes, error) => this.onWriteFailed(writes, error),
     });
     this.pruneTimer = setInterval(() => this.outcomes.prune(Date.now()), pruneIntervalMs(this.settings.outcomeRetentionMs));
@@ -115,12 +131,25 @@ export class EmbeddedEventStore implements EventStore {
     // A reader that just lost a conflict should see the winner: wait for the aggregate's pending appends.
     const settled = this.pending.settledFor(aggregateKey(aggregateType, aggregateId));
     if (settled !== undefined) await settled;
-    return this.index.history(aggregateType, aggregateId);
+    const plan = this.index.plan(aggregateType, aggregateId);
+    const locations = plan.positions.map((position) => this.index.locate(position));
+    const records = await this.recordsAt(plan.snapshot === undefined ? locations : [plan.snapshot, ...locations], true);
+    const events = plan.positions.map((position, index) => eventAt(records, locations[index]!, position));
+    const history: AggregateHistory = { events, sequence: plan.sequence };
+    const snapshot = plan.snapshot && records.get(plan.snapshot.offset)?.snapshot;
+    if (snapshot !== undefined) history.snapshot = snapshot;
+    return history;
   }
 
   async readAll(afterPosition: number, limit: number): Promise<StoredEvent[]> {
     this.assertOpen();
-    return this.index.readAll(afterPosition, limit);
+    const first = Math.max(0, Math.floor(afterPosition)) + 1;
+    const last = Math.min(this.index.head, first + Math.max(0, Math.floor(limit)) - 1);
+    const positions = Array.from({ length: Math.max(0, last - first + 1) }, (_, index) => first + index);
+    const locations = positions.map((position) => this.index.locate(position));
+    // A consumer catching up reads history once: it does not push the working set out of the cache.
+    const records = await this.recordsAt(locations, false);
+    return positions.map((position, index) => eventAt(records, locations[index]!, position));
   }
 
   async headPosition(): Promise<number> {
@@ -147,7 +176,15 @@ export class EmbeddedEventStore implements EventStore {
 
   /** Counters for tests and metrics: group-commit writes and syncs, records, bytes. */
   stats(): EmbeddedStoreStats {
-    return { ...this.writer.stats(), events: this.index.head, outcomes: this.outcomes.size, journalBytes: this.writer.length };
+    return {
+      ...this.writer.stats(),
+      events: this.index.head,
+      outcomes: this.outcomes.size,
+      journalBytes: this.writer.length,
+      aggregates: this.index.aggregates,
+      cachedRecords: this.cache.size,
+      cachedBytes: this.cache.bytes,
+    };
   }
 
   /** Waits for pending writes, then closes the journal. Idempotent; every other call afterwards rejects. */
@@ -159,6 +196,7 @@ export class EmbeddedEventStore implements EventStore {
   private async shutDown(): Promise<void> {
     clearInterval(this.pruneTimer);
     await this.writer.whenIdle();
+    await this.reader.whenIdle();
     this.listeners.clear();
     try {
       await this.file.handle.close();
@@ -192,11 +230,14 @@ export class EmbeddedEventStore implements EventStore {
     return new Promise((onDurable, onFailed) => this.writer.enqueue({ encoded, record, onDurable, onFailed }));
   }
 
-  private onDurable(batch: readonly QueuedWrite[]): void {
+  private onDurable(batch: readonly QueuedWrite[], offset: number): void {
     const now = Date.now();
+    let at = offset;
     for (const write of batch) {
+      const location = { offset: at, length: write.encoded.byteLength };
+      at += location.length;
       try {
-        const events = write.record.kind === "commit" ? this.commit(write.record) : [];
+        const events = write.record.kind === "commit" ? this.commit(write.record, location) : [];
         this.outcomes.record(outcomeOf(write.record), write.record.timeMs, now);
         write.onDurable(events);
       } catch (error) {
@@ -206,9 +247,31 @@ export class EmbeddedEventStore implements EventStore {
     this.notifyListeners();
   }
 
-  private commit(record: CommitRecord): StoredEvent[] {
+  private commit(record: CommitRecord, location: RecordLocation): StoredEvent[] {
     if (record.aggregateId !== "") this.pending.release(aggregateKey(record.aggregateType, record.aggregateId));
-    return this.index.apply(record);
+    this.index.apply(record, location);
+    if (record.events.length > 0 || record.snapshot !== undefined) this.cache.add(location.offset, record);
+    return storedEventsOf(record);
+  }
+
+  /**
+   * The commit records at `locations`, from the cache or else from the journal. Records read from the journal
+   * join the cache when `keep` is set; otherwise their payloads are views of the read, freed with the answer.
+   */
+  private async recordsAt(locations: readonly RecordLocation[], keep: boolean): Promise<Map<number, CachedRecord>> {
+    const found = new Map<number, CachedRecord>();
+    const missing: RecordLocation[] = [];
+    for (const location of locations) {
+      const cached = this.cache.get(location.offset, keep);
+      if (cached === undefined) missing.push(location);
+      else found.set(location.offset, cached);
+    }
+    if (missing.length === 0) return found;
+    for (const [offset, record] of await this.reader.read(missing)) {
+      if (record.kind !== "commit") throw new Error(`the journal holds a failure record at byte ${offset}, where the index expects a commit`);
+      found.set(offset, keep ? this.cache.add(offset, record) : { events: storedEventsOf(record), snapshot: record.snapshot });
+    }
+    return found;
   }
 
   private onWriteFailed(writes: readonly QueuedWrite[], error: Error): void {
@@ -253,3 +316,14 @@ function pruneIntervalMs(retentionMs: number): number {
 }
 
 function ignore(): void {}
+
+/** The event at `position` of the record found at `location`. */
+function eventAt(records: ReadonlyMap<number, CachedRecord>, location: RecordLocation, position: number): StoredEvent {
+  const record = records.get(location.offset);
+  const first = record?.events[0]?.position ?? Number.NaN;
+  const event = record?.events[position - first];
+  if (event === undefined || event.position !== position) {
+    throw new Error(`the journal record at byte ${location.offset} does not hold the event at position ${position}`);
+  }
+  return event;
+}

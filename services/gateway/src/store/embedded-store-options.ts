@@ -18,6 +18,11 @@ export interface StoreLogger {
  *   before it would pass this; one append's whole record (events, metadata, snapshot, framing) must fit in it, so it
  *   also bounds an append's total size. It also bounds how much of the journal's end a crash can tear: on open,
  *   damage within the last `maxWriteBytes` can be a torn tail; farther from the end it is corruption. At most 1 GiB.
+ *
+ * Memory. Events stay in the journal; memory holds their locations (12 bytes per event, plus 8 per event after its
+ * aggregate's latest snapshot), one small entry per aggregate, the outcomes within retention, and:
+ * - `cacheBytes` — recently committed or read records (events and snapshots, decoded), least recently used evicted
+ *   first, estimated with their object overhead. Default 32 MiB. Reads past it go to the journal file.
  */
 export interface EmbeddedEventStoreOptions {
   /** The data folder; created if missing. Holds `events.journal` and `journal.lock`. */
@@ -27,6 +32,7 @@ export interface EmbeddedEventStoreOptions {
   maxEventsPerAppend?: number;
   maxPayloadBytes?: number;
   maxWriteBytes?: number;
+  cacheBytes?: number;
   /** Receives the torn-tail warning on open and errors thrown by `onAppended` listeners. */
   logger?: StoreLogger;
 }
@@ -39,11 +45,13 @@ export interface StoreLimits {
 
 export interface EmbeddedStoreSettings extends StoreLimits {
   directory: string;
+  cacheBytes: number;
   outcomeRetentionMs: number;
   logger: StoreLogger | undefined;
 }
 
 export const DEFAULT_OUTCOME_RETENTION_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_LIMITS: Readonly<StoreLimits> = {
   maxEventsPerAppend: 1000,
   maxPayloadBytes: 4 * 1024 * 1024,
@@ -60,6 +68,7 @@ export function resolveStoreOptions(options: EmbeddedEventStoreOptions): Embedde
     maxEventsPerAppend: positiveInteger("maxEventsPerAppend", options.maxEventsPerAppend, DEFAULT_LIMITS.maxEventsPerAppend),
     maxPayloadBytes: positiveInteger("maxPayloadBytes", options.maxPayloadBytes, DEFAULT_LIMITS.maxPayloadBytes),
     maxWriteBytes: Math.min(positiveInteger("maxWriteBytes", options.maxWriteBytes, DEFAULT_LIMITS.maxWriteBytes), MAX_FRAME_BODY_BYTES),
+    cacheBytes: positiveInteger("cacheBytes", options.cacheBytes, DEFAULT_CACHE_BYTES),
     logger: options.logger,
   };
 }

@@ -37,8 +37,8 @@ export async function recoverJournal(settings: EmbeddedStoreSettings): Promise<R
     const outcomes = new OutcomeRegistry(settings.outcomeRetentionMs);
     const openedAt = Date.now();
     const source = { filePath, handle: file.handle, size: file.size, maxTornTailBytes: settings.maxWriteBytes };
-    const replay = await replayJournal(source, (record) => {
-      if (record.kind === "commit") index.apply(record);
+    const replay = await replayJournal(source, (record, location) => {
+      if (record.kind === "commit") index.apply(record, location);
       outcomes.record(outcomeOf(record), record.timeMs, openedAt);
     });
     if (replay.tornTail !== undefined) await cutTornTail(file, filePath, replay.tornTail, settings);

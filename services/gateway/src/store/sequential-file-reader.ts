@@ -2,7 +2,7 @@ import type { FileHandle } from "node:fs/promises";
 
 /**
  * Reads a file front to back through a window of fresh Buffers. Slices are views into a window, never copies, and
- * a window is never reused: a slice stays valid for as long as someone holds it (replayed payloads do).
+ * a window is never reused: a slice stays valid for as long as someone holds it.
  */
 export class SequentialFileReader {
   private window = Buffer.alloc(0);
