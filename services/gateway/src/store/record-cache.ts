@@ -8,9 +8,13 @@ export interface CachedRecord {
   readonly snapshot: SnapshotRecord | undefined;
 }
 
+/** A cached record, linked in recency order (`older` toward the next to evict). */
 interface Entry {
+  readonly offset: number;
   readonly record: CachedRecord;
   readonly bytes: number;
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
 
 /** Estimated heap bytes of a cached record's objects besides payloads and strings (Map entry, arrays, Buffer). */
@@ -24,9 +28,14 @@ const EVENT_OVERHEAD_BYTES = 256;
  * are answered from memory, the rest from the journal. A record larger than the bound is not kept. Payloads are
  * copied into one Buffer per record, so an entry never holds on to the larger Buffer its payloads were read or
  * received in, and what is counted is what is held.
+ *
+ * Recency is a linked list rather than a Map's insertion order: finding a Map's oldest entry walks past every
+ * entry deleted since the Map last compacted, which made each eviction cost thousands of steps.
  */
 export class RecordCache {
   private readonly entries = new Map<number, Entry>();
+  private oldest: Entry | undefined;
+  private newest: Entry | undefined;
   private heldBytes = 0;
 
   constructor(private readonly maxBytes: number) {}
@@ -45,9 +54,9 @@ export class RecordCache {
   get(offset: number, touch: boolean): CachedRecord | undefined {
     const entry = this.entries.get(offset);
     if (entry === undefined) return undefined;
-    if (touch) {
-      this.entries.delete(offset);
-      this.entries.set(offset, entry);
+    if (touch && entry !== this.newest) {
+      this.unlink(entry);
+      this.link(entry);
     }
     return entry.record;
   }
@@ -58,12 +67,11 @@ export class RecordCache {
     const bytes = estimatedRecordBytes(record);
     this.delete(offset);
     if (bytes > this.maxBytes) return cached;
-    this.entries.set(offset, { record: cached, bytes });
+    const entry: Entry = { offset, record: cached, bytes, older: undefined, newer: undefined };
+    this.entries.set(offset, entry);
+    this.link(entry);
     this.heldBytes += bytes;
-    for (const [oldest] of this.entries) {
-      if (this.heldBytes <= this.maxBytes) break;
-      this.delete(oldest);
-    }
+    while (this.heldBytes > this.maxBytes && this.oldest !== undefined) this.delete(this.oldest.offset);
     return cached;
   }
 
@@ -71,7 +79,26 @@ export class RecordCache {
     const entry = this.entries.get(offset);
     if (entry === undefined) return;
     this.entries.delete(offset);
+    this.unlink(entry);
     this.heldBytes -= entry.bytes;
+  }
+
+  /** Makes `entry` the newest. */
+  private link(entry: Entry): void {
+    entry.older = this.newest;
+    entry.newer = undefined;
+    if (this.newest !== undefined) this.newest.newer = entry;
+    this.newest = entry;
+    this.oldest ??= entry;
+  }
+
+  private unlink(entry: Entry): void {
+    if (entry.older !== undefined) entry.older.newer = entry.newer;
+    else this.oldest = entry.newer;
+    if (entry.newer !== undefined) entry.newer.older = entry.older;
+    else this.newest = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 }
 
