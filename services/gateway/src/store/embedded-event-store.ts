@@ -13,7 +13,7 @@ import type { CommitRecord, FailureRecord, JournalRecord } from "./journal-recor
 import { encodeJournalRecord } from "./journal-record-codec";
 import { JOURNAL_FILE_NAME, recoverJournal, type JournalRecovery, type RecoveredJournal } from "./journal-recovery";
 import { JournalReader } from "./journal-reader";
-import { OutcomeRegistry, outcomeOf } from "./outcome-registry";
+import { OutcomeRegistry, commandIdOf, outcomeOf } from "./outcome-registry";
 import { PendingAppends } from "./pending-appends";
 import { RecordCache, type CachedRecord } from "./record-cache";
 import { storedEventsOf } from "./stored-events";
@@ -164,7 +164,12 @@ export class EmbeddedEventStore implements EventStore {
 
   async findOutcome(commandId: string): Promise<CommandOutcome | undefined> {
     this.assertOpen();
-    return this.outcomes.find(commandId, Date.now());
+    // Usually no candidate (a first attempt); a repeat reads its record back: the outcome is what it holds.
+    for (const location of this.outcomes.candidates(commandId, Date.now())) {
+      const record = (await this.reader.read([location])).get(location.offset);
+      if (record !== undefined && commandIdOf(record) === commandId) return outcomeOf(record);
+    }
+    return undefined;
   }
 
   async recordFailure(failure: CommandFailureRecord): Promise<void> {
@@ -238,7 +243,7 @@ export class EmbeddedEventStore implements EventStore {
       at += location.length;
       try {
         const events = write.record.kind === "commit" ? this.commit(write.record, location) : [];
-        this.outcomes.record(outcomeOf(write.record), write.record.timeMs, now);
+        this.outcomes.record(commandIdOf(write.record), location, write.record.timeMs, now);
         write.onDurable(events);
       } catch (error) {
         write.onFailed(error instanceof Error ? error : new Error(String(error)));
@@ -304,10 +309,6 @@ export class EmbeddedEventStore implements EventStore {
     const failure = this.writer.failure;
     if (failure !== undefined) throw new Error(`the embedded event store in ${this.settings.directory} cannot write: ${failure.message}`, { cause: failure });
   }
-}
-
-function commandIdOf(record: JournalRecord): string {
-  return record.kind === "commit" ? record.commandId : record.failure.commandId;
 }
 
 /** Often enough that expired outcomes do not pile up, rarely enough to cost nothing: between 1 s and 1 min. */

@@ -3,7 +3,7 @@ import type { EmbeddedStoreSettings } from "./embedded-store-options";
 import { EventIndex } from "./event-index";
 import { openJournalFile, type OpenedJournalFile } from "./journal-file";
 import { replayJournal, type TornTail } from "./journal-replay";
-import { OutcomeRegistry, outcomeOf } from "./outcome-registry";
+import { OutcomeRegistry, commandIdOf } from "./outcome-registry";
 
 export const JOURNAL_FILE_NAME = "events.journal";
 
@@ -39,7 +39,7 @@ export async function recoverJournal(settings: EmbeddedStoreSettings): Promise<R
     const source = { filePath, handle: file.handle, size: file.size, maxTornTailBytes: settings.maxWriteBytes };
     const replay = await replayJournal(source, (record, location) => {
       if (record.kind === "commit") index.apply(record, location);
-      outcomes.record(outcomeOf(record), record.timeMs, openedAt);
+      outcomes.record(commandIdOf(record), location, record.timeMs, openedAt);
     });
     if (replay.tornTail !== undefined) await cutTornTail(file, filePath, replay.tornTail, settings);
     const recovery = { records: replay.records, tornTail: replay.tornTail };
