@@ -2,15 +2,17 @@
 // grows. Appends TodoList-like events (one TodoItemAdded per command, a TodoListState snapshot every 100 events of
 // an aggregate, a fresh UUID command id each) across 10,000 aggregates through the real EmbeddedEventStore, 256
 // appends in flight; at each size (default 1,000,000 and 10,000,000 events) prints the RSS and heap (after a full
-// GC), the journal's size, the append rate, and the time and memory of reopening the journal in a fresh process.
+// GC), the journal's size, the append rate, the time close takes (it writes the index checkpoint), and the time
+// and memory of reopening the journal in a fresh process: from the checkpoint, and by replaying the whole journal.
 // Appending stops at the time bound (default 30 minutes) and reports the last size reached.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { EmbeddedEventStore } from "@recq-mesh/gateway/internal/store/embedded-event-store";
 import type { AppendRequest } from "@recq-mesh/gateway/internal/store/event-store";
+import { CHECKPOINT_FILE_NAME } from "@recq-mesh/gateway/internal/store/index-checkpoint";
 import { TodoItemAdded, TodoListState } from "@recq-mesh/todo/gen/todo/v1/events";
 
 const AGGREGATES = 10_000;
@@ -97,14 +99,22 @@ async function run(sizes: number[], minutes: number): Promise<void> {
       const head = await store.headPosition();
       const stats = store.stats();
       const live = memory();
+      const closing = Date.now();
       await store.close();
-      const reopened = reopenInChild(directory);
+      const closeSeconds = (Date.now() - closing) / 1000;
+      const checkpointBytes = (await stat(path.join(directory, CHECKPOINT_FILE_NAME))).size;
+      const fromCheckpoint = reopenInChild(directory);
+      await rm(path.join(directory, CHECKPOINT_FILE_NAME));
+      const replayed = reopenInChild(directory);
+      const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
       console.log(
-        `${head.toLocaleString("en")} events: journal ${(stats.journalBytes / 1024 / 1024).toFixed(0)} MiB, ` +
+        `${head.toLocaleString("en")} events: journal ${mib(stats.journalBytes)}, ` +
           `${Math.round(appended / seconds).toLocaleString("en")} events/s appending (${seconds.toFixed(0)} s), ` +
-          `${stats.outcomes.toLocaleString("en")} outcomes held; ` +
-          `RSS ${live.rssMiB} MiB, heap ${live.heapMiB} MiB, external ${live.externalMiB} MiB; ` +
-          `reopen ${(reopened.openMs / 1000).toFixed(1)} s, then RSS ${reopened.memory.rssMiB} MiB, heap ${reopened.memory.heapMiB} MiB`,
+          `${stats.aggregates.toLocaleString("en")} aggregates, ${stats.outcomes.toLocaleString("en")} outcomes held, cache ${mib(stats.cachedBytes)}; ` +
+          `RSS ${live.rssMiB} MiB, heap ${live.heapMiB} MiB, external ${live.externalMiB} MiB\n` +
+          `  close ${closeSeconds.toFixed(1)} s (checkpoint ${mib(checkpointBytes)}); ` +
+          `reopen from the checkpoint ${(fromCheckpoint.openMs / 1000).toFixed(1)} s, then RSS ${fromCheckpoint.memory.rssMiB} MiB, heap ${fromCheckpoint.memory.heapMiB} MiB; ` +
+          `replaying the whole journal ${(replayed.openMs / 1000).toFixed(1)} s, then RSS ${replayed.memory.rssMiB} MiB, heap ${replayed.memory.heapMiB} MiB`,
       );
       if (head < size) {
         console.log(`stopped at the ${minutes}-minute bound before ${size.toLocaleString("en")} events`);

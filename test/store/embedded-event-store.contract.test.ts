@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { appendFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, test } from "@jest/globals";
 import { EmbeddedEventStore, JOURNAL_FILE_NAME, type EmbeddedEventStoreOptions } from "@recq-mesh/gateway/internal/store/embedded-event-store";
 import type { StoreLogger } from "@recq-mesh/gateway/internal/store/embedded-store-options";
 import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
+import { CHECKPOINT_FILE_NAME } from "@recq-mesh/gateway/internal/store/index-checkpoint";
 import { JOURNAL_MAGIC } from "@recq-mesh/gateway/internal/store/journal-file";
 import { JournalCorruptionError } from "@recq-mesh/gateway/internal/store/journal-replay";
 import { compiledScript } from "../support/repository";
@@ -100,8 +101,9 @@ describe("embedded event store: journal", () => {
     await store.close();
   });
 
-  test("refuses to open a journal damaged before its last record", async () => {
+  test("refuses to open a journal damaged before its last record, when it replays it", async () => {
     const { directory, journal } = await journalWith(3);
+    await rm(path.join(directory, CHECKPOINT_FILE_NAME));
     await flipByte(journal, JOURNAL_MAGIC.length + 20);
     await assert.rejects(EmbeddedEventStore.open({ directory }), (error: unknown) => {
       assert.ok(error instanceof JournalCorruptionError);
@@ -179,6 +181,98 @@ describe("embedded event store: memory", () => {
 
   test("rejects a cacheBytes that is not a positive integer", async () => {
     await assert.rejects(EmbeddedEventStore.open({ directory: freshDirectory(), cacheBytes: 0 }), /cacheBytes must be a positive integer/);
+  });
+});
+
+describe("embedded event store: index checkpoint", () => {
+  test("is written on close and read on open instead of replaying, with the same answers", async () => {
+    const directory = freshDirectory();
+    const store = await EmbeddedEventStore.open({ directory });
+    await appendVariety(store);
+    const before = { ...(await everythingIn(store)), outcomes: await outcomesIn(store) };
+    await store.close();
+    const journalBytes = (await stat(path.join(directory, JOURNAL_FILE_NAME))).size;
+
+    const fromCheckpoint = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
+    assert.equal(fromCheckpoint.recovery.checkpointBytes, journalBytes);
+    assert.deepEqual({ ...(await everythingIn(fromCheckpoint)), outcomes: await outcomesIn(fromCheckpoint) }, before);
+    const records = fromCheckpoint.recovery.records;
+    await fromCheckpoint.close();
+
+    await rm(path.join(directory, CHECKPOINT_FILE_NAME));
+    const replayed = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
+    assert.equal(replayed.recovery.checkpointBytes, 0);
+    assert.equal(replayed.recovery.records, records);
+    assert.deepEqual({ ...(await everythingIn(replayed)), outcomes: await outcomesIn(replayed) }, before);
+    await replayed.close();
+  });
+
+  test("of an earlier prefix (as a crash leaves it) is used, and the records after it replayed", async () => {
+    const { directory } = await journalWith(3);
+    const checkpoint = path.join(directory, CHECKPOINT_FILE_NAME);
+    await copyFile(checkpoint, `${checkpoint}.earlier`);
+    const covered = (await stat(path.join(directory, JOURNAL_FILE_NAME))).size;
+    const store = await EmbeddedEventStore.open({ directory });
+    for (let n = 3; n < 6; n++) appended(await store.append(request("a", n, `c${n + 1}`, 1)));
+    await store.close();
+    await copyFile(`${checkpoint}.earlier`, checkpoint);
+
+    const reopened = await EmbeddedEventStore.open({ directory });
+    assert.equal(reopened.recovery.checkpointBytes, covered);
+    assert.equal(reopened.recovery.records, 6);
+    await assertCommands(reopened, 6);
+    assert.equal((await reopened.readAggregate("Test", "a")).sequence, 6);
+    appended(await reopened.append(request("a", 6, "c7", 1)));
+    await reopened.close();
+  });
+
+  test("is ignored, with a warning, when the journal no longer holds what it covers", async () => {
+    const { directory, journal } = await journalWith(4);
+    const lengths = await recordEnds(directory, 4);
+    await truncate(journal, lengths[2]);
+    const warnings: string[] = [];
+    const store = await EmbeddedEventStore.open({ directory, logger: recordingFields(warnings) });
+    assert.equal(store.recovery.checkpointBytes, 0);
+    assert.equal(store.recovery.records, 3);
+    assert.match(warnings.join("\n"), /index checkpoint was ignored.*covers \d+ bytes of the journal, which has \d+/);
+    await assertCommands(store, 3);
+    assert.equal(await store.findOutcome("c4"), undefined);
+    await store.close();
+  });
+
+  test("is ignored when damaged or cut short, and the journal replayed", async () => {
+    for (const damage of [(file: string) => flipByte(file, 40), async (file: string) => truncate(file, (await stat(file)).size - 3)]) {
+      const { directory } = await journalWith(3);
+      await damage(path.join(directory, CHECKPOINT_FILE_NAME));
+      const warnings: string[] = [];
+      const store = await EmbeddedEventStore.open({ directory, logger: recordingFields(warnings) });
+      assert.equal(store.recovery.checkpointBytes, 0);
+      assert.match(warnings.join("\n"), /index checkpoint was ignored.*(checksum does not match|could not be read|no longer holds)/);
+      await assertCommands(store, 3);
+      await store.close();
+    }
+  });
+
+  test("still lets a torn tail after it be cut off", async () => {
+    const { directory, journal } = await journalWith(3);
+    const cleanLength = (await stat(journal)).size;
+    await appendFile(journal, Buffer.from("half a record"));
+    const store = await EmbeddedEventStore.open({ directory });
+    assert.equal(store.recovery.checkpointBytes, cleanLength);
+    assert.equal(store.recovery.tornTail?.offset, cleanLength);
+    assert.equal((await stat(journal)).size, cleanLength);
+    appended(await store.append(request("a", 3, "c4", 1)));
+    await assertCommands(store, 4);
+    await store.close();
+  });
+
+  test("leaves damage inside what it covers to be found when that record is read", async () => {
+    const { directory, journal } = await journalWith(3);
+    await flipByte(journal, JOURNAL_MAGIC.length + 20);
+    const store = await EmbeddedEventStore.open({ directory });
+    assert.ok(store.recovery.checkpointBytes > 0);
+    await assert.rejects(store.readAll(0, 1), /no longer holds the record it held at byte 8/);
+    await store.close();
   });
 });
 
@@ -416,6 +510,27 @@ async function flipByte(file: string, offset: number): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** A logger that keeps each message with its fields. */
+function recordingFields(lines: string[]): StoreLogger {
+  return { warn: (message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`), error: (message) => lines.push(`error: ${message}`) };
+}
+
+/** Where each of the first `count` records of the journal ends, by reading their frame headers. */
+async function recordEnds(directory: string, count: number): Promise<number[]> {
+  const journal = await readFile(path.join(directory, JOURNAL_FILE_NAME));
+  const ends: number[] = [];
+  for (let offset = JOURNAL_MAGIC.length; ends.length < count; ) {
+    offset += 8 + journal.readUInt32LE(offset);
+    ends.push(offset);
+  }
+  return ends;
+}
+
+async function outcomesIn(store: EventStore): Promise<unknown[]> {
+  const ids = ["v0", "v7", "v29", "f0", "f25", "o0", "o24", "snapshot-alone", "never"];
+  return Promise.all(ids.map((id) => store.findOutcome(id)));
 }
 
 function recordingLogger(warnings: string[]): StoreLogger {

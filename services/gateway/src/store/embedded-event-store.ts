@@ -6,6 +6,7 @@ import { resolveStoreOptions, type EmbeddedEventStoreOptions, type EmbeddedStore
 import { EventIndex, aggregateKey } from "./event-index";
 import type { RecordLocation } from "./event-locations";
 import { GroupCommitWriter, type GroupCommitStats } from "./group-commit-writer";
+import { writeCheckpoint } from "./index-checkpoint";
 import { syncDirectory, type OpenedJournalFile } from "./journal-file";
 import type { EncodedRecord } from "./journal-frame";
 import { JournalLock } from "./journal-lock";
@@ -76,6 +77,10 @@ export class EmbeddedEventStore implements EventStore {
   private readonly listeners = new Set<(headPosition: number) => void>();
   private readonly pruneTimer: NodeJS.Timeout;
   private notifiedHead: number;
+  /** The journal's last durable record: where a checkpoint taken now would end. */
+  private lastRecord: RecordLocation | undefined;
+  /** Where the checkpoint on disk ends (the journal length when opened from one), so an unchanged one is not rewritten. */
+  private readonly checkpointedLength: number;
   private closing: Promise<void> | undefined;
 
   private constructor(parts: OpenedParts) {
@@ -87,6 +92,8 @@ export class EmbeddedEventStore implements EventStore {
     this.cache = new RecordCache(this.settings.cacheBytes);
     this.outcomes = parts.outcomes;
     this.recovery = parts.recovery;
+    this.lastRecord = parts.lastRecord;
+    this.checkpointedLength = parts.recovery.checkpointBytes;
     this.pending = new PendingAppends(this.index.head);
     this.notifiedHead = this.index.head;
     this.writer = new GroupCommitWriter<QueuedWrite>(parts.file.handle, parts.journalLength, this.settings.maxWriteBytes, {
@@ -143,8 +150,9 @@ export class EmbeddedEventStore implements EventStore {
 
   async readAll(afterPosition: number, limit: number): Promise<StoredEvent[]> {
     this.assertOpen();
-    const first = Math.max(0, Math.floor(afterPosition)) + 1;
-    const last = Math.min(this.index.head, first + Math.max(0, Math.floor(limit)) - 1);
+    // `|| 0`: a NaN argument reads as 0, as Array#slice took it before.
+    const first = Math.max(0, Math.floor(afterPosition) || 0) + 1;
+    const last = Math.min(this.index.head, first + Math.max(0, Math.floor(limit) || 0) - 1);
     const positions = Array.from({ length: Math.max(0, last - first + 1) }, (_, index) => first + index);
     const locations = positions.map((position) => this.index.locate(position));
     // A consumer catching up reads history once: it does not push the working set out of the cache.
@@ -204,9 +212,25 @@ export class EmbeddedEventStore implements EventStore {
     await this.reader.whenIdle();
     this.listeners.clear();
     try {
+      await this.checkpoint();
       await this.file.handle.close();
     } finally {
       await this.lock.release();
+    }
+  }
+
+  /**
+   * Saves the indexes for the next open, unless nothing was appended since the last checkpoint or a write failed.
+   * A failure here loses nothing: the next open replays the journal.
+   */
+  private async checkpoint(): Promise<void> {
+    const journalLength = this.writer.length;
+    if (this.lastRecord === undefined || this.writer.failure !== undefined || journalLength === this.checkpointedLength) return;
+    const state = { journalLength, lastRecord: this.lastRecord, records: this.recovery.records + this.writer.stats().records, index: this.index, outcomes: this.outcomes };
+    try {
+      await writeCheckpoint(this.settings.directory, this.file.handle, state);
+    } catch (error) {
+      this.settings.logger?.warn("could not write the index checkpoint; the next open replays the journal", { directory: this.settings.directory, error: String(error) });
     }
   }
 
@@ -241,6 +265,7 @@ export class EmbeddedEventStore implements EventStore {
     for (const write of batch) {
       const location = { offset: at, length: write.encoded.byteLength };
       at += location.length;
+      this.lastRecord = location;
       try {
         const events = write.record.kind === "commit" ? this.commit(write.record, location) : [];
         this.outcomes.record(commandIdOf(write.record), location, write.record.timeMs, now);

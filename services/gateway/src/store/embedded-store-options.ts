@@ -20,12 +20,13 @@ export interface StoreLogger {
  *   damage within the last `maxWriteBytes` can be a torn tail; farther from the end it is corruption. At most 1 GiB.
  *
  * Memory. Events stay in the journal; memory holds their locations (12 bytes per event, plus 8 per event after its
- * aggregate's latest snapshot), one small entry per aggregate, the outcomes within retention, and:
+ * aggregate's latest snapshot), one small entry per aggregate, the locations of the outcomes within retention
+ * (about 50 bytes per command), and:
  * - `cacheBytes` — recently committed or read records (events and snapshots, decoded), least recently used evicted
  *   first, estimated with their object overhead. Default 32 MiB. Reads past it go to the journal file.
  */
 export interface EmbeddedEventStoreOptions {
-  /** The data folder; created if missing. Holds `events.journal` and `journal.lock`. */
+  /** The data folder; created if missing. Holds `events.journal`, `journal.lock` and `index.checkpoint`. */
   directory: string;
   /** How long `findOutcome` answers for a command after its outcome was recorded. Default 24 hours. */
   outcomeRetentionMs?: number;

@@ -2,7 +2,7 @@ import { EventLocations, type RecordLocation } from "./event-locations";
 import type { CommitRecord } from "./journal-record";
 
 /** One aggregate's stream, without its payloads: its sequence, where its latest snapshot is, and what follows it. */
-interface AggregateStream {
+export interface AggregateStream {
   sequence: number;
   /** The record holding the latest snapshot. */
   snapshot: RecordLocation | undefined;
@@ -29,8 +29,16 @@ export function aggregateKey(aggregateType: string, aggregateId: string): string
  * its key and a small object. So it grows with the aggregates and what follows their snapshots, not with payloads.
  */
 export class EventIndex {
-  private readonly locations = new EventLocations();
-  private readonly streams = new Map<string, AggregateStream>();
+  /** An index over these parts, as a checkpoint restores them; empty by default. */
+  constructor(
+    private readonly locations = new EventLocations(),
+    private readonly streams = new Map<string, AggregateStream>(),
+  ) {}
+
+  /** What a checkpoint saves: the locations by position, and the streams by aggregate key. */
+  parts(): { locations: EventLocations; streams: ReadonlyMap<string, AggregateStream> } {
+    return { locations: this.locations, streams: this.streams };
+  }
 
   /** Position of the last committed event (0 when empty). */
   get head(): number {

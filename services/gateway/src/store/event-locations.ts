@@ -44,6 +44,27 @@ export class EventLocations {
     return { offset: chunk.offsets[index]!, length: chunk.lengths[index]! };
   }
 
+  /** The recorded entries, chunk by chunk, as views (for a checkpoint). */
+  *parts(): Iterable<{ offsets: Float64Array; lengths: Uint32Array }> {
+    for (let index = 0; index < this.chunks.length; index++) {
+      const entries = Math.min(CHUNK_ENTRIES, this.count - index * CHUNK_ENTRIES);
+      yield { offsets: this.chunks[index]!.offsets.subarray(0, entries), lengths: this.chunks[index]!.lengths.subarray(0, entries) };
+    }
+  }
+
+  /** Appends `count` entries that `fill` writes into the arrays it is given (from a checkpoint). */
+  async restore(count: number, fill: (offsets: Float64Array, lengths: Uint32Array) => Promise<void>): Promise<void> {
+    if (this.count % CHUNK_ENTRIES !== 0) throw new Error("restore needs a whole number of chunks before it");
+    for (let remaining = count; remaining > 0; ) {
+      const entries = Math.min(CHUNK_ENTRIES, remaining);
+      const chunk = { offsets: new Float64Array(CHUNK_ENTRIES), lengths: new Uint32Array(CHUNK_ENTRIES) };
+      await fill(chunk.offsets.subarray(0, entries), chunk.lengths.subarray(0, entries));
+      this.chunks.push(chunk);
+      this.count += entries;
+      remaining -= entries;
+    }
+  }
+
   /** Bytes the arrays take. */
   get allocatedBytes(): number {
     return this.chunks.length * CHUNK_ENTRIES * 12;

@@ -36,7 +36,10 @@ export interface TornTail {
 }
 
 export interface ReplayResult {
+  /** Records replayed, counting those before `start`. */
   records: number;
+  /** The last complete record, if any (before `start` if none follows it). */
+  lastRecord: RecordLocation | undefined;
   /** Where the next record goes. */
   endOffset: number;
   tornTail: TornTail | undefined;
@@ -51,6 +54,8 @@ export interface ReplaySource {
    * next starts), so damage further from the end than this is corruption, not a torn tail.
    */
   maxTornTailBytes: number;
+  /** Where to begin, when a checkpoint already holds what comes before: a record boundary, and records before it. */
+  start?: { offset: number; records: number; lastRecord: RecordLocation };
 }
 
 /** Receives each replayed record with where its frame sits in the journal. */
@@ -63,9 +68,10 @@ export type ReplayApply = (record: JournalRecord, location: RecordLocation) => v
  */
 export async function replayJournal(source: ReplaySource, apply: ReplayApply): Promise<ReplayResult> {
   const reader = new SequentialFileReader(source.handle, source.size);
-  let records = 0;
-  let offset = JOURNAL_MAGIC.length;
-  const damage = (end: number | undefined, reason: string) => classifyDamage(source, reader, { offset, end, reason, records });
+  let records = source.start?.records ?? 0;
+  let offset = source.start?.offset ?? JOURNAL_MAGIC.length;
+  let lastRecord = source.start?.lastRecord;
+  const damage = (end: number | undefined, reason: string) => classifyDamage(source, reader, { offset, end, reason, records, lastRecord });
   while (offset < source.size) {
     const header = await reader.slice(offset, FRAME_HEADER_BYTES);
     if (header === undefined) return damage(undefined, "an incomplete record header");
@@ -76,10 +82,11 @@ export async function replayJournal(source: ReplaySource, apply: ReplayApply): P
     if (body === undefined) return damage(end, "a record cut short by the end of the file");
     if (!frameChecksumMatches(header, body)) return damage(end, "a record whose checksum does not match");
     applyRecord(source, { offset, length: end - offset, records }, body, apply);
+    lastRecord = { offset, length: end - offset };
     records += 1;
     offset = end;
   }
-  return { records, endOffset: offset, tornTail: undefined };
+  return { records, lastRecord, endOffset: offset, tornTail: undefined };
 }
 
 function applyRecord(source: ReplaySource, at: RecordLocation & { records: number }, body: Buffer, apply: ReplayApply): void {
@@ -98,6 +105,7 @@ interface Damage {
   end: number | undefined;
   reason: string;
   records: number;
+  lastRecord: RecordLocation | undefined;
 }
 
 async function classifyDamage(source: ReplaySource, reader: SequentialFileReader, damage: Damage): Promise<ReplayResult> {
@@ -114,6 +122,7 @@ async function classifyDamage(source: ReplaySource, reader: SequentialFileReader
   }
   return {
     records: damage.records,
+    lastRecord: damage.lastRecord,
     endOffset: damage.offset,
     tornTail: { offset: damage.offset, bytes: remaining, reason: damage.reason },
   };

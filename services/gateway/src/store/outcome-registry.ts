@@ -31,7 +31,7 @@ const MIN_TABLE_SLOTS = 1024;
 /** The table is rebuilt (dead slots dropped, sized for the live entries) when this share of its slots is used. */
 const MAX_TABLE_LOAD = 0.75;
 
-interface LogChunk {
+export interface LogChunk {
   readonly offsets: Float64Array;
   readonly lengths: Uint32Array;
   readonly times: Float64Array;
@@ -77,17 +77,44 @@ export class OutcomeRegistry {
   /** Records that the record at `location`, written at `recordedAtMs`, holds the outcome of `commandId`. */
   record(commandId: string, location: RecordLocation, recordedAtMs: number, nowMs: number): void {
     if (this.isExpired(recordedAtMs, nowMs)) return;
+    const hash = this.hash(commandId);
+    const entry = this.appendToLog(hash, location, recordedAtMs);
+    if (this.usedSlots + 1 > MAX_TABLE_LOAD * this.table.length) this.rebuildTable();
+    else this.insert(hash, entry);
+  }
+
+  /** The live log, chunk by chunk, as views in journal order (for a checkpoint). */
+  *parts(): Iterable<LogChunk> {
+    for (let start = this.first; start < this.next; ) {
+      const [chunk, at] = this.slotInLog(start);
+      const end = Math.min(this.next - start, CHUNK_ENTRIES - at) + at;
+      yield { offsets: chunk.offsets.subarray(at, end), lengths: chunk.lengths.subarray(at, end), times: chunk.times.subarray(at, end), hashes: chunk.hashes.subarray(at, end) };
+      start += end - at;
+    }
+  }
+
+  /** Appends the entries of `part` that are within retention at `nowMs` (from a checkpoint, in journal order). */
+  restore(part: LogChunk, nowMs: number): void {
+    for (let index = 0; index < part.offsets.length; index++) {
+      const recordedAtMs = part.times[index]!;
+      if (this.isExpired(recordedAtMs, nowMs)) continue;
+      const hash = part.hashes[index]!;
+      const entry = this.appendToLog(hash, { offset: part.offsets[index]!, length: part.lengths[index]! }, recordedAtMs);
+      if (this.usedSlots + 1 > MAX_TABLE_LOAD * this.table.length) this.rebuildTable();
+      else this.insert(hash, entry);
+    }
+  }
+
+  private appendToLog(hash: number, location: RecordLocation, recordedAtMs: number): number {
     const entry = this.next;
     if (entry % CHUNK_ENTRIES === 0) this.chunks.push(newChunk());
     const [chunk, at] = this.slotInLog(entry);
-    const hash = this.hash(commandId);
     chunk.offsets[at] = location.offset;
     chunk.lengths[at] = location.length;
     chunk.times[at] = recordedAtMs;
     chunk.hashes[at] = hash;
     this.next += 1;
-    if (this.usedSlots + 1 > MAX_TABLE_LOAD * this.table.length) this.rebuildTable();
-    else this.insert(hash, entry);
+    return entry;
   }
 
   /** Records within retention that may hold `commandId`'s outcome, newest first. */
