@@ -62,6 +62,8 @@ export interface GatewayLimits {
   maxCallsPerLink: number;
   /** Bytes of a command's routing key, UTF-8 (RECQ_MAX_ROUTING_KEY_BYTES): 512. Longer → INVALID_ARGUMENT. */
   maxRoutingKeyBytes: number;
+  /** Bytes of recent records the embedded store keeps decoded in memory (RECQ_STORE_CACHE_BYTES): 32 MiB. */
+  storeCacheBytes: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -85,6 +87,7 @@ export const defaultLimits: GatewayLimits = {
   maxUnreadMs: 30_000,
   maxCallsPerLink: 10_000,
   maxRoutingKeyBytes: 512,
+  storeCacheBytes: 32 * 1024 * 1024,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -108,6 +111,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxUnreadMs: "RECQ_MAX_UNREAD_MS",
   maxCallsPerLink: "RECQ_MAX_CALLS_PER_LINK",
   maxRoutingKeyBytes: "RECQ_MAX_ROUTING_KEY_BYTES",
+  storeCacheBytes: "RECQ_STORE_CACHE_BYTES",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
