@@ -42,7 +42,7 @@ export interface LogChunk {
  * Where the outcomes within retention are, by command id: not the outcomes themselves, which stay in the journal
  * and are read back on a hit (a repeated command id: rare), but a log of the records in journal order (offset,
  * length, time and the id's hash: 28 bytes each, in chunks) and an open-addressing table from hash to log entry
- * (8 bytes a slot, 2 to 4 slots per entry after a rebuild). About 45 to 60 bytes per outcome, where a Map of ids to
+ * (8 bytes a slot, 1.3 to 4 slots per entry). About 40 to 60 bytes per outcome, where a Map of ids to
  * outcome objects takes 200 and more. A hash can match another id's record, so a hit is a candidate that the
  * caller checks against the record's command id.
  *
