@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "@jest/globals";
-import { EventLocations } from "@recq-mesh/gateway/internal/store/event-locations";
+import { EventLocations, POSITIONS_PER_ENTRY } from "@recq-mesh/gateway/internal/store/event-locations";
 import type { CommitRecord } from "@recq-mesh/gateway/internal/store/journal-record";
 import { RecordCache, estimatedRecordBytes } from "@recq-mesh/gateway/internal/store/record-cache";
 
@@ -66,16 +66,33 @@ describe("record cache", () => {
 });
 
 describe("event locations", () => {
-  test("answers every position across chunk boundaries, and nothing outside 1..size", () => {
+  test("finds, for every position, an indexed position at or before it and its record, across chunks", () => {
     const locations = new EventLocations();
-    const count = 65_536 * 2 + 3;
-    for (let position = 1; position <= count; position++) locations.push({ offset: 2 ** 40 + position * 10, length: position % 1000 });
-    assert.equal(locations.size, count);
-    for (const position of [1, 65_535, 65_536, 65_537, 131_072, 131_073, count]) {
-      assert.deepEqual(locations.at(position), { offset: 2 ** 40 + position * 10, length: position % 1000 });
+    // Records of 1 to 3 events; record n sits at offset 1000 + n.
+    const recordOf: number[] = [0];
+    for (let record = 0; locations.size < 65_536 * 64 + 300; record++) {
+      const events = 1 + (record % 3);
+      locations.add(events, 1000 + record);
+      for (let n = 0; n < events; n++) recordOf.push(1000 + record);
     }
-    assert.throws(() => locations.at(0), RangeError);
-    assert.throws(() => locations.at(count + 1), RangeError);
-    assert.equal(locations.allocatedBytes, 3 * 65_536 * 12);
+    for (const position of [1, 2, 63, 64, 65, 66, 129, 65_536 * 64, 65_536 * 64 + 1, locations.size]) {
+      const start = locations.scanStart(position);
+      assert.ok(start.position <= position && position - start.position < POSITIONS_PER_ENTRY, `position ${position} starts at ${start.position}`);
+      assert.equal(start.offset, recordOf[start.position], `the record holding position ${start.position}`);
+    }
+    assert.throws(() => locations.scanStart(0), RangeError);
+    assert.throws(() => locations.scanStart(locations.size + 1), RangeError);
+    assert.equal(locations.allocatedBytes, 2 * 65_536 * 8);
+  });
+
+  test("keeps an entry for a record of many events that spans indexed positions", () => {
+    const locations = new EventLocations();
+    locations.add(10, 8);
+    locations.add(200, 500);
+    assert.deepEqual([locations.scanStart(64), locations.scanStart(65), locations.scanStart(200)], [
+      { position: 1, offset: 8 },
+      { position: 65, offset: 500 },
+      { position: 193, offset: 500 },
+    ]);
   });
 });

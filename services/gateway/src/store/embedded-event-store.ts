@@ -14,6 +14,7 @@ import type { CommitRecord, FailureRecord, JournalRecord } from "./journal-recor
 import { encodeJournalRecord } from "./journal-record-codec";
 import { JOURNAL_FILE_NAME, recoverJournal, type JournalRecovery, type RecoveredJournal } from "./journal-recovery";
 import { JournalReader } from "./journal-reader";
+import { JournalScanner } from "./journal-scanner";
 import { OutcomeRegistry, commandIdOf, outcomeOf } from "./outcome-registry";
 import { PendingAppends } from "./pending-appends";
 import { RecordCache, type CachedRecord } from "./record-cache";
@@ -34,6 +35,9 @@ export interface EmbeddedStoreStats extends GroupCommitStats {
   /** Records in the cache, and their estimated bytes (at most `cacheBytes`). */
   cachedRecords: number;
   cachedBytes: number;
+  /** Bytes of the sparse position index's and the outcome index's arrays. */
+  positionIndexBytes: number;
+  outcomeIndexBytes: number;
 }
 
 /** A record on its way to the journal, with the append (or recordFailure) waiting for it. */
@@ -69,6 +73,7 @@ export class EmbeddedEventStore implements EventStore {
   private readonly lock: JournalLock;
   private readonly file: OpenedJournalFile;
   private readonly index: EventIndex;
+  private readonly journalPath: string;
   private readonly reader: JournalReader;
   private readonly cache: RecordCache;
   private readonly outcomes: OutcomeRegistry;
@@ -88,7 +93,8 @@ export class EmbeddedEventStore implements EventStore {
     this.lock = parts.lock;
     this.file = parts.file;
     this.index = parts.index;
-    this.reader = new JournalReader(parts.file.handle, path.join(this.settings.directory, JOURNAL_FILE_NAME));
+    this.journalPath = path.join(this.settings.directory, JOURNAL_FILE_NAME);
+    this.reader = new JournalReader(parts.file.handle, this.journalPath);
     this.cache = new RecordCache(this.settings.cacheBytes);
     this.outcomes = parts.outcomes;
     this.recovery = parts.recovery;
@@ -139,9 +145,8 @@ export class EmbeddedEventStore implements EventStore {
     const settled = this.pending.settledFor(aggregateKey(aggregateType, aggregateId));
     if (settled !== undefined) await settled;
     const plan = this.index.plan(aggregateType, aggregateId);
-    const locations = plan.positions.map((position) => this.index.locate(position));
-    const records = await this.recordsAt(plan.snapshot === undefined ? locations : [plan.snapshot, ...locations], true);
-    const events = plan.positions.map((position, index) => eventAt(records, locations[index]!, position));
+    const records = await this.recordsAt(plan.snapshot === undefined ? plan.records : [plan.snapshot, ...plan.records]);
+    const events = plan.records.flatMap((location) => eventsAt(records, location, aggregateType, aggregateId));
     const history: AggregateHistory = { events, sequence: plan.sequence };
     const snapshot = plan.snapshot && records.get(plan.snapshot.offset)?.snapshot;
     if (snapshot !== undefined) history.snapshot = snapshot;
@@ -153,11 +158,8 @@ export class EmbeddedEventStore implements EventStore {
     // `|| 0`: a NaN argument reads as 0, as Array#slice took it before.
     const first = Math.max(0, Math.floor(afterPosition) || 0) + 1;
     const last = Math.min(this.index.head, first + Math.max(0, Math.floor(limit) || 0) - 1);
-    const positions = Array.from({ length: Math.max(0, last - first + 1) }, (_, index) => first + index);
-    const locations = positions.map((position) => this.index.locate(position));
-    // A consumer catching up reads history once: it does not push the working set out of the cache.
-    const records = await this.recordsAt(locations, false);
-    return positions.map((position, index) => eventAt(records, locations[index]!, position));
+    if (first > last) return [];
+    return this.reader.track(this.scanEvents(first, last));
   }
 
   async headPosition(): Promise<number> {
@@ -197,6 +199,8 @@ export class EmbeddedEventStore implements EventStore {
       aggregates: this.index.aggregates,
       cachedRecords: this.cache.size,
       cachedBytes: this.cache.bytes,
+      positionIndexBytes: this.index.positionIndexBytes,
+      outcomeIndexBytes: this.outcomes.allocatedBytes,
     };
   }
 
@@ -285,21 +289,36 @@ export class EmbeddedEventStore implements EventStore {
   }
 
   /**
-   * The commit records at `locations`, from the cache or else from the journal. Records read from the journal
-   * join the cache when `keep` is set; otherwise their payloads are views of the read, freed with the answer.
+   * Events `first ..= last`, walking the journal from the sparse index's entry at or before `first`. Records in the
+   * cache are taken from it (a live tail is); others are decoded from the scan's read and, as a consumer catching
+   * up reads history once, not cached: they would push the aggregates being worked on out.
    */
-  private async recordsAt(locations: readonly RecordLocation[], keep: boolean): Promise<Map<number, CachedRecord>> {
+  private async scanEvents(first: number, last: number): Promise<StoredEvent[]> {
+    const scanner = new JournalScanner(this.file.handle, this.journalPath, this.writer.length);
+    const events: StoredEvent[] = [];
+    for (let offset = this.index.scanStart(first).offset; events.length <= last - first; ) {
+      if (offset >= scanner.end) throw new Error(`the journal ${this.journalPath} ends before position ${first + events.length}`);
+      const location = await scanner.locationAt(offset);
+      const stored = this.cache.get(offset, false)?.events ?? eventsOf(await scanner.recordAt(location));
+      for (const event of stored) if (event.position >= first && event.position <= last) events.push(event);
+      offset += location.length;
+    }
+    return events;
+  }
+
+  /** The commit records at `locations`, from the cache or else from the journal; those read join the cache. */
+  private async recordsAt(locations: readonly RecordLocation[]): Promise<Map<number, CachedRecord>> {
     const found = new Map<number, CachedRecord>();
     const missing: RecordLocation[] = [];
     for (const location of locations) {
-      const cached = this.cache.get(location.offset, keep);
+      const cached = this.cache.get(location.offset, true);
       if (cached === undefined) missing.push(location);
       else found.set(location.offset, cached);
     }
     if (missing.length === 0) return found;
     for (const [offset, record] of await this.reader.read(missing)) {
       if (record.kind !== "commit") throw new Error(`the journal holds a failure record at byte ${offset}, where the index expects a commit`);
-      found.set(offset, keep ? this.cache.add(offset, record) : { events: storedEventsOf(record), snapshot: record.snapshot });
+      found.set(offset, this.cache.add(offset, record));
     }
     return found;
   }
@@ -343,13 +362,15 @@ function pruneIntervalMs(retentionMs: number): number {
 
 function ignore(): void {}
 
-/** The event at `position` of the record found at `location`. */
-function eventAt(records: ReadonlyMap<number, CachedRecord>, location: RecordLocation, position: number): StoredEvent {
-  const record = records.get(location.offset);
-  const first = record?.events[0]?.position ?? Number.NaN;
-  const event = record?.events[position - first];
-  if (event === undefined || event.position !== position) {
-    throw new Error(`the journal record at byte ${location.offset} does not hold the event at position ${position}`);
+/** The events of the record found at `location`, which the index says are the aggregate's. */
+function eventsAt(records: ReadonlyMap<number, CachedRecord>, location: RecordLocation, aggregateType: string, aggregateId: string): readonly StoredEvent[] {
+  const events = records.get(location.offset)?.events ?? [];
+  if (events.length === 0 || events[0]!.aggregateType !== aggregateType || events[0]!.aggregateId !== aggregateId) {
+    throw new Error(`the journal record at byte ${location.offset} does not hold events of ${aggregateType}/${aggregateId}`);
   }
-  return event;
+  return events;
+}
+
+function eventsOf(record: JournalRecord): readonly StoredEvent[] {
+  return record.kind === "commit" ? storedEventsOf(record) : [];
 }

@@ -19,9 +19,9 @@ export interface StoreLogger {
  *   also bounds an append's total size. It also bounds how much of the journal's end a crash can tear: on open,
  *   damage within the last `maxWriteBytes` can be a torn tail; farther from the end it is corruption. At most 1 GiB.
  *
- * Memory. Events stay in the journal; memory holds their locations (12 bytes per event, plus 8 per event after its
- * aggregate's latest snapshot), one small entry per aggregate, the locations of the outcomes within retention
- * (about 50 bytes per command), and:
+ * Memory. Events stay in the journal; memory holds a sparse index of positions (8 bytes per 64 events), per
+ * aggregate a small entry and 16 bytes per record after its latest snapshot, the locations of the outcomes within
+ * retention (about 40 to 60 bytes per command), and:
  * - `cacheBytes` — recently committed or read records (events and snapshots, decoded), least recently used evicted
  *   first, estimated with their object overhead. Default 32 MiB. Reads past it go to the journal file.
  */

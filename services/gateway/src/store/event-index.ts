@@ -1,4 +1,4 @@
-import { EventLocations, type RecordLocation } from "./event-locations";
+import { EventLocations, type RecordLocation, type ScanStart } from "./event-locations";
 import type { CommitRecord } from "./journal-record";
 
 /** One aggregate's stream, without its payloads: its sequence, where its latest snapshot is, and what follows it. */
@@ -6,15 +6,18 @@ export interface AggregateStream {
   sequence: number;
   /** The record holding the latest snapshot. */
   snapshot: RecordLocation | undefined;
-  /** Positions of the events after the latest snapshot (all of them without one), in sequence order. */
+  /**
+   * The records holding the events after the latest snapshot (all of them without one), in sequence order, as
+   * flat pairs: offset, length, offset, length, …
+   */
   afterSnapshot: number[];
 }
 
-/** What `readAggregate` must read: the snapshot's record and the events after it, by position. */
+/** What `readAggregate` must read: the snapshot's record and the records of the events after it. */
 export interface AggregatePlan {
   sequence: number;
   snapshot: RecordLocation | undefined;
-  positions: readonly number[];
+  records: RecordLocation[];
 }
 
 /** A Map key for (aggregateType, aggregateId); the length prefix keeps distinct pairs distinct. */
@@ -24,9 +27,10 @@ export function aggregateKey(aggregateType: string, aggregateId: string): string
 
 /**
  * The committed (durable) events, indexed by global position and by aggregate, without their contents: those stay
- * in the journal and are read by location (see `JournalReader`, `RecordCache`). Memory per event is 12 bytes
- * (`EventLocations`) plus, for the events after an aggregate's latest snapshot, 8 bytes of position; per aggregate,
- * its key and a small object. So it grows with the aggregates and what follows their snapshots, not with payloads.
+ * in the journal and are read by location (see `JournalReader`, `RecordCache`). By position the index is sparse
+ * (`EventLocations`: 1/8 byte per event); by aggregate it holds, per aggregate, its key, a small object, and 16
+ * bytes for each record after its latest snapshot. So it grows with the aggregates and what follows their
+ * snapshots, not with the history.
  */
 export class EventIndex {
   /** An index over these parts, as a checkpoint restores them; empty by default. */
@@ -50,6 +54,11 @@ export class EventIndex {
     return this.streams.size;
   }
 
+  /** Bytes of the sparse position index's arrays (the streams come on top, per aggregate). */
+  get positionIndexBytes(): number {
+    return this.locations.allocatedBytes;
+  }
+
   sequenceOf(key: string): number {
     return this.streams.get(key)?.sequence ?? 0;
   }
@@ -69,27 +78,30 @@ export class EventIndex {
     const count = record.events.length;
     if (count === 0 && record.snapshot === undefined) return;
     const stream = this.streamFor(key);
-    const first = record.position - count + 1;
-    for (let position = first; position <= record.position; position++) this.locations.push(location);
+    this.locations.add(count, location.offset);
     stream.sequence = record.sequence;
     if (record.snapshot !== undefined) {
       stream.snapshot = { offset: location.offset, length: location.length };
       stream.afterSnapshot = [];
     } else {
-      for (let position = first; position <= record.position; position++) stream.afterSnapshot.push(position);
+      stream.afterSnapshot.push(location.offset, location.length);
     }
   }
 
   /** Where the aggregate's latest snapshot and the events after it are. */
   plan(aggregateType: string, aggregateId: string): AggregatePlan {
     const stream = this.streams.get(aggregateKey(aggregateType, aggregateId));
-    if (stream === undefined) return { sequence: 0, snapshot: undefined, positions: [] };
-    return { sequence: stream.sequence, snapshot: stream.snapshot, positions: stream.afterSnapshot.slice() };
+    if (stream === undefined) return { sequence: 0, snapshot: undefined, records: [] };
+    const records: RecordLocation[] = [];
+    for (let index = 0; index < stream.afterSnapshot.length; index += 2) {
+      records.push({ offset: stream.afterSnapshot[index]!, length: stream.afterSnapshot[index + 1]! });
+    }
+    return { sequence: stream.sequence, snapshot: stream.snapshot, records };
   }
 
-  /** The record holding the event at `position` (1 ..= head). */
-  locate(position: number): RecordLocation {
-    return this.locations.at(position);
+  /** Where to start reading the journal for the event at `position` (1 ..= head). */
+  scanStart(position: number): ScanStart {
+    return this.locations.scanStart(position);
   }
 
   private checkContinues(record: CommitRecord, key: string): void {

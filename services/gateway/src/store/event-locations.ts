@@ -4,69 +4,83 @@ export interface RecordLocation {
   readonly length: number;
 }
 
-/** Entries per chunk: 65,536 × 12 bytes = 768 KiB, allocated whole when the previous one fills. */
+/** One entry for every this many positions: 8 bytes per 64 events. */
+export const POSITIONS_PER_ENTRY = 64;
+/** Entries per chunk: 65,536 × 8 bytes = 512 KiB, for 4 million positions; allocated whole when the last fills. */
 const CHUNK_ENTRIES = 65_536;
 
-interface Chunk {
-  readonly offsets: Float64Array;
-  readonly lengths: Uint32Array;
+/** Where to start reading the journal for a position: an indexed position at or before it, and its record. */
+export interface ScanStart {
+  readonly position: number;
+  readonly offset: number;
 }
 
 /**
- * For each event by global position, the location of the journal record that holds it: 12 bytes per event in
- * typed arrays (a Float64 offset, exact up to 2^53, and a Uint32 frame length), rather than an object with its
- * payload. Chunks of fixed size, so growing never copies and never reserves more than one chunk ahead.
+ * A sparse index of global positions: for positions 1, 65, 129, … (every `POSITIONS_PER_ENTRY`th), the journal
+ * offset of the record that holds the event. A reader starts at the entry at or before the position it wants and
+ * walks the records from there, so the index costs 1/8 of a byte per event, not an entry per event: memory does
+ * not follow the length of the history. Chunks of fixed size, so growing never copies.
  */
 export class EventLocations {
-  private readonly chunks: Chunk[] = [];
+  private readonly chunks: Float64Array[] = [];
+  /** Positions recorded, and entries stored: one for each indexed position among them. */
   private count = 0;
+  private entries = 0;
 
   /** Positions recorded: the last one is `size`. */
   get size(): number {
     return this.count;
   }
 
-  /** Records the next position's record. */
-  push(location: RecordLocation): void {
-    const index = this.count % CHUNK_ENTRIES;
-    if (index === 0) this.chunks.push({ offsets: new Float64Array(CHUNK_ENTRIES), lengths: new Uint32Array(CHUNK_ENTRIES) });
-    const chunk = this.chunks[this.chunks.length - 1]!;
-    chunk.offsets[index] = location.offset;
-    chunk.lengths[index] = location.length;
-    this.count += 1;
+  /** Records that the next `events` positions are held by the record at `offset`. */
+  add(events: number, offset: number): void {
+    const first = this.count + 1;
+    this.count += events;
+    for (let position = nextIndexed(first); position <= this.count; position += POSITIONS_PER_ENTRY) this.push(offset);
   }
 
-  /** The record holding the event at `position` (1 ..= size). */
-  at(position: number): RecordLocation {
+  /** The indexed position at or before `position` (1 ..= size), and the offset of its record. */
+  scanStart(position: number): ScanStart {
     if (!Number.isInteger(position) || position < 1 || position > this.count) throw new RangeError(`no event at position ${position}`);
-    const chunk = this.chunks[Math.floor((position - 1) / CHUNK_ENTRIES)]!;
-    const index = (position - 1) % CHUNK_ENTRIES;
-    return { offset: chunk.offsets[index]!, length: chunk.lengths[index]! };
+    const entry = Math.floor((position - 1) / POSITIONS_PER_ENTRY);
+    const offset = this.chunks[Math.floor(entry / CHUNK_ENTRIES)]![entry % CHUNK_ENTRIES]!;
+    return { position: entry * POSITIONS_PER_ENTRY + 1, offset };
   }
 
-  /** The recorded entries, chunk by chunk, as views (for a checkpoint). */
-  *parts(): Iterable<{ offsets: Float64Array; lengths: Uint32Array }> {
-    for (let index = 0; index < this.chunks.length; index++) {
-      const entries = Math.min(CHUNK_ENTRIES, this.count - index * CHUNK_ENTRIES);
-      yield { offsets: this.chunks[index]!.offsets.subarray(0, entries), lengths: this.chunks[index]!.lengths.subarray(0, entries) };
-    }
+  /** The entries, chunk by chunk, as views (for a checkpoint). */
+  *parts(): Iterable<Float64Array> {
+    for (let index = 0; index < this.chunks.length; index++) yield this.chunks[index]!.subarray(0, Math.min(CHUNK_ENTRIES, this.entries - index * CHUNK_ENTRIES));
   }
 
-  /** Appends `count` entries that `fill` writes into the arrays it is given (from a checkpoint). */
-  async restore(count: number, fill: (offsets: Float64Array, lengths: Uint32Array) => Promise<void>): Promise<void> {
-    if (this.count % CHUNK_ENTRIES !== 0) throw new Error("restore needs a whole number of chunks before it");
-    for (let remaining = count; remaining > 0; ) {
-      const entries = Math.min(CHUNK_ENTRIES, remaining);
-      const chunk = { offsets: new Float64Array(CHUNK_ENTRIES), lengths: new Uint32Array(CHUNK_ENTRIES) };
-      await fill(chunk.offsets.subarray(0, entries), chunk.lengths.subarray(0, entries));
+  /** Restores `size` positions whose entries `fill` writes into the arrays it is given, chunk by chunk (from a checkpoint). */
+  async restore(size: number, fill: (offsets: Float64Array) => Promise<void>): Promise<void> {
+    if (this.count !== 0) throw new Error("restore needs an empty index");
+    for (let remaining = entriesFor(size); remaining > 0; remaining -= CHUNK_ENTRIES) {
+      const chunk = new Float64Array(CHUNK_ENTRIES);
+      await fill(chunk.subarray(0, Math.min(CHUNK_ENTRIES, remaining)));
       this.chunks.push(chunk);
-      this.count += entries;
-      remaining -= entries;
     }
+    this.count = size;
+    this.entries = entriesFor(size);
   }
 
   /** Bytes the arrays take. */
   get allocatedBytes(): number {
-    return this.chunks.length * CHUNK_ENTRIES * 12;
+    return this.chunks.length * CHUNK_ENTRIES * 8;
   }
+
+  private push(offset: number): void {
+    if (this.entries % CHUNK_ENTRIES === 0) this.chunks.push(new Float64Array(CHUNK_ENTRIES));
+    this.chunks[this.chunks.length - 1]![this.entries % CHUNK_ENTRIES] = offset;
+    this.entries += 1;
+  }
+}
+
+/** The first indexed position at or after `position`. */
+function nextIndexed(position: number): number {
+  return Math.ceil((position - 1) / POSITIONS_PER_ENTRY) * POSITIONS_PER_ENTRY + 1;
+}
+
+function entriesFor(size: number): number {
+  return Math.ceil(size / POSITIONS_PER_ENTRY);
 }

@@ -9,15 +9,15 @@ import { OutcomeRegistry, type LogChunk } from "./outcome-registry";
 import { SequentialFileReader } from "./sequential-file-reader";
 
 export const CHECKPOINT_FILE_NAME = "index.checkpoint";
-const MAGIC = Buffer.from("RECQIDX1", "latin1");
+const MAGIC = Buffer.from("RECQIDX2", "latin1");
 
 /*
  * The indexes as they stood after a prefix of the journal, so that opening replays only what follows. Layout (LE):
  *
- *   "RECQIDX1", f64 journalLength, f64 lastOffset, u32 lastLength, u32 lastChecksum, f64 records,
- *   f64 events, then per 65,536 events: f64[] offsets, u32[] lengths,
+ *   "RECQIDX2", f64 journalLength, f64 lastOffset, u32 lastLength, u32 lastChecksum, f64 records,
+ *   f64 events, then the sparse position index: f64[] offsets, one per 64 events, in chunks of 65,536,
  *   f64 aggregates, then per aggregate: str key, f64 sequence, u8 hasSnapshot, [f64 offset, u32 length],
- *                                        u32 count, f64[count] positions after the snapshot,
+ *                                        u32 count, f64[count] records after the snapshot (offset, length pairs),
  *   outcome parts: u32 count, f64[] offsets, u32[] lengths, f64[] times, f64[] hashes; a count of 0 ends them,
  *   u32 CRC-32 of everything before it.
  *
@@ -95,7 +95,7 @@ export async function loadCheckpoint(directory: string, journal: { handle: FileH
 async function writeIndex(writer: CheckpointWriter, index: EventIndex): Promise<void> {
   const { locations, streams } = index.parts();
   await writer.f64(locations.size).flush();
-  for (const part of locations.parts()) await writer.arrays([part.offsets, part.lengths]);
+  for (const part of locations.parts()) await writer.arrays([part]);
   await writer.f64(streams.size).flush();
   for (const [key, stream] of streams) {
     writer.string(key).f64(stream.sequence).u8(stream.snapshot === undefined ? 0 : 1);
@@ -106,10 +106,7 @@ async function writeIndex(writer: CheckpointWriter, index: EventIndex): Promise<
 
 async function readIndex(reader: CheckpointReader): Promise<EventIndex> {
   const locations = new EventLocations();
-  await locations.restore(await reader.f64(), async (offsets, lengths) => {
-    await reader.fill(offsets);
-    await reader.fill(lengths);
-  });
+  await locations.restore(await reader.f64(), (offsets) => reader.fill(offsets));
   const streams = new Map<string, AggregateStream>();
   for (let remaining = await reader.f64(); remaining > 0; remaining--) {
     const key = await reader.string();

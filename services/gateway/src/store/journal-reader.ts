@@ -48,13 +48,7 @@ export class JournalReader {
   }
 
   private decodeAt(span: Buffer, location: RecordLocation, spanStart: number): JournalRecord {
-    const frame = span.subarray(location.offset - spanStart, location.offset - spanStart + location.length);
-    const header = frame.subarray(0, FRAME_HEADER_BYTES);
-    const body = frame.subarray(FRAME_HEADER_BYTES);
-    if (header.readUInt32LE(0) !== body.length || !frameChecksumMatches(header, body)) {
-      throw new Error(`the journal ${this.filePath} no longer holds the record it held at byte ${location.offset}: the file was changed or damaged`);
-    }
-    return decodeJournalRecord(body);
+    return decodeFrame(span.subarray(location.offset - spanStart, location.offset - spanStart + location.length), location, this.filePath);
   }
 
   private async readFully(target: Buffer, position: number): Promise<void> {
@@ -65,12 +59,23 @@ export class JournalReader {
     }
   }
 
-  private track<T>(read: Promise<T>): Promise<T> {
+  /** Counts `read` as in flight until it settles (for reads made with other means, such as a `JournalScanner`). */
+  track<T>(read: Promise<T>): Promise<T> {
     this.inFlight.add(read);
     const forget = () => this.inFlight.delete(read);
     read.then(forget, forget);
     return read;
   }
+}
+
+/** Checks a frame read back against its checksum and decodes it; a mismatch means the file changed under the store. */
+export function decodeFrame(frame: Buffer, location: RecordLocation, filePath: string): JournalRecord {
+  const header = frame.subarray(0, FRAME_HEADER_BYTES);
+  const body = frame.subarray(FRAME_HEADER_BYTES);
+  if (frame.length !== location.length || header.readUInt32LE(0) !== body.length || !frameChecksumMatches(header, body)) {
+    throw new Error(`the journal ${filePath} no longer holds the record it held at byte ${location.offset}: the file was changed or damaged`);
+  }
+  return decodeJournalRecord(body);
 }
 
 /** Distinct locations in file order, grouped into runs that each take one read. */

@@ -9,7 +9,7 @@ export class SequentialFileReader {
   private windowStart = 0;
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly handle: Pick<FileHandle, "read">,
     private readonly fileSize: number,
     private readonly readAheadBytes = 1024 * 1024,
   ) {}
