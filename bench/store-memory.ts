@@ -4,7 +4,8 @@
 // appends in flight; at each size (default 1,000,000 and 10,000,000 events) prints the RSS and heap (after a full
 // GC), the journal's size, the append rate, the time close takes (it writes the index checkpoint), and the time
 // and memory of reopening the journal in a fresh process: from the checkpoint, and by replaying the whole journal.
-// Appending stops at the time bound (default 30 minutes) and reports the last size reached.
+// Appending stops at the time bound (default 30 minutes) and reports the last size reached. BENCH_OUTCOME_RETENTION_MS
+// shortens the outcomes' retention (24 h by default, which keeps every outcome of the run), to see the rest alone.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
@@ -16,6 +17,7 @@ import { CHECKPOINT_FILE_NAME } from "@recq-mesh/gateway/internal/store/index-ch
 import { TodoItemAdded, TodoListState } from "@recq-mesh/todo/gen/todo/v1/events";
 
 const AGGREGATES = 10_000;
+const OPTIONS = { outcomeRetentionMs: process.env.BENCH_OUTCOME_RETENTION_MS ? Number(process.env.BENCH_OUTCOME_RETENTION_MS) : undefined };
 const IN_FLIGHT = 256;
 const SNAPSHOT_EVERY = 100;
 
@@ -78,7 +80,7 @@ function reopenInChild(directory: string): { openMs: number; memory: Memory; eve
 
 async function reopen(directory: string): Promise<void> {
   const started = process.hrtime.bigint();
-  const store = await EmbeddedEventStore.open({ directory });
+  const store = await EmbeddedEventStore.open({ directory, ...OPTIONS });
   const openMs = Number(process.hrtime.bigint() - started) / 1e6;
   const events = await store.headPosition();
   process.stdout.write(JSON.stringify({ openMs: Math.round(openMs), memory: memory(), events }));
@@ -89,10 +91,11 @@ async function run(sizes: number[], minutes: number): Promise<void> {
   const directory = await mkdtemp(path.join(tmpdir(), "recq-bench-store-"));
   const deadline = Date.now() + minutes * 60_000;
   const sequences = new Uint32Array(AGGREGATES);
-  console.log(`node ${process.version}, ${AGGREGATES} aggregates, ${IN_FLIGHT} appends in flight; baseline ${JSON.stringify(memory())}`);
+  const retention = OPTIONS.outcomeRetentionMs === undefined ? "24 h" : `${OPTIONS.outcomeRetentionMs} ms`;
+  console.log(`node ${process.version}, ${AGGREGATES} aggregates, ${IN_FLIGHT} appends in flight, outcome retention ${retention}; baseline ${JSON.stringify(memory())}`);
   try {
     for (const size of sizes) {
-      const store = await EmbeddedEventStore.open({ directory });
+      const store = await EmbeddedEventStore.open({ directory, ...OPTIONS });
       const started = Date.now();
       const appended = await appendUntil(store, sequences, size, deadline);
       const seconds = (Date.now() - started) / 1000;
@@ -110,7 +113,8 @@ async function run(sizes: number[], minutes: number): Promise<void> {
       console.log(
         `${head.toLocaleString("en")} events: journal ${mib(stats.journalBytes)}, ` +
           `${Math.round(appended / seconds).toLocaleString("en")} events/s appending (${seconds.toFixed(0)} s), ` +
-          `${stats.aggregates.toLocaleString("en")} aggregates, ${stats.outcomes.toLocaleString("en")} outcomes held, cache ${mib(stats.cachedBytes)}; ` +
+          `${stats.aggregates.toLocaleString("en")} aggregates, ${stats.outcomes.toLocaleString("en")} outcomes held; ` +
+          `position index ${mib(stats.positionIndexBytes)}, outcome index ${mib(stats.outcomeIndexBytes)}, cache ${mib(stats.cachedBytes)}; ` +
           `RSS ${live.rssMiB} MiB, heap ${live.heapMiB} MiB, external ${live.externalMiB} MiB\n` +
           `  close ${closeSeconds.toFixed(1)} s (checkpoint ${mib(checkpointBytes)}); ` +
           `reopen from the checkpoint ${(fromCheckpoint.openMs / 1000).toFixed(1)} s, then RSS ${fromCheckpoint.memory.rssMiB} MiB, heap ${fromCheckpoint.memory.heapMiB} MiB; ` +
