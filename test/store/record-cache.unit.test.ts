@@ -82,17 +82,26 @@ describe("event locations", () => {
     }
     assert.throws(() => locations.scanStart(0), RangeError);
     assert.throws(() => locations.scanStart(locations.size + 1), RangeError);
-    assert.equal(locations.allocatedBytes, 2 * 65_536 * 8);
+    assert.equal(locations.allocatedBytes, 2 * 65_536 * 8 + 4096 * 8);
   });
 
   test("keeps an entry for a record of many events that spans indexed positions", () => {
     const locations = new EventLocations();
     locations.add(10, 8);
     locations.add(200, 500);
+    locations.add(5000, 9000);
     assert.deepEqual([locations.scanStart(64), locations.scanStart(65), locations.scanStart(200)], [
       { position: 1, offset: 8 },
       { position: 65, offset: 500 },
       { position: 193, offset: 500 },
     ]);
+  });
+
+  test("starts a read of one of the last 4,096 positions at its own record", () => {
+    const locations = new EventLocations();
+    for (let record = 0; record < 5000; record++) locations.add(1, 8 + record * 10);
+    assert.deepEqual(locations.scanStart(5000), { position: 5000, offset: 8 + 4999 * 10 });
+    assert.deepEqual(locations.scanStart(905), { position: 905, offset: 8 + 904 * 10 });
+    assert.deepEqual(locations.scanStart(904), { position: 897, offset: 8 + 896 * 10 }, "older ones start at the index entry before them");
   });
 });

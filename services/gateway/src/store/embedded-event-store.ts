@@ -55,9 +55,11 @@ interface OpenedParts extends RecoveredJournal {
 
 /**
  * The embedded System State Store: an append-only journal file, fdatasync'd with group commit, and in-memory
- * indexes rebuilt from it on open. Events and snapshots stay in the journal: the index holds where they are
- * (`EventIndex`), a bounded cache holds the records last committed or read (`RecordCache`), and the rest is read
- * back from the file by location (`JournalReader`). So memory follows the aggregates and the cache's bound, not
+ * indexes rebuilt from it on open (or loaded from the index checkpoint written on close, see `index-checkpoint.ts`).
+ * Events and snapshots stay in the journal: the index holds where they are (`EventIndex`), a bounded cache holds
+ * the records last committed or read (`RecordCache`), and the rest is read back from the file, an aggregate's
+ * records by location (`JournalReader`), a consumer's batch by walking the journal from a sparse index entry
+ * (`JournalScanner`). So memory follows the aggregates, the outcomes within retention and the cache's bound, not
  * the length of the history.
  *
  * Ordering: `append` checks the expected sequence and takes its positions synchronously, against durable and
