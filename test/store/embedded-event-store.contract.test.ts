@@ -253,6 +253,19 @@ describe("embedded event store: index checkpoint", () => {
     }
   });
 
+  test("is ignored when a damaged count claims more entries than it holds, before allocating them", async () => {
+    const { directory } = await journalWith(3);
+    const checkpoint = path.join(directory, CHECKPOINT_FILE_NAME);
+    const bytes = await readFile(checkpoint);
+    bytes.writeDoubleLE(2 ** 40, 40); // the event count, right after the header's five fields
+    await writeFile(checkpoint, bytes);
+    const warnings: string[] = [];
+    const store = await EmbeddedEventStore.open({ directory, logger: recordingFields(warnings) });
+    assert.match(warnings.join("\n"), /it claims \d+ entries at byte 48, more than it holds/);
+    await assertCommands(store, 3);
+    await store.close();
+  });
+
   test("still lets a torn tail after it be cut off", async () => {
     const { directory, journal } = await journalWith(3);
     const cleanLength = (await stat(journal)).size;

@@ -2,7 +2,7 @@ import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
 import { EventIndex, type AggregateStream } from "./event-index";
-import { EventLocations, type RecordLocation } from "./event-locations";
+import { EventLocations, POSITIONS_PER_ENTRY, type RecordLocation } from "./event-locations";
 import { syncDirectory } from "./journal-file";
 import { FRAME_HEADER_BYTES } from "./journal-frame";
 import { OutcomeRegistry, type LogChunk } from "./outcome-registry";
@@ -106,13 +106,15 @@ async function writeIndex(writer: CheckpointWriter, index: EventIndex): Promise<
 
 async function readIndex(reader: CheckpointReader): Promise<EventIndex> {
   const locations = new EventLocations();
-  await locations.restore(await reader.f64(), (offsets) => reader.fill(offsets));
+  const events = await reader.f64();
+  reader.holding(Math.ceil(events / POSITIONS_PER_ENTRY), 8);
+  await locations.restore(events, (offsets) => reader.fill(offsets));
   const streams = new Map<string, AggregateStream>();
   for (let remaining = await reader.f64(); remaining > 0; remaining--) {
     const key = await reader.string();
     const sequence = await reader.f64();
     const snapshot = (await reader.u8()) === 1 ? { offset: await reader.f64(), length: await reader.u32() } : undefined;
-    const positions = new Float64Array(await reader.u32());
+    const positions = new Float64Array(reader.holding(await reader.u32(), 8));
     await reader.fill(positions);
     streams.set(key, { sequence, snapshot, afterSnapshot: Array.from(positions) });
   }
@@ -120,6 +122,7 @@ async function readIndex(reader: CheckpointReader): Promise<EventIndex> {
 }
 
 async function readOutcomePart(reader: CheckpointReader, count: number): Promise<LogChunk> {
+  reader.holding(count, 28);
   const part = { offsets: new Float64Array(count), lengths: new Uint32Array(count), times: new Float64Array(count), hashes: new Float64Array(count) };
   for (const array of [part.offsets, part.lengths, part.times, part.hashes]) await reader.fill(array);
   return part;
@@ -251,6 +254,12 @@ class CheckpointReader {
     this.position += length;
     this.checksum = crc32(bytes, this.checksum);
     return bytes;
+  }
+
+  /** `count`, once it is clear the file has `count` × `bytesEach` more bytes: a damaged count allocates nothing. */
+  holding(count: number, bytesEach: number): number {
+    if (this.position + count * bytesEach > this.size) throw new Error(`it claims ${count} entries at byte ${this.position}, more than it holds`);
+    return count;
   }
 
   async u8(): Promise<number> {
