@@ -25,6 +25,25 @@ describe("the gateway's choice of store", () => {
     }
   });
 
+  it("bounds the embedded store's cache by RECQ_STORE_CACHE_BYTES", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "recq-open-store-"));
+    try {
+      const config = loadGatewayConfig(["--data-dir", dir], { RECQ_STORE_CACHE_BYTES: "4096" });
+      const { store } = await openEventStore(config, {}, silentLogger);
+      assert.ok(store instanceof EmbeddedEventStore);
+      for (let n = 0; n < 20; n++) {
+        const events = [{ type: "test.v1.Happened", payload: Buffer.alloc(1000, n), metadata: {} }];
+        assert.equal((await store.append({ aggregateType: "Test", aggregateId: "a", expectedSequence: n, commandId: `c${n}`, events })).kind, "appended");
+      }
+      const { cachedBytes, cachedRecords } = store.stats();
+      assert.ok(cachedBytes <= 4096 && cachedRecords >= 1, `the cache holds ${cachedRecords} records, ${cachedBytes} bytes`);
+      assert.equal((await store.readAll(0, 100)).length, 20);
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("with MONGODB_URI set, refuses a bad RECQ_MONGODB_DATABASE before connecting", async () => {
     const config = loadGatewayConfig([], {});
     await assert.rejects(openEventStore(config, { MONGODB_URI: "mongodb://127.0.0.1:9", RECQ_MONGODB_DATABASE: "no.dots" }, silentLogger), /RECQ_MONGODB_DATABASE/);

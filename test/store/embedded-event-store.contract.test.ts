@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { appendFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, test } from "@jest/globals";
 import { EmbeddedEventStore, JOURNAL_FILE_NAME, type EmbeddedEventStoreOptions } from "@recq-mesh/gateway/internal/store/embedded-event-store";
 import type { StoreLogger } from "@recq-mesh/gateway/internal/store/embedded-store-options";
-import type { AppendRequest, AppendResult } from "@recq-mesh/gateway/internal/store/event-store";
+import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
+import { CHECKPOINT_FILE_NAME } from "@recq-mesh/gateway/internal/store/index-checkpoint";
 import { JOURNAL_MAGIC } from "@recq-mesh/gateway/internal/store/journal-file";
 import { JournalCorruptionError } from "@recq-mesh/gateway/internal/store/journal-replay";
 import { compiledScript } from "../support/repository";
@@ -30,15 +31,21 @@ function freshDirectory(): string {
   return path.join(scratch, `store-${directories}`);
 }
 
-runEventStoreContract("embedded", async ({ outcomeRetentionMs }) => {
-  const directory = freshDirectory();
-  let current = await EmbeddedEventStore.open({ directory, outcomeRetentionMs });
-  return {
-    store: current,
-    reopen: async () => (current = await EmbeddedEventStore.open({ directory, outcomeRetentionMs })),
-    cleanup: () => current.close(),
+function contractStore(cacheBytes?: number) {
+  return async ({ outcomeRetentionMs }: { outcomeRetentionMs: number }) => {
+    const directory = freshDirectory();
+    let current = await EmbeddedEventStore.open({ directory, outcomeRetentionMs, cacheBytes });
+    return {
+      store: current,
+      reopen: async () => (current = await EmbeddedEventStore.open({ directory, outcomeRetentionMs, cacheBytes })),
+      cleanup: () => current.close(),
+    };
   };
-});
+}
+
+runEventStoreContract("embedded", contractStore());
+// A cache too small for any record: every read goes to the journal file.
+runEventStoreContract("embedded, every read from the journal", contractStore(1));
 
 describe("embedded event store: journal", () => {
   test("creates its data folder and a journal with the format header", async () => {
@@ -94,8 +101,9 @@ describe("embedded event store: journal", () => {
     await store.close();
   });
 
-  test("refuses to open a journal damaged before its last record", async () => {
+  test("refuses to open a journal damaged before its last record, when it replays it", async () => {
     const { directory, journal } = await journalWith(3);
+    await rm(path.join(directory, CHECKPOINT_FILE_NAME));
     await flipByte(journal, JOURNAL_MAGIC.length + 20);
     await assert.rejects(EmbeddedEventStore.open({ directory }), (error: unknown) => {
       assert.ok(error instanceof JournalCorruptionError);
@@ -120,6 +128,164 @@ describe("embedded event store: journal", () => {
     await assert.rejects(EmbeddedEventStore.open({ directory }), /already open/);
     await store.close();
     await EmbeddedEventStore.open({ directory }).then((again) => again.close());
+  });
+});
+
+describe("embedded event store: memory", () => {
+  test("answers the same from the journal as from its cache, before and after a restart", async () => {
+    const directory = freshDirectory();
+    const cached = await EmbeddedEventStore.open({ directory });
+    const appendedEvents = await appendVariety(cached);
+    const fromCache = await everythingIn(cached);
+    assert.deepEqual(fromCache.all, appendedEvents);
+    assert.ok(cached.stats().cachedRecords > 0);
+    await cached.close();
+
+    const uncached = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
+    assert.deepEqual(await everythingIn(uncached), fromCache);
+    assert.equal(uncached.stats().cachedRecords, 0);
+    await uncached.close();
+  });
+
+  test("keeps its cache within cacheBytes and reads what it evicted back from the journal", async () => {
+    const cacheBytes = 16 * 1024;
+    const store = await EmbeddedEventStore.open({ directory: freshDirectory(), cacheBytes });
+    const appendedEvents: StoredEvent[] = [];
+    for (let n = 0; n < 100; n++) appendedEvents.push(...appendedOf(await store.append(request(`agg-${n % 10}`, 2 * Math.floor(n / 10), `c${n}`, 2, 500))));
+    const { cachedBytes, cachedRecords } = store.stats();
+    assert.ok(cachedBytes <= cacheBytes && cachedBytes > cacheBytes / 2, `the cache holds ${cachedBytes} bytes`);
+    assert.ok(cachedRecords < 100, `the cache holds ${cachedRecords} of 100 records`);
+    assert.deepEqual(await store.readAll(0, 1000), appendedEvents);
+    assert.deepEqual((await store.readAggregate("Test", "agg-0")).events, appendedEvents.filter((e) => e.aggregateId === "agg-0"));
+    await store.close();
+  });
+
+  test("reads a consumer's batch of large events in several bounded reads", async () => {
+    const store = await EmbeddedEventStore.open({ directory: freshDirectory(), cacheBytes: 1 });
+    const appendedEvents: StoredEvent[] = [];
+    for (let n = 0; n < 8; n++) appendedEvents.push(...appendedOf(await store.append(request("big", n * 5, `big-${n}`, 5, 64 * 1024))));
+    const events = await store.readAll(0, 100);
+    assert.deepEqual(events, appendedEvents);
+    assert.equal(events.reduce((sum, e) => sum + e.payload.length, 0), 40 * 64 * 1024);
+    await store.close();
+  });
+
+  test("refuses to answer with a record the journal no longer holds", async () => {
+    const { directory, journal } = await journalWith(3);
+    const store = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
+    await flipByte(journal, (await stat(journal)).size - 2);
+    await assert.rejects(store.readAll(0, 10), /no longer holds the record it held at byte \d+: the file was changed or damaged/);
+    assert.equal((await store.readAll(0, 2)).length, 2);
+    await store.close();
+  });
+
+  test("rejects a cacheBytes that is not a positive integer", async () => {
+    await assert.rejects(EmbeddedEventStore.open({ directory: freshDirectory(), cacheBytes: 0 }), /cacheBytes must be a positive integer/);
+  });
+});
+
+describe("embedded event store: index checkpoint", () => {
+  test("is written on close and read on open instead of replaying, with the same answers", async () => {
+    const directory = freshDirectory();
+    const store = await EmbeddedEventStore.open({ directory });
+    await appendVariety(store);
+    const before = { ...(await everythingIn(store)), outcomes: await outcomesIn(store) };
+    await store.close();
+    const journalBytes = (await stat(path.join(directory, JOURNAL_FILE_NAME))).size;
+
+    const fromCheckpoint = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
+    assert.equal(fromCheckpoint.recovery.checkpointBytes, journalBytes);
+    assert.deepEqual({ ...(await everythingIn(fromCheckpoint)), outcomes: await outcomesIn(fromCheckpoint) }, before);
+    const records = fromCheckpoint.recovery.records;
+    await fromCheckpoint.close();
+
+    await rm(path.join(directory, CHECKPOINT_FILE_NAME));
+    const replayed = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
+    assert.equal(replayed.recovery.checkpointBytes, 0);
+    assert.equal(replayed.recovery.records, records);
+    assert.deepEqual({ ...(await everythingIn(replayed)), outcomes: await outcomesIn(replayed) }, before);
+    await replayed.close();
+  });
+
+  test("of an earlier prefix (as a crash leaves it) is used, and the records after it replayed", async () => {
+    const { directory } = await journalWith(3);
+    const checkpoint = path.join(directory, CHECKPOINT_FILE_NAME);
+    await copyFile(checkpoint, `${checkpoint}.earlier`);
+    const covered = (await stat(path.join(directory, JOURNAL_FILE_NAME))).size;
+    const store = await EmbeddedEventStore.open({ directory });
+    for (let n = 3; n < 6; n++) appended(await store.append(request("a", n, `c${n + 1}`, 1)));
+    await store.close();
+    await copyFile(`${checkpoint}.earlier`, checkpoint);
+
+    const reopened = await EmbeddedEventStore.open({ directory });
+    assert.equal(reopened.recovery.checkpointBytes, covered);
+    assert.equal(reopened.recovery.records, 6);
+    await assertCommands(reopened, 6);
+    assert.equal((await reopened.readAggregate("Test", "a")).sequence, 6);
+    appended(await reopened.append(request("a", 6, "c7", 1)));
+    await reopened.close();
+  });
+
+  test("is ignored, with a warning, when the journal no longer holds what it covers", async () => {
+    const { directory, journal } = await journalWith(4);
+    const lengths = await recordEnds(directory, 4);
+    await truncate(journal, lengths[2]);
+    const warnings: string[] = [];
+    const store = await EmbeddedEventStore.open({ directory, logger: recordingFields(warnings) });
+    assert.equal(store.recovery.checkpointBytes, 0);
+    assert.equal(store.recovery.records, 3);
+    assert.match(warnings.join("\n"), /index checkpoint was ignored.*covers \d+ bytes of the journal, which has \d+/);
+    await assertCommands(store, 3);
+    assert.equal(await store.findOutcome("c4"), undefined);
+    await store.close();
+  });
+
+  test("is ignored when damaged or cut short, and the journal replayed", async () => {
+    for (const damage of [(file: string) => flipByte(file, 40), async (file: string) => truncate(file, (await stat(file)).size - 3)]) {
+      const { directory } = await journalWith(3);
+      await damage(path.join(directory, CHECKPOINT_FILE_NAME));
+      const warnings: string[] = [];
+      const store = await EmbeddedEventStore.open({ directory, logger: recordingFields(warnings) });
+      assert.equal(store.recovery.checkpointBytes, 0);
+      assert.match(warnings.join("\n"), /index checkpoint was ignored.*(checksum does not match|could not be read|no longer holds)/);
+      await assertCommands(store, 3);
+      await store.close();
+    }
+  });
+
+  test("is ignored when a damaged count claims more entries than it holds, before allocating them", async () => {
+    const { directory } = await journalWith(3);
+    const checkpoint = path.join(directory, CHECKPOINT_FILE_NAME);
+    const bytes = await readFile(checkpoint);
+    bytes.writeDoubleLE(2 ** 40, 40); // the event count, right after the header's five fields
+    await writeFile(checkpoint, bytes);
+    const warnings: string[] = [];
+    const store = await EmbeddedEventStore.open({ directory, logger: recordingFields(warnings) });
+    assert.match(warnings.join("\n"), /it claims \d+ entries at byte 48, more than it holds/);
+    await assertCommands(store, 3);
+    await store.close();
+  });
+
+  test("still lets a torn tail after it be cut off", async () => {
+    const { directory, journal } = await journalWith(3);
+    const cleanLength = (await stat(journal)).size;
+    await appendFile(journal, Buffer.from("half a record"));
+    const store = await EmbeddedEventStore.open({ directory });
+    assert.equal(store.recovery.checkpointBytes, cleanLength);
+    assert.equal(store.recovery.tornTail?.offset, cleanLength);
+    assert.equal((await stat(journal)).size, cleanLength);
+    appended(await store.append(request("a", 3, "c4", 1)));
+    await assertCommands(store, 4);
+    await store.close();
+  });
+
+  test("leaves damage inside what it covers to be found when that record is read", async () => {
+    const { directory, journal } = await journalWith(3);
+    await flipByte(journal, JOURNAL_MAGIC.length + 20);
+    const store = await EmbeddedEventStore.open({ directory });
+    assert.ok(store.recovery.checkpointBytes > 0);
+    await assert.rejects(store.readAll(0, 1), /no longer holds the record it held at byte 8/);
+    await store.close();
   });
 });
 
@@ -295,6 +461,45 @@ function appended(result: AppendResult): void {
   assert.equal(result.kind, "appended", `expected an append, got ${JSON.stringify(result)}`);
 }
 
+function appendedOf(result: AppendResult): StoredEvent[] {
+  assert.equal(result.kind, "appended", `expected an append, got ${JSON.stringify(result)}`);
+  return result.kind === "appended" ? result.events : [];
+}
+
+/**
+ * Commands of every shape, on three aggregates: several events each, metadata, snapshots (with events and alone),
+ * commands without an aggregate, and failures between them. Returns the events as the appends acknowledged them.
+ */
+async function appendVariety(store: EmbeddedEventStore): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  const sequences = new Map<string, number>();
+  for (let n = 0; n < 30; n++) {
+    const aggregateId = `agg-${n % 3}`;
+    const sequence = sequences.get(aggregateId) ?? 0;
+    const command = request(aggregateId, sequence, `v${n}`, 1 + (n % 4), 10 + n);
+    command.events.forEach((event, i) => (event.metadata = { n: String(n), i: String(i), "tracé": "ü" }));
+    const after = sequence + command.events.length;
+    if (n % 7 === 3) command.snapshot = { sequence: after, type: "test.v1.State", payload: Buffer.from(`state of ${aggregateId} at ${after}`) };
+    events.push(...appendedOf(await store.append(command)));
+    sequences.set(aggregateId, after);
+    if (n % 5 === 0) await store.recordFailure({ commandId: `f${n}`, code: 9, message: "no", reason: "TEST" });
+    if (n % 6 === 0) appended(await store.append({ aggregateType: "Test", aggregateId: "", expectedSequence: 0, commandId: `o${n}`, events: [] }));
+    if (n === 20) {
+      const snapshot = { sequence: after, type: "test.v1.State", payload: Buffer.from("alone") };
+      appended(await store.append({ aggregateType: "Test", aggregateId, expectedSequence: after, commandId: "snapshot-alone", events: [], snapshot }));
+    }
+  }
+  return events;
+}
+
+async function everythingIn(store: EventStore): Promise<{ all: StoredEvent[]; aggregates: unknown[] }> {
+  const all = await store.readAll(0, 10_000);
+  // Batches from every position: each starts from the sparse index's entry before it and walks the journal.
+  for (let after = 0; after <= all.length; after++) assert.deepEqual(await store.readAll(after, 7), all.slice(after, after + 7));
+  const aggregates = await Promise.all(["agg-0", "agg-1", "agg-2", "none"].map((id) => store.readAggregate("Test", id)));
+  return { all, aggregates };
+}
+
 /** A closed journal of `count` one-event commands c1..cN on aggregate "a". */
 async function journalWith(count: number): Promise<{ directory: string; journal: string }> {
   const directory = freshDirectory();
@@ -320,6 +525,27 @@ async function flipByte(file: string, offset: number): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** A logger that keeps each message with its fields. */
+function recordingFields(lines: string[]): StoreLogger {
+  return { warn: (message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`), error: (message) => lines.push(`error: ${message}`) };
+}
+
+/** Where each of the first `count` records of the journal ends, by reading their frame headers. */
+async function recordEnds(directory: string, count: number): Promise<number[]> {
+  const journal = await readFile(path.join(directory, JOURNAL_FILE_NAME));
+  const ends: number[] = [];
+  for (let offset = JOURNAL_MAGIC.length; ends.length < count; ) {
+    offset += 8 + journal.readUInt32LE(offset);
+    ends.push(offset);
+  }
+  return ends;
+}
+
+async function outcomesIn(store: EventStore): Promise<unknown[]> {
+  const ids = ["v0", "v7", "v29", "f0", "f25", "o0", "o24", "snapshot-alone", "never"];
+  return Promise.all(ids.map((id) => store.findOutcome(id)));
 }
 
 function recordingLogger(warnings: string[]): StoreLogger {

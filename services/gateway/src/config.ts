@@ -76,6 +76,8 @@ export interface GatewayLimits {
   admissionTolerancePercent: number;
   /** Subscriptions (server-streaming queries) open at once (RECQ_MAX_SUBSCRIPTIONS): 10,000. */
   maxSubscriptions: number;
+  /** Bytes of recent records the embedded store keeps decoded in memory (RECQ_STORE_CACHE_BYTES): 32 MiB. */
+  storeCacheBytes: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -106,6 +108,7 @@ export const defaultLimits: GatewayLimits = {
   minCallsInFlight: 32,
   admissionTolerancePercent: 200,
   maxSubscriptions: 10_000,
+  storeCacheBytes: 32 * 1024 * 1024,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -136,6 +139,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   minCallsInFlight: "RECQ_MIN_CALLS_IN_FLIGHT",
   admissionTolerancePercent: "RECQ_ADMISSION_TOLERANCE_PERCENT",
   maxSubscriptions: "RECQ_MAX_SUBSCRIPTIONS",
+  storeCacheBytes: "RECQ_STORE_CACHE_BYTES",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

@@ -1,10 +1,23 @@
-import type { AggregateHistory, SnapshotRecord, StoredEvent } from "./event-store";
+import { EventLocations, type RecordLocation, type ScanStart } from "./event-locations";
 import type { CommitRecord } from "./journal-record";
 
-/** One aggregate's stream: its events in sequence order (index = sequence - 1) and its latest snapshot. */
-interface AggregateStream {
-  events: StoredEvent[];
-  snapshot: SnapshotRecord | undefined;
+/** One aggregate's stream, without its payloads: its sequence, where its latest snapshot is, and what follows it. */
+export interface AggregateStream {
+  sequence: number;
+  /** The record holding the latest snapshot. */
+  snapshot: RecordLocation | undefined;
+  /**
+   * The records holding the events after the latest snapshot (all of them without one), in sequence order, as
+   * flat pairs: offset, length, offset, length, …
+   */
+  afterSnapshot: number[];
+}
+
+/** What `readAggregate` must read: the snapshot's record and the records of the events after it. */
+export interface AggregatePlan {
+  sequence: number;
+  snapshot: RecordLocation | undefined;
+  records: RecordLocation[];
 }
 
 /** A Map key for (aggregateType, aggregateId); the length prefix keeps distinct pairs distinct. */
@@ -13,60 +26,82 @@ export function aggregateKey(aggregateType: string, aggregateId: string): string
 }
 
 /**
- * The committed (durable) events, indexed by global position and by aggregate.
- *
- * Every event is kept in memory, payloads included: simple and fast, and acceptable for the embedded store's use
- * (development, tests, small deployments). Its memory grows with the journal; a large system uses MongoDB.
+ * The committed (durable) events, indexed by global position and by aggregate, without their contents: those stay
+ * in the journal and are read by location (see `JournalReader`, `RecordCache`). By position the index is sparse
+ * (`EventLocations`: 1/8 byte per event); by aggregate it holds, per aggregate, its key, a small object, and 16
+ * bytes for each record after its latest snapshot. So it grows with the aggregates and what follows their
+ * snapshots, not with the history.
  */
 export class EventIndex {
-  /** All events; the event at position p is at index p - 1, so `readAll` is a slice. */
-  private readonly events: StoredEvent[] = [];
-  private readonly streams = new Map<string, AggregateStream>();
+  /** An index over these parts, as a checkpoint restores them; empty by default. */
+  constructor(
+    private readonly locations = new EventLocations(),
+    private readonly streams = new Map<string, AggregateStream>(),
+  ) {}
+
+  /** What a checkpoint saves: the locations by position, and the streams by aggregate key. */
+  parts(): { locations: EventLocations; streams: ReadonlyMap<string, AggregateStream> } {
+    return { locations: this.locations, streams: this.streams };
+  }
 
   /** Position of the last committed event (0 when empty). */
   get head(): number {
-    return this.events.length;
+    return this.locations.size;
+  }
+
+  /** Aggregates with at least one event. */
+  get aggregates(): number {
+    return this.streams.size;
+  }
+
+  /** Bytes of the sparse position index's arrays (the streams come on top, per aggregate). */
+  get positionIndexBytes(): number {
+    return this.locations.allocatedBytes;
   }
 
   sequenceOf(key: string): number {
-    return this.streams.get(key)?.events.length ?? 0;
+    return this.streams.get(key)?.sequence ?? 0;
   }
 
   /**
-   * Adds a commit's events and snapshot. Throws if the record does not continue the index exactly (dense
-   * positions and sequences): the live store orders records so it never does, so on replay it means damage.
+   * Indexes a commit's events and snapshot, held by the record at `location`. Throws if the record does not
+   * continue the index exactly (dense positions and sequences): the live store orders records so it never does,
+   * so on replay it means damage.
    */
-  apply(record: CommitRecord): StoredEvent[] {
+  apply(record: CommitRecord, location: RecordLocation): void {
     if (record.aggregateId === "") {
       this.checkOutcomeOnly(record);
-      return [];
+      return;
     }
     const key = aggregateKey(record.aggregateType, record.aggregateId);
     this.checkContinues(record, key);
-    const stream = this.streamFor(key, record.events.length > 0 || record.snapshot !== undefined);
-    const stored = record.events.map((event, index) => this.toStored(record, event, index));
-    for (const event of stored) {
-      this.events.push(event);
-      stream?.events.push(event);
+    const count = record.events.length;
+    if (count === 0 && record.snapshot === undefined) return;
+    const stream = this.streamFor(key);
+    this.locations.add(count, location.offset);
+    stream.sequence = record.sequence;
+    if (record.snapshot !== undefined) {
+      stream.snapshot = { offset: location.offset, length: location.length };
+      stream.afterSnapshot = [];
+    } else {
+      stream.afterSnapshot.push(location.offset, location.length);
     }
-    if (stream !== undefined && record.snapshot !== undefined) stream.snapshot = record.snapshot;
-    return stored;
   }
 
-  history(aggregateType: string, aggregateId: string): AggregateHistory {
+  /** Where the aggregate's latest snapshot and the events after it are. */
+  plan(aggregateType: string, aggregateId: string): AggregatePlan {
     const stream = this.streams.get(aggregateKey(aggregateType, aggregateId));
-    if (stream === undefined) return { events: [], sequence: 0 };
-    const events = stream.events.slice(stream.snapshot?.sequence ?? 0);
-    const history: AggregateHistory = { events, sequence: stream.events.length };
-    if (stream.snapshot !== undefined) history.snapshot = stream.snapshot;
-    return history;
+    if (stream === undefined) return { sequence: 0, snapshot: undefined, records: [] };
+    const records: RecordLocation[] = [];
+    for (let index = 0; index < stream.afterSnapshot.length; index += 2) {
+      records.push({ offset: stream.afterSnapshot[index]!, length: stream.afterSnapshot[index + 1]! });
+    }
+    return { sequence: stream.sequence, snapshot: stream.snapshot, records };
   }
 
-  /** Events with position > `afterPosition`, at most `limit`. */
-  readAll(afterPosition: number, limit: number): StoredEvent[] {
-    const start = Math.max(0, Math.floor(afterPosition));
-    const count = Math.max(0, Math.floor(limit));
-    return this.events.slice(start, start + count);
+  /** Where to start reading the journal for the event at `position` (1 ..= head). */
+  scanStart(position: number): ScanStart {
+    return this.locations.scanStart(position);
   }
 
   private checkContinues(record: CommitRecord, key: string): void {
@@ -90,27 +125,12 @@ export class EventIndex {
     }
   }
 
-  private streamFor(key: string, create: boolean): AggregateStream | undefined {
+  private streamFor(key: string): AggregateStream {
     let stream = this.streams.get(key);
-    if (stream === undefined && create) {
-      stream = { events: [], snapshot: undefined };
+    if (stream === undefined) {
+      stream = { sequence: 0, snapshot: undefined, afterSnapshot: [] };
       this.streams.set(key, stream);
     }
     return stream;
-  }
-
-  private toStored(record: CommitRecord, event: CommitRecord["events"][number], index: number): StoredEvent {
-    const count = record.events.length;
-    return {
-      position: record.position - count + 1 + index,
-      aggregateType: record.aggregateType,
-      aggregateId: record.aggregateId,
-      sequence: record.sequence - count + 1 + index,
-      type: event.type,
-      payload: event.payload,
-      timeMs: record.timeMs,
-      commandId: record.commandId,
-      metadata: event.metadata,
-    };
   }
 }

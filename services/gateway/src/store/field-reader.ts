@@ -5,7 +5,7 @@ export class RecordFormatError extends Error {
 
 /**
  * Reads the fields `ChunkedFieldWriter` wrote, with bounds checks. Byte fields come back as views of the source
- * Buffer, not copies: replayed payloads share the memory the journal was read into.
+ * Buffer, not copies: decoded payloads share the memory the journal was read into.
  */
 export class FieldReader {
   private cursor = 0;

@@ -6,8 +6,8 @@ export type JournalFileHandle = Pick<FileHandle, "writev" | "datasync" | "trunca
 
 /** Where the writer reports each write's fate. Both are called synchronously, in journal order, and must not throw. */
 export interface GroupCommitTarget<W> {
-  /** The batch's bytes are written and fdatasync'd. */
-  durable(batch: readonly W[]): void;
+  /** The batch's bytes are written and fdatasync'd, starting at byte `offset` of the file, in batch order. */
+  durable(batch: readonly W[], offset: number): void;
   /**
    * A write or sync failed: the batch, and every write queued behind it (ordered against the failed batch, so no
    * longer valid), are rejected. The file was cut back to its last durable length when that was possible.
@@ -110,10 +110,11 @@ export class GroupCommitWriter<W extends { readonly encoded: EncodedRecord }> {
       await this.undo(batch, error instanceof Error ? error : new Error(String(error)));
       return;
     }
+    const offset = this.durableLength;
     this.durableLength += bytes;
     this.counters.records += batch.length;
     this.counters.bytes += bytes;
-    this.target.durable(batch);
+    this.target.durable(batch, offset);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
+import type { RecordLocation } from "./event-locations";
 import { RecordFormatError } from "./field-reader";
 import { JOURNAL_MAGIC } from "./journal-file";
 import { FRAME_HEADER_BYTES, MAX_FRAME_BODY_BYTES, frameChecksumMatches } from "./journal-frame";
@@ -35,7 +36,10 @@ export interface TornTail {
 }
 
 export interface ReplayResult {
+  /** Records replayed, counting those before `start`. */
   records: number;
+  /** The last complete record, if any (before `start` if none follows it). */
+  lastRecord: RecordLocation | undefined;
   /** Where the next record goes. */
   endOffset: number;
   tornTail: TornTail | undefined;
@@ -50,18 +54,24 @@ export interface ReplaySource {
    * next starts), so damage further from the end than this is corruption, not a torn tail.
    */
   maxTornTailBytes: number;
+  /** Where to begin, when a checkpoint already holds what comes before: a record boundary, and records before it. */
+  start?: { offset: number; records: number; lastRecord: RecordLocation };
 }
+
+/** Receives each replayed record with where its frame sits in the journal. */
+export type ReplayApply = (record: JournalRecord, location: RecordLocation) => void;
 
 /**
  * Reads every record in order and hands it to `apply`. Damage in the last write's reach — a record cut short, a
  * checksum mismatch in the final record, zeros to the end — is reported as a torn tail; any other damage, a record
  * that passes its checksum but does not decode, or one `apply` rejects, throws `JournalCorruptionError`.
  */
-export async function replayJournal(source: ReplaySource, apply: (record: JournalRecord) => void): Promise<ReplayResult> {
+export async function replayJournal(source: ReplaySource, apply: ReplayApply): Promise<ReplayResult> {
   const reader = new SequentialFileReader(source.handle, source.size);
-  let records = 0;
-  let offset = JOURNAL_MAGIC.length;
-  const damage = (end: number | undefined, reason: string) => classifyDamage(source, reader, { offset, end, reason, records });
+  let records = source.start?.records ?? 0;
+  let offset = source.start?.offset ?? JOURNAL_MAGIC.length;
+  let lastRecord = source.start?.lastRecord;
+  const damage = (end: number | undefined, reason: string) => classifyDamage(source, reader, { offset, end, reason, records, lastRecord });
   while (offset < source.size) {
     const header = await reader.slice(offset, FRAME_HEADER_BYTES);
     if (header === undefined) return damage(undefined, "an incomplete record header");
@@ -71,16 +81,17 @@ export async function replayJournal(source: ReplaySource, apply: (record: Journa
     const body = await reader.slice(offset + FRAME_HEADER_BYTES, bodyLength);
     if (body === undefined) return damage(end, "a record cut short by the end of the file");
     if (!frameChecksumMatches(header, body)) return damage(end, "a record whose checksum does not match");
-    applyRecord(source, { offset, records }, body, apply);
+    applyRecord(source, { offset, length: end - offset, records }, body, apply);
+    lastRecord = { offset, length: end - offset };
     records += 1;
     offset = end;
   }
-  return { records, endOffset: offset, tornTail: undefined };
+  return { records, lastRecord, endOffset: offset, tornTail: undefined };
 }
 
-function applyRecord(source: ReplaySource, at: { offset: number; records: number }, body: Buffer, apply: (record: JournalRecord) => void): void {
+function applyRecord(source: ReplaySource, at: RecordLocation & { records: number }, body: Buffer, apply: ReplayApply): void {
   try {
-    apply(decodeJournalRecord(body));
+    apply(decodeJournalRecord(body), { offset: at.offset, length: at.length });
   } catch (error) {
     const what = error instanceof RecordFormatError ? "a record that passes its checksum but does not decode" : "a record inconsistent with those before it";
     const detail = `${what} (${error instanceof Error ? error.message : String(error)})`;
@@ -94,6 +105,7 @@ interface Damage {
   end: number | undefined;
   reason: string;
   records: number;
+  lastRecord: RecordLocation | undefined;
 }
 
 async function classifyDamage(source: ReplaySource, reader: SequentialFileReader, damage: Damage): Promise<ReplayResult> {
@@ -110,6 +122,7 @@ async function classifyDamage(source: ReplaySource, reader: SequentialFileReader
   }
   return {
     records: damage.records,
+    lastRecord: damage.lastRecord,
     endOffset: damage.offset,
     tornTail: { offset: damage.offset, bytes: remaining, reason: damage.reason },
   };

@@ -27,7 +27,7 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
   };
   const mongo = mongoSettingsFrom(env, GATEWAY_DATABASE);
   if (mongo === undefined) {
-    const store = await EmbeddedEventStore.open({ directory: config.dataDir, ...shared });
+    const store = await EmbeddedEventStore.open({ directory: config.dataDir, cacheBytes: config.limits.storeCacheBytes, ...shared });
     return { store, location: { store: "embedded", dataDir: config.dataDir } };
   }
   // Loaded only on this path: the driver takes ~200 ms to load, and it must load after telemetry started.

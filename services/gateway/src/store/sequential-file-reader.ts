@@ -2,14 +2,14 @@ import type { FileHandle } from "node:fs/promises";
 
 /**
  * Reads a file front to back through a window of fresh Buffers. Slices are views into a window, never copies, and
- * a window is never reused: a slice stays valid for as long as someone holds it (replayed payloads do).
+ * a window is never reused: a slice stays valid for as long as someone holds it.
  */
 export class SequentialFileReader {
   private window = Buffer.alloc(0);
   private windowStart = 0;
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly handle: Pick<FileHandle, "read">,
     private readonly fileSize: number,
     private readonly readAheadBytes = 1024 * 1024,
   ) {}
