@@ -72,7 +72,7 @@ export interface GatewayLimits {
   maxCallsInFlight: number;
   /** The adaptive limit's floor (RECQ_MIN_CALLS_IN_FLIGHT): 32, or the ceiling if that is lower. Equal to the ceiling, the limit is fixed. */
   minCallsInFlight: number;
-  /** Round trips up to this percentage of their method's usual one are not congestion (RECQ_ADMISSION_TOLERANCE_PERCENT): 200. */
+  /** Round trips up to this percentage of their method's usual one are not congestion (RECQ_ADMISSION_TOLERANCE_PERCENT): 300. */
   admissionTolerancePercent: number;
   /** Subscriptions (server-streaming queries) open at once (RECQ_MAX_SUBSCRIPTIONS): 10,000. */
   maxSubscriptions: number;
@@ -106,7 +106,7 @@ export const defaultLimits: GatewayLimits = {
   maxRoutingKeyBytes: 512,
   maxCallsInFlight: 10_000,
   minCallsInFlight: 32,
-  admissionTolerancePercent: 200,
+  admissionTolerancePercent: 300,
   maxSubscriptions: 10_000,
   storeCacheBytes: 32 * 1024 * 1024,
 };

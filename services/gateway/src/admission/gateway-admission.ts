@@ -26,7 +26,8 @@ export function admissionControl(limits: GatewayLimits, logger: Logger): { admis
   const baselines = new RoundTripBaselines(BASELINES);
   const onRoundTrip: RoundTripObserver = (method, roundTripMs) => {
     const now = performance.now();
-    limit.onSample(baselines.ratio(method, roundTripMs, now), roundTripMs, now);
+    const ratio = baselines.ratio(method, roundTripMs, now);
+    if (!Number.isNaN(ratio)) limit.onSample(ratio, roundTripMs, now);
   };
   return { admission: new AdmissionControl(limit, { maxCalls: limits.maxCallsInFlight, maxSubscriptions: limits.maxSubscriptions }), onRoundTrip };
 }

@@ -20,27 +20,35 @@ export interface BaselineSettings {
 
 /** When the current bucket's round trips fall to less than half of the average, it follows them faster. */
 const FAST_DECAY = 0.95;
+/**
+ * A bucket counts for at most this many times the average: a second of overload (round trips a hundred times the
+ * usual) must not move the baseline by a third in one step, or a minute of overload would make itself usual.
+ */
+const MAX_FOLDED_RATIO = 2;
 
 /**
  * Each method's usual round trip: a long-term (minutes) average of its dispatches, after Netflix's Gradient2,
  * against which a window's round trips are read. Per method, because a gateway serves fast queries and slow
  * commands side by side, and one baseline for both would read every command as congestion. An average over
  * minutes, not a minimum, because a loaded mesh that keeps up has longer round trips than an idle one (batching,
- * a busier event loop) without any queue growing; over minutes, so that an overload of a minute barely moves it.
+ * a busier event loop) without any queue growing; over minutes, and with each second's weight capped, so that an
+ * overload of a minute barely moves it.
  */
 export class RoundTripBaselines {
   private readonly methods = new Map<string, MethodAverage>();
 
   constructor(private readonly settings: BaselineSettings) {}
 
-  /** Records `roundTripMs` for `method` and answers its ratio to the method's usual round trip. */
+  /**
+   * Records `roundTripMs` for `method` and answers its ratio to the method's usual round trip — NaN during the
+   * method's first bucket, when it has no usual round trip yet to be read against.
+   */
   ratio(method: string, roundTripMs: number, nowMs: number): number {
     const entry = this.entryOf(method, Math.floor(nowMs / this.settings.bucketMs));
     entry.bucketSum += roundTripMs;
     entry.bucketCount += 1;
-    const baseline = Number.isNaN(entry.average) ? entry.bucketSum / entry.bucketCount : entry.average;
     // A round trip of 0 ms (a coarse clock) would make every ratio infinite: a tenth of a millisecond is the floor.
-    return roundTripMs / Math.max(baseline, 0.1);
+    return roundTripMs / Math.max(entry.average, 0.1);
   }
 
   /** The method's usual round trip in ms (NaN before its first bucket closed): for tests and metrics. */
@@ -69,7 +77,8 @@ export class RoundTripBaselines {
       entry.average = Number.isNaN(entry.average) ? bucketAverage : entry.average + (bucketAverage - entry.average) / entry.folded;
       return;
     }
-    entry.average += (bucketAverage - entry.average) / this.settings.span;
+    const folded = Math.min(bucketAverage, MAX_FOLDED_RATIO * entry.average);
+    entry.average += (folded - entry.average) / this.settings.span;
     if (entry.average > 2 * bucketAverage) entry.average *= FAST_DECAY;
   }
 }
