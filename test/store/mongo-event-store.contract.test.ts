@@ -267,6 +267,19 @@ if (mongoTestsEnabled("MongoDB event store")) {
       }), 20_000,
     );
 
+    // Any replica set (a single node will do).
+    test("a TTL index on recordedAt under another name is updated in place, not a reason to fail", () =>
+      withDatabase("ttl-name", async (open, database) => {
+        await database.db.collection("outcomes").createIndex({ recordedAt: 1 }, { name: "made_by_hand", expireAfterSeconds: 60 });
+        await open({ outcomeRetentionMs: 2 * 60 * 60 * 1000 });
+        const ttl = (await database.db.collection("outcomes").indexes()).filter((index) => index.key.recordedAt === 1);
+        assert.deepEqual(
+          ttl.map((index) => [index.name, index.expireAfterSeconds]),
+          [["made_by_hand", 7200]],
+        );
+      }), 20_000,
+    );
+
     test("readAll refuses to pass a hole in the positions", () =>
       withDatabase("hole", async (open, database) => {
         const store = await open();

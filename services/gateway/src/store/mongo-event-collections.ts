@@ -59,7 +59,8 @@ async function ensureOutcomeTtl(db: Db, collections: EventStoreCollections, expi
   } catch (error: unknown) {
     const code = serverCode(error);
     if (code !== ServerCode.INDEX_OPTIONS_CONFLICT && code !== ServerCode.INDEX_KEY_SPECS_CONFLICT) throw error;
-    // The index exists with another expiry: the retention was changed since it was created.
-    await db.command({ collMod: EventCollection.OUTCOMES, index: { name: OUTCOME_TTL_INDEX, expireAfterSeconds } });
+    // An index on recordedAt exists with another expiry (the retention was changed since it was created), or under
+    // another name (made by hand, or by an older version): modify it by its key pattern, whatever its name.
+    await db.command({ collMod: EventCollection.OUTCOMES, index: { keyPattern: { recordedAt: 1 }, expireAfterSeconds } });
   }
 }

@@ -4,6 +4,7 @@ import { assertNoScripts } from "./filter-scripts";
 import { planFind } from "./find-range";
 import { CHECKPOINTS_COLLECTION, type CheckpointDocument, type ViewRecord } from "./mongo-view-documents";
 import { ViewChangeFeed } from "./mongo-view-change-feed";
+import { checkpointReads, viewDatabase } from "./mongo-view-database";
 import { commitFailure, indexFailure, readFailure } from "./mongo-view-errors";
 import { ViewFeeds } from "./mongo-view-feeds";
 import { resolveMongoViewOptions, type MongoViewStoreOptions, type MongoViewStoreSettings } from "./mongo-view-store-options";
@@ -41,7 +42,8 @@ const COMMIT_TRANSACTION: TransactionOptions = {
  *   store's limits and errors; the queries' indexes come from `ensureIndex` (`createIndex`, idempotent).
  * - `watch` follows a change stream (see `ViewChangeFeed`), so it needs a replica set; notifications come after
  *   the commit, not before its promise resolves.
- * - Reads use the primary with the default read concern; commits use majority write concern.
+ * - Reads use the primary, whatever the URI's read preference; checkpoints outside a commit are read with
+ *   majority read concern (mongo-view-database.ts); commits use majority write concern.
  * - Failures are `ViewStoreError`s with the embedded store's codes; a server or network that is unavailable
  *   propagates the driver's error unchanged.
  */
@@ -49,6 +51,7 @@ export class MongoViewStore implements ViewStore {
   private readonly notifier: ViewChangeNotifier;
   private readonly feeds: ViewFeeds;
   private readonly checkpoints: Collection<CheckpointDocument>;
+  private readonly majorityCheckpoints: Collection<CheckpointDocument>;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -58,6 +61,7 @@ export class MongoViewStore implements ViewStore {
   ) {
     this.notifier = new ViewChangeNotifier(settings.onListenerError);
     this.checkpoints = db.collection<CheckpointDocument>(CHECKPOINTS_COLLECTION);
+    this.majorityCheckpoints = checkpointReads(db);
     this.feeds = new ViewFeeds(
       (collection) =>
         new ViewChangeFeed(
@@ -73,7 +77,7 @@ export class MongoViewStore implements ViewStore {
   /** Opens the store on `options.database`, creating its checkpoints collection if missing. */
   static async open(options: MongoViewStoreOptions): Promise<MongoViewStore> {
     const settings = resolveMongoViewOptions(options);
-    const db = options.client.db(options.database, { writeConcern: new WriteConcern("majority"), promoteBuffers: true });
+    const db = viewDatabase(options.client, options.database);
     try {
       await db.createCollection(CHECKPOINTS_COLLECTION);
     } catch (error: unknown) {
@@ -222,7 +226,7 @@ export class MongoViewStore implements ViewStore {
   }
 
   private async checkpointOf(consumer: string): Promise<number> {
-    return (await this.checkpoints.findOne({ _id: consumer }))?.position ?? 0;
+    return (await this.majorityCheckpoints.findOne({ _id: consumer }))?.position ?? 0;
   }
 
   private assertOpen(operation: string): void {
