@@ -7,6 +7,7 @@ export { MeshError, Reason, REASON_METADATA_KEY, RETRY_AFTER_METADATA_KEY } from
 export { boundedStatusMessage, MAX_STATUS_MESSAGE_BYTES } from "./src/errors/status-text";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./src/logging/logger";
 export { Attribute, SpanName, TRACER_NAME } from "./src/telemetry/span-names";
+export { RPC_GRPC_STATUS_CODE, RPC_METHOD, RPC_SERVICE, RPC_SYSTEM, recordRpcOutcome, rpcIdentity, startRpcSpan } from "./src/telemetry/rpc-spans";
 export {
   contextWithSpan,
   extractTraceContext,

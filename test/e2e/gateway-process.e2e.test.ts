@@ -106,7 +106,7 @@ describe("the gateway as a process", () => {
     const clients = todoClients(address);
     try {
       await call(clients.commands, clients.commands.createTodoList, { listId: "exported", name: "Exported" });
-      await eventually(async () => assert.ok(exports.some((b) => b.includes("recq.gateway.receive") && b.includes("recq.event.append"))), 10_000);
+      await eventually(async () => assert.ok(exports.some((b) => b.includes("todo.v1.TodoListCommandService/CreateTodoList") && b.includes("recq.event.append"))), 10_000);
       assert.ok(exports.some((b) => b.includes("recq-gateway")), "the resource names the service");
     } finally {
       clients.close();

@@ -3,7 +3,18 @@ import { status } from "@grpc/grpc-js";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
 import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 import type { CommandOutcome as HandlerOutcome } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { MeshError, Reason, Attribute, SpanName, frameTraceMetadata, injectTraceContext, startMeshSpan, type Logger } from "@recq-mesh/protocol";
+import {
+  MeshError,
+  Reason,
+  Attribute,
+  SpanName,
+  frameTraceMetadata,
+  injectTraceContext,
+  recordRpcOutcome,
+  startMeshSpan,
+  startRpcSpan,
+  type Logger,
+} from "@recq-mesh/protocol";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
 import type { HandlerEventCheck } from "./handler-event-check";
@@ -33,7 +44,7 @@ export interface CommandCall {
   commandId: string | undefined;
   headers: Record<string, string>;
   signal: Cancellation;
-  /** Trace context of the gateway's receive span. */
+  /** Trace context of the gateway's server span of the call. */
   traceContext: Context;
 }
 
@@ -217,21 +228,14 @@ export class CommandPipeline {
     attempt: number,
   ): Promise<HandlerOutcome> {
     const route = this.dispatcher.route(call.method, aggregateId === "" ? undefined : aggregateKey(call.aggregateType, aggregateId));
-    const span = startMeshSpan(
-      SpanName.GATEWAY_DISPATCH,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          [Attribute.METHOD]: call.method.name,
-          [Attribute.COMMAND_ID]: commandId,
-          [Attribute.AGGREGATE_ID]: aggregateId,
-          [Attribute.COMPONENT]: route.link.component,
-          [Attribute.INSTANCE]: route.link.instanceId,
-          [Attribute.ATTEMPT]: attempt,
-        },
-      },
-      call.traceContext,
-    );
+    // The gateway as the handler's client: named after the method it calls, like the caller's call.
+    const span = startRpcSpan(call.method.name, SpanKind.CLIENT, call.traceContext, {
+      [Attribute.COMMAND_ID]: commandId,
+      [Attribute.AGGREGATE_ID]: aggregateId,
+      [Attribute.COMPONENT]: route.link.component,
+      [Attribute.INSTANCE]: route.link.instanceId,
+      [Attribute.ATTEMPT]: attempt,
+    });
     try {
       const outcome = await this.dispatcher.unary(
         route,
@@ -252,10 +256,11 @@ export class CommandPipeline {
         throw new MeshError(status.INTERNAL, `the handler answered command ${call.method.name} with a ${outcome.$case}`, Reason.PROTOCOL_VIOLATION);
       }
       this.options.eventCheck.check(call.method.name, outcome.value);
+      recordRpcOutcome(span);
       return outcome.value;
     } catch (thrown) {
       const error = MeshError.from(thrown);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      recordRpcOutcome(span, error);
       // Only the handler's own decisions are the command's outcome; a lost link or a deadline is not.
       if (error instanceof HandlerFailure && recordedFailureCodes.has(error.code)) await this.recordFailure(commandId, error);
       throw error;

@@ -6,7 +6,13 @@ import { Cancellation } from "../server/cancellation";
 import type { HandlerLink } from "./handler-link";
 
 /** Runs one call a handler service sent over its link: the gateway's own command or query path. */
-export type LinkCallRunner = (call: Call, context: { signal: Cancellation; traceContext: Context }) => Promise<Buffer>;
+export type LinkCallRunner = (call: Call, context: LinkCallContext) => Promise<Buffer>;
+
+/** What a call over a link runs with: its deadline and cancellation, and the calling handler's trace context. */
+export interface LinkCallContext {
+  signal: Cancellation;
+  traceContext: Context;
+}
 
 export interface LinkCallLimits {
   /** Calls one link may have running; past it a call fails at once with RESOURCE_EXHAUSTED. */

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
-import { MeshError, Reason, Attribute, SpanName, frameTraceMetadata, startMeshSpan } from "@recq-mesh/protocol";
+import { SpanKind, type Context } from "@opentelemetry/api";
+import { MeshError, Reason, Attribute, frameTraceMetadata, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
 import type { ProjectionPositions } from "../consumers/projection-positions";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed } from "../descriptors/routing-key";
@@ -61,18 +61,11 @@ export class QueryRelay {
   }
 
   private traced<T>(call: QueryCall, route: Route, work: (metadata: Record<string, string>) => Promise<T>): Promise<T> {
-    const span = startMeshSpan(
-      SpanName.GATEWAY_DISPATCH,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          [Attribute.METHOD]: call.method.name,
-          [Attribute.COMPONENT]: route.link.component,
-          [Attribute.INSTANCE]: route.link.instanceId,
-        },
-      },
-      call.traceContext,
-    );
+    // The gateway as the handler's client: named after the method it calls, like the caller's call.
+    const span = startRpcSpan(call.method.name, SpanKind.CLIENT, call.traceContext, {
+      [Attribute.COMPONENT]: route.link.component,
+      [Attribute.INSTANCE]: route.link.instanceId,
+    });
     let pending: Promise<T>;
     try {
       pending = work(frameTraceMetadata(span, call.traceContext));
@@ -81,11 +74,12 @@ export class QueryRelay {
     }
     return pending.then(
       (result) => {
+        recordRpcOutcome(span);
         span.end();
         return result;
       },
       (thrown: unknown) => {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: MeshError.from(thrown).message });
+        recordRpcOutcome(span, MeshError.from(thrown));
         span.end();
         throw thrown;
       },

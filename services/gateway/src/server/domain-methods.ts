@@ -8,8 +8,8 @@ import {
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
-import { MeshError, Reason, Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
+import { ROOT_CONTEXT, SpanKind, type Context, type Span } from "@opentelemetry/api";
+import { MeshError, Reason, Attribute, contextWithSpan, extractTraceContext, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
@@ -80,7 +80,7 @@ interface ServedCall {
 }
 
 /**
- * The frame of every domain call: count it, open its receive span and signal, admit it, run `work`, and answer
+ * The frame of every domain call: count it, open its server span and signal, admit it, run `work`, and answer
  * exactly once — with the result or with the MeshError anything thrown maps to. (Overload is refused before
  * this, by the admission interceptor.)
  */
@@ -94,7 +94,7 @@ function serve<T>(
 ): void {
   deps.calls.begin();
   const callerContext = callerTraceContext(call.metadata);
-  const span = receiveSpan(method, callerContext);
+  const span = startRpcSpan(method.name, SpanKind.SERVER, callerContext);
   const signal = new CallSignal(call, limitWithoutDeadlineMs);
   const served: ServedCall = {
     span,
@@ -117,6 +117,7 @@ function serve<T>(
     (result) => {
       signal.cleanup();
       answer.done(result);
+      recordRpcOutcome(span);
       span.end();
       deps.calls.end();
     },
@@ -205,18 +206,9 @@ function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions
   }
 }
 
-function receiveSpan(method: MethodEntry, callerContext: Context): Span {
-  return startMeshSpan(
-    SpanName.GATEWAY_RECEIVE,
-    { kind: SpanKind.SERVER, attributes: { [Attribute.METHOD]: method.name, "rpc.system": "grpc" } },
-    callerContext,
-  );
-}
-
 function failed(span: Span, thrown: unknown) {
   const error = MeshError.from(thrown);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-  span.setAttribute("rpc.grpc.status_code", error.code);
+  recordRpcOutcome(span, error);
   return error.toStatus();
 }
 

@@ -19,8 +19,8 @@ export function commandRunner<D extends ServiceDefinitionLike, S, C extends Even
   const decide = definition.decide[method];
   const { requestDeserialize } = definition.service[method]!;
   return (dispatch, metadata, reply, cancellation) => {
-    const attributes = { [Attribute.METHOD]: dispatch.method, [Attribute.COMMAND_ID]: dispatch.commandId, [Attribute.AGGREGATE_ID]: dispatch.aggregateId };
-    tracedRun(metadata, attributes, async () => {
+    const attributes = { [Attribute.COMMAND_ID]: dispatch.commandId, [Attribute.AGGREGATE_ID]: dispatch.aggregateId };
+    tracedRun(dispatch.method, metadata, attributes, async () => {
       const command = decodeRequest(requestDeserialize, dispatch.payload, dispatch.method) as Parameters<typeof decide>[0];
       const { state, sequence } = fold(definition, dispatch, cache);
       const context = {

@@ -1,5 +1,4 @@
 import type { DispatchRunner } from "../link/link-client";
-import { Attribute } from "@recq-mesh/protocol";
 import type { QueryDefinition, ServiceDefinitionLike } from "./definitions";
 import { decodeRequest, failureOf, tracedRun } from "./traced-run";
 
@@ -12,7 +11,6 @@ export function queryRunner<D extends ServiceDefinitionLike>(definition: QueryDe
   const encode = methodDefinition.responseSerialize as (answer: unknown) => Buffer;
   const handler = definition.handlers[method] as unknown;
   return (dispatch, metadata, reply, cancellation) => {
-    const attributes = { [Attribute.METHOD]: dispatch.method };
     const request = () => decodeRequest((b) => methodDefinition.requestDeserialize(b), dispatch.payload, dispatch.method);
     // A getter: the signal is made only if the handler reads it.
     const context = {
@@ -24,14 +22,14 @@ export function queryRunner<D extends ServiceDefinitionLike>(definition: QueryDe
     if (methodDefinition.responseStream) {
       const emit = (answer: unknown) => reply({ $case: "answer", value: { payload: encode(answer) } });
       const streamingContext = Object.assign(context, { emit });
-      tracedRun(metadata, attributes, () => (handler as AnyStreaming)(request(), streamingContext)).then(
+      tracedRun(dispatch.method, metadata, undefined, () => (handler as AnyStreaming)(request(), streamingContext)).then(
         () => reply({ $case: "end", value: {} }),
         (thrown) => reply(failureOf(thrown)),
       );
       return;
     }
     // Encoding runs inside the traced work: an answer that does not encode is a failure reply, not a crash.
-    tracedRun(metadata, attributes, async () => encode(await (handler as AnyUnary)(request(), context))).then(
+    tracedRun(dispatch.method, metadata, undefined, async () => encode(await (handler as AnyUnary)(request(), context))).then(
       (payload) => reply({ $case: "answer", value: { payload } }),
       (thrown) => reply(failureOf(thrown)),
     );

@@ -1,18 +1,21 @@
-import { context, SpanKind, SpanStatusCode, type Attributes } from "@opentelemetry/api";
+import { context, SpanKind, type Attributes } from "@opentelemetry/api";
 import { status } from "@grpc/grpc-js";
-import { MeshError, Reason, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
+import { MeshError, Reason, contextWithSpan, extractTraceContext, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
 
 /**
- * Runs a handler inside a `recq.handler.handle` span whose parent is the gateway's dispatch span (carried in
- * the dispatch frame's metadata), with that span active so view reads nest under it.
+ * Runs a handler of `method` inside its server span — named after the method, a child of the gateway's
+ * dispatch span (carried in the dispatch frame's metadata) — with that span active, so that view reads nest
+ * under it and the calls the handler makes through the link continue its trace.
  */
-export async function tracedRun<T>(metadata: Record<string, string>, attributes: Attributes, work: () => Promise<T>): Promise<T> {
+export async function tracedRun<T>(method: string, metadata: Record<string, string>, attributes: Attributes | undefined, work: () => Promise<T>): Promise<T> {
   const parent = extractTraceContext(metadata);
-  const span = startMeshSpan(SpanName.HANDLER_HANDLE, { kind: SpanKind.SERVER, attributes }, parent);
+  const span = startRpcSpan(method, SpanKind.SERVER, parent, attributes);
   try {
-    return await context.with(contextWithSpan(span, parent), work);
+    const result = await context.with(contextWithSpan(span, parent), work);
+    recordRpcOutcome(span);
+    return result;
   } catch (thrown) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: MeshError.from(thrown).message });
+    recordRpcOutcome(span, MeshError.from(thrown));
     throw thrown;
   } finally {
     span.end();

@@ -1,16 +1,17 @@
-/** Span and attribute names of the mesh, in one place, so tests and dashboards agree with the code. */
+/**
+ * Span and attribute names of the mesh, in one place, so tests and dashboards agree with the code. The spans of
+ * a call — the gateway's server span, its dispatch to a handler, the handler's own — are not here: they follow
+ * the OpenTelemetry RPC conventions and are named after the method called (`rpc-spans.ts`).
+ */
 export const SpanName = {
-  GATEWAY_RECEIVE: "recq.gateway.receive",
-  GATEWAY_DISPATCH: "recq.gateway.dispatch",
   EVENT_APPEND: "recq.event.append",
-  HANDLER_HANDLE: "recq.handler.handle",
   PROJECTOR_APPLY: "recq.projector.apply",
   VIEW_WRITE: "recq.view.write",
   VIEW_READ: "recq.view.read",
 } as const;
 
+/** The mesh's own attributes; a call's method is its `rpc.service` and `rpc.method` (`rpc-spans.ts`). */
 export const Attribute = {
-  METHOD: "recq.method",
   COMMAND_ID: "recq.command_id",
   AGGREGATE_ID: "recq.aggregate_id",
   AGGREGATE_TYPE: "recq.aggregate_type",
