@@ -10,10 +10,10 @@ describe("the MongoDB view store's handles", () => {
 
   it("read from the primary whatever the URI says, and write with majority", () => {
     const db = viewDatabase(client, "views");
-    assert.equal(db.readPreference.mode, "primary");
-    assert.equal(db.collection("todo_lists").readPreference.mode, "primary");
+    assert.equal(db.readPreference?.mode, "primary");
+    assert.equal(db.collection("todo_lists").readPreference?.mode, "primary");
     assert.equal(db.writeConcern?.w, "majority");
-    assert.equal(client.db("views").readPreference.mode, "secondaryPreferred", "the URI's own setting, which the store overrides");
+    assert.equal(client.db("views").readPreference?.mode, "secondaryPreferred", "the URI's own setting, which the store overrides");
   });
 
   it("read checkpoints with majority read concern, not the URI's local", () => {
