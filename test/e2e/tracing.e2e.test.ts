@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { context, trace } from "@opentelemetry/api";
 import { SpanName } from "@recq-mesh/protocol";
+import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { memorySpans, parentOf } from "../support/tracing";
 
@@ -72,5 +74,23 @@ describe("tracing", () => {
     assert.equal(parentOf(read), handle.spanContext().spanId);
     assert.equal(read.attributes["recq.view.collection"], "todo_lists");
     assert.equal(receive.attributes["recq.method"], "todo.v1.TodoListQueryService/GetTodoList");
+  });
+
+  it("continues the trace of a call a handler sends over its link, from the Call frame's metadata", async () => {
+    spans.reset();
+    // The kit puts the active trace context into the Call frame's metadata; the gateway reads it from there.
+    const caller = trace.getTracer("recq-test").startSpan("test.caller");
+    await context.with(trace.setSpan(context.active(), caller), () =>
+      todo.mesh.call(TodoListCommandServiceService.createTodoList, { listId: "linked", name: "Linked" }),
+    );
+    caller.end();
+    const { traceId, spanId } = caller.spanContext();
+    await eventually(async () => assert.ok(spans.getFinishedSpans().some((s) => s.name === SpanName.PROJECTOR_APPLY && s.spanContext().traceId === traceId)));
+    const inTrace = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+    const dispatch = named(SpanName.GATEWAY_DISPATCH, inTrace);
+    const append = named(SpanName.EVENT_APPEND, inTrace);
+    assert.equal(parentOf(dispatch), spanId, "the gateway's dispatch continues the calling handler's span");
+    assert.equal(parentOf(append), spanId);
+    assert.equal(parentOf(named(SpanName.HANDLER_HANDLE, inTrace)), dispatch.spanContext().spanId);
   });
 });
