@@ -81,12 +81,12 @@ describe("reflection service", () => {
         });
       });
 
-      it("serves a service's file with its transitive dependencies, original bytes, dependencies first", async () => {
+      it("serves a service's file first, then its transitive dependencies, original bytes", async () => {
         const [answer] = await ask(open(), [{ $case: "fileContainingSymbol", value: "todo.v1.TodoListCommandService" }]);
         const files = fileBytes(answer);
         assert.deepEqual(
           files.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name),
-          ["recq/v1/command.proto", "google/protobuf/descriptor.proto", "recq/v1/options.proto", "todo/v1/commands.proto"],
+          ["todo/v1/commands.proto", "recq/v1/command.proto", "google/protobuf/descriptor.proto", "recq/v1/options.proto"],
         );
         files.forEach((bytes) => {
           const name = fromBinary(FileDescriptorProtoSchema, bytes).name;
@@ -114,7 +114,8 @@ describe("reflection service", () => {
         it(`finds ${symbol} in ${file}`, async () => {
           const [answer] = await ask(open(), [{ $case: "fileContainingSymbol", value: symbol }]);
           const names = fileBytes(answer).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
-          assert.equal(names.at(-1), file);
+          assert.equal(names[0], file, "the requested file comes first");
+          assertEachDependencyOnce(names);
         });
       }
 
@@ -122,11 +123,12 @@ describe("reflection service", () => {
         const [answer] = await ask(open(), [{ $case: "fileByFilename", value: "todo/v1/queries.proto" }]);
         const names = fileBytes(answer).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
         assert.deepEqual(names, [
+          "todo/v1/queries.proto",
           "google/protobuf/timestamp.proto",
           "google/protobuf/descriptor.proto",
           "recq/v1/options.proto",
-          "todo/v1/queries.proto",
         ]);
+        assertEachDependencyOnce(names);
       });
 
       it("finds the file of an extension, and the extension numbers of a type", async () => {
@@ -136,7 +138,7 @@ describe("reflection service", () => {
           { $case: "allExtensionNumbersOfType", value: "recq.v1.CommandAck" },
         ]);
         const extensionFiles = fileBytes(extension).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
-        assert.equal(extensionFiles.at(-1), "recq/v1/options.proto");
+        assert.deepEqual(extensionFiles, ["recq/v1/options.proto", "google/protobuf/descriptor.proto"]);
         assert.deepEqual(numbers?.messageResponse, {
           $case: "allExtensionNumbersResponse",
           value: { baseTypeName: "google.protobuf.ServiceOptions", extensionNumber: [50701, 50702] },
@@ -197,6 +199,21 @@ function askRaw(stream: ReflectionStream, requests: ServerReflectionRequest[]): 
 function listed(answer: ServerReflectionResponse | undefined): string[] {
   assert.equal(answer?.messageResponse?.$case, "listServicesResponse");
   return answer.messageResponse.value.service.map((service) => service.name);
+}
+
+/** The answer holds the first file's transitive imports, every one exactly once, and nothing else. */
+function assertEachDependencyOnce(names: readonly string[]): void {
+  const [requested] = names;
+  assert.ok(requested !== undefined);
+  const expected = new Set<string>();
+  const visit = (name: string): void => {
+    if (expected.has(name)) return;
+    expected.add(name);
+    for (const dependency of catalog.fileByName(name)?.dependencies ?? []) visit(dependency);
+  };
+  visit(requested);
+  assert.equal(new Set(names).size, names.length, `no file twice: ${names.join(", ")}`);
+  assert.deepEqual([...names].sort(), [...expected].sort());
 }
 
 function fileBytes(answer: ServerReflectionResponse | undefined): Buffer[] {

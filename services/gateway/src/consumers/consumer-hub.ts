@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
-import type { ConsumeRequest, ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { ConsumerRole, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
 import { toEnvelope } from "../commands/envelopes";
 import { checkCredentials } from "../links/credentials";
@@ -187,15 +187,16 @@ export class ConsumerHub {
   }
 
   /**
-   * The opening answer of a session that became active: the head it must reach to be caught up, and the
-   * position its checkpoint already reflects. Written before any event, whatever the permits.
+   * The opening answer of a session that became active: its role, the position delivery starts after, the head
+   * it must reach to be caught up, and the position its checkpoint already reflects. Written before any event,
+   * whatever the permits.
    */
   private async announce(session: ConsumerSession): Promise<void> {
     const head = await this.readHead();
     if (!this.isActive(session)) return;
     session.announced = true;
     session.openingHead = head;
-    await session.write(this.batch(session, []));
+    await session.write({ ...this.batch(session, []), role: ConsumerRole.CONSUMER_ROLE_ACTIVE, deliveryAfterPosition: String(session.cursor) });
   }
 
   /** The standby answer: the head, and how far the active instance has brought the projection. */
@@ -204,7 +205,7 @@ export class ConsumerHub {
     if (session.closed || this.isActive(session)) return;
     session.openingHead = head;
     session.reported = Math.max(session.reported, this.positions.positionOf(session.consumer));
-    session.call.write({ events: [], standby: true, headPosition: String(head), reflectedPosition: String(session.reported) });
+    session.call.write(this.standbyAnswer(session, head));
   }
 
   /**
@@ -217,14 +218,33 @@ export class ConsumerHub {
     for (const standby of group.standbys) {
       if (standby.openingHead === undefined || !standby.catchingUp || position <= standby.reported) continue;
       standby.reported = position;
-      standby.call.write({ events: [], standby: true, headPosition: String(this.knownHead), reflectedPosition: String(position) });
+      standby.call.write(this.standbyAnswer(standby, this.knownHead));
     }
+  }
+
+  /** A standby's acknowledgement: where its delivery would start on a takeover, and the active instance's progress. */
+  private standbyAnswer(session: ConsumerSession, head: number): ConsumeResponse {
+    return {
+      events: [],
+      standby: true,
+      headPosition: String(head),
+      reflectedPosition: String(session.reported),
+      role: ConsumerRole.CONSUMER_ROLE_STANDBY,
+      deliveryAfterPosition: String(session.cursor),
+    };
   }
 
   /** A message of an active session: its events, the head as known, and the position examined so far. */
   private batch(session: ConsumerSession, events: EventEnvelope[]): ConsumeResponse {
     session.reported = Math.max(session.reported, session.cursor);
-    return { events, standby: false, headPosition: String(Math.max(this.knownHead, session.cursor)), reflectedPosition: String(session.cursor) };
+    return {
+      events,
+      standby: false,
+      headPosition: String(Math.max(this.knownHead, session.cursor)),
+      reflectedPosition: String(session.cursor),
+      role: ConsumerRole.CONSUMER_ROLE_UNSPECIFIED,
+      deliveryAfterPosition: "0",
+    };
   }
 
   private async readHead(): Promise<number> {

@@ -49,11 +49,21 @@ function messageResponse(request: ServerReflectionRequest, sources: ReflectionSo
   }
 }
 
-/** The file and its transitive imports, original bytes, dependencies first: a client needs all of them to build it. */
+/**
+ * The file and its transitive imports, each once, original bytes: a client needs all of them to build it. The
+ * requested file comes first, then its dependencies, as grpc-go, grpc-java and the C++ server answer: clients
+ * written against them (older grpcurl among them) take the first file as the answer.
+ */
 function fileAnswer(catalog: DescriptorCatalog, fileName: string | undefined, notFound: string): MessageResponse {
   const files = fileName === undefined ? undefined : catalog.fileWithDependencies(fileName);
   if (files === undefined) return errorAnswer(status.NOT_FOUND, notFound);
-  return { $case: "fileDescriptorResponse", value: { fileDescriptorProto: files.map((file) => file.bytes) } };
+  return { $case: "fileDescriptorResponse", value: { fileDescriptorProto: requestedFileFirst(files).map((file) => file.bytes) } };
+}
+
+/** The catalog lists dependencies before dependents and the file itself last; move the file to the front. */
+function requestedFileFirst<T>(withDependencies: readonly T[]): T[] {
+  const requested = withDependencies.at(-1);
+  return requested === undefined ? [] : [requested, ...withDependencies.slice(0, -1)];
 }
 
 function errorAnswer(code: status, message: string): MessageResponse {

@@ -23,6 +23,48 @@ export const protobufPackage = "recq.v1";
 
 export const protobufFileName = "recq/v1/link.proto";
 
+/** The part a consumer stream plays in its projection (consumer name). */
+export enum ConsumerRole {
+  CONSUMER_ROLE_UNSPECIFIED = 0,
+  /** CONSUMER_ROLE_ACTIVE - The one instance events are delivered to. */
+  CONSUMER_ROLE_ACTIVE = 1,
+  /** CONSUMER_ROLE_STANDBY - Waits, receiving no events, until the active instance goes away; the oldest standby then takes over. */
+  CONSUMER_ROLE_STANDBY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function consumerRoleFromJSON(object: any): ConsumerRole {
+  switch (object) {
+    case 0:
+    case "CONSUMER_ROLE_UNSPECIFIED":
+      return ConsumerRole.CONSUMER_ROLE_UNSPECIFIED;
+    case 1:
+    case "CONSUMER_ROLE_ACTIVE":
+      return ConsumerRole.CONSUMER_ROLE_ACTIVE;
+    case 2:
+    case "CONSUMER_ROLE_STANDBY":
+      return ConsumerRole.CONSUMER_ROLE_STANDBY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ConsumerRole.UNRECOGNIZED;
+  }
+}
+
+export function consumerRoleToJSON(object: ConsumerRole): string {
+  switch (object) {
+    case ConsumerRole.CONSUMER_ROLE_UNSPECIFIED:
+      return "CONSUMER_ROLE_UNSPECIFIED";
+    case ConsumerRole.CONSUMER_ROLE_ACTIVE:
+      return "CONSUMER_ROLE_ACTIVE";
+    case ConsumerRole.CONSUMER_ROLE_STANDBY:
+      return "CONSUMER_ROLE_STANDBY";
+    case ConsumerRole.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Handler → gateway: a batch of frames. */
 export interface ConnectRequest {
   frames: HandlerFrame[];
@@ -305,6 +347,17 @@ export interface ConsumeResponse {
    * others were skipped). On a standby answer: how far the active instance of the consumer has processed.
    */
   reflectedPosition: string;
+  /**
+   * Set on every acknowledgement of `open`, unset (UNSPECIFIED) on the other messages: the first message of every
+   * stream has it (ACTIVE or STANDBY), and so does each later standby answer and the opening answer of a standby
+   * that takes over (ACTIVE). A gateway older than this field sends UNSPECIFIED on every message.
+   */
+  role: ConsumerRole;
+  /**
+   * With a role: the position delivery starts after. ACTIVE: the next events sent are the wanted ones after it, in
+   * order. STANDBY: where delivery will start if this instance takes over (the `after_position` it opened with).
+   */
+  deliveryAfterPosition: string;
 }
 
 function createBaseConnectRequest(): ConnectRequest {
@@ -3789,7 +3842,7 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
 };
 
 function createBaseConsumeResponse(): ConsumeResponse {
-  return { events: [], standby: false, headPosition: "0", reflectedPosition: "0" };
+  return { events: [], standby: false, headPosition: "0", reflectedPosition: "0", role: 0, deliveryAfterPosition: "0" };
 }
 
 export const ConsumeResponse: MessageFns<ConsumeResponse> = {
@@ -3805,6 +3858,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     }
     if (message.reflectedPosition !== "0") {
       writer.uint32(32).uint64(message.reflectedPosition);
+    }
+    if (message.role !== 0) {
+      writer.uint32(40).int32(message.role);
+    }
+    if (message.deliveryAfterPosition !== "0") {
+      writer.uint32(48).uint64(message.deliveryAfterPosition);
     }
     return writer;
   },
@@ -3854,6 +3913,22 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
             message.reflectedPosition = reader.uint64().toString();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.deliveryAfterPosition = reader.uint64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3880,6 +3955,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
         : isSet(object.reflected_position)
         ? globalThis.String(object.reflected_position)
         : "0",
+      role: isSet(object.role) ? consumerRoleFromJSON(object.role) : 0,
+      deliveryAfterPosition: isSet(object.deliveryAfterPosition)
+        ? globalThis.String(object.deliveryAfterPosition)
+        : isSet(object.delivery_after_position)
+        ? globalThis.String(object.delivery_after_position)
+        : "0",
     };
   },
 
@@ -3897,6 +3978,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     if (message.reflectedPosition !== "0") {
       obj.reflectedPosition = message.reflectedPosition;
     }
+    if (message.role !== 0) {
+      obj.role = consumerRoleToJSON(message.role);
+    }
+    if (message.deliveryAfterPosition !== "0") {
+      obj.deliveryAfterPosition = message.deliveryAfterPosition;
+    }
     return obj;
   },
 
@@ -3909,6 +3996,8 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     message.standby = object.standby ?? false;
     message.headPosition = object.headPosition ?? "0";
     message.reflectedPosition = object.reflectedPosition ?? "0";
+    message.role = object.role ?? 0;
+    message.deliveryAfterPosition = object.deliveryAfterPosition ?? "0";
     return message;
   },
 };
