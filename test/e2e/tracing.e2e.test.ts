@@ -7,7 +7,19 @@ import { MeshService } from "@recq-mesh/kit";
 import { RPC_GRPC_STATUS_CODE, RPC_METHOD, RPC_SERVICE, RPC_SYSTEM, SpanName } from "@recq-mesh/protocol";
 import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { TodoListQueryServiceService } from "@recq-mesh/todo/gen/todo/v1/queries";
-import { call, closeHandlers, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
+import {
+  call,
+  closeHandlers,
+  eventually,
+  failure,
+  startGateway,
+  startHangingQueries,
+  startTodo,
+  tempDir,
+  todoClients,
+  type RunningGateway,
+  type RunningTodo,
+} from "../support/mesh-harness";
 import { memorySpans, parentOf } from "../support/tracing";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -184,6 +196,33 @@ describe("tracing", () => {
     } finally {
       relayClients.close();
       await closeHandlers(other.gateway, [relay, commands.mesh]);
+      await other.gateway.stop();
+      await dir.remove();
+    }
+  });
+
+  it("gives a call refused by admission its server span, with the refusal's code", async () => {
+    const dir = await tempDir("tracing-admission");
+    const other = await startGateway(dir.dir, { limits: { maxCallsInFlight: 1 } });
+    const hanging = await startHangingQueries(other.address, "hanging");
+    const otherClients = todoClients(other.address);
+    try {
+      const held = call(otherClients.queries, otherClients.queries.getTodoList, { listId: "held" }, {}, 2_000).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      spans.reset();
+      const traceId = traceIdOf(7);
+      const refused = await failure(call(otherClients.queries, otherClients.queries.getTodoList, { listId: "refused" }, { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` }));
+      assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+      const trace = inTrace(spans.getFinishedSpans(), traceId);
+      assert.deepEqual(
+        trace.map((s) => [s.name, s.kind, parentOf(s)]),
+        [[GET, SpanKind.SERVER, CLIENT_SPAN]],
+      );
+      assertRpcOutcome(trace[0]!, GET, status.RESOURCE_EXHAUSTED);
+      await held;
+    } finally {
+      otherClients.close();
+      await closeHandlers(other.gateway, [hanging]);
       await other.gateway.stop();
       await dir.remove();
     }

@@ -1,5 +1,7 @@
-import { ServerInterceptingCall, type ServerInterceptor, type StatusObject } from "@grpc/grpc-js";
-import { MeshError } from "@recq-mesh/protocol";
+import { ServerInterceptingCall, type Metadata, type ServerInterceptor, type StatusObject } from "@grpc/grpc-js";
+import { SpanKind } from "@opentelemetry/api";
+import { isTracing, MeshError, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
+import { callerTraceContext } from "../server/caller-trace-context";
 import type { AdmissionControl } from "./admission-control";
 
 /** What admission needs to know of a path: a unary call, a subscription, or none of its business. */
@@ -21,6 +23,8 @@ export function admissionInterceptor(admission: AdmissionControl, kindOf: (path:
     if (kind === undefined) return new ServerInterceptingCall(call);
     const caller = call.getPeer();
     let held = false;
+    // Kept only while tracing, for the span of a refusal: the caller's trace context is in its headers.
+    let headers: Metadata | undefined;
     const release = () => {
       if (!held) return;
       held = false;
@@ -30,14 +34,21 @@ export function admissionInterceptor(admission: AdmissionControl, kindOf: (path:
     return new ServerInterceptingCall(call, {
       start: (next) =>
         next({
+          onReceiveMetadata: (metadata: Metadata, pass: (metadata: Metadata) => void) => {
+            if (isTracing()) headers = metadata;
+            pass(metadata);
+          },
           onReceiveMessage: (message: unknown, pass: (message: unknown) => void) => {
             try {
               if (kind === "subscription") admission.admitSubscription();
               else admission.admitCall(caller);
             } catch (thrown) {
-              call.sendStatus(MeshError.from(thrown).toStatus() as StatusObject);
+              const refusal = MeshError.from(thrown);
+              if (headers !== undefined) traceRefusal(method.path.slice(1), headers, refusal);
+              call.sendStatus(refusal.toStatus() as StatusObject);
               return;
             }
+            headers = undefined;
             held = true;
             pass(message);
           },
@@ -49,4 +60,11 @@ export function admissionInterceptor(admission: AdmissionControl, kindOf: (path:
       },
     });
   };
+}
+
+/** A refused call's server span, as any call's (named after its method, its status code), so dashboards count it. */
+function traceRefusal(method: string, headers: Metadata, refusal: MeshError): void {
+  const span = startRpcSpan(method, SpanKind.SERVER, callerTraceContext(headers));
+  recordRpcOutcome(span, refusal);
+  span.end();
 }

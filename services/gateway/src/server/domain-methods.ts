@@ -8,14 +8,15 @@ import {
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { ROOT_CONTEXT, SpanKind, type Context, type Span } from "@opentelemetry/api";
-import { MeshError, Reason, Attribute, contextWithSpan, extractTraceContext, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
+import { SpanKind, type Context, type Span } from "@opentelemetry/api";
+import { MeshError, Reason, Attribute, contextWithSpan, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
 import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
 import { SubscriptionBacklog, type BacklogLimits } from "./subscription-backlog";
 import { CallSignal } from "./call-signal";
+import { callerTraceContext, firstValue } from "./caller-trace-context";
 import type { CallTracker } from "./call-tracker";
 
 export const COMMAND_ID_METADATA = "recq-command-id";
@@ -212,21 +213,6 @@ function failed(span: Span, thrown: unknown) {
   return error.toStatus();
 }
 
-
-function firstValue(metadata: Metadata, key: string): string | undefined {
-  const value = metadata.get(key)[0];
-  return typeof value === "string" ? value : undefined;
-}
-
-/** The caller's trace context; most calls carry none, and then nothing is allocated for it. */
-function callerTraceContext(metadata: Metadata): Context {
-  const traceparent = firstValue(metadata, "traceparent");
-  if (!traceparent) return ROOT_CONTEXT;
-  const carrier: Record<string, string> = { traceparent };
-  const tracestate = firstValue(metadata, "tracestate");
-  if (tracestate) carrier.tracestate = tracestate;
-  return extractTraceContext(carrier);
-}
 
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
