@@ -16,8 +16,8 @@ export interface HeldBatch {
  * `AppendRejectedError` that names it:
  * - `maxEventsPerAppend` — events in one append. Default 1,000.
  * - `maxPayloadBytes` — bytes of one event's payload, and of a snapshot's. Default 4 MiB.
- * - `maxBatchBytes` — estimated bytes of one group-commit transaction. Default 16 MiB. A batch is cut before it
- *   would pass this, and one append (events, metadata, snapshot) must fit in it.
+ * - `maxBatchBytes` — BSON bytes of one group-commit transaction's documents. Default 16 MiB. A batch is cut
+ *   before it would pass this, and one append (events, metadata, snapshot) must fit in it.
  */
 export interface MongoEventStoreOptions {
   client: MongoClient;

@@ -5,7 +5,7 @@ import { DuplicateCommandError } from "./duplicate-command-error";
 import { AppendRejectedError, type AggregateHistory, type AppendRequest, type AppendResult, type CommandFailureRecord, type CommandOutcome, type EventStore, type StoredEvent } from "./event-store";
 import { GroupCommitQueue, type GroupCommitItem } from "./group-commit-queue";
 import { latestSequence } from "./mongo-aggregate-sequences";
-import { estimateAppendBytes, type QueuedAppend } from "./mongo-append-plan";
+import { appendSizeRefusal, measureAppend, type QueuedAppend } from "./mongo-append-plan";
 import { runAppendTransaction, type AppendTransactionContext, type BatchAttempt, type EventStoreCollections } from "./mongo-append-transaction";
 import { AppendWatcher } from "./mongo-append-watcher";
 import { commandOutcomeOf, outcomeDocumentOf, POSITION_COUNTER_ID, snapshotKey, snapshotRecordOf, storedEventOf } from "./mongo-event-documents";
@@ -76,12 +76,11 @@ export class MongoEventStore implements EventStore {
   async append(request: AppendRequest): Promise<AppendResult> {
     this.assertOpen();
     validateAppend(request, this.settings.limits);
-    const bytes = estimateAppendBytes(request);
-    if (bytes > this.settings.limits.maxWriteBytes) {
-      throw new AppendRejectedError(`append of command "${request.commandId}" is about ${bytes} bytes, more than maxBatchBytes (${this.settings.limits.maxWriteBytes})`);
-    }
+    const size = measureAppend(request);
+    const refusal = appendSizeRefusal(request, size, this.settings.limits.maxWriteBytes);
+    if (refusal !== undefined) throw new AppendRejectedError(refusal);
     return new Promise((resolve, fail) => {
-      this.queue.enqueue({ request, timeMs: Date.now(), bytes, batchKey: request.commandId, resolve, fail });
+      this.queue.enqueue({ request, timeMs: Date.now(), bytes: size.bytes, batchKey: request.commandId, resolve, fail });
     });
   }
 
