@@ -280,6 +280,26 @@ if (mongoTestsEnabled("MongoDB event store")) {
       }), 20_000,
     );
 
+    // Any replica set (a single node will do).
+    test("a position counter behind the events is raised where an append meets a taken position: that append and the next are stored", () =>
+      withDatabase("counter-behind", async (open, database) => {
+        const store = await open();
+        appended(await store.append(request("seed", 0, "seed", 3)));
+        // As after events written around the store, or a counter restored from an older copy.
+        await database.db.collection<CounterDocument>("counters").updateOne({ _id: "events" }, { $set: { position: 1 } });
+        assert.equal(appended(await store.append(request("a", 0, "c1", 1))).ack.position, 4, "position 2 was taken: the counter is raised to 3, the batch runs again");
+        assert.equal(appended(await store.append(request("a", 1, "c2", 1))).ack.position, 5);
+        assert.deepEqual((await store.readAll(0, 10)).map((e) => [e.position, e.commandId]), [
+          [1, "seed"],
+          [2, "seed"],
+          [3, "seed"],
+          [4, "c1"],
+          [5, "c2"],
+        ]);
+        assert.equal(await store.headPosition(), 5);
+      }), 20_000,
+    );
+
     test("readAll refuses to pass a hole in the positions", () =>
       withDatabase("hole", async (open, database) => {
         const store = await open();

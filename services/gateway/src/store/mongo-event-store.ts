@@ -10,6 +10,7 @@ import { runAppendTransaction, type AppendTransactionContext, type BatchAttempt,
 import { AppendWatcher } from "./mongo-append-watcher";
 import { commandOutcomeOf, outcomeDocumentOf, POSITION_COUNTER_ID, snapshotKey, snapshotRecordOf, storedEventOf } from "./mongo-event-documents";
 import { eventStoreCollections, prepareEventCollections } from "./mongo-event-collections";
+import { raisePositionCounter } from "./mongo-position-counter";
 import { resolveMongoStoreOptions, type MongoEventStoreOptions, type MongoEventStoreSettings } from "./mongo-event-store-options";
 
 export type { HeldBatch, MongoEventStoreOptions } from "./mongo-event-store-options";
@@ -164,9 +165,14 @@ export class MongoEventStore implements EventStore {
     if (this.settings.closeClient) await this.client.close();
   }
 
-  /** Stores one batch: retries it without each append that made the transaction fail on a duplicate key. */
+  /**
+   * Stores one batch: retries it without each append that made the transaction fail on a duplicate key. A
+   * duplicate among the events may instead be a position taken already (the counter behind the events): the
+   * counter is then raised, once per batch, and the batch runs again whole.
+   */
   private async commit(batch: PendingAppend[]): Promise<void> {
     let remaining = batch;
+    let counterRaised = false;
     while (remaining.length > 0) {
       const attempt: BatchAttempt = { stage: "read", writes: undefined };
       try {
@@ -180,9 +186,29 @@ export class MongoEventStore implements EventStore {
           for (const append of remaining) append.fail(notStored(append, error));
           return;
         }
+        if (offender.stage === "events" && !counterRaised) {
+          counterRaised = true;
+          if (await this.raiseCounterIfBehind(error)) continue;
+        }
         remaining = remaining.filter((append) => append !== offender.append);
         await this.settleOffender(offender.append, offender.stage, error);
       }
+    }
+  }
+
+  /** After a duplicate among a batch's events: moves the counter up to the events if it is behind; true if it was. */
+  private async raiseCounterIfBehind(duplicate: unknown): Promise<boolean> {
+    try {
+      const raised = await raisePositionCounter(this.collections.events, this.collections.counters);
+      if (raised) {
+        this.settings.logger?.warn("the position counter was behind the events (written around the store?): raised it to the last event's position", {
+          error: duplicate instanceof Error ? duplicate.message : String(duplicate),
+        });
+      }
+      return raised;
+    } catch (error: unknown) {
+      this.settings.logger?.warn("checking the position counter after a duplicate event failed", { error: error instanceof Error ? error.message : String(error) });
+      return false;
     }
   }
 
