@@ -135,13 +135,15 @@ if (mongoTestsEnabled("MongoDB event store")) {
           // B takes position 3 and commits at once.
           const positionB = await takePositionOutside();
           await events.insertOne(eventDocument(positionB, "early", "b"));
+          // Both readers observe B's position 3 with A's position 2 still uncommitted, before A commits: the
+          // checking reader must have met the hole by then, or it would read 2 and 3 after the commit and prove nothing.
           await naive.reach(3);
+          await waitFor(() => follower.problems.length > 0);
+          assert.match(follower.problems[0] ?? "", /hole: position 2 is missing before 3/);
           await sessionA.commitTransaction();
           await sessionA.endSession();
           await delay(300);
           assert.deepEqual(naive.seen, [1, 3], "a reader that follows `position > checkpoint` has passed position 2 for good");
-          await waitFor(() => follower.problems.length > 0);
-          assert.match(follower.problems[0] ?? "", /hole: position 2 is missing before 3/);
         } finally {
           await follower.stop();
           await naive.stop();
