@@ -124,12 +124,12 @@ if (mongoTestsEnabled("MongoDB event store")) {
         const takePositionOutside = async () => (await counters.findOneAndUpdate({ _id: "events" }, { $inc: { position: 1 } }, { returnDocument: "after" }))?.position ?? 0;
         const follower = new Follower(store);
         const naive = new NaiveFollower(events);
+        const sessionA = client.startSession();
         try {
           await follower.reach(1);
           await naive.reach(1);
           // A takes position 2 first, then inserts it in a transaction that stays open.
           const positionA = await takePositionOutside();
-          const sessionA = client.startSession();
           sessionA.startTransaction({ readConcern: { level: "snapshot" } });
           await events.insertOne(eventDocument(positionA, "late", "a"), { session: sessionA });
           // B takes position 3 and commits at once.
@@ -141,10 +141,11 @@ if (mongoTestsEnabled("MongoDB event store")) {
           await waitFor(() => follower.problems.length > 0);
           assert.match(follower.problems[0] ?? "", /hole: position 2 is missing before 3/);
           await sessionA.commitTransaction();
-          await sessionA.endSession();
           await delay(300);
           assert.deepEqual(naive.seen, [1, 3], "a reader that follows `position > checkpoint` has passed position 2 for good");
         } finally {
+          // Aborts A's transaction if the test failed before it committed, so that the database can be dropped.
+          await sessionA.endSession();
           await follower.stop();
           await naive.stop();
         }
