@@ -324,6 +324,21 @@ if (mongoTestsEnabled("MongoDB event store")) {
       }), 20_000,
     );
 
+    // Any replica set (a single node will do).
+    test("onAppended follows the position counter: a move of the counter alone is heard", () =>
+      withDatabase("wake-counter", async (open, database) => {
+        const listening = await open();
+        const heads: number[] = [];
+        listening.onAppended((head) => heads.push(head));
+        await delay(500); // the stream opens
+        // No event is inserted: only the counter's change can tell the store of the new head (a stream on events
+        // would not, and the store polls only while its stream is down).
+        await database.db.collection<CounterDocument>("counters").updateOne({ _id: "events" }, { $inc: { position: 2 } });
+        await waitFor(() => heads.includes(2), 5_000);
+        assert.deepEqual(heads, [2]);
+      }), 20_000,
+    );
+
     test("an append larger than a batch may be is refused before anything is stored", () =>
       withDatabase("limits", async (open) => {
         const store = await open({ maxBatchBytes: 4096, maxPayloadBytes: 100_000 });

@@ -33,7 +33,7 @@ export interface MongoEventStoreOptions {
   /** Most appends one group-commit transaction takes. Default 500. */
   maxBatchAppends?: number;
   /**
-   * While the change stream on `events` is unavailable (no replica set, no privilege, an outage), how often the
+   * While the change stream on the position counter (in `counters`) is unavailable (no replica set, no privilege, an outage), how often the
    * head is polled to notice other gateways' appends. Default 1,000 ms. The stream is retried meanwhile.
    */
   pollIntervalMs?: number;

@@ -56,7 +56,7 @@ export class MongoEventStore implements EventStore {
   ) {
     this.reads = new CausalReads(client);
     this.queue = new GroupCommitQueue({ maxItems: settings.maxBatchAppends, maxBytes: settings.limits.maxWriteBytes }, (batch) => this.commit(batch));
-    this.watcher = new AppendWatcher(collections.events, () => this.checkHead(), { pollIntervalMs: settings.pollIntervalMs, logger: settings.logger });
+    this.watcher = new AppendWatcher(collections.counters, () => this.checkHead(), { pollIntervalMs: settings.pollIntervalMs, logger: settings.logger });
   }
 
   /** Creates the collections and indexes if missing (idempotent), then opens the store. */
@@ -255,7 +255,7 @@ export class MongoEventStore implements EventStore {
           this.notify(await this.headPosition());
         } while (this.checkHeadAgain);
       } catch (error: unknown) {
-        this.settings.logger?.warn("reading the head after a change on events failed", { error: error instanceof Error ? error.message : String(error) });
+        this.settings.logger?.warn("reading the head after a change of the position counter failed", { error: error instanceof Error ? error.message : String(error) });
       } finally {
         this.checkingHead = false;
       }
