@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
+import { BSON } from "mongodb";
 import type { AppendRequest } from "@recq-mesh/gateway/internal/store/event-store";
 import { aggregateKey } from "@recq-mesh/gateway/internal/store/event-index";
-import { batchWrites, estimateAppendBytes, planAppends, type QueuedAppend } from "@recq-mesh/gateway/internal/store/mongo-append-plan";
+import { appendSizeRefusal, batchWrites, MAX_BSON_DOCUMENT_BYTES, measureAppend, planAppends, type QueuedAppend } from "@recq-mesh/gateway/internal/store/mongo-append-plan";
 
 function queued(aggregateId: string, expectedSequence: number, commandId: string, eventCount: number, extra: Partial<AppendRequest> = {}): QueuedAppend {
   const events = Array.from({ length: eventCount }, (_, n) => ({ type: "test.v1.Happened", payload: Buffer.from(`${commandId}/${n}`), metadata: { n: String(n) } }));
   const request: AppendRequest = { aggregateType: "Test", aggregateId, expectedSequence, commandId, events, ...extra };
-  return { request, timeMs: 1_000, bytes: estimateAppendBytes(request) };
+  return { request, timeMs: 1_000, bytes: measureAppend(request).bytes };
 }
 
 const at = (entries: [string, number][]) => new Map(entries.map(([id, sequence]) => [aggregateKey("Test", id), sequence]));
@@ -81,10 +82,49 @@ describe("MongoDB append plan: deciding a batch as if its appends ran in order",
     assert.deepEqual(writes.results[1]?.kind === "appended" && writes.results[1].ack, { commandId: "noop", position: 2, sequence: 2 });
   });
 
-  it("estimates an append's size from its payloads, strings and snapshot", () => {
-    const small = estimateAppendBytes(queued("a", 0, "c", 1).request);
-    const big = estimateAppendBytes({ ...queued("a", 0, "c", 1).request, snapshot: { sequence: 1, type: "S", payload: Buffer.alloc(10_000) } });
-    assert.ok(small > 0 && small < 1_000, `${small}`);
-    assert.ok(big - small >= 10_000);
+  it("measures an append in BSON: at least what its documents are once written, multibyte text and metadata pairs included", () => {
+    // 2,000 metadata pairs and text of 3-byte characters: counted in UTF-16 units and 8 bytes a pair, this append
+    // looked less than half its size.
+    const metadata = Object.fromEntries(Array.from({ length: 2_000 }, (_, n) => [`k${n}`, "値"]));
+    const events = Array.from({ length: 3 }, () => ({ type: "テスト.v1.起きた", payload: Buffer.alloc(100), metadata }));
+    const request: AppendRequest = {
+      aggregateType: "集計",
+      aggregateId: "識別子".repeat(50),
+      expectedSequence: 0,
+      commandId: "命令".repeat(20),
+      events,
+      snapshot: { sequence: 3, type: "スナップ", payload: Buffer.alloc(50) },
+    };
+    const appends = [{ request, timeMs: Date.now(), bytes: 0 }];
+    const writes = batchWrites(appends, planAppends(appends, at([])), 1_000_000, new Date());
+    const documents = [...writes.events, ...writes.outcomes, ...writes.snapshots];
+    const written = documents.map((document) => BSON.calculateObjectSize(document));
+    const size = measureAppend(request);
+
+    assert.ok(size.bytes >= sum(written), `measured ${size.bytes}, written ${sum(written)}`);
+    // An upper bound only by the widths of numbers not known yet (a double instead of an int32): a few bytes each.
+    assert.ok(size.bytes <= sum(written) + 16 * documents.length, `measured ${size.bytes}, written ${sum(written)}`);
+    assert.ok(size.largestDocument >= Math.max(...written) && size.largestDocument <= Math.max(...written) + 16);
+  });
+
+  it("counts a snapshot's payload", () => {
+    const small = measureAppend(queued("a", 0, "c", 1).request);
+    const big = measureAppend({ ...queued("a", 0, "c", 1).request, snapshot: { sequence: 1, type: "S", payload: Buffer.alloc(10_000) } });
+    assert.ok(big.bytes - small.bytes >= 10_000);
+  });
+
+  it("refuses an append one byte past maxBatchBytes, or with a document past MongoDB's limit, and only such an append", () => {
+    const { request } = queued("a", 0, "c", 2);
+    const size = measureAppend(request);
+    assert.equal(appendSizeRefusal(request, size, size.bytes), undefined, "at the limit it fits");
+    assert.equal(appendSizeRefusal(request, size, size.bytes - 1), `append of command "c" is ${size.bytes} bytes in BSON, more than maxBatchBytes (${size.bytes - 1})`);
+    const atDocumentLimit = { bytes: MAX_BSON_DOCUMENT_BYTES, largestDocument: MAX_BSON_DOCUMENT_BYTES };
+    assert.equal(appendSizeRefusal(request, atDocumentLimit, 64 * 1024 * 1024), undefined);
+    const pastDocumentLimit = { bytes: MAX_BSON_DOCUMENT_BYTES + 1, largestDocument: MAX_BSON_DOCUMENT_BYTES + 1 };
+    assert.match(appendSizeRefusal(request, pastDocumentLimit, 64 * 1024 * 1024) ?? "", /document of 16777217 bytes in BSON, more than MongoDB's document limit \(16777216\)/);
   });
 });
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}

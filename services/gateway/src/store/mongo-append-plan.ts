@@ -1,3 +1,4 @@
+import { BSON } from "mongodb";
 import { aggregateKey } from "./event-index";
 import type { AppendRequest, AppendResult, StoredEvent } from "./event-store";
 import {
@@ -14,7 +15,7 @@ export interface QueuedAppend {
   readonly request: AppendRequest;
   /** When `append` was called: the time its events carry. */
   readonly timeMs: number;
-  /** Its estimated size in BSON, for the batch bound. */
+  /** Its size in BSON (`measureAppend`), for the batch bound. */
   readonly bytes: number;
 }
 
@@ -108,14 +109,52 @@ function storedEvents(append: QueuedAppend, positionBefore: number, sequenceAfte
   }));
 }
 
-/** The size an append adds to a transaction, estimated from its payloads and strings, for the batch bound. */
-export function estimateAppendBytes(request: AppendRequest): number {
-  const PER_DOCUMENT = 160;
-  let bytes = PER_DOCUMENT + request.commandId.length * 2;
-  for (const event of request.events) {
-    bytes += PER_DOCUMENT + event.payload.length + event.type.length + request.aggregateType.length + request.aggregateId.length;
-    for (const [key, value] of Object.entries(event.metadata)) bytes += 8 + key.length + value.length;
+/** The largest document MongoDB stores (its `maxBsonObjectSize`): a bigger one fails its whole transaction. */
+export const MAX_BSON_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
+/** What an append writes, measured in BSON. */
+export interface AppendSize {
+  /** The BSON bytes of all its documents: events, outcome, snapshot. */
+  bytes: number;
+  /** The BSON bytes of its largest document. */
+  largestDocument: number;
+}
+
+/**
+ * Measures the documents an append writes as the driver will serialize them (strings in UTF-8, each metadata
+ * pair an embedded array), so that an append which passes the batch bound cannot make its transaction fail.
+ * Positions, sequences and times are not known before the transaction: they are measured at their widest
+ * (a double, 8 bytes; a small integer would be an int32 of 4), so the figure is an upper bound.
+ */
+export function measureAppend(request: AppendRequest): AppendSize {
+  const widest = Number.MAX_SAFE_INTEGER;
+  const documents: object[] = request.events.map((event) =>
+    eventDocumentOf({ ...event, position: widest, sequence: widest, timeMs: widest, aggregateType: request.aggregateType, aggregateId: request.aggregateId, commandId: request.commandId }),
+  );
+  documents.push(outcomeDocumentOf({ kind: "succeeded", commandId: request.commandId, position: widest, sequence: widest }, new Date(0)));
+  if (request.snapshot !== undefined) {
+    const { type, payload } = request.snapshot;
+    documents.push({ _id: snapshotKey(request.aggregateType, request.aggregateId), sequence: widest, type, payload } satisfies SnapshotDocument);
   }
-  if (request.snapshot !== undefined) bytes += PER_DOCUMENT + request.snapshot.payload.length + request.snapshot.type.length;
-  return bytes;
+  let bytes = 0;
+  let largestDocument = 0;
+  for (const document of documents) {
+    const size = BSON.calculateObjectSize(document);
+    bytes += size;
+    largestDocument = Math.max(largestDocument, size);
+  }
+  return { bytes, largestDocument };
+}
+
+/**
+ * Why an append of `size` cannot be stored, or undefined when it fits: it must fit in one batch (`maxBatchBytes`),
+ * and each of its documents in MongoDB's document limit (which a `maxBatchBytes` above 16 MiB would not ensure).
+ */
+export function appendSizeRefusal(request: AppendRequest, size: AppendSize, maxBatchBytes: number): string | undefined {
+  const command = `append of command "${request.commandId}"`;
+  if (size.bytes > maxBatchBytes) return `${command} is ${size.bytes} bytes in BSON, more than maxBatchBytes (${maxBatchBytes})`;
+  if (size.largestDocument > MAX_BSON_DOCUMENT_BYTES) {
+    return `${command} has a document of ${size.largestDocument} bytes in BSON, more than MongoDB's document limit (${MAX_BSON_DOCUMENT_BYTES})`;
+  }
+  return undefined;
 }

@@ -5,12 +5,12 @@ import {
   AGGREGATE_SEQUENCE_INDEX,
   EventCollection,
   OUTCOME_TTL_INDEX,
-  POSITION_COUNTER_ID,
   type CounterDocument,
   type EventDocument,
   type OutcomeDocument,
   type SnapshotDocument,
 } from "./mongo-event-documents";
+import { raisePositionCounter } from "./mongo-position-counter";
 
 /**
  * The event store's collections, on a database handle that reads and writes with majority concern (a local read
@@ -41,8 +41,7 @@ export async function prepareEventCollections(db: Db, collections: EventStoreCol
   for (const name of Object.values(EventCollection)) await createCollection(db, name);
   await collections.events.createIndex({ aggregateType: 1, aggregateId: 1, sequence: 1 }, { unique: true, name: AGGREGATE_SEQUENCE_INDEX });
   await ensureOutcomeTtl(db, collections, Math.max(1, Math.ceil(outcomeRetentionMs / 1000)));
-  const last = await collections.events.findOne({}, { sort: { _id: -1 }, projection: { _id: 1 } });
-  await collections.counters.updateOne({ _id: POSITION_COUNTER_ID }, { $max: { position: last?._id ?? 0 } }, { upsert: true });
+  await raisePositionCounter(collections.events, collections.counters);
 }
 
 async function createCollection(db: Db, name: string): Promise<void> {

@@ -16,8 +16,8 @@ export interface HeldBatch {
  * `AppendRejectedError` that names it:
  * - `maxEventsPerAppend` — events in one append. Default 1,000.
  * - `maxPayloadBytes` — bytes of one event's payload, and of a snapshot's. Default 4 MiB.
- * - `maxBatchBytes` — estimated bytes of one group-commit transaction. Default 16 MiB. A batch is cut before it
- *   would pass this, and one append (events, metadata, snapshot) must fit in it.
+ * - `maxBatchBytes` — BSON bytes of one group-commit transaction's documents. Default 16 MiB. A batch is cut
+ *   before it would pass this, and one append (events, metadata, snapshot) must fit in it.
  */
 export interface MongoEventStoreOptions {
   client: MongoClient;
@@ -33,7 +33,7 @@ export interface MongoEventStoreOptions {
   /** Most appends one group-commit transaction takes. Default 500. */
   maxBatchAppends?: number;
   /**
-   * While the change stream on `events` is unavailable (no replica set, no privilege, an outage), how often the
+   * While the change stream on the position counter (in `counters`) is unavailable (no replica set, no privilege, an outage), how often the
    * head is polled to notice other gateways' appends. Default 1,000 ms. The stream is retried meanwhile.
    */
   pollIntervalMs?: number;

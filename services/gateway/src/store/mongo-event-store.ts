@@ -5,11 +5,12 @@ import { DuplicateCommandError } from "./duplicate-command-error";
 import { AppendRejectedError, type AggregateHistory, type AppendRequest, type AppendResult, type CommandFailureRecord, type CommandOutcome, type EventStore, type StoredEvent } from "./event-store";
 import { GroupCommitQueue, type GroupCommitItem } from "./group-commit-queue";
 import { latestSequence } from "./mongo-aggregate-sequences";
-import { estimateAppendBytes, type QueuedAppend } from "./mongo-append-plan";
+import { appendSizeRefusal, measureAppend, type QueuedAppend } from "./mongo-append-plan";
 import { runAppendTransaction, type AppendTransactionContext, type BatchAttempt, type EventStoreCollections } from "./mongo-append-transaction";
 import { AppendWatcher } from "./mongo-append-watcher";
 import { commandOutcomeOf, outcomeDocumentOf, POSITION_COUNTER_ID, snapshotKey, snapshotRecordOf, storedEventOf } from "./mongo-event-documents";
 import { eventStoreCollections, prepareEventCollections } from "./mongo-event-collections";
+import { raisePositionCounter } from "./mongo-position-counter";
 import { resolveMongoStoreOptions, type MongoEventStoreOptions, type MongoEventStoreSettings } from "./mongo-event-store-options";
 
 export type { HeldBatch, MongoEventStoreOptions } from "./mongo-event-store-options";
@@ -55,7 +56,7 @@ export class MongoEventStore implements EventStore {
   ) {
     this.reads = new CausalReads(client);
     this.queue = new GroupCommitQueue({ maxItems: settings.maxBatchAppends, maxBytes: settings.limits.maxWriteBytes }, (batch) => this.commit(batch));
-    this.watcher = new AppendWatcher(collections.events, () => this.checkHead(), { pollIntervalMs: settings.pollIntervalMs, logger: settings.logger });
+    this.watcher = new AppendWatcher(collections.counters, () => this.checkHead(), { pollIntervalMs: settings.pollIntervalMs, logger: settings.logger });
   }
 
   /** Creates the collections and indexes if missing (idempotent), then opens the store. */
@@ -76,12 +77,11 @@ export class MongoEventStore implements EventStore {
   async append(request: AppendRequest): Promise<AppendResult> {
     this.assertOpen();
     validateAppend(request, this.settings.limits);
-    const bytes = estimateAppendBytes(request);
-    if (bytes > this.settings.limits.maxWriteBytes) {
-      throw new AppendRejectedError(`append of command "${request.commandId}" is about ${bytes} bytes, more than maxBatchBytes (${this.settings.limits.maxWriteBytes})`);
-    }
+    const size = measureAppend(request);
+    const refusal = appendSizeRefusal(request, size, this.settings.limits.maxWriteBytes);
+    if (refusal !== undefined) throw new AppendRejectedError(refusal);
     return new Promise((resolve, fail) => {
-      this.queue.enqueue({ request, timeMs: Date.now(), bytes, batchKey: request.commandId, resolve, fail });
+      this.queue.enqueue({ request, timeMs: Date.now(), bytes: size.bytes, batchKey: request.commandId, resolve, fail });
     });
   }
 
@@ -165,9 +165,14 @@ export class MongoEventStore implements EventStore {
     if (this.settings.closeClient) await this.client.close();
   }
 
-  /** Stores one batch: retries it without each append that made the transaction fail on a duplicate key. */
+  /**
+   * Stores one batch: retries it without each append that made the transaction fail on a duplicate key. A
+   * duplicate among the events may instead be a position taken already (the counter behind the events): the
+   * counter is then raised, once per batch, and the batch runs again whole.
+   */
   private async commit(batch: PendingAppend[]): Promise<void> {
     let remaining = batch;
+    let counterRaised = false;
     while (remaining.length > 0) {
       const attempt: BatchAttempt = { stage: "read", writes: undefined };
       try {
@@ -181,9 +186,29 @@ export class MongoEventStore implements EventStore {
           for (const append of remaining) append.fail(notStored(append, error));
           return;
         }
+        if (offender.stage === "events" && !counterRaised) {
+          counterRaised = true;
+          if (await this.raiseCounterIfBehind(error)) continue;
+        }
         remaining = remaining.filter((append) => append !== offender.append);
         await this.settleOffender(offender.append, offender.stage, error);
       }
+    }
+  }
+
+  /** After a duplicate among a batch's events: moves the counter up to the events if it is behind; true if it was. */
+  private async raiseCounterIfBehind(duplicate: unknown): Promise<boolean> {
+    try {
+      const raised = await raisePositionCounter(this.collections.events, this.collections.counters);
+      if (raised) {
+        this.settings.logger?.warn("the position counter was behind the events (written around the store?): raised it to the last event's position", {
+          error: duplicate instanceof Error ? duplicate.message : String(duplicate),
+        });
+      }
+      return raised;
+    } catch (error: unknown) {
+      this.settings.logger?.warn("checking the position counter after a duplicate event failed", { error: error instanceof Error ? error.message : String(error) });
+      return false;
     }
   }
 
@@ -230,7 +255,7 @@ export class MongoEventStore implements EventStore {
           this.notify(await this.headPosition());
         } while (this.checkHeadAgain);
       } catch (error: unknown) {
-        this.settings.logger?.warn("reading the head after a change on events failed", { error: error instanceof Error ? error.message : String(error) });
+        this.settings.logger?.warn("reading the head after a change of the position counter failed", { error: error instanceof Error ? error.message : String(error) });
       } finally {
         this.checkingHead = false;
       }
