@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterAll, describe, test } from "@jest/globals";
-import type { Collection, MongoClient } from "mongodb";
+import { MongoServerError, type Collection, type MongoClient } from "mongodb";
 import { DuplicateCommandError } from "@recq-mesh/gateway/internal/store/duplicate-command-error";
 import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
 import type { CounterDocument, EventDocument } from "@recq-mesh/gateway/internal/store/mongo-event-documents";
@@ -298,6 +298,28 @@ if (mongoTestsEnabled("MongoDB event store")) {
         await delay(500); // the stream opens
         appended(await appending.append(request("a", 0, "c1", 2)));
         await waitFor(() => heads.includes(2), 5_000);
+      }), 20_000,
+    );
+
+    // Single node: the write conflicts are the hook's. A PSA set with its secondary down provokes the other half of
+    // the bound (each commit's maxTimeMS, answered MaxTimeMSExpired), which a single node cannot.
+    test("a batch that keeps meeting write conflicts fails after commitTimeoutMs instead of retrying for 120 s; close() returns", () =>
+      withDatabase("commit-timeout", async (open) => {
+        let attempts = 0;
+        const store = await open({
+          commitTimeoutMs: 300,
+          beforeCommit: async () => {
+            attempts += 1;
+            await delay(50);
+            throw new MongoServerError({ message: "write conflict (from the test hook)", code: 112, codeName: "WriteConflict", errorLabels: ["TransientTransactionError"] });
+          },
+        });
+        await assert.rejects(store.append(request("a", 0, "bounded", 1)), /command "bounded" was not stored: the transaction did not commit within 300 ms \(commitTimeoutMs\)/);
+        assert.ok(attempts > 1, `withTransaction retried the write conflicts (${attempts} attempts)`);
+        await store.close();
+        const reader = await open();
+        assert.equal(await reader.headPosition(), 0);
+        assert.equal(await reader.findOutcome("bounded"), undefined);
       }), 20_000,
     );
 

@@ -17,6 +17,8 @@ export interface AppendTransactionContext {
   collections: EventStoreCollections;
   reads: CausalReads;
   outcomeRetentionMs: number;
+  /** How long one batch may take to commit, retries included (see `runAppendTransaction`). */
+  commitTimeoutMs: number;
   beforeCommit: ((batch: HeldBatch) => Promise<void>) | undefined;
 }
 
@@ -30,17 +32,39 @@ export interface BatchAttempt {
  * A snapshot of majority-committed data, committed with majority write concern: an acknowledged append survives
  * a failover, and the sequences the transaction decides on are ones no rollback can take back.
  */
-const APPEND_TRANSACTION: TransactionOptions = {
-  readConcern: new ReadConcern("snapshot"),
-  writeConcern: new WriteConcern("majority"),
-  readPreference: ReadPreference.primary,
-};
+function appendTransaction(commitTimeoutMs: number): TransactionOptions {
+  return {
+    readConcern: new ReadConcern("snapshot"),
+    writeConcern: new WriteConcern("majority"),
+    readPreference: ReadPreference.primary,
+    maxCommitTimeMS: commitTimeoutMs,
+  };
+}
+
+/** A batch that ran out of its commit time before an attempt could start; nothing of it was committed. */
+export class CommitTimeoutError extends Error {
+  constructor(commitTimeoutMs: number, attempts: number) {
+    super(`the transaction did not commit within ${commitTimeoutMs} ms (commitTimeoutMs) after ${attempts} attempts; nothing of it was stored`);
+    this.name = "CommitTimeoutError";
+  }
+}
 
 /**
  * Stores one group-commit batch in one transaction, by the book (`withTransaction`: retried with backoff on
  * TransientTransactionError, the commit retried on UnknownTransactionCommitResult, for up to 120 s):
  * read the sequences → decide every append → `$inc` the position counter by the batch's event count → insert the
  * events, record the outcomes, replace the snapshots → commit.
+ *
+ * How long a batch may take is bounded by `commitTimeoutMs`, as `withTransaction` alone would take up to 120 s and a
+ * majority write concern with no timeout waits for ever without a majority (a PSA set with its secondary down):
+ * - each commit is sent with `maxTimeMS` = `commitTimeoutMs` (`maxCommitTimeMS`), which bounds its wait for the
+ *   majority too; the server then answers MaxTimeMSExpired, which `withTransaction` does not retry (the result of
+ *   that commit is unknown: it may have committed on the primary);
+ * - no attempt starts once `commitTimeoutMs` has passed since the first: a `CommitTimeoutError` (not a driver
+ *   error, so `withTransaction` aborts and gives it up) ends the retries after write conflicts.
+ * So the callers wait at most about twice `commitTimeoutMs` (an attempt begun just in time, then its commit), and
+ * `close()`, which waits for the batch in flight, returns. Only the driver's own retries of a commit after a
+ * network error keep its 120 s bound.
  *
  * Why positions never skip: the counter document is written by every transaction that appends events, so two
  * such transactions cannot both commit while they overlap. The second one's write to the counter conflicts with
@@ -51,8 +75,12 @@ const APPEND_TRANSACTION: TransactionOptions = {
  */
 export async function runAppendTransaction(context: AppendTransactionContext, appends: readonly QueuedAppend[], attempt: BatchAttempt): Promise<BatchWrites> {
   const session = context.client.startSession();
+  const deadline = performance.now() + context.commitTimeoutMs;
+  let attempts = 0;
   try {
     const writes = await session.withTransaction(async (transaction) => {
+      if (attempts > 0 && performance.now() >= deadline) throw new CommitTimeoutError(context.commitTimeoutMs, attempts);
+      attempts += 1;
       attempt.stage = "read";
       attempt.writes = undefined;
       const plan = planAppends(appends, await readSequences(context.collections.events, appends, transaction));
@@ -65,7 +93,7 @@ export async function runAppendTransaction(context: AppendTransactionContext, ap
       await context.beforeCommit?.(heldBatch(appends, batch, basePosition));
       attempt.stage = "commit";
       return batch;
-    }, APPEND_TRANSACTION);
+    }, appendTransaction(context.commitTimeoutMs));
     context.reads.observe(session);
     return writes;
   } finally {

@@ -211,6 +211,7 @@ export class MongoEventStore implements EventStore {
       collections: this.collections,
       reads: this.reads,
       outcomeRetentionMs: this.settings.outcomeRetentionMs,
+      commitTimeoutMs: this.settings.commitTimeoutMs,
       beforeCommit: this.settings.beforeCommit,
     };
   }
