@@ -3,7 +3,7 @@ import { afterAll, describe, test } from "@jest/globals";
 import { MongoServerError, type Collection, type MongoClient } from "mongodb";
 import { DuplicateCommandError } from "@recq-mesh/gateway/internal/store/duplicate-command-error";
 import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
-import type { CounterDocument, EventDocument } from "@recq-mesh/gateway/internal/store/mongo-event-documents";
+import type { CounterDocument, EventDocument, OutcomeDocument } from "@recq-mesh/gateway/internal/store/mongo-event-documents";
 import { MongoEventStore, type HeldBatch, type MongoEventStoreOptions } from "@recq-mesh/gateway/internal/store/mongo-event-store";
 import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
 import { runEventStoreContract } from "./event-store.suite";
@@ -320,6 +320,43 @@ if (mongoTestsEnabled("MongoDB event store")) {
         const reader = await open();
         assert.equal(await reader.headPosition(), 0);
         assert.equal(await reader.findOutcome("bounded"), undefined);
+      }), 20_000,
+    );
+
+    // Single node: the `afterCommit` hook turns a commit that succeeded into one whose result the store does not
+    // know, as the driver reports after MaxTimeMSExpired at commit or a network error during it.
+    const unknownCommit = () =>
+      new MongoServerError({ message: "operation exceeded time limit (from the test hook)", code: 50, codeName: "MaxTimeMSExpired", errorLabels: ["UnknownTransactionCommitResult"] });
+
+    test("a commit whose result is unknown but that committed is answered as appended, with its ack", () =>
+      withDatabase("unknown-commit", async (open) => {
+        const store = await open({
+          afterCommit: async () => {
+            throw unknownCommit();
+          },
+        });
+        const result = appended(await store.append(request("a", 0, "maybe", 2)));
+        assert.deepEqual(result.ack, { commandId: "maybe", position: 2, sequence: 2 });
+        const reader = await open();
+        assert.deepEqual(await reader.findOutcome("maybe"), { kind: "succeeded", ...result.ack });
+        assert.equal(await reader.headPosition(), 2);
+      }), 20_000,
+    );
+
+    test("a commit whose result is unknown is not mistaken for another batch's outcome of the same command id", () =>
+      withDatabase("unknown-duplicate", async (open, database, client) => {
+        const outcomes = client.db(database.name).collection<OutcomeDocument>("outcomes");
+        const store = await open({
+          afterCommit: async () => {
+            // What a concurrent duplicate of the command id would leave had this batch not committed: an outcome
+            // with the same command id, position and sequence, from another batch.
+            const mine = await outcomes.findOne({ _id: "maybe" });
+            assert.ok(mine?.batchId !== undefined, "the outcome names its batch");
+            await outcomes.replaceOne({ _id: "maybe" }, { ...mine, batchId: "another gateway's batch" });
+            throw unknownCommit();
+          },
+        });
+        await assert.rejects(store.append(request("a", 0, "maybe", 1)), /command "maybe" was not stored: its commit's result is unknown \(.*\), and a majority read does not find its outcome/);
       }), 20_000,
     );
 

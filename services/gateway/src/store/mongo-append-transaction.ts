@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { ReadConcern, ReadPreference, WriteConcern, type ClientSession, type Collection, type MongoClient, type TransactionOptions } from "mongodb";
 import type { CausalReads } from "@recq-mesh/protocol/mongodb";
 import { readSequences } from "./mongo-aggregate-sequences";
@@ -20,12 +21,15 @@ export interface AppendTransactionContext {
   /** How long one batch may take to commit, retries included (see `runAppendTransaction`). */
   commitTimeoutMs: number;
   beforeCommit: ((batch: HeldBatch) => Promise<void>) | undefined;
+  afterCommit: ((batch: HeldBatch) => Promise<void>) | undefined;
 }
 
 /** Where the last attempt of a transaction was when it failed, so that a write error's index can be traced to an append. */
 export interface BatchAttempt {
   stage: "read" | "events" | "outcomes" | "snapshots" | "hook" | "commit";
   writes: BatchWrites | undefined;
+  /** The attempt's id, written into each of its outcome documents: how a commit whose result is unknown is settled. */
+  batchId: string | undefined;
 }
 
 /**
@@ -77,12 +81,14 @@ export async function runAppendTransaction(context: AppendTransactionContext, ap
   const session = context.client.startSession();
   const deadline = performance.now() + context.commitTimeoutMs;
   let attempts = 0;
+  let held: HeldBatch | undefined;
   try {
     const writes = await session.withTransaction(async (transaction) => {
       if (attempts > 0 && performance.now() >= deadline) throw new CommitTimeoutError(context.commitTimeoutMs, attempts);
       attempts += 1;
       attempt.stage = "read";
       attempt.writes = undefined;
+      attempt.batchId = randomUUID();
       const plan = planAppends(appends, await readSequences(context.collections.events, appends, transaction));
       const basePosition = await takePositions(context.collections.counters, plan.eventCount, transaction);
       const recordedAt = new Date();
@@ -90,11 +96,13 @@ export async function runAppendTransaction(context: AppendTransactionContext, ap
       attempt.writes = batch;
       await writeBatch(context, batch, recordedAt, transaction, attempt);
       attempt.stage = "hook";
-      await context.beforeCommit?.(heldBatch(appends, batch, basePosition));
+      held = heldBatch(appends, batch, basePosition);
+      await context.beforeCommit?.(held);
       attempt.stage = "commit";
       return batch;
     }, appendTransaction(context.commitTimeoutMs));
     context.reads.observe(session);
+    if (held !== undefined) await context.afterCommit?.(held);
     return writes;
   } finally {
     await session.endSession();
@@ -123,7 +131,7 @@ async function writeBatch(context: AppendTransactionContext, batch: BatchWrites,
   const expiredBefore = new Date(recordedAt.getTime() - context.outcomeRetentionMs);
   if (batch.outcomes.length > 0) {
     const replacements = batch.outcomes.map((outcome) => ({
-      replaceOne: { filter: { _id: outcome._id, recordedAt: { $lte: expiredBefore } }, replacement: outcome, upsert: true },
+      replaceOne: { filter: { _id: outcome._id, recordedAt: { $lte: expiredBefore } }, replacement: { ...outcome, batchId: attempt.batchId }, upsert: true },
     }));
     await outcomes.bulkWrite(replacements, { session, ordered: true });
   }

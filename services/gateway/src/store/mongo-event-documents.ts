@@ -50,6 +50,8 @@ export interface OutcomeDocument {
   code?: number;
   message?: string;
   reason?: string;
+  /** The group-commit attempt that stored a succeeded outcome (see `readSettledBatch`). */
+  batchId?: string;
 }
 
 export interface SnapshotKey {

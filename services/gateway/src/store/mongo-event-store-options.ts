@@ -51,6 +51,11 @@ export interface MongoEventStoreOptions {
    * commits. Holding it open holds the transaction open; throwing aborts it (every append of the batch fails).
    */
   beforeCommit?: (batch: HeldBatch) => Promise<void>;
+  /**
+   * For tests only: runs after each transaction committed. What it throws is taken as the commit's error, so a
+   * driver error with `UnknownTransactionCommitResult` makes a commit whose result is unknown although it committed.
+   */
+  afterCommit?: (batch: HeldBatch) => Promise<void>;
 }
 
 export interface MongoEventStoreSettings {
@@ -62,6 +67,7 @@ export interface MongoEventStoreSettings {
   closeClient: boolean;
   logger: StoreLogger | undefined;
   beforeCommit: ((batch: HeldBatch) => Promise<void>) | undefined;
+  afterCommit: ((batch: HeldBatch) => Promise<void>) | undefined;
 }
 
 export const DEFAULT_MAX_BATCH_APPENDS = 500;
@@ -84,6 +90,7 @@ export function resolveMongoStoreOptions(options: MongoEventStoreOptions): Mongo
     closeClient: options.closeClient === true,
     logger: options.logger,
     beforeCommit: options.beforeCommit,
+    afterCommit: options.afterCommit,
   };
 }
 
