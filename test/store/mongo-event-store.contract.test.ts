@@ -115,6 +115,36 @@ if (mongoTestsEnabled("MongoDB event store")) {
       }), 30_000,
     );
 
+    // Single node. `beforeCommit` holds the snapshot-only transaction after its read (and its writes) until the
+    // other store has had its chance to commit: without the counter write, it commits in between (write skew).
+    test("a snapshot-only append on a stale expected sequence is not acknowledged: it conflicts with an append it overlaps", () =>
+      withDatabase("write-skew", async (open) => {
+        const held = holdBatch("snapshot-only");
+        const snapshotting = await open({ beforeCommit: held.hook });
+        const other = await open();
+        appended(await other.append(request("x", 0, "seed", 1)));
+        const snapshotOnly: AppendRequest = {
+          ...request("x", 1, "snapshot-only", 0),
+          snapshot: { sequence: 1, type: "test.v1.State", payload: Buffer.from("state at 1") },
+        };
+        const snapshot = settles(snapshotting.append(snapshotOnly));
+        try {
+          await held.reached;
+          const moving = settles(other.append(request("x", 1, "moves-on", 1)));
+          await delay(300);
+          assert.equal(moving.settled, false, "the append to x waits for the transaction that checked x's sequence");
+          held.release();
+          assert.equal(appended(await snapshot.promise).ack.sequence, 1);
+          assert.equal(appended(await moving.promise).ack.sequence, 2, "it ran again after the snapshot-only commit");
+          const history = await other.readAggregate("TodoList", "x");
+          assert.equal(history.snapshot?.sequence, 1);
+          assert.equal(history.sequence, 2);
+        } finally {
+          held.release();
+        }
+      }), 30_000,
+    );
+
     test("negative control: with positions taken outside the transaction, a late commit is skipped (and readAll refuses the hole)", () =>
       withDatabase("control", async (open, database, client) => {
         const store = await open();

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { ReadConcern, ReadPreference, WriteConcern, type ClientSession, type Collection, type MongoClient, type TransactionOptions } from "mongodb";
+import { ReadConcern, ReadPreference, WriteConcern, type ClientSession, type Collection, type MongoClient, type TransactionOptions, type UpdateFilter } from "mongodb";
 import type { CausalReads } from "@recq-mesh/protocol/mongodb";
 import { readSequences } from "./mongo-aggregate-sequences";
-import { batchWrites, planAppends, type BatchWrites, type QueuedAppend } from "./mongo-append-plan";
+import { batchWrites, planAppends, type AppendPlan, type BatchWrites, type QueuedAppend } from "./mongo-append-plan";
 import { POSITION_COUNTER_ID, type CounterDocument, type EventDocument, type OutcomeDocument, type SnapshotDocument } from "./mongo-event-documents";
 import type { HeldBatch } from "./mongo-event-store-options";
 
@@ -76,6 +76,16 @@ export class CommitTimeoutError extends Error {
  * includes the first's commit. So a transaction holding positions n..m is the only one that can commit positions
  * until it commits or aborts; on abort its `$inc` is undone with everything else. Positions come out dense and in
  * commit order, and a reader at `position > checkpoint` never passes one that commits later.
+ *
+ * Why an append without events cannot be acknowledged on a stale expected sequence: its decision rests on the
+ * aggregate's sequence read from the snapshot, but it writes no event, and snapshot isolation detects only
+ * write-write conflicts. Writing only its snapshot and outcome, it could commit after another transaction moved the
+ * aggregate on since that read (write skew: a snapshot acknowledged at sequence s while s + 1 exists). So a batch
+ * that takes no positions but checks an aggregate's sequence writes the counter document too, and must change it
+ * (a write that changes nothing is a no-op and conflicts with nothing): it `$inc`s the counter's `sequenceChecks`.
+ * Every transaction that appends events writes that document, so the two conflict and the later one runs again,
+ * from a snapshot with the other's events. The counter rather than a document per aggregate: appending
+ * transactions are serialised on it already, so this adds no document, no index and no read.
  */
 export async function runAppendTransaction(context: AppendTransactionContext, appends: readonly QueuedAppend[], attempt: BatchAttempt): Promise<BatchWrites> {
   const session = context.client.startSession();
@@ -90,7 +100,7 @@ export async function runAppendTransaction(context: AppendTransactionContext, ap
       attempt.writes = undefined;
       attempt.batchId = randomUUID();
       const plan = planAppends(appends, await readSequences(context.collections.events, appends, transaction));
-      const basePosition = await takePositions(context.collections.counters, plan.eventCount, transaction);
+      const basePosition = await takePositions(context.collections.counters, counterUpdate(appends, plan), plan.eventCount, transaction);
       const recordedAt = new Date();
       const batch = batchWrites(appends, plan, basePosition, recordedAt);
       attempt.writes = batch;
@@ -109,12 +119,23 @@ export async function runAppendTransaction(context: AppendTransactionContext, ap
   }
 }
 
-/** Takes `count` positions from the counter; returns the head before them. Without events it only reads the head. */
-async function takePositions(counters: Collection<CounterDocument>, count: number, session: ClientSession): Promise<number> {
-  if (count === 0) return (await counters.findOne({ _id: POSITION_COUNTER_ID }, { session }))?.position ?? 0;
+/**
+ * How a planned batch writes the counter document: `$inc` its position by the batch's events; without events,
+ * `$inc` its `sequenceChecks` if an append checks its aggregate's sequence (see `runAppendTransaction`); else
+ * nothing (undefined: the counter is only read).
+ */
+export function counterUpdate(appends: readonly QueuedAppend[], plan: AppendPlan): UpdateFilter<CounterDocument> | undefined {
+  if (plan.eventCount > 0) return { $inc: { position: plan.eventCount } };
+  const checksSequence = plan.decisions.some((decision, index) => decision.kind === "append" && (appends[index]?.request.aggregateId ?? "") !== "");
+  return checksSequence ? { $inc: { position: 0, sequenceChecks: 1 } } : undefined;
+}
+
+/** Writes the counter with `update` (or only reads it); returns the head before the batch's `count` positions. */
+async function takePositions(counters: Collection<CounterDocument>, update: UpdateFilter<CounterDocument> | undefined, count: number, session: ClientSession): Promise<number> {
+  if (update === undefined) return (await counters.findOne({ _id: POSITION_COUNTER_ID }, { session }))?.position ?? 0;
   const counter = await counters.findOneAndUpdate(
     { _id: POSITION_COUNTER_ID },
-    { $inc: { position: count } },
+    update,
     { session, upsert: true, returnDocument: "after" },
   );
   if (counter === null) throw new Error("the position counter upsert returned no document");
