@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { describe, it } from "@jest/globals";
 import { BSON } from "mongodb";
 import type { AppendRequest } from "@recq-mesh/gateway/internal/store/event-store";
@@ -97,7 +98,9 @@ describe("MongoDB append plan: deciding a batch as if its appends ran in order",
     };
     const appends = [{ request, timeMs: Date.now(), bytes: 0 }];
     const writes = batchWrites(appends, planAppends(appends, at([])), 1_000_000, new Date());
-    const documents = [...writes.events, ...writes.outcomes, ...writes.snapshots];
+    // The transaction stamps each outcome with its attempt's batch id, a UUID.
+    const outcomes = writes.outcomes.map((outcome) => ({ ...outcome, batchId: randomUUID() }));
+    const documents = [...writes.events, ...outcomes, ...writes.snapshots];
     const written = documents.map((document) => BSON.calculateObjectSize(document));
     const size = measureAppend(request);
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { afterAll, describe, test } from "@jest/globals";
-import type { Collection, MongoClient } from "mongodb";
+import { MongoServerError, type Collection, type MongoClient } from "mongodb";
 import { DuplicateCommandError } from "@recq-mesh/gateway/internal/store/duplicate-command-error";
 import type { AppendRequest, AppendResult, EventStore, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
-import type { CounterDocument, EventDocument } from "@recq-mesh/gateway/internal/store/mongo-event-documents";
+import type { CounterDocument, EventDocument, OutcomeDocument } from "@recq-mesh/gateway/internal/store/mongo-event-documents";
 import { MongoEventStore, type HeldBatch, type MongoEventStoreOptions } from "@recq-mesh/gateway/internal/store/mongo-event-store";
 import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
 import { runEventStoreContract } from "./event-store.suite";
@@ -111,6 +111,36 @@ if (mongoTestsEnabled("MongoDB event store")) {
         } finally {
           held.release();
           await follower.stop();
+        }
+      }), 30_000,
+    );
+
+    // Single node. `beforeCommit` holds the snapshot-only transaction after its read (and its writes) until the
+    // other store has had its chance to commit: without the counter write, it commits in between (write skew).
+    test("a snapshot-only append on a stale expected sequence is not acknowledged: it conflicts with an append it overlaps", () =>
+      withDatabase("write-skew", async (open) => {
+        const held = holdBatch("snapshot-only");
+        const snapshotting = await open({ beforeCommit: held.hook });
+        const other = await open();
+        appended(await other.append(request("x", 0, "seed", 1)));
+        const snapshotOnly: AppendRequest = {
+          ...request("x", 1, "snapshot-only", 0),
+          snapshot: { sequence: 1, type: "test.v1.State", payload: Buffer.from("state at 1") },
+        };
+        const snapshot = settles(snapshotting.append(snapshotOnly));
+        try {
+          await held.reached;
+          const moving = settles(other.append(request("x", 1, "moves-on", 1)));
+          await delay(300);
+          assert.equal(moving.settled, false, "the append to x waits for the transaction that checked x's sequence");
+          held.release();
+          assert.equal(appended(await snapshot.promise).ack.sequence, 1);
+          assert.equal(appended(await moving.promise).ack.sequence, 2, "it ran again after the snapshot-only commit");
+          const history = await other.readAggregate("TodoList", "x");
+          assert.equal(history.snapshot?.sequence, 1);
+          assert.equal(history.sequence, 2);
+        } finally {
+          held.release();
         }
       }), 30_000,
     );
@@ -336,6 +366,65 @@ if (mongoTestsEnabled("MongoDB event store")) {
         await database.db.collection<CounterDocument>("counters").updateOne({ _id: "events" }, { $inc: { position: 2 } });
         await waitFor(() => heads.includes(2), 5_000);
         assert.deepEqual(heads, [2]);
+      }), 20_000,
+    );
+
+    // Single node: the write conflicts are the hook's. A PSA set with its secondary down provokes the other half of
+    // the bound (each commit's maxTimeMS, answered MaxTimeMSExpired), which a single node cannot.
+    test("a batch that keeps meeting write conflicts fails after commitTimeoutMs instead of retrying for 120 s; close() returns", () =>
+      withDatabase("commit-timeout", async (open) => {
+        let attempts = 0;
+        const store = await open({
+          commitTimeoutMs: 300,
+          beforeCommit: async () => {
+            attempts += 1;
+            await delay(50);
+            throw new MongoServerError({ message: "write conflict (from the test hook)", code: 112, codeName: "WriteConflict", errorLabels: ["TransientTransactionError"] });
+          },
+        });
+        await assert.rejects(store.append(request("a", 0, "bounded", 1)), /command "bounded" was not stored: the transaction did not commit within 300 ms \(commitTimeoutMs\)/);
+        assert.ok(attempts > 1, `withTransaction retried the write conflicts (${attempts} attempts)`);
+        await store.close();
+        const reader = await open();
+        assert.equal(await reader.headPosition(), 0);
+        assert.equal(await reader.findOutcome("bounded"), undefined);
+      }), 20_000,
+    );
+
+    // Single node: the `afterCommit` hook turns a commit that succeeded into one whose result the store does not
+    // know, as the driver reports after MaxTimeMSExpired at commit or a network error during it.
+    const unknownCommit = () =>
+      new MongoServerError({ message: "operation exceeded time limit (from the test hook)", code: 50, codeName: "MaxTimeMSExpired", errorLabels: ["UnknownTransactionCommitResult"] });
+
+    test("a commit whose result is unknown but that committed is answered as appended, with its ack", () =>
+      withDatabase("unknown-commit", async (open) => {
+        const store = await open({
+          afterCommit: async () => {
+            throw unknownCommit();
+          },
+        });
+        const result = appended(await store.append(request("a", 0, "maybe", 2)));
+        assert.deepEqual(result.ack, { commandId: "maybe", position: 2, sequence: 2 });
+        const reader = await open();
+        assert.deepEqual(await reader.findOutcome("maybe"), { kind: "succeeded", ...result.ack });
+        assert.equal(await reader.headPosition(), 2);
+      }), 20_000,
+    );
+
+    test("a commit whose result is unknown is not mistaken for another batch's outcome of the same command id", () =>
+      withDatabase("unknown-duplicate", async (open, database, client) => {
+        const outcomes = client.db(database.name).collection<OutcomeDocument>("outcomes");
+        const store = await open({
+          afterCommit: async () => {
+            // What a concurrent duplicate of the command id would leave had this batch not committed: an outcome
+            // with the same command id, position and sequence, from another batch.
+            const mine = await outcomes.findOne({ _id: "maybe" });
+            assert.ok(mine?.batchId !== undefined, "the outcome names its batch");
+            await outcomes.replaceOne({ _id: "maybe" }, { ...mine, batchId: "another gateway's batch" });
+            throw unknownCommit();
+          },
+        });
+        await assert.rejects(store.append(request("a", 0, "maybe", 1)), /command "maybe" was not stored: its commit's result is unknown \(.*\), and a majority read does not find its outcome/);
       }), 20_000,
     );
 

@@ -78,6 +78,8 @@ export interface GatewayLimits {
   maxSubscriptions: number;
   /** Bytes of recent records the embedded store keeps decoded in memory (RECQ_STORE_CACHE_BYTES): 32 MiB. */
   storeCacheBytes: number;
+  /** How long the MongoDB store's group-commit transaction may take, retries and majority wait included (RECQ_MONGODB_COMMIT_TIMEOUT_MS): 10 s. */
+  mongoCommitTimeoutMs: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -109,6 +111,7 @@ export const defaultLimits: GatewayLimits = {
   admissionTolerancePercent: 300,
   maxSubscriptions: 10_000,
   storeCacheBytes: 32 * 1024 * 1024,
+  mongoCommitTimeoutMs: 10_000,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -140,6 +143,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   admissionTolerancePercent: "RECQ_ADMISSION_TOLERANCE_PERCENT",
   maxSubscriptions: "RECQ_MAX_SUBSCRIPTIONS",
   storeCacheBytes: "RECQ_STORE_CACHE_BYTES",
+  mongoCommitTimeoutMs: "RECQ_MONGODB_COMMIT_TIMEOUT_MS",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

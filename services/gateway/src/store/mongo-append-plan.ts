@@ -120,6 +120,9 @@ export interface AppendSize {
   largestDocument: number;
 }
 
+/** The length of the batch id a transaction stamps on each outcome (a UUID). */
+const MEASURED_BATCH_ID = "00000000-0000-0000-0000-000000000000";
+
 /**
  * Measures the documents an append writes as the driver will serialize them (strings in UTF-8, each metadata
  * pair an embedded array), so that an append which passes the batch bound cannot make its transaction fail.
@@ -131,7 +134,9 @@ export function measureAppend(request: AppendRequest): AppendSize {
   const documents: object[] = request.events.map((event) =>
     eventDocumentOf({ ...event, position: widest, sequence: widest, timeMs: widest, aggregateType: request.aggregateType, aggregateId: request.aggregateId, commandId: request.commandId }),
   );
-  documents.push(outcomeDocumentOf({ kind: "succeeded", commandId: request.commandId, position: widest, sequence: widest }, new Date(0)));
+  // The transaction stamps each outcome with its attempt's batch id (a UUID): measured with one of the same length.
+  const outcome = outcomeDocumentOf({ kind: "succeeded", commandId: request.commandId, position: widest, sequence: widest }, new Date(0));
+  documents.push({ ...outcome, batchId: MEASURED_BATCH_ID });
   if (request.snapshot !== undefined) {
     const { type, payload } = request.snapshot;
     documents.push({ _id: snapshotKey(request.aggregateType, request.aggregateId), sequence: widest, type, payload } satisfies SnapshotDocument);

@@ -6,7 +6,8 @@ import type { CommandOutcome, SnapshotRecord, StoredEvent } from "./event-store"
  * - `events`: one document per event. `_id` is the global position, so positions are unique by construction;
  *   a unique index on (aggregateType, aggregateId, sequence) keeps each aggregate's stream free of duplicates.
  * - `counters`: the document `{ _id: "events", position }`, the last position handed out. It is `$inc`'d in the
- *   same transaction that inserts the events, which is what keeps positions dense and in commit order.
+ *   same transaction that inserts the events, which is what keeps positions dense and in commit order. A
+ *   transaction that checks a sequence without appending events bumps its `sequenceChecks` so that it conflicts too.
  * - `outcomes`: one document per command id (`_id`), with a TTL index on `recordedAt`.
  * - `snapshots`: the latest snapshot of each aggregate, `_id` = { aggregateType, aggregateId }.
  */
@@ -38,6 +39,8 @@ export interface EventDocument {
 export interface CounterDocument {
   _id: string;
   position: number;
+  /** Bumped by a transaction that checks an aggregate's sequence without appending events, so that it conflicts. */
+  sequenceChecks?: number;
 }
 
 export interface OutcomeDocument {
@@ -50,6 +53,8 @@ export interface OutcomeDocument {
   code?: number;
   message?: string;
   reason?: string;
+  /** The group-commit attempt that stored a succeeded outcome (see `readSettledBatch`). */
+  batchId?: string;
 }
 
 export interface SnapshotKey {

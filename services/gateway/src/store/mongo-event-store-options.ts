@@ -37,6 +37,13 @@ export interface MongoEventStoreOptions {
    * head is polled to notice other gateways' appends. Default 1,000 ms. The stream is retried meanwhile.
    */
   pollIntervalMs?: number;
+  /**
+   * How long one group-commit transaction may take, its retries after write conflicts and its wait for a
+   * majority included: each commit is sent with this `maxTimeMS`, and no attempt starts after it. Without a
+   * majority, the batch's appends then fail (the gateway answers UNAVAILABLE) instead of waiting for ever, and
+   * `close()` returns. Default 10,000 ms.
+   */
+  commitTimeoutMs?: number;
   /** Receives change stream failures and errors thrown by `onAppended` listeners. */
   logger?: StoreLogger;
   /**
@@ -44,6 +51,11 @@ export interface MongoEventStoreOptions {
    * commits. Holding it open holds the transaction open; throwing aborts it (every append of the batch fails).
    */
   beforeCommit?: (batch: HeldBatch) => Promise<void>;
+  /**
+   * For tests only: runs after each transaction committed. What it throws is taken as the commit's error, so a
+   * driver error with `UnknownTransactionCommitResult` makes a commit whose result is unknown although it committed.
+   */
+  afterCommit?: (batch: HeldBatch) => Promise<void>;
 }
 
 export interface MongoEventStoreSettings {
@@ -51,14 +63,17 @@ export interface MongoEventStoreSettings {
   limits: StoreLimits;
   maxBatchAppends: number;
   pollIntervalMs: number;
+  commitTimeoutMs: number;
   closeClient: boolean;
   logger: StoreLogger | undefined;
   beforeCommit: ((batch: HeldBatch) => Promise<void>) | undefined;
+  afterCommit: ((batch: HeldBatch) => Promise<void>) | undefined;
 }
 
 export const DEFAULT_MAX_BATCH_APPENDS = 500;
 export const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_POLL_INTERVAL_MS = 1000;
+export const DEFAULT_COMMIT_TIMEOUT_MS = 10_000;
 
 export function resolveMongoStoreOptions(options: MongoEventStoreOptions): MongoEventStoreSettings {
   if (typeof options.database !== "string" || options.database === "") throw new Error("MongoEventStore needs a database name");
@@ -71,9 +86,11 @@ export function resolveMongoStoreOptions(options: MongoEventStoreOptions): Mongo
     },
     maxBatchAppends: positiveInteger("maxBatchAppends", options.maxBatchAppends, DEFAULT_MAX_BATCH_APPENDS),
     pollIntervalMs: positiveInteger("pollIntervalMs", options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS),
+    commitTimeoutMs: positiveInteger("commitTimeoutMs", options.commitTimeoutMs, DEFAULT_COMMIT_TIMEOUT_MS),
     closeClient: options.closeClient === true,
     logger: options.logger,
     beforeCommit: options.beforeCommit,
+    afterCommit: options.afterCommit,
   };
 }
 

@@ -5,12 +5,13 @@ import { DuplicateCommandError } from "./duplicate-command-error";
 import { AppendRejectedError, type AggregateHistory, type AppendRequest, type AppendResult, type CommandFailureRecord, type CommandOutcome, type EventStore, type StoredEvent } from "./event-store";
 import { GroupCommitQueue, type GroupCommitItem } from "./group-commit-queue";
 import { latestSequence } from "./mongo-aggregate-sequences";
-import { appendSizeRefusal, measureAppend, type QueuedAppend } from "./mongo-append-plan";
+import { appendSizeRefusal, measureAppend, type BatchWrites, type QueuedAppend } from "./mongo-append-plan";
 import { runAppendTransaction, type AppendTransactionContext, type BatchAttempt, type EventStoreCollections } from "./mongo-append-transaction";
 import { AppendWatcher } from "./mongo-append-watcher";
 import { commandOutcomeOf, outcomeDocumentOf, POSITION_COUNTER_ID, snapshotKey, snapshotRecordOf, storedEventOf } from "./mongo-event-documents";
 import { eventStoreCollections, prepareEventCollections } from "./mongo-event-collections";
 import { raisePositionCounter } from "./mongo-position-counter";
+import { commitResultUnknown, readSettledBatch, type SettledAppend } from "./mongo-unknown-commit";
 import { resolveMongoStoreOptions, type MongoEventStoreOptions, type MongoEventStoreSettings } from "./mongo-event-store-options";
 
 export type { HeldBatch, MongoEventStoreOptions } from "./mongo-event-store-options";
@@ -174,13 +175,17 @@ export class MongoEventStore implements EventStore {
     let remaining = batch;
     let counterRaised = false;
     while (remaining.length > 0) {
-      const attempt: BatchAttempt = { stage: "read", writes: undefined };
+      const attempt: BatchAttempt = { stage: "read", writes: undefined, batchId: undefined };
       try {
         const writes = await runAppendTransaction(this.transactionContext(), remaining, attempt);
         remaining.forEach((append, index) => append.resolve(writes.results[index] as AppendResult));
         this.notify(writes.head);
         return;
       } catch (error: unknown) {
+        if (commitResultUnknown(error, attempt.stage) && attempt.writes !== undefined && attempt.batchId !== undefined) {
+          await this.settleUnknownCommit(remaining, attempt.writes, attempt.batchId, error);
+          return;
+        }
         const offender = offendingAppend(error, attempt, remaining);
         if (offender === undefined) {
           for (const append of remaining) append.fail(notStored(append, error));
@@ -230,13 +235,33 @@ export class MongoEventStore implements EventStore {
     }
   }
 
+  /** A commit that may or may not have happened: each append is answered by what a majority read finds. */
+  private async settleUnknownCommit(batch: readonly PendingAppend[], writes: BatchWrites, batchId: string, error: unknown): Promise<void> {
+    const unknown = `its commit's result is unknown (${errorText(error)})`;
+    let settled: SettledAppend[];
+    try {
+      settled = await this.reads.run((session) => readSettledBatch(this.collections.outcomes, writes, batchId, session));
+    } catch (readError: unknown) {
+      for (const append of batch) append.fail(notStored(append, error, `${unknown}, and reading its outcome failed: ${errorText(readError)}`));
+      return;
+    }
+    batch.forEach((append, index) => {
+      const outcome = settled[index];
+      if (outcome?.kind === "answered") append.resolve(outcome.result);
+      else append.fail(notStored(append, error, `${unknown}, and a majority read does not find its outcome`));
+    });
+    if (settled.some((outcome) => outcome.kind === "answered" && outcome.result.kind === "appended")) this.notify(writes.head);
+  }
+
   private transactionContext(): AppendTransactionContext {
     return {
       client: this.client,
       collections: this.collections,
       reads: this.reads,
       outcomeRetentionMs: this.settings.outcomeRetentionMs,
+      commitTimeoutMs: this.settings.commitTimeoutMs,
       beforeCommit: this.settings.beforeCommit,
+      afterCommit: this.settings.afterCommit,
     };
   }
 
@@ -294,6 +319,10 @@ function offendingAppend(
 }
 
 function notStored(append: PendingAppend, error: unknown, why?: string): Error {
-  const reason = why ?? (error instanceof Error ? error.message : String(error));
+  const reason = why ?? errorText(error);
   return new Error(`command "${append.request.commandId}" was not stored: ${reason}`, { cause: error });
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

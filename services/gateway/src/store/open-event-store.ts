@@ -37,7 +37,13 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
   const { MongoEventStore } = require("./mongo-event-store") as typeof import("./mongo-event-store");
   const client = await connectMongo(mongo, "recq-gateway");
   try {
-    const store = await MongoEventStore.open({ client, database: mongo.database, closeClient: true, ...shared });
+    const store = await MongoEventStore.open({
+      client,
+      database: mongo.database,
+      closeClient: true,
+      commitTimeoutMs: config.limits.mongoCommitTimeoutMs,
+      ...shared,
+    });
     return { store, location: { store: "mongodb", database: mongo.database } };
   } catch (error: unknown) {
     await client.close();
