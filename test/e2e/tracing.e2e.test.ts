@@ -132,9 +132,11 @@ describe("tracing", () => {
   it("gives every RPC span the conventions' identity and status code 0 when the call succeeds", async () => {
     spans.reset();
     const commandTrace = traceIdOf(1);
-    await call(clients.commands, clients.commands.createTodoList, { listId: "conventions", name: "C" }, { traceparent: `00-${commandTrace}-${CLIENT_SPAN}-01` });
+    const ack = await call(clients.commands, clients.commands.createTodoList, { listId: "conventions", name: "C" }, { traceparent: `00-${commandTrace}-${CLIENT_SPAN}-01` });
     const queryTrace = traceIdOf(2);
-    await call(clients.queries, clients.queries.getTodoList, { listId: "conventions" }, { traceparent: `00-${queryTrace}-${CLIENT_SPAN}-01` });
+    // Read with the ack's consistency token: the view may not hold the list yet otherwise.
+    const readYourWrite = { traceparent: `00-${queryTrace}-${CLIENT_SPAN}-01`, "recq-consistency-token": ack.position };
+    await call(clients.queries, clients.queries.getTodoList, { listId: "conventions" }, readYourWrite);
     for (const [method, traceId] of [
       [CREATE, commandTrace],
       [GET, queryTrace],
