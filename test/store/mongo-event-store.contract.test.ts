@@ -424,7 +424,7 @@ if (mongoTestsEnabled("MongoDB event store")) {
             throw unknownCommit();
           },
         });
-        await assert.rejects(store.append(request("a", 0, "maybe", 1)), /command "maybe" was not stored: its commit's result is unknown \(.*\), and a majority read does not find its outcome/);
+        await assert.rejects(store.append(request("a", 0, "maybe", 1)), /command "maybe" may or may not be stored: its commit's result is unknown \(.*\), and a majority read does not find its outcome yet; retry with the same command id/);
       }), 20_000,
     );
 

@@ -36,10 +36,14 @@ export interface BatchAttempt {
  * A snapshot of majority-committed data, committed with majority write concern: an acknowledged append survives
  * a failover, and the sequences the transaction decides on are ones no rollback can take back.
  */
+const WTIMEOUT_MARGIN_MS = 1000;
+
 function appendTransaction(commitTimeoutMs: number): TransactionOptions {
   return {
     readConcern: new ReadConcern("snapshot"),
-    writeConcern: new WriteConcern("majority"),
+    // The driver gives a commit without its own wtimeout one of 10 s, and treats its expiry as a commit to retry
+    // (UnknownTransactionCommitResult, for up to 120 s): past the commit's maxTimeMS, so that the bound decides.
+    writeConcern: new WriteConcern("majority", commitTimeoutMs + WTIMEOUT_MARGIN_MS),
     readPreference: ReadPreference.primary,
     maxCommitTimeMS: commitTimeoutMs,
   };
@@ -94,10 +98,12 @@ export async function runAppendTransaction(context: AppendTransactionContext, ap
   let held: HeldBatch | undefined;
   try {
     const writes = await session.withTransaction(async (transaction) => {
-      if (attempts > 0 && performance.now() >= deadline) throw new CommitTimeoutError(context.commitTimeoutMs, attempts);
-      attempts += 1;
+      // Reset first: what the last attempt left must not describe this one, even if it never starts.
       attempt.stage = "read";
       attempt.writes = undefined;
+      attempt.batchId = undefined;
+      if (attempts > 0 && performance.now() >= deadline) throw new CommitTimeoutError(context.commitTimeoutMs, attempts);
+      attempts += 1;
       attempt.batchId = randomUUID();
       const plan = planAppends(appends, await readSequences(context.collections.events, appends, transaction));
       const basePosition = await takePositions(context.collections.counters, counterUpdate(appends, plan), plan.eventCount, transaction);

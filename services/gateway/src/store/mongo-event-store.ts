@@ -237,18 +237,19 @@ export class MongoEventStore implements EventStore {
 
   /** A commit that may or may not have happened: each append is answered by what a majority read finds. */
   private async settleUnknownCommit(batch: readonly PendingAppend[], writes: BatchWrites, batchId: string, error: unknown): Promise<void> {
-    const unknown = `its commit's result is unknown (${errorText(error)})`;
     let settled: SettledAppend[];
     try {
       settled = await this.reads.run((session) => readSettledBatch(this.collections.outcomes, writes, batchId, session));
     } catch (readError: unknown) {
-      for (const append of batch) append.fail(notStored(append, error, `${unknown}, and reading its outcome failed: ${errorText(readError)}`));
+      for (const append of batch) append.fail(mayBeStored(append, error, `reading its outcome failed: ${errorText(readError)}`));
       return;
     }
     batch.forEach((append, index) => {
       const outcome = settled[index];
       if (outcome?.kind === "answered") append.resolve(outcome.result);
-      else append.fail(notStored(append, error, `${unknown}, and a majority read does not find its outcome`));
+      // Not found by a majority: not stored, or stored on the primary and not yet by a majority (the very case of
+      // a commit that ran out of time waiting for one). Only the same command id, retried, can tell.
+      else append.fail(mayBeStored(append, error, "a majority read does not find its outcome yet"));
     });
     if (settled.some((outcome) => outcome.kind === "answered" && outcome.result.kind === "appended")) this.notify(writes.head);
   }
@@ -321,6 +322,14 @@ function offendingAppend(
 function notStored(append: PendingAppend, error: unknown, why?: string): Error {
   const reason = why ?? errorText(error);
   return new Error(`command "${append.request.commandId}" was not stored: ${reason}`, { cause: error });
+}
+
+function mayBeStored(append: PendingAppend, error: unknown, why: string): Error {
+  const { commandId } = append.request;
+  return new Error(
+    `command "${commandId}" may or may not be stored: its commit's result is unknown (${errorText(error)}), and ${why}; retry with the same command id to learn which`,
+    { cause: error },
+  );
 }
 
 function errorText(error: unknown): string {
