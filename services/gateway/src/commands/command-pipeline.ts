@@ -294,7 +294,7 @@ export class CommandPipeline {
           cause: thrown,
         });
       }
-      throw new MeshError(status.UNAVAILABLE, `the event store did not take the events: ${String(thrown)}`, Reason.STORE_UNAVAILABLE, {
+      throw new MeshError(status.UNAVAILABLE, `the event store did not confirm the events: ${String(thrown)}`, Reason.STORE_UNAVAILABLE, {
         cause: thrown,
       });
     } finally {
