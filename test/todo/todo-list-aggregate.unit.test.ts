@@ -50,6 +50,20 @@ describe("TodoList aggregate (given events, when a command, then events or a rej
     rejects(() => decide.removeTodoItem({ listId: "l", itemId: longest }, state, context), status.NOT_FOUND, /has no item/);
   });
 
+  it("keeps an item id as it was sent, and requires it on every item command", () => {
+    const state = given(created, added(" bread "));
+    assert.deepEqual(decide.completeTodoItem({ listId: "l", itemId: " bread " }, state, context), [
+      { type: "todo.v1.TodoItemCompleted", data: { listId: "l", itemId: " bread " } },
+    ]);
+    rejects(() => decide.completeTodoItem({ listId: "l", itemId: "bread" }, state, context), status.NOT_FOUND, /has no item bread/);
+    assert.deepEqual(decide.addTodoItem({ listId: "l", itemId: " milk ", text: " Milk " }, state, context), [
+      { type: "todo.v1.TodoItemAdded", data: { listId: "l", itemId: " milk ", text: "Milk" } },
+    ]);
+    for (const command of ["addTodoItem", "completeTodoItem", "removeTodoItem"] as const) {
+      rejects(() => decide[command]({ listId: "l", itemId: "", text: "x" }, state, context), status.INVALID_ARGUMENT, /item_id is required/);
+    }
+  });
+
   it("caps a list's items", () => {
     const full = given(created, ...Array.from({ length: MAX_ITEMS_PER_LIST }, (_, i) => added(`i${i}`)));
     rejects(() => decide.addTodoItem({ listId: "l", itemId: "one-more", text: "x" }, full, context), status.FAILED_PRECONDITION, /at most|most items/);

@@ -34,7 +34,7 @@ export const todoListAggregate: AggregateDefinition<typeof TodoListCommandServic
     },
     addTodoItem: (command, state) => {
       requireLive(state, command.listId);
-      const itemId = requiredText("item_id", command.itemId, MAX_NAME_LENGTH);
+      const itemId = requiredId("item_id", command.itemId);
       const text = requiredText("text", command.text, MAX_TEXT_LENGTH);
       if (state.items.some((i) => i.itemId === itemId)) {
         throw new MeshError(status.ALREADY_EXISTS, `todo list ${command.listId} already has an item ${itemId}`);
@@ -84,7 +84,7 @@ function requireLive(state: TodoListState, listId: string): void {
 }
 
 function requireItem(state: TodoListState, listId: string, itemId: string) {
-  checkId("item_id", itemId);
+  requiredId("item_id", itemId);
   const item = state.items.find((i) => i.itemId === itemId);
   if (item === undefined) throw new MeshError(status.NOT_FOUND, `todo list ${listId} has no item ${itemId}`);
   return item;
@@ -96,6 +96,13 @@ function requireItem(state: TodoListState, listId: string, itemId: string) {
  */
 function checkId(field: string, value: string): void {
   if (value.length > MAX_ID_LENGTH) throw new MeshError(status.INVALID_ARGUMENT, `${field} is longer than ${MAX_ID_LENGTH} characters`);
+}
+
+/** An item id: the caller's, kept as it was sent (not trimmed, like a list id), and required on every command. */
+function requiredId(field: string, value: string): string {
+  if (value === "") throw new MeshError(status.INVALID_ARGUMENT, `${field} is required`);
+  checkId(field, value);
+  return value;
 }
 
 function requiredText(field: string, value: string, maxLength: number): string {
