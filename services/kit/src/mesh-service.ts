@@ -64,8 +64,8 @@ export interface CallOptions {
 export class MeshService {
   readonly instanceId: string;
   private readonly link: LinkClient;
-  private readonly projectors: ProjectorClient<EventCodecs>[] = [];
-  private readonly projectorsByName = new Map<string, ProjectorClient<EventCodecs>>();
+  /** The projectors, by consumer name. */
+  private readonly projectors = new Map<string, ProjectorClient<EventCodecs>>();
   /** Query methods by the consumer name of the projection whose views they read. */
   private readonly queriesByProjection = new Map<string, string[]>();
   /** Aborted by drain and close: ends the wait of queries for their projection. */
@@ -110,15 +110,17 @@ export class MeshService {
   }
 
   addProjection<C extends EventCodecs>(definition: ProjectionDefinition<C>): this {
+    const consumer = this.consumerName(definition);
+    // Two projectors under one consumer name would share, and fight over, one checkpoint.
+    if (this.projectors.has(consumer)) throw new Error(`a projection named ${consumer} is added already`);
     const projector = new ProjectorClient(definition, {
       address: this.options.address,
-      consumer: this.consumerName(definition),
+      consumer,
       instanceId: this.instanceId,
       credentials: this.options.credentials,
       logger: this.logger,
     });
-    this.projectors.push(projector as unknown as ProjectorClient<EventCodecs>);
-    this.projectorsByName.set(this.consumerName(definition), projector as unknown as ProjectorClient<EventCodecs>);
+    this.projectors.set(consumer, projector as unknown as ProjectorClient<EventCodecs>);
     return this;
   }
 
@@ -134,16 +136,16 @@ export class MeshService {
    * gateway routes them to other instances, or answers UNAVAILABLE, and its health for their service says so.
    */
   async start(): Promise<void> {
-    const gated = [...this.queriesByProjection].filter(([projection]) => this.projectorsByName.has(projection));
+    const gated = [...this.queriesByProjection].filter(([projection]) => this.projectors.has(projection));
     for (const [, methods] of gated) for (const method of methods) this.link.hold(method);
-    await Promise.all(this.projectors.map((p) => p.start()));
+    await Promise.all([...this.projectors.values()].map((p) => p.start()));
     // The link also carries this service's own calls to the mesh, so it is opened even with no handlers.
     await this.link.start();
     await Promise.all(gated.map(([projection, methods]) => this.subscribeWhenCaughtUp(projection, methods)));
   }
 
   private async subscribeWhenCaughtUp(projection: string, methods: string[]): Promise<void> {
-    const outcome = await waitForCatchUp(this.projectorsByName.get(projection)!, {
+    const outcome = await waitForCatchUp(this.projectors.get(projection)!, {
       consumer: projection,
       timeoutMs: this.options.catchUpTimeoutMs ?? DEFAULT_CATCH_UP_TIMEOUT_MS,
       logger: this.logger,
@@ -171,14 +173,14 @@ export class MeshService {
   async drain(): Promise<void> {
     this.stopping.abort();
     // Together: a projector must not go on reconnecting while the link drains (the gateway may be stopping too).
-    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...this.projectors.map((p) => p.drain())]);
+    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...[...this.projectors.values()].map((p) => p.drain())]);
   }
 
   /** Immediate stop, for tests that simulate a crash of the process's links. */
   close(): void {
     this.stopping.abort();
     this.link.close();
-    for (const projector of this.projectors) void projector.drain();
+    for (const projector of this.projectors.values()) void projector.drain();
   }
 }
 
