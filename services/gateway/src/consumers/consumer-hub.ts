@@ -163,7 +163,9 @@ export class ConsumerHub {
 
   private async catchUp(session: ConsumerSession): Promise<void> {
     while (session.permits > 0 && this.isActive(session)) {
-      const events = await this.store.readAll(session.cursor, this.options.readBatchSize);
+      // No more than the permits allow: the store reads events back from its journal, and what a step does not
+      // send it reads again on the next one.
+      const events = await this.store.readAll(session.cursor, Math.min(this.options.readBatchSize, session.permits));
       // While the store read, this session may have closed and a standby taken over: it must not move
       // the projection's position any more.
       if (events.length === 0 || !this.isActive(session)) return;

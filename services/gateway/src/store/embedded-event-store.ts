@@ -145,7 +145,11 @@ export class EmbeddedEventStore implements EventStore {
     this.assertOpen();
     // A reader that just lost a conflict should see the winner: wait for the aggregate's pending appends.
     const settled = this.pending.settledFor(aggregateKey(aggregateType, aggregateId));
-    if (settled !== undefined) await settled;
+    if (settled !== undefined) {
+      await settled;
+      // The store may have closed meanwhile: its file must not be read after close waited for the reads.
+      this.assertOpen();
+    }
     const plan = this.index.plan(aggregateType, aggregateId);
     const records = await this.recordsAt(plan.snapshot === undefined ? plan.records : [plan.snapshot, ...plan.records]);
     const events = plan.records.flatMap((location) => eventsAt(records, location, aggregateType, aggregateId));
