@@ -15,16 +15,16 @@ export interface OpenedJournalFile {
  * if missing. A file shorter than the header whose bytes are a start of it, or zeros, is a creation cut short by a
  * crash and is started over; any other header is refused.
  */
-export async function openJournalFile(filePath: string): Promise<OpenedJournalFile> {
+export async function openJournalFile(filePath: string, magic: Buffer = JOURNAL_MAGIC): Promise<OpenedJournalFile> {
   const handle = await openOrCreate(filePath);
   try {
     const size = (await handle.stat()).size;
-    if (size >= JOURNAL_MAGIC.length) {
-      await checkMagic(handle, filePath);
+    if (size >= magic.length) {
+      await checkMagic(handle, filePath, magic);
       return { handle, size };
     }
-    await startOver(handle, filePath, size);
-    return { handle, size: JOURNAL_MAGIC.length };
+    await startOver(handle, filePath, size, magic);
+    return { handle, size: magic.length };
   } catch (error) {
     await handle.close();
     throw error;
@@ -42,24 +42,28 @@ async function openOrCreate(filePath: string): Promise<FileHandle> {
   return handle;
 }
 
-async function checkMagic(handle: FileHandle, filePath: string): Promise<void> {
-  const header = Buffer.alloc(JOURNAL_MAGIC.length);
+async function checkMagic(handle: FileHandle, filePath: string, magic: Buffer): Promise<void> {
+  const header = Buffer.alloc(magic.length);
   await handle.read(header, 0, header.length, 0);
-  if (!header.equals(JOURNAL_MAGIC)) {
-    throw new Error(`${filePath} is not a RECQ event journal (format RECQJNL1): its first bytes are ${header.toString("hex")}`);
+  if (!header.equals(magic)) {
+    throw new Error(`${filePath} is not a ${kindOf(magic)} (format ${magic.toString("latin1")}): its first bytes are ${header.toString("hex")}`);
   }
 }
 
-async function startOver(handle: FileHandle, filePath: string, size: number): Promise<void> {
+async function startOver(handle: FileHandle, filePath: string, size: number, magic: Buffer): Promise<void> {
   const existing = Buffer.alloc(size);
   await handle.read(existing, 0, size, 0);
-  const isCutShort = existing.equals(JOURNAL_MAGIC.subarray(0, size)) || existing.every((byte) => byte === 0);
+  const isCutShort = existing.equals(magic.subarray(0, size)) || existing.every((byte) => byte === 0);
   if (!isCutShort) {
-    throw new Error(`${filePath} is not a RECQ event journal: ${size} bytes that do not start with its header`);
+    throw new Error(`${filePath} is not a ${kindOf(magic)}: ${size} bytes that do not start with its header`);
   }
   await handle.truncate(0);
-  await handle.write(JOURNAL_MAGIC, 0, JOURNAL_MAGIC.length, 0);
+  await handle.write(magic, 0, magic.length, 0);
   await handle.datasync();
+}
+
+function kindOf(magic: Buffer): string {
+  return magic.equals(JOURNAL_MAGIC) ? "RECQ event journal" : "RECQ journal";
 }
 
 /** Makes a new directory entry durable: without this a crash can lose a freshly created file whole. */

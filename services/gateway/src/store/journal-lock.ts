@@ -15,8 +15,9 @@ export class JournalLock {
 
   private constructor(private readonly lockPath: string) {}
 
-  static async acquire(directory: string): Promise<JournalLock> {
-    const lockPath = path.resolve(directory, "journal.lock");
+  /** `fileName` names the lock of another journal in the same directory (the accepted-command inbox has its own). */
+  static async acquire(directory: string, fileName = "journal.lock"): Promise<JournalLock> {
+    const lockPath = path.resolve(directory, fileName);
     if (heldInThisProcess.has(lockPath)) {
       throw new Error(`the event journal in ${directory} is already open in this process; close that store first`);
     }

@@ -60,13 +60,23 @@ export interface ReplaySource {
 
 /** Receives each replayed record with where its frame sits in the journal. */
 export type ReplayApply = (record: JournalRecord, location: RecordLocation) => void;
+/** Receives each replayed frame's body (checksum checked) with where the frame sits; throws if it does not decode. */
+export type ReplayFrameApply = (body: Buffer, location: RecordLocation) => void;
 
 /**
  * Reads every record in order and hands it to `apply`. Damage in the last write's reach — a record cut short, a
  * checksum mismatch in the final record, zeros to the end — is reported as a torn tail; any other damage, a record
  * that passes its checksum but does not decode, or one `apply` rejects, throws `JournalCorruptionError`.
  */
-export async function replayJournal(source: ReplaySource, apply: ReplayApply): Promise<ReplayResult> {
+export function replayJournal(source: ReplaySource, apply: ReplayApply): Promise<ReplayResult> {
+  return replayFrames(source, (body, location) => apply(decodeJournalRecord(body), location));
+}
+
+/**
+ * `replayJournal` for any file of the journal's framing (the accepted-command inbox is one): the same torn-tail and
+ * corruption rules, with the decoding left to `apply` (a `RecordFormatError` it throws reads as "does not decode").
+ */
+export async function replayFrames(source: ReplaySource, apply: ReplayFrameApply): Promise<ReplayResult> {
   const reader = new SequentialFileReader(source.handle, source.size);
   let records = source.start?.records ?? 0;
   let offset = source.start?.offset ?? JOURNAL_MAGIC.length;
@@ -89,9 +99,9 @@ export async function replayJournal(source: ReplaySource, apply: ReplayApply): P
   return { records, lastRecord, endOffset: offset, tornTail: undefined };
 }
 
-function applyRecord(source: ReplaySource, at: RecordLocation & { records: number }, body: Buffer, apply: ReplayApply): void {
+function applyRecord(source: ReplaySource, at: RecordLocation & { records: number }, body: Buffer, apply: ReplayFrameApply): void {
   try {
-    apply(decodeJournalRecord(body), { offset: at.offset, length: at.length });
+    apply(body, { offset: at.offset, length: at.length });
   } catch (error) {
     const what = error instanceof RecordFormatError ? "a record that passes its checksum but does not decode" : "a record inconsistent with those before it";
     const detail = `${what} (${error instanceof Error ? error.message : String(error)})`;

@@ -1,0 +1,117 @@
+import { randomUUID } from "node:crypto";
+import { ReadConcern, WriteConcern, type Collection, type MongoClient } from "mongodb";
+import { isDuplicateKey, serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
+import type { StoreLogger } from "../store/embedded-store-options";
+import type { AcceptedCommand } from "./accepted-command";
+import type { CommandInbox } from "./command-inbox";
+import { INBOX_COLLECTION, acceptedCommandOf, inboxDocumentOf, nextOrder, type InboxDocument } from "./mongo-inbox-documents";
+
+export interface MongoCommandInboxOptions {
+  client: MongoClient;
+  /** The event store's database. */
+  database: string;
+  /**
+   * How long this gateway's claim on its accepted commands lasts without renewal (renewed every third of it). A
+   * gateway that stops renewing — it crashed, or lost the database — leaves its commands to whichever gateway
+   * claims first after that. Default 30 s.
+   */
+  leaseMs?: number;
+  /** Names this gateway in `owner`. Default a random id per process. */
+  owner?: string;
+  logger?: StoreLogger;
+}
+
+/**
+ * The MongoDB inbox: one document per accepted command in `acceptedCommands`, written and read with majority
+ * concern (an acceptance acknowledged on a primary alone could be rolled back by a failover, and the command lost).
+ *
+ * Several gateways may share the database. Each executes the commands it accepted, under a lease it renews; a
+ * claim takes over the commands whose lease ran out (one `updateMany` whose filter each document passes only once,
+ * so two gateways never both take one) and hands them out in acceptance order. Should two gateways ever run one
+ * command (a lease that ran out while its owner was merely slow), the outcome's unique `_id` in the event store
+ * lets only one append commit; the other finds that outcome. Order per aggregate holds among the commands one
+ * gateway accepted; a takeover's commands run in their order, but not necessarily before commands for the same
+ * aggregate that another gateway accepted meanwhile (docs/async-flows.md).
+ */
+export class MongoCommandInbox implements CommandInbox {
+  private readonly owner: string;
+  private readonly leaseMs: number;
+  private lastOrder = 0;
+  private readonly renewal: NodeJS.Timeout;
+  private closed = false;
+
+  private constructor(
+    private readonly collection: Collection<InboxDocument>,
+    options: MongoCommandInboxOptions,
+  ) {
+    this.owner = options.owner ?? `gateway-${randomUUID()}`;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.renewal = setInterval(() => {
+      this.renew().catch((error: unknown) => options.logger?.warn("could not renew the lease on accepted commands", { owner: this.owner, error: String(error) }));
+    }, Math.max(1, Math.floor(this.leaseMs / 3)));
+    this.renewal.unref();
+  }
+
+  static async open(options: MongoCommandInboxOptions): Promise<MongoCommandInbox> {
+    const db = options.client.db(options.database, {
+      readConcern: new ReadConcern("majority"),
+      writeConcern: new WriteConcern("majority"),
+      promoteBuffers: true,
+    });
+    try {
+      await db.createCollection(INBOX_COLLECTION);
+    } catch (error: unknown) {
+      if (serverCode(error) !== ServerCode.NAMESPACE_EXISTS) throw error;
+    }
+    const collection = db.collection<InboxDocument>(INBOX_COLLECTION);
+    await collection.createIndex({ leaseUntil: 1 }, { name: "leaseUntil" });
+    await collection.createIndex({ claim: 1, order: 1 }, { name: "claim_order" });
+    await collection.createIndex({ owner: 1 }, { name: "owner" });
+    return new MongoCommandInbox(collection, options);
+  }
+
+  async add(command: AcceptedCommand): Promise<"added" | "present"> {
+    this.assertOpen();
+    this.lastOrder = nextOrder(this.lastOrder, Date.now());
+    try {
+      // A retryable write: if the driver retries it after a network error and the first attempt had committed,
+      // the retry meets the duplicate key, which reads as "present": the command is recorded either way.
+      await this.collection.insertOne(inboxDocumentOf(command, this.lastOrder, this.owner, this.leaseEnd()));
+      return "added";
+    } catch (error: unknown) {
+      if (isDuplicateKey(error)) return "present";
+      throw error;
+    }
+  }
+
+  async claim(): Promise<AcceptedCommand[]> {
+    this.assertOpen();
+    const claim = randomUUID();
+    await this.collection.updateMany({ leaseUntil: { $lte: new Date() } }, { $set: { owner: this.owner, leaseUntil: this.leaseEnd(), claim } });
+    const documents = await this.collection.find({ claim }, { sort: { order: 1 } }).toArray();
+    return documents.map(acceptedCommandOf);
+  }
+
+  async settle(commandId: string): Promise<void> {
+    this.assertOpen();
+    await this.collection.deleteOne({ _id: commandId });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.renewal);
+  }
+
+  private async renew(): Promise<void> {
+    if (this.closed) return;
+    await this.collection.updateMany({ owner: this.owner }, { $set: { leaseUntil: this.leaseEnd() } });
+  }
+
+  private leaseEnd(): Date {
+    return new Date(Date.now() + this.leaseMs);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("the accepted-command inbox is closed");
+  }
+}

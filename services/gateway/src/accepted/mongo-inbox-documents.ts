@@ -1,0 +1,63 @@
+import { Binary } from "mongodb";
+import type { AcceptedCommand } from "./accepted-command";
+
+/** The inbox collection, in the event store's database. */
+export const INBOX_COLLECTION = "acceptedCommands";
+
+/**
+ * One accepted command, `_id` its command id (so a repeat cannot be recorded twice: the insert fails with a
+ * duplicate key). `order` is the acceptance order: increasing within a gateway process, roughly time across them.
+ * `owner` is the gateway instance executing it while `leaseUntil` is in the future; `claim` names the claim that
+ * handed it to its owner (null when the owner accepted it itself).
+ */
+export interface InboxDocument {
+  _id: string;
+  method: string;
+  payload: Binary;
+  headers: Record<string, string>;
+  trace: Record<string, string>;
+  replyTo: string | null;
+  acceptedAt: Date;
+  order: number;
+  owner: string;
+  leaseUntil: Date;
+  claim: string | null;
+}
+
+export function inboxDocumentOf(command: AcceptedCommand, order: number, owner: string, leaseUntil: Date): InboxDocument {
+  return {
+    _id: command.commandId,
+    method: command.method,
+    payload: new Binary(command.payload),
+    headers: command.headers,
+    trace: command.trace,
+    replyTo: command.replyTo ?? null,
+    acceptedAt: new Date(command.acceptedAtMs),
+    order,
+    owner,
+    leaseUntil,
+    claim: null,
+  };
+}
+
+export function acceptedCommandOf(document: InboxDocument): AcceptedCommand {
+  // The store's database handle sets promoteBuffers, so the payload may come back as a Buffer already.
+  const payload: unknown = document.payload;
+  return {
+    commandId: document._id,
+    method: document.method,
+    payload: Buffer.isBuffer(payload) ? payload : Buffer.from((payload as Binary).buffer),
+    headers: document.headers ?? {},
+    trace: document.trace ?? {},
+    replyTo: document.replyTo ?? undefined,
+    acceptedAtMs: document.acceptedAt.getTime(),
+  };
+}
+
+/**
+ * The next acceptance order after `last`: the time in microseconds, or one more than the last if the clock has not
+ * moved (or went back), so that it always increases within a process.
+ */
+export function nextOrder(last: number, nowMs: number): number {
+  return Math.max(nowMs * 1000, last + 1);
+}
