@@ -7,3 +7,7 @@ export { readDescriptorSets, type DescriptorSetFile } from "./src/descriptors/de
 export { GATEWAY_DATABASE, openEventStore, type OpenedEventStore } from "./src/store/open-event-store";
 export { EmbeddedEventStore, type EmbeddedEventStoreOptions } from "./src/store/embedded-event-store";
 export type { EventStore } from "./src/store/event-store";
+export { EmbeddedCommandInbox, type EmbeddedCommandInboxOptions } from "./src/accepted/embedded-command-inbox";
+export type { CommandInbox } from "./src/accepted/command-inbox";
+export type { AcceptedCommand } from "./src/accepted/accepted-command";
+export type { AcceptedExecutor, SettledHook } from "./src/accepted/accepted-executor";

@@ -23,11 +23,12 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig(process.argv.slice(2), process.env);
   const sets = readDescriptorSets(config.descriptorsPaths);
   const catalog = loadCatalogOf(sets);
-  const { store, location } = await openEventStore(config, process.env, logger);
+  const { store, inbox, location } = await openEventStore(config, process.env, logger);
   const gateway = await Gateway.start({
     address: config.address,
     catalog,
     store,
+    inbox,
     linkToken: config.linkToken,
     clientToken: config.clientToken,
     limits: config.limits,

@@ -15,6 +15,29 @@ describe("gateway configuration", () => {
     assert.equal(config.limits.maxConnectionIdleMs, 300_000);
   });
 
+  it("reads the accepted-command limits from the environment: 1 at least", () => {
+    const defaults = loadGatewayConfig([], {}).limits;
+    assert.equal(defaults.maxAcceptedCommands, 100_000);
+    assert.equal(defaults.maxAcceptedBytes, 256 * 1024 * 1024);
+    assert.equal(defaults.acceptedConcurrency, 64);
+    assert.equal(defaults.acceptedCommandTtlMs, 3_600_000);
+    assert.equal(defaults.maxOutcomeWatches, 10_000);
+    const { limits } = loadGatewayConfig([], {
+      RECQ_MAX_ACCEPTED_COMMANDS: "1",
+      RECQ_MAX_ACCEPTED_BYTES: "2048",
+      RECQ_ACCEPTED_CONCURRENCY: "2",
+      RECQ_ACCEPTED_COMMAND_TTL_MS: "500",
+      RECQ_MAX_OUTCOME_WATCHES: "3",
+    });
+    assert.deepEqual(
+      [limits.maxAcceptedCommands, limits.maxAcceptedBytes, limits.acceptedConcurrency, limits.acceptedCommandTtlMs, limits.maxOutcomeWatches],
+      [1, 2048, 2, 500, 3],
+    );
+    for (const name of ["RECQ_MAX_ACCEPTED_COMMANDS", "RECQ_MAX_ACCEPTED_BYTES", "RECQ_ACCEPTED_CONCURRENCY", "RECQ_ACCEPTED_COMMAND_TTL_MS", "RECQ_MAX_OUTCOME_WATCHES"]) {
+      assert.throws(() => loadGatewayConfig([], { [name]: "0" }), new RegExp(`${name} must be an integer of at least 1`));
+    }
+  });
+
   it("reads the callers' connection limits from the environment", () => {
     const { limits } = loadGatewayConfig([], { RECQ_MAX_REQUEST_ARRIVAL_MS: "250", RECQ_MAX_STREAMS_PER_CONNECTION: "8", RECQ_MAX_CONNECTION_IDLE_MS: "60000" });
     assert.equal(limits.maxRequestArrivalMs, 250);

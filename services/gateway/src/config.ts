@@ -80,6 +80,16 @@ export interface GatewayLimits {
   storeCacheBytes: number;
   /** How long the MongoDB store's group-commit transaction may take, retries and majority wait included (RECQ_MONGODB_COMMIT_TIMEOUT_MS): 10 s. */
   mongoCommitTimeoutMs: number;
+  /** Accepted (`recq-mode: async`) commands waiting or running (RECQ_MAX_ACCEPTED_COMMANDS): 100,000. More → RESOURCE_EXHAUSTED. */
+  maxAcceptedCommands: number;
+  /** Their bytes in memory (RECQ_MAX_ACCEPTED_BYTES): 256 MiB. More → RESOURCE_EXHAUSTED. */
+  maxAcceptedBytes: number;
+  /** Accepted commands executing at once, at most one per aggregate (RECQ_ACCEPTED_CONCURRENCY): 64. */
+  acceptedConcurrency: number;
+  /** How long after acceptance a command is still tried; then it fails for good (RECQ_ACCEPTED_COMMAND_TTL_MS): 1 h. */
+  acceptedCommandTtlMs: number;
+  /** WatchOutcome streams open at once (RECQ_MAX_OUTCOME_WATCHES): 10,000. More → RESOURCE_EXHAUSTED. */
+  maxOutcomeWatches: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -112,6 +122,11 @@ export const defaultLimits: GatewayLimits = {
   maxSubscriptions: 10_000,
   storeCacheBytes: 32 * 1024 * 1024,
   mongoCommitTimeoutMs: 10_000,
+  maxAcceptedCommands: 100_000,
+  maxAcceptedBytes: 256 * 1024 * 1024,
+  acceptedConcurrency: 64,
+  acceptedCommandTtlMs: 60 * 60 * 1000,
+  maxOutcomeWatches: 10_000,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -144,6 +159,11 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxSubscriptions: "RECQ_MAX_SUBSCRIPTIONS",
   storeCacheBytes: "RECQ_STORE_CACHE_BYTES",
   mongoCommitTimeoutMs: "RECQ_MONGODB_COMMIT_TIMEOUT_MS",
+  maxAcceptedCommands: "RECQ_MAX_ACCEPTED_COMMANDS",
+  maxAcceptedBytes: "RECQ_MAX_ACCEPTED_BYTES",
+  acceptedConcurrency: "RECQ_ACCEPTED_CONCURRENCY",
+  acceptedCommandTtlMs: "RECQ_ACCEPTED_COMMAND_TTL_MS",
+  maxOutcomeWatches: "RECQ_MAX_OUTCOME_WATCHES",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

@@ -1,6 +1,8 @@
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { protobufPackage as recqPackage } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, silentLogger, type Logger } from "@recq-mesh/protocol";
+import { AcceptedExecutor } from "./accepted/accepted-executor";
+import type { CommandInbox } from "./accepted/command-inbox";
 import { admissionInterceptor, type AdmissionKind } from "./admission/admission-interceptor";
 import { admissionControl } from "./admission/gateway-admission";
 import { HandlerEventCheck } from "./commands/handler-event-check";
@@ -16,6 +18,9 @@ import { QueryRelay } from "./queries/query-relay";
 import { addReflectionService, REFLECTION_V1_SERVICE_NAME } from "./reflection/reflection-service";
 import { Dispatcher } from "./routing/dispatcher";
 import { MethodRouter } from "./routing/method-router";
+import { OutcomeReader } from "./outcomes/outcome-reader";
+import { OUTCOME_SERVICE_NAME, OutcomeService } from "./outcomes/outcome-service";
+import { OutcomeSignals } from "./outcomes/outcome-signals";
 import { CallTracker } from "./server/call-tracker";
 import { callerLimitsInterceptor } from "./server/caller-limits";
 import { domainService } from "./server/domain-methods";
@@ -27,6 +32,11 @@ export interface GatewayOptions {
   address: string;
   catalog: DescriptorCatalog;
   store: EventStore;
+  /**
+   * Where accepted (`recq-mode: async`) commands are kept until they have run; the gateway closes it on stop.
+   * Without one, `recq-mode: async` is refused with UNIMPLEMENTED.
+   */
+  inbox?: CommandInbox;
   linkToken?: string;
   clientToken?: string;
   limits?: Partial<GatewayLimits>;
@@ -35,7 +45,7 @@ export interface GatewayOptions {
 
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
-const LISTED_PROTOCOL_SERVICES = [HEALTH_SERVICE_NAME, REFLECTION_V1_SERVICE_NAME, HANDLER_LINK_SERVICE_NAME];
+const LISTED_PROTOCOL_SERVICES = [HEALTH_SERVICE_NAME, REFLECTION_V1_SERVICE_NAME, HANDLER_LINK_SERVICE_NAME, OUTCOME_SERVICE_NAME];
 
 /**
  * The Message Gateway: serves every domain service of the descriptor set, routes each call over a handler
@@ -52,6 +62,8 @@ export class Gateway {
     private readonly consumers: ConsumerHub,
     private readonly health: HealthRegistry,
     private readonly store: EventStore,
+    private readonly accepted: { executor: AcceptedExecutor; inbox: CommandInbox } | undefined,
+    private readonly outcomes: OutcomeService,
     private readonly limits: GatewayLimits,
     private readonly logger: Logger,
   ) {}
@@ -99,6 +111,20 @@ export class Gateway {
       eventCheck: new HandlerEventCheck(catalog.registry),
     }, logger);
     const queries = new QueryRelay(dispatcher, positions);
+    const signals = new OutcomeSignals();
+    commands.observe(signals);
+    const executor = options.inbox && new AcceptedExecutor(options.inbox, store, commands, catalog, signals, {
+      maxAcceptedCommands: limits.maxAcceptedCommands,
+      maxAcceptedBytes: limits.maxAcceptedBytes,
+      acceptedConcurrency: limits.acceptedConcurrency,
+      acceptedCommandTtlMs: limits.acceptedCommandTtlMs,
+      attemptTimeoutMs: limits.maxCallMsWithoutDeadline,
+    }, logger);
+    const outcomes = new OutcomeService(new OutcomeReader(store, commands, executor), signals, {
+      clientToken: options.clientToken,
+      maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
+      maxWatches: limits.maxOutcomeWatches,
+    });
     const calls = new CallTracker();
     const domainOptions = {
       maxRequestBytes: limits.maxRequestBytes,
@@ -107,7 +133,7 @@ export class Gateway {
       backlog: { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs },
     };
     for (const service of catalog.services) {
-      const { definition, implementation } = domainService(service, { calls, commands, queries, options: domainOptions });
+      const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, options: domainOptions });
       server.addService(definition, implementation);
     }
     const links = new LinkService(
@@ -126,15 +152,24 @@ export class Gateway {
     );
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
+    outcomes.register(server);
     const health = new HealthRegistry();
     addHealthService(server, health);
     const served = [...catalog.services.map((s) => s.fullName), ...LISTED_PROTOCOL_SERVICES];
     addReflectionService(server, catalog, () => served);
     trackServiceHealth(catalog.services, router, health);
     health.setStatus("", "SERVING");
+    // What the inbox holds from before (a restart, a crash) is queued before the first new acceptance.
+    await executor?.start();
     const port = await bind(server, options.address);
     logger.info("gateway listening", { address: options.address, port, services: catalog.services.map((s) => s.fullName) });
-    return new Gateway(server, port, calls, links, consumers, health, store, limits, logger);
+    const accepted = executor && options.inbox && { executor, inbox: options.inbox };
+    return new Gateway(server, port, calls, links, consumers, health, store, accepted, outcomes, limits, logger);
+  }
+
+  /** The accepted-command executor, for wiring its settled hook (`setSettledHook`); undefined without an inbox. */
+  get acceptedCommands(): AcceptedExecutor | undefined {
+    return this.accepted?.executor;
   }
 
   get handlerLinkCount(): number {
@@ -149,6 +184,8 @@ export class Gateway {
 
   private async shutdown(): Promise<void> {
     this.health.shutdown();
+    // Accepted commands are durable: running ones are cancelled and run again (or found finished) at the next start.
+    await this.accepted?.executor.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.endStreams();
@@ -163,6 +200,7 @@ export class Gateway {
       // Links and consumer streams never end by themselves: end them once the callers' calls are answered.
       void this.calls.idle().then(() => this.endStreams());
     });
+    await this.accepted?.inbox.close();
     await this.store.close();
     this.logger.info("gateway stopped");
   }
@@ -171,6 +209,7 @@ export class Gateway {
     const error = new MeshError(status.UNAVAILABLE, "the gateway is shutting down", Reason.SHUTTING_DOWN);
     this.links.closeAll(error);
     this.consumers.close();
+    this.outcomes.closeAll(error);
   }
 }
 

@@ -50,6 +50,16 @@ export interface CommandCall {
 
 export const MAX_COMMAND_ID_LENGTH = 128;
 
+/**
+ * Told when an execution of a watched command id starts and when it settles (outcomes/). Asked first whether the
+ * id is watched, so a command nobody watches costs one lookup and no allocation.
+ */
+export interface ExecutionObserver {
+  isWatched(commandId: string): boolean;
+  /** Something changed for `commandId`: it started running, or it settled (its outcome, if any, is recorded). */
+  changed(commandId: string): void;
+}
+
 /** Handler failures that are decisions about the command, recorded so that a repeat gets the same answer. */
 const recordedFailureCodes = new Set<number>([
   status.INVALID_ARGUMENT,
@@ -67,6 +77,8 @@ const recordedFailureCodes = new Set<number>([
 /** One execution of a command id, shared by every caller that sent that id while it runs. */
 interface Execution {
   result: Promise<Buffer>;
+  /** The command's full method name, for whoever asks what is running. */
+  method: string;
   /** Aborted when the last caller waiting for it has gone: only then is the handler told to stop. */
   cancellation: Cancellation;
   callers: number;
@@ -77,6 +89,7 @@ export class CommandPipeline {
   private readonly cache: AggregateCache;
   /** Commands being executed now, by id: a repeat arriving meanwhile joins the same execution. */
   private readonly running = new Map<string, Execution>();
+  private observer: ExecutionObserver | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -88,9 +101,30 @@ export class CommandPipeline {
     this.cache = new AggregateCache(store, options.aggregateCacheSize);
   }
 
+  /** The one observer of executions (the outcome watchers). */
+  observe(observer: ExecutionObserver): void {
+    this.observer = observer;
+  }
+
+  /** The method of the execution of `commandId` running (or queued behind its aggregate) now, if one is. */
+  runningMethod(commandId: string): string | undefined {
+    return this.running.get(commandId)?.method;
+  }
+
+  /**
+   * What can be checked of a command before it runs — its routing key (present, within its limit), its command
+   * id's length, a well-formed payload — as `execute` checks it; returns the routing key ("" without one). Throws
+   * the MeshError the caller gets.
+   */
+  check(method: MethodEntry, payload: Buffer, commandId: string | undefined): string {
+    const aggregateId = this.routingKeyOf(method, payload);
+    checkCommandId(commandId);
+    return aggregateId;
+  }
+
   /** Resolves with the encoded CommandAck, or rejects with a MeshError. */
   execute(call: CommandCall): Promise<Buffer> {
-    const aggregateId = this.routingKeyOf(call);
+    const aggregateId = this.routingKeyOf(call.method, call.payload);
     const commandId = checkCommandId(call.commandId) ?? randomUUID();
     const running = this.running.get(commandId);
     // An execution every caller already left is being abandoned: a retry must not inherit its cancellation, so
@@ -99,17 +133,17 @@ export class CommandPipeline {
     return this.join(execution, call.signal);
   }
 
-  private routingKeyOf(call: CommandCall): string {
-    const key = call.method.routingKey;
+  private routingKeyOf(method: MethodEntry, payload: Buffer): string {
+    const key = method.routingKey;
     if (key === undefined) {
-      checkWellFormed(call.payload);
+      checkWellFormed(payload);
       return "";
     }
-    const value = readRoutingKey(call.payload, key.fieldNumber);
+    const value = readRoutingKey(payload, key.fieldNumber);
     if (value === "") {
       throw new MeshError(
         status.INVALID_ARGUMENT,
-        `${call.method.requestType}.${key.fieldName} is required: it is the routing key of ${call.method.name}`,
+        `${method.requestType}.${key.fieldName} is required: it is the routing key of ${method.name}`,
         Reason.INVALID_REQUEST,
       );
     }
@@ -117,7 +151,7 @@ export class CommandPipeline {
     if (bytes > this.options.maxRoutingKeyBytes) {
       throw new MeshError(
         status.INVALID_ARGUMENT,
-        `${call.method.requestType}.${key.fieldName} is ${bytes} bytes: a routing key is at most ${this.options.maxRoutingKeyBytes} (RECQ_MAX_ROUTING_KEY_BYTES)`,
+        `${method.requestType}.${key.fieldName} is ${bytes} bytes: a routing key is at most ${this.options.maxRoutingKeyBytes} (RECQ_MAX_ROUTING_KEY_BYTES)`,
         Reason.INVALID_REQUEST,
       );
     }
@@ -136,10 +170,13 @@ export class CommandPipeline {
     const decide = () => this.decideAndAppend(shared, commandId, aggregateId);
     const run = after === undefined ? decide : () => after.then(decide, decide);
     const result = aggregateId === "" ? run() : this.queue.run(aggregateKey(call.aggregateType, aggregateId), `${call.aggregateType} ${aggregateId}`, run, cancellation);
-    const execution: Execution = { result, cancellation, callers: 0 };
+    const execution: Execution = { result, method: call.method.name, cancellation, callers: 0 };
     this.running.set(commandId, execution);
+    if (this.observer?.isWatched(commandId)) this.observer.changed(commandId);
     const forget = () => {
       if (this.running.get(commandId) === execution) this.running.delete(commandId);
+      // After the outcome was recorded (the append, or the failure's record, came first) and the entry is gone.
+      if (this.observer?.isWatched(commandId)) this.observer.changed(commandId);
     };
     result.then(forget, forget);
     return execution;
@@ -262,7 +299,7 @@ export class CommandPipeline {
       const error = MeshError.from(thrown);
       recordRpcOutcome(span, error);
       // Only the handler's own decisions are the command's outcome; a lost link or a deadline is not.
-      if (error instanceof HandlerFailure && recordedFailureCodes.has(error.code)) await this.recordFailure(commandId, error);
+      if (isRecordedFailure(error)) await this.recordFailure(commandId, error);
       throw error;
     } finally {
       span.end();
@@ -301,6 +338,11 @@ export class CommandPipeline {
       span.end();
     }
   }
+}
+
+/** Whether the pipeline recorded `error` as the command's outcome (a handler's decision): a repeat gets it too. */
+export function isRecordedFailure(error: MeshError): boolean {
+  return error instanceof HandlerFailure && recordedFailureCodes.has(error.code);
 }
 
 function checkCommandId(commandId: string | undefined): string | undefined {

@@ -10,6 +10,8 @@ import {
 } from "@grpc/grpc-js";
 import { SpanKind, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason, Attribute, contextWithSpan, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
+import { acceptCommand, isAcceptRequested, MODE_METADATA, REPLY_TO_METADATA } from "../accepted/acceptance";
+import type { AcceptedExecutor } from "../accepted/accepted-executor";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
@@ -36,6 +38,8 @@ export interface DomainMethodOptions {
 interface Deps {
   calls: CallTracker;
   commands: CommandPipeline;
+  /** Runs accepted (`recq-mode: async`) commands; undefined when the gateway has no inbox. */
+  accepted: AcceptedExecutor | undefined;
   queries: QueryRelay;
   options: DomainMethodOptions;
 }
@@ -141,6 +145,13 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
       ({ span, signal, traceContext, headers, metadata }) => {
         const commandId = firstValue(metadata, COMMAND_ID_METADATA);
         if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
+        if (isAcceptRequested(firstValue(metadata, MODE_METADATA))) {
+          const request = { method, aggregateType, payload: call.request, commandId, headers, replyTo: firstValue(metadata, REPLY_TO_METADATA), traceContext };
+          return acceptCommand(deps.commands, deps.accepted, request).then(({ ack, header }) => {
+            call.sendMetadata(header);
+            return ack;
+          });
+        }
         return deps.commands.execute({
           method,
           aggregateType,

@@ -1,6 +1,8 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- the MongoDB driver is loaded only when MONGODB_URI is set */
 import { type Logger, mongoSettingsFrom } from "@recq-mesh/protocol";
 import type { GatewayConfig } from "../config";
+import type { CommandInbox } from "../accepted/command-inbox";
+import { EmbeddedCommandInbox } from "../accepted/embedded-command-inbox";
 import { EmbeddedEventStore } from "./embedded-event-store";
 import type { EventStore } from "./event-store";
 
@@ -9,6 +11,8 @@ export const GATEWAY_DATABASE = "recq";
 
 export interface OpenedEventStore {
   store: EventStore;
+  /** The accepted-command inbox beside it: a file in the same data folder, or a collection in the same database. */
+  inbox: CommandInbox;
   /** Where the state lives, for the start banner: never the URI, which may hold credentials. */
   location: { store: "mongodb"; database: string } | { store: "embedded"; dataDir: string };
 }
@@ -28,13 +32,20 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
   const mongo = mongoSettingsFrom(env, GATEWAY_DATABASE);
   if (mongo === undefined) {
     const store = await EmbeddedEventStore.open({ directory: config.dataDir, cacheBytes: config.limits.storeCacheBytes, ...shared });
-    return { store, location: { store: "embedded", dataDir: config.dataDir } };
+    try {
+      const inbox = await EmbeddedCommandInbox.open({ directory: config.dataDir, logger });
+      return { store, inbox, location: { store: "embedded", dataDir: config.dataDir } };
+    } catch (error: unknown) {
+      await store.close();
+      throw error;
+    }
   }
   // Loaded only on this path: the driver takes ~200 ms to load, and it must load after telemetry started.
   // require, not import(): a CommonJS load, the same module instance whoever loads it, and one the MongoDB
   // instrumentation's require hook sees.
   const { connectMongo } = require("@recq-mesh/protocol/mongodb") as typeof import("@recq-mesh/protocol/mongodb");
   const { MongoEventStore } = require("./mongo-event-store") as typeof import("./mongo-event-store");
+  const { MongoCommandInbox } = require("../accepted/mongo-command-inbox") as typeof import("../accepted/mongo-command-inbox");
   const client = await connectMongo(mongo, "recq-gateway");
   try {
     const store = await MongoEventStore.open({
@@ -44,7 +55,12 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
       commitTimeoutMs: config.limits.mongoCommitTimeoutMs,
       ...shared,
     });
-    return { store, location: { store: "mongodb", database: mongo.database } };
+    // Opened after the store, which created the database's collections; it shares the store's client.
+    const inbox = await MongoCommandInbox.open({ client, database: mongo.database, logger }).catch(async (error: unknown) => {
+      await store.close();
+      throw error;
+    });
+    return { store, inbox, location: { store: "mongodb", database: mongo.database } };
   } catch (error: unknown) {
     await client.close();
     throw error;

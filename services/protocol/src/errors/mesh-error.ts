@@ -14,6 +14,10 @@ export const Reason = {
   DOMAIN_RULE: "DOMAIN_RULE",
   AGGREGATE_CONFLICT: "AGGREGATE_CONFLICT",
   QUEUE_FULL: "QUEUE_FULL",
+  /** The gateway holds as many accepted (`recq-mode: async`) commands, or bytes of them, as its limit allows. */
+  ACCEPTED_COMMANDS_FULL: "ACCEPTED_COMMANDS_FULL",
+  /** An accepted command could not be executed within its time-to-live (RECQ_ACCEPTED_COMMAND_TTL_MS). */
+  ACCEPTED_COMMAND_EXPIRED: "ACCEPTED_COMMAND_EXPIRED",
   OVERLOADED: "OVERLOADED",
   MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
   HANDLER_DRAINING: "HANDLER_DRAINING",

@@ -5,6 +5,8 @@
  */
 export const SpanName = {
   EVENT_APPEND: "recq.event.append",
+  /** One attempt at running an accepted (`recq-mode: async`) command, in the trace of its acceptance. */
+  ACCEPTED_EXECUTE: "recq.accepted.execute",
   PROJECTOR_APPLY: "recq.projector.apply",
   VIEW_WRITE: "recq.view.write",
   VIEW_READ: "recq.view.read",
