@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { status } from "@grpc/grpc-js";
+import { EmbeddedCommandInbox, EmbeddedEventStore } from "@recq-mesh/gateway";
+import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
+import { CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { TodoItemAdded, TodoListCreated } from "@recq-mesh/todo/gen/todo/v1/events";
+import type { MeshService } from "@recq-mesh/kit";
+import { GATEWAY_MAIN, TODO_DESCRIPTORS } from "../support/built-packages";
+import { call, eventually, failure, startTodo, tempDir, todoClients } from "../support/mesh-harness";
+import { getOutcome, outcomeClient, sendAccepted } from "../support/outcome-client";
+
+interface GatewayProcess {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<number | null>;
+}
+
+/** The gateway as users run it: its own process, on the test's data folder (never the environment's MongoDB). */
+function spawnGateway(dataDir: string, port: number): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [GATEWAY_MAIN, "--address", `127.0.0.1:${port}`, "--data-dir", dataDir, "--descriptors", TODO_DESCRIPTORS], {
+    env: { ...process.env, MONGODB_URI: "" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let log = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      const ready = /"message":"gateway ready".*"port":(\d+)/.exec(log);
+      if (ready) resolve({ child, port: Number(ready[1]), exited });
+    });
+    void exited.then((code) => reject(new Error(`gateway exited (${code}) before it was ready:\n${log}`)));
+  });
+}
+
+describe("accepted commands across kill -9 of the gateway process", () => {
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let gateway: GatewayProcess | undefined;
+  let todo: MeshService | undefined;
+
+  beforeAll(async () => {
+    data = await tempDir("accepted-crash");
+  });
+
+  afterAll(async () => {
+    todo?.close();
+    gateway?.child.kill("SIGKILL");
+    await gateway?.exited;
+    await data.remove();
+  });
+
+  it("runs every accepted command exactly once after the restart, in acceptance order per aggregate, and nothing executed before the kill again", async () => {
+    gateway = await spawnGateway(data.dir, 0);
+    let address = `127.0.0.1:${gateway.port}`;
+    let clients = todoClients(address);
+    let outcomes = outcomeClient(address);
+    const accepted: string[] = [];
+    const expectedItems = new Map<string, string[]>();
+    try {
+      // Before the kill, with a handler: accepted and executed.
+      todo = (await startTodo(address, { roles: ["commands"] })).mesh;
+      await sendAccepted(clients.commands, clients.commands.createTodoList, { listId: "k1", name: "K1" }, { "recq-command-id": "create-k1" });
+      for (let index = 0; index < 3; index++) {
+        await sendAccepted(clients.commands, clients.commands.addTodoItem, { listId: "k1", itemId: `early${index}`, text: "x" }, { "recq-command-id": `early-${index}` });
+      }
+      expectedItems.set("k1", ["early0", "early1", "early2"]);
+      await eventually(async () => assert.equal((await getOutcome(outcomes, "early-2")).state, OutcomeState.OUTCOME_STATE_SUCCEEDED), 10_000);
+
+      // The handler goes; what is accepted now waits in the inbox.
+      todo.close();
+      todo = undefined;
+      await eventually(async () => {
+        const refused = await failure(call(clients.commands, clients.commands.createTodoList, { listId: "probe", name: "P" }));
+        assert.equal(refused.code, status.UNAVAILABLE);
+      }, 10_000);
+      for (const listId of ["k2", "k3"]) {
+        await sendAccepted(clients.commands, clients.commands.createTodoList, { listId, name: listId }, { "recq-command-id": `create-${listId}` });
+        accepted.push(`create-${listId}`);
+        expectedItems.set(listId, []);
+      }
+      for (let index = 0; index < 30; index++) {
+        const listId = ["k1", "k2", "k3"][index % 3]!;
+        const itemId = `late${index}`;
+        const { ack } = await sendAccepted(clients.commands, clients.commands.addTodoItem, { listId, itemId, text: "x" });
+        accepted.push(ack.commandId);
+        expectedItems.get(listId)!.push(itemId);
+      }
+      // A repeat of a command executed before the kill: its outcome, not a second acceptance.
+      const repeat = await sendAccepted(clients.commands, clients.commands.addTodoItem, { listId: "k1", itemId: "early0", text: "x" }, { "recq-command-id": "early-0" });
+      assert.equal(repeat.outcomeHeader, "succeeded");
+      assert.equal((await getOutcome(outcomes, accepted[0]!)).state, OutcomeState.OUTCOME_STATE_ACCEPTED);
+    } finally {
+      clients.close();
+      outcomes.close();
+    }
+
+    gateway.child.kill("SIGKILL");
+    await gateway.exited;
+
+    // The crash window between an execution's append and its inbox entry being settled: an entry whose command id
+    // already has its outcome in the event store. After the restart it must settle without running again.
+    const inbox = await EmbeddedCommandInbox.open({ directory: data.dir });
+    await inbox.add({
+      commandId: "create-k1",
+      method: "todo.v1.TodoListCommandService/CreateTodoList",
+      payload: Buffer.from(CreateTodoList.encode({ listId: "k1", name: "K1" }).finish()),
+      headers: {},
+      trace: {},
+      replyTo: undefined,
+      acceptedAtMs: Date.now(),
+    });
+    await inbox.close();
+
+    gateway = await spawnGateway(data.dir, gateway.port);
+    address = `127.0.0.1:${gateway.port}`;
+    clients = todoClients(address);
+    outcomes = outcomeClient(address);
+    try {
+      todo = (await startTodo(address, { roles: ["commands"] })).mesh;
+      for (const commandId of [...accepted, "create-k1"]) {
+        await eventually(async () => assert.equal((await getOutcome(outcomes, commandId)).state, OutcomeState.OUTCOME_STATE_SUCCEEDED), 20_000);
+      }
+    } finally {
+      clients.close();
+      outcomes.close();
+      todo?.close();
+      todo = undefined;
+    }
+    gateway.child.kill("SIGTERM");
+    await gateway.exited;
+    gateway = undefined;
+
+    const store = await EmbeddedEventStore.open({ directory: data.dir });
+    try {
+      const events = await store.readAll(0, 1_000);
+      const created = events.filter((event) => event.type === "todo.v1.TodoListCreated").map((event) => TodoListCreated.decode(event.payload).listId);
+      assert.deepEqual(created.sort(), ["k1", "k2", "k3"], "each list created once (lists are independent: no order between them)");
+      for (const [listId, items] of expectedItems) {
+        const added = events.filter((event) => event.aggregateId === listId && event.type === "todo.v1.TodoItemAdded").map((event) => TodoItemAdded.decode(event.payload).itemId);
+        assert.deepEqual(added, items, `the items of ${listId}: each once, in acceptance order`);
+      }
+      assert.equal(events.length, 3 + 3 + 30);
+    } finally {
+      await store.close();
+    }
+  });
+});
