@@ -3,7 +3,8 @@ import { status } from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, it } from "@jest/globals";
 import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
 import { TodoItemAdded } from "@recq-mesh/todo/gen/todo/v1/events";
-import type { MeshService } from "@recq-mesh/kit";
+import { MeshService } from "@recq-mesh/kit";
+import { todoListAggregate } from "@recq-mesh/todo";
 import { call, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 import { getOutcome, outcomeClient, sendAccepted, watchOutcome } from "../support/outcome-client";
 
@@ -186,6 +187,39 @@ describe("accepted commands (recq-mode: async) and outcomes by command id", () =
     assert.equal(last.failure?.reason, "ACCEPTED_COMMAND_EXPIRED");
     assert.ok(watch.outcomes.some((outcome) => outcome.state === OutcomeState.OUTCOME_STATE_RUNNING), "it was tried (no handler) before it expired");
     assert.equal(running!.gateway.acceptedCommands!.waiting, 0);
+  });
+
+  it("runs at most RECQ_ACCEPTED_CONCURRENCY accepted commands at once: at the limit they run, one more waits as ACCEPTED", async () => {
+    const { commands, outcomes, address } = await start({ limits: { acceptedConcurrency: 2 } });
+    // A TodoList whose CreateTodoList never decides: each attempt holds its place until the test ends.
+    const hanging = new MeshService({ address, component: "todo" });
+    hanging.addAggregate({ ...todoListAggregate, decide: { ...todoListAggregate.decide, createTodoList: () => new Promise<never>(() => undefined) } });
+    await hanging.start();
+    meshes.push(hanging);
+    for (const listId of ["c0", "c1", "c2"]) await sendAccepted(commands, commands.createTodoList, { listId, name: "C" }, { "recq-command-id": listId });
+    const states = async () => Promise.all(["c0", "c1", "c2"].map(async (id) => (await getOutcome(outcomes, id)).state));
+    await eventually(async () => assert.deepEqual(await states(), [OutcomeState.OUTCOME_STATE_RUNNING, OutcomeState.OUTCOME_STATE_RUNNING, OutcomeState.OUTCOME_STATE_ACCEPTED]));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(await states(), [OutcomeState.OUTCOME_STATE_RUNNING, OutcomeState.OUTCOME_STATE_RUNNING, OutcomeState.OUTCOME_STATE_ACCEPTED], "the third still waits");
+  });
+
+  it("keeps at most RECQ_MAX_OUTCOME_WATCHES watches open: at the limit they open, one more is refused, and a place comes back when one ends", async () => {
+    const { outcomes } = await start({ limits: { maxOutcomeWatches: 2 } });
+    const first = watchOutcome(outcomes, "w1");
+    const second = watchOutcome(outcomes, "w2");
+    await eventually(async () => assert.equal(first.outcomes.length + second.outcomes.length, 2));
+    const third = watchOutcome(outcomes, "w3");
+    const refused = await third.ended;
+    assert.equal(refused?.code, status.RESOURCE_EXHAUSTED);
+    assert.match(refused!.details, /RECQ_MAX_OUTCOME_WATCHES/);
+    first.cancel();
+    await first.ended;
+    await eventually(async () => {
+      const again = watchOutcome(outcomes, "w4", 300);
+      assert.equal((await again.ended)?.code, status.DEADLINE_EXCEEDED, "it opened, waited and reached its deadline");
+      assert.equal(again.outcomes.length, 1);
+    });
+    second.cancel();
   });
 
   it("protects the outcome service with the caller token", async () => {
