@@ -124,6 +124,19 @@ describe("accepted commands (recq-mode: async) and outcomes by command id", () =
     assert.equal((await running!.store.readAll(0, 10)).length, 1, "executed once");
   });
 
+  it("a synchronous call with the id of an accepted command still waiting gets that command's outcome in its turn, not a second run out of order", async () => {
+    const { commands, address } = await start();
+    await sendAccepted(commands, commands.createTodoList, { listId: "o1", name: "O" }, { "recq-command-id": "o-create" });
+    await sendAccepted(commands, commands.addTodoItem, { listId: "o1", itemId: "first", text: "x" }, { "recq-command-id": "o-first" });
+    await sendAccepted(commands, commands.addTodoItem, { listId: "o1", itemId: "second", text: "x" }, { "recq-command-id": "o-second" });
+    // No handler yet: run now, it would fail with UNAVAILABLE; it waits for the accepted one instead.
+    const repeat = call(commands, commands.addTodoItem, { listId: "o1", itemId: "second", text: "x" }, { "recq-command-id": "o-second" }, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await linkTodo(address);
+    assert.deepEqual(await repeat, { commandId: "o-second", position: "3", sequence: "3" }, "the accepted command's ack: it ran third, once");
+    assert.equal((await running!.store.readAll(0, 10)).length, 3);
+  });
+
   it("a domain rule's refusal is the accepted command's final outcome, with the code, message and reason a synchronous caller gets", async () => {
     const { commands, outcomes, address } = await start();
     await linkTodo(address);

@@ -44,6 +44,8 @@ interface Entry {
   attempts: number;
   backoff: Backoff;
   cancellation: Cancellation | undefined;
+  /** Synchronous calls with its command id, waiting for its final outcome. */
+  waiters: ((outcome: Outcome | MeshError) => void)[] | undefined;
 }
 
 /** How often the inbox is asked for commands other gateways left (a shared MongoDB); the embedded inbox hands out nothing after the first claim. */
@@ -99,6 +101,29 @@ export class AcceptedExecutor {
     return entry && { running: entry.running, method: entry.command.method, acceptedAtMs: entry.command.acceptedAtMs };
   }
 
+  /**
+   * While `commandId` is an accepted command waiting or running here, the promise of its final outcome (rejected
+   * with `signal`'s reason if that aborts first): a synchronous call with the same id waits for it rather than
+   * running the command a second time, out of its aggregate's order. Undefined when the executor does not hold it.
+   */
+  whenSettled(commandId: string, signal: Cancellation): Promise<Outcome> | undefined {
+    const entry = this.entries.get(commandId);
+    if (entry === undefined) return undefined;
+    return new Promise<Outcome>((resolve, reject) => {
+      const waiter = (outcome: Outcome | MeshError) => {
+        signal.removeListener(onAbort);
+        if (outcome instanceof MeshError) reject(outcome);
+        else resolve(outcome);
+      };
+      const onAbort = () => {
+        const waiters = entry.waiters;
+        if (waiters !== undefined && waiters.includes(waiter)) waiters.splice(waiters.indexOf(waiter), 1);
+        reject(signal.reason);
+      };
+      if (signal.addListener(onAbort)) (entry.waiters ??= []).push(waiter);
+    });
+  }
+
   /** Takes what the inbox holds from before (a restart, a crash) and starts running it; then claims again now and then. */
   async start(): Promise<void> {
     await this.claim();
@@ -130,7 +155,10 @@ export class AcceptedExecutor {
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     const reason = new MeshError(status.UNAVAILABLE, "the gateway is shutting down", Reason.SHUTTING_DOWN);
-    for (const entry of this.entries.values()) entry.cancellation?.abort(reason);
+    for (const entry of this.entries.values()) {
+      entry.cancellation?.abort(reason);
+      for (const waiter of entry.waiters?.splice(0) ?? []) waiter(reason);
+    }
     while (this.attemptsInFlight.size > 0) await Promise.allSettled([...this.attemptsInFlight]);
     await Promise.allSettled([...this.accepting.values()]);
   }
@@ -212,6 +240,7 @@ export class AcceptedExecutor {
       attempts: 0,
       backoff: new Backoff(RETRY_INITIAL_MS, RETRY_MAX_MS),
       cancellation: undefined,
+      waiters: undefined,
     };
     this.entries.set(command.commandId, entry);
     this.bytes += bytes;
@@ -356,6 +385,7 @@ export class AcceptedExecutor {
     if (queue.length > 0) this.ready.push(entry.lane);
     else this.lanes.delete(entry.lane);
     this.notify(command.commandId);
+    for (const waiter of entry.waiters?.splice(0) ?? []) waiter(outcome);
     this.tellHook(command, outcome);
     this.pump();
   }

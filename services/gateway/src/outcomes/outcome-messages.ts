@@ -1,6 +1,7 @@
 import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 import { Outcome, OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
-import type { MeshError } from "@recq-mesh/protocol";
+import { status } from "@grpc/grpc-js";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 import type { CommandOutcome } from "../store/event-store";
 
 /** recq.v1.Outcome messages, built in one place for the outcome service, the executor's hook and the acceptance. */
@@ -41,4 +42,12 @@ export function isFinal(outcome: Outcome): boolean {
 /** The CommandAck of an accepted command: its id, and position and sequence 0 (nothing is appended yet). */
 export function acceptedAck(commandId: string): Buffer {
   return Buffer.from(CommandAck.encode({ commandId, position: "0", sequence: "0" }).finish());
+}
+
+/** What a synchronous caller gets for a final outcome: the encoded CommandAck, or the failure thrown. */
+export function answerOf(outcome: Outcome): Buffer {
+  if (outcome.state === OutcomeState.OUTCOME_STATE_SUCCEEDED && outcome.ack !== undefined) return Buffer.from(CommandAck.encode(outcome.ack).finish());
+  const failure = outcome.failure;
+  if (outcome.state === OutcomeState.OUTCOME_STATE_FAILED && failure !== undefined) throw new MeshError(failure.code as status, failure.message, failure.reason);
+  throw new MeshError(status.INTERNAL, `command ${outcome.commandId} has no final outcome`, Reason.INTERNAL);
 }

@@ -12,6 +12,7 @@ import { SpanKind, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason, Attribute, contextWithSpan, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
 import { acceptCommand, isAcceptRequested, MODE_METADATA, REPLY_TO_METADATA } from "../accepted/acceptance";
 import type { AcceptedExecutor } from "../accepted/accepted-executor";
+import { answerOf } from "../outcomes/outcome-messages";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
@@ -152,6 +153,9 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
             return ack;
           });
         }
+        // A synchronous repeat of an accepted command still waiting: its outcome, in its turn, not a second run.
+        const accepted = commandId ? deps.accepted?.whenSettled(commandId, signal) : undefined;
+        if (accepted !== undefined) return accepted.then(answerOf);
         return deps.commands.execute({
           method,
           aggregateType,
