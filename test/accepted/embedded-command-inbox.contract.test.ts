@@ -102,6 +102,33 @@ describe("the embedded inbox's file", () => {
     await inbox.close();
   });
 
+  test("compacts while commands keep arriving and settling: nothing accepted meanwhile is lost, nothing settled comes back", async () => {
+    const directory = freshDirectory();
+    let inbox = await EmbeddedCommandInbox.open({ directory, compactAfterBytes: 2048 });
+    const kept: string[] = [];
+    const writes: Promise<unknown>[] = [];
+    for (let round = 0; round < 300; round++) {
+      const command = acceptedCommand({ payload: Buffer.alloc(64, round) });
+      const added = inbox.add(command);
+      if (round % 7 === 0) {
+        kept.push(command.commandId);
+        writes.push(added);
+      } else {
+        writes.push(added.then(() => inbox.settle(command.commandId)));
+      }
+      // Let some turns pass now and then, so that compactions start between the writes.
+      if (round % 25 === 0) await Promise.all(writes.splice(0));
+    }
+    await Promise.all(writes);
+    await inbox.close();
+    inbox = await EmbeddedCommandInbox.open({ directory });
+    assert.deepEqual(
+      (await inbox.claim()).map((command) => command.commandId),
+      kept,
+    );
+    await inbox.close();
+  });
+
   test("a compaction cut short by a crash (its new file left half-written) is dropped on open; the inbox is whole", async () => {
     const directory = freshDirectory();
     const inbox = await EmbeddedCommandInbox.open({ directory });

@@ -235,6 +235,16 @@ describe("accepted commands (recq-mode: async) and outcomes by command id", () =
     second.cancel();
   });
 
+  it("ends open watches with UNAVAILABLE, reason SHUTTING_DOWN, when the gateway stops", async () => {
+    const { outcomes } = await start();
+    const watch = watchOutcome(outcomes, "until-shutdown", 30_000);
+    await eventually(async () => assert.equal(watch.outcomes.length, 1));
+    await running!.gateway.stop();
+    const ended = await watch.ended;
+    assert.equal(ended?.code, status.UNAVAILABLE);
+    assert.equal(reasonOf(ended!), "SHUTTING_DOWN");
+  });
+
   it("protects the outcome service with the caller token", async () => {
     const { outcomes } = await start({ clientToken: "secret" });
     const missing = await failure(getOutcome(outcomes, "x"));
