@@ -158,6 +158,12 @@ export class Gateway {
     const served = [...catalog.services.map((s) => s.fullName), ...LISTED_PROTOCOL_SERVICES];
     addReflectionService(server, catalog, () => served);
     trackServiceHealth(catalog.services, router, health);
+    // A handler linked: accepted commands waiting for one run now rather than after their backoff.
+    if (executor !== undefined) {
+      router.onChange((path) => {
+        if (router.hasRoute(path)) executor.wake();
+      });
+    }
     health.setStatus("", "SERVING");
     // What the inbox holds from before (a restart, a crash) is queued before the first new acceptance.
     await executor?.start();

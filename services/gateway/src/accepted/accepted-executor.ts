@@ -72,7 +72,8 @@ export class AcceptedExecutor {
   private reservedBytes = 0;
   private stopped = false;
   private readonly attemptsInFlight = new Set<Promise<void>>();
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Commands waiting out a backoff: the timer, and the lane it puts back in line. */
+  private readonly retryTimers = new Map<NodeJS.Timeout, string>();
   private claimTimer: NodeJS.Timeout | undefined;
   private settledHook: SettledHook | undefined;
 
@@ -148,11 +149,25 @@ export class AcceptedExecutor {
     return accepting;
   }
 
+  /**
+   * Ends every backoff now: a handler just linked (the gateway calls this when a route is added), so the commands
+   * that waited for one need not wait out their backoff (up to 5 s).
+   */
+  wake(): void {
+    if (this.stopped || this.retryTimers.size === 0) return;
+    for (const [timer, lane] of this.retryTimers) {
+      clearTimeout(timer);
+      this.ready.push(lane);
+    }
+    this.retryTimers.clear();
+    this.pump();
+  }
+
   /** Stops starting attempts, cancels those running (their commands stay in the inbox for the next start) and waits for them. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.claimTimer);
-    for (const timer of this.retryTimers) clearTimeout(timer);
+    for (const timer of this.retryTimers.keys()) clearTimeout(timer);
     this.retryTimers.clear();
     const reason = new MeshError(status.UNAVAILABLE, "the gateway is shutting down", Reason.SHUTTING_DOWN);
     for (const entry of this.entries.values()) {
@@ -343,7 +358,7 @@ export class AcceptedExecutor {
       this.pump();
     }, delayMs);
     timer.unref();
-    this.retryTimers.add(timer);
+    this.retryTimers.set(timer, entry.lane);
     this.notify(entry.command.commandId);
     this.pump();
   }
