@@ -37,6 +37,8 @@ export class MongoCommandInbox implements CommandInbox {
   private readonly owner: string;
   private readonly leaseMs: number;
   private lastOrder = 0;
+  /** Ids this inbox handed out by a claim and not settled yet: a later claim does not hand them out again. */
+  private readonly handed = new Set<string>();
   private readonly renewal: NodeJS.Timeout;
   private closed = false;
 
@@ -65,8 +67,7 @@ export class MongoCommandInbox implements CommandInbox {
     }
     const collection = db.collection<InboxDocument>(INBOX_COLLECTION);
     await collection.createIndex({ leaseUntil: 1 }, { name: "leaseUntil" });
-    await collection.createIndex({ claim: 1, order: 1 }, { name: "claim_order" });
-    await collection.createIndex({ owner: 1 }, { name: "owner" });
+    await collection.createIndex({ owner: 1, claim: 1, order: 1 }, { name: "owner_claim_order" });
     return new MongoCommandInbox(collection, options);
   }
 
@@ -84,17 +85,26 @@ export class MongoCommandInbox implements CommandInbox {
     }
   }
 
+  /**
+   * Takes over what ran out of lease, then hands out every command this gateway owns by a claim and has not handed
+   * out yet — not only this claim's: `updateMany` is not a retryable write, so one cut short by a network error may
+   * have taken some documents without this gateway hearing of it; the next claim finds them.
+   */
   async claim(): Promise<AcceptedCommand[]> {
     this.assertOpen();
-    const claim = randomUUID();
-    await this.collection.updateMany({ leaseUntil: { $lte: new Date() } }, { $set: { owner: this.owner, leaseUntil: this.leaseEnd(), claim } });
-    const documents = await this.collection.find({ claim }, { sort: { order: 1 } }).toArray();
+    await this.collection.updateMany({ leaseUntil: { $lte: new Date() } }, { $set: { owner: this.owner, leaseUntil: this.leaseEnd(), claim: randomUUID() } });
+    const owned = await this.collection.find({ owner: this.owner, claim: { $ne: null } }, { sort: { order: 1 }, projection: { _id: 1 } }).toArray();
+    const fresh = owned.map((document) => document._id).filter((id) => !this.handed.has(id));
+    if (fresh.length === 0) return [];
+    const documents = await this.collection.find({ _id: { $in: fresh } }, { sort: { order: 1 } }).toArray();
+    for (const document of documents) this.handed.add(document._id);
     return documents.map(acceptedCommandOf);
   }
 
   async settle(commandId: string): Promise<void> {
     this.assertOpen();
     await this.collection.deleteOne({ _id: commandId });
+    this.handed.delete(commandId);
   }
 
   async close(): Promise<void> {

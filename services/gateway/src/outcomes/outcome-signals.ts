@@ -7,12 +7,6 @@ import type { ExecutionObserver } from "../commands/command-pipeline";
 export class OutcomeSignals implements ExecutionObserver {
   private readonly watchers = new Map<string, Set<() => void>>();
 
-  get watches(): number {
-    let count = 0;
-    for (const set of this.watchers.values()) count += set.size;
-    return count;
-  }
-
   isWatched(commandId: string): boolean {
     return this.watchers.has(commandId);
   }
