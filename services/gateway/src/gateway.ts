@@ -167,7 +167,10 @@ export class Gateway {
     health.setStatus("", "SERVING");
     // What the inbox holds from before (a restart, a crash) is queued before the first new acceptance.
     await executor?.start();
-    const port = await bind(server, options.address);
+    const port = await bind(server, options.address).catch(async (error: unknown) => {
+      await executor?.stop();
+      throw error;
+    });
     logger.info("gateway listening", { address: options.address, port, services: catalog.services.map((s) => s.fullName) });
     const accepted = executor && options.inbox && { executor, inbox: options.inbox };
     return new Gateway(server, port, calls, links, consumers, health, store, accepted, outcomes, limits, logger);
