@@ -146,4 +146,68 @@ describe("accepted commands across kill -9 of the gateway process", () => {
       await store.close();
     }
   });
+
+  it("killed while accepted commands are executing, it runs the rest after the restart, each once and in order", async () => {
+    const dir = await tempDir("accepted-crash-running");
+    let process_: GatewayProcess | undefined;
+    let handler: MeshService | undefined;
+    try {
+      process_ = await spawnGateway(dir.dir, 0);
+      let address = `127.0.0.1:${process_.port}`;
+      handler = (await startTodo(address, { roles: ["commands"] })).mesh;
+      let clients = todoClients(address);
+      let outcomes = outcomeClient(address);
+      const ids: string[] = [];
+      try {
+        for (const listId of ["r1", "r2"]) await sendAccepted(clients.commands, clients.commands.createTodoList, { listId, name: listId }, { "recq-command-id": `create-${listId}` });
+        for (let index = 0; index < 200; index++) {
+          const { ack } = await sendAccepted(clients.commands, clients.commands.addTodoItem, { listId: `r${(index % 2) + 1}`, itemId: `n${index}`, text: "x" }, { "recq-command-id": `run-${index}` });
+          ids.push(ack.commandId);
+        }
+      } finally {
+        clients.close();
+        outcomes.close();
+      }
+      // At once after the last acceptance: usually some have run, some are running and the rest wait (not asserted:
+      // whichever it is, every command must end up executed once).
+      process_.child.kill("SIGKILL");
+      await process_.exited;
+      handler.close();
+      process_ = await spawnGateway(dir.dir, process_.port);
+      address = `127.0.0.1:${process_.port}`;
+      handler = (await startTodo(address, { roles: ["commands"] })).mesh;
+      clients = todoClients(address);
+      outcomes = outcomeClient(address);
+      try {
+        for (const commandId of ids) {
+          await eventually(async () => assert.equal((await getOutcome(outcomes, commandId)).state, OutcomeState.OUTCOME_STATE_SUCCEEDED), 20_000);
+        }
+      } finally {
+        clients.close();
+        outcomes.close();
+      }
+      handler.close();
+      handler = undefined;
+      process_.child.kill("SIGTERM");
+      await process_.exited;
+      process_ = undefined;
+      const store = await EmbeddedEventStore.open({ directory: dir.dir });
+      try {
+        const events = await store.readAll(0, 1_000);
+        for (const listId of ["r1", "r2"]) {
+          const added = events.filter((event) => event.aggregateId === listId && event.type === "todo.v1.TodoItemAdded").map((event) => TodoItemAdded.decode(event.payload).itemId);
+          const expected = Array.from({ length: 100 }, (_, k) => `n${2 * k + (listId === "r1" ? 0 : 1)}`);
+          assert.deepEqual(added, expected, `${listId}: every item once, in acceptance order`);
+        }
+        assert.equal(events.length, 202);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      handler?.close();
+      process_?.child.kill("SIGKILL");
+      await process_?.exited;
+      await dir.remove();
+    }
+  });
 });
