@@ -3,6 +3,8 @@ import { status } from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, it } from "@jest/globals";
 import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
 import { TodoItemAdded } from "@recq-mesh/todo/gen/todo/v1/events";
+import { CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/commands";
+import { acceptedCommandBytes } from "@recq-mesh/gateway/internal/accepted/accepted-command";
 import { MeshService } from "@recq-mesh/kit";
 import { todoListAggregate } from "@recq-mesh/todo";
 import { call, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
@@ -179,13 +181,25 @@ describe("accepted commands (recq-mode: async) and outcomes by command id", () =
     assert.equal((await sendAccepted(commands, commands.createTodoList, { listId: "b3", name: "B" }, { "recq-command-id": "b3" })).outcomeHeader, "accepted");
   });
 
-  it("holds at most RECQ_MAX_ACCEPTED_BYTES of accepted commands: one past it is refused", async () => {
-    // One command of this shape counts about 360 bytes (acceptedCommandBytes): two fit in 1,000, three do not.
-    const { commands } = await start({ limits: { maxAcceptedBytes: 1_000 } });
+  it("holds at most RECQ_MAX_ACCEPTED_BYTES of accepted commands: two commands filling it to the byte are accepted, the next is refused", async () => {
+    // What one of these commands counts (acceptedCommandBytes); untraced calls carry no trace context.
+    const size = (listId: string) =>
+      acceptedCommandBytes({
+        commandId: listId,
+        method: "todo.v1.TodoListCommandService/CreateTodoList",
+        payload: Buffer.from(CreateTodoList.encode({ listId, name: "M" }).finish()),
+        headers: {},
+        trace: {},
+        replyTo: undefined,
+        acceptedAtMs: 0,
+      });
+    const { commands } = await start({ limits: { maxAcceptedBytes: size("m0") + size("m1") } });
     await sendAccepted(commands, commands.createTodoList, { listId: "m0", name: "M" }, { "recq-command-id": "m0" });
     await sendAccepted(commands, commands.createTodoList, { listId: "m1", name: "M" }, { "recq-command-id": "m1" });
+    assert.equal(running!.gateway.acceptedCommands!.waiting, 2, "both fit, to the byte");
     const refused = await failure(sendAccepted(commands, commands.createTodoList, { listId: "m2", name: "M" }, { "recq-command-id": "m2" }));
     assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+    assert.equal(reasonOf(refused), "ACCEPTED_COMMANDS_FULL");
     assert.match(refused.details, /RECQ_MAX_ACCEPTED_BYTES/);
   });
 
