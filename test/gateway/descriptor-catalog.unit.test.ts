@@ -260,9 +260,9 @@ describe("loadDescriptorCatalog refuses contracts the gateway cannot serve", () 
     assertRefused(Buffer.from([0x0a, 0x05, 0x01]), /not a FileDescriptorSet/);
   });
 
-  it("refuses a set with a missing import", () => {
+  it("refuses a set with a missing import (one the gateway's own descriptor set does not carry either)", () => {
     const bytes = mutatedSet((set) => {
-      set.file = set.file.filter((file) => file.name !== "recq/v1/command.proto");
+      set.file = set.file.filter((file) => file.name !== "recq/v1/options.proto");
     });
     assertRefused(bytes, /do not resolve/);
   });
