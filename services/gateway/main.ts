@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     store,
     linkToken: config.linkToken,
     clientToken: config.clientToken,
+    eventsToken: config.eventsToken,
     limits: config.limits,
     logger,
   });
