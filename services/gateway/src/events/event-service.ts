@@ -74,6 +74,6 @@ export class EventService {
       return;
     }
     this.logger.debug("event subscription opened", { after, peer: call.getPeer() });
-    subscription.wake();
+    subscription.start();
   }
 }

@@ -28,6 +28,7 @@ export class EventSubscription {
   /** Events left out since the last message: after a batch's worth, a progress message says how far it got. */
   private skipped = 0;
   private caughtUp = false;
+  private started = false;
   private ended = false;
   private readonly pump: SerialPump;
 
@@ -53,9 +54,15 @@ export class EventSubscription {
     return this.ended;
   }
 
+  /** Starts reading the store: appends wake it from then on, not before (its position is checked first). */
+  start(): void {
+    this.started = true;
+    this.wake();
+  }
+
   /** Reads and sends what there is after the cursor: at the start, and after each append. */
   wake(): void {
-    if (!this.ended) this.pump.wake();
+    if (this.started && !this.ended) this.pump.wake();
   }
 
   /** Ends the subscription: with a status for the caller, or quietly when the caller is gone already. */
