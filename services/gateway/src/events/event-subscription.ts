@@ -46,16 +46,12 @@ export class EventSubscription {
     call.on("cancelled", () => this.end());
     call.on("close", () => this.end());
     call.on("error", () => this.end());
-    // A caller gone before the subscription was made (its request read, the store asked for the head).
-    if (call.cancelled) this.end();
-  }
-
-  get closed(): boolean {
-    return this.ended;
   }
 
   /** Starts reading the store: appends wake it from then on, not before (its position is checked first). */
   start(): void {
+    // A caller that went away before this subscription listened for it (grpc-js says so once, on the call).
+    if (this.call.cancelled) return this.end();
     this.started = true;
     this.wake();
   }
