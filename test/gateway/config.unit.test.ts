@@ -60,6 +60,7 @@ describe("gateway configuration", () => {
     assert.equal(set.eventsToken, "e");
     assert.deepEqual([set.limits.maxEventSubscriptions, set.limits.maxEventFilterTypes, set.limits.eventReadBatch], [1, 1, 1]);
     assert.equal(loadGatewayConfig([], { RECQ_EVENTS_TOKEN: "" }).eventsToken, undefined, "empty is unset");
+    assert.throws(() => loadGatewayConfig([], { RECQ_EVENTS_TOKEN: "same", RECQ_CLIENT_TOKEN: "same" }), /RECQ_EVENTS_TOKEN must differ from RECQ_CLIENT_TOKEN/);
     for (const name of ["RECQ_MAX_EVENT_SUBSCRIPTIONS", "RECQ_MAX_EVENT_FILTER_TYPES", "RECQ_EVENT_READ_BATCH"]) {
       assert.throws(() => loadGatewayConfig([], { [name]: "0" }), new RegExp(`${name} must be an integer of at least 1`));
     }

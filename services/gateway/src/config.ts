@@ -183,6 +183,10 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   if (env.RECQ_MIN_CALLS_IN_FLIGHT && limits.minCallsInFlight > limits.maxCallsInFlight) {
     throw new Error(`RECQ_MIN_CALLS_IN_FLIGHT (${limits.minCallsInFlight}) must not exceed RECQ_MAX_CALLS_IN_FLIGHT (${limits.maxCallsInFlight})`);
   }
+  // One token for both would make every caller an event subscriber: the permission to subscribe is a separate one.
+  if (env.RECQ_EVENTS_TOKEN && env.RECQ_EVENTS_TOKEN === env.RECQ_CLIENT_TOKEN) {
+    throw new Error("RECQ_EVENTS_TOKEN must differ from RECQ_CLIENT_TOKEN: a caller's token must not grant event subscriptions");
+  }
   return {
     address: values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051",
     descriptorsPaths: descriptorPaths(values.descriptors ?? (env.RECQ_DESCRIPTORS ? [env.RECQ_DESCRIPTORS] : ["dist/descriptors.binpb"])),
