@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { status, type ServiceError } from "@grpc/grpc-js";
+import { SpanKind } from "@opentelemetry/api";
 import { EmbeddedEventStore, Gateway, type EventStore } from "@recq-mesh/gateway";
 import { SubscribeEventsRequest } from "@recq-mesh/protocol/gen/recq/v1/event_service";
 import { TodoItemAdded, TodoListCreated } from "@recq-mesh/todo/gen/todo/v1/events";
@@ -164,6 +165,22 @@ describe("events for clients: a subscription through the gateway", () => {
       assert.equal(reasonOf(error), "INVALID_REQUEST");
     }
     assert.equal(mesh.gateway.eventSubscriptionCount, 0, "a refused subscription holds no slot");
+  });
+
+  it("traces each subscription as a server span named after the method, ended with its status", async () => {
+    const spans = memorySpans();
+    spans.reset();
+    const followed = subscribeEvents(env.events, { aggregateType: "TodoList" });
+    await eventually(async () => assert.ok(followed.caughtUp));
+    followed.cancel();
+    await within(subscribeEvents(env.events, { aggregateId: "x" }).ended, 5_000, "a refused subscription");
+    const ended = () => spans.getFinishedSpans().filter((span) => span.name === "recq.v1.EventService/SubscribeEvents");
+    await eventually(async () => assert.equal(ended().length, 2));
+    for (const span of ended()) {
+      assert.equal(span.kind, SpanKind.SERVER);
+      assert.equal(span.attributes["rpc.service"], "recq.v1.EventService");
+    }
+    assert.deepEqual(ended().map((span) => span.attributes["rpc.grpc.status_code"]).sort(), [status.CANCELLED, status.INVALID_ARGUMENT]);
   });
 });
 

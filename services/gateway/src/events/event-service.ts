@@ -1,5 +1,8 @@
 import { status } from "@grpc/grpc-js";
-import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
+import { SpanKind } from "@opentelemetry/api";
+import { MeshError, Reason, recordRpcOutcome, startRpcSpan, type Logger } from "@recq-mesh/protocol";
+import { EventServiceService } from "@recq-mesh/protocol/gen/recq/v1/event_service";
+import { callerTraceContext } from "../server/caller-trace-context";
 import type { EventStore } from "../store/event-store";
 import { EventFilter, type KnownNames } from "./event-filter";
 import { checkEventPermission, type EventPermissionTokens } from "./event-permission";
@@ -11,6 +14,9 @@ export interface EventServiceOptions extends EventPermissionTokens, EventSubscri
   /** Event types one subscription's filter may list (RECQ_MAX_EVENT_FILTER_TYPES). */
   maxFilterTypes: number;
 }
+
+/** `recq.v1.EventService/SubscribeEvents`, as spans name a method. */
+const SUBSCRIBE_EVENTS = EventServiceService.subscribeEvents.path.slice(1);
 
 /** How long a refused subscriber is told to wait: slots free as slowly as subscribers leave. */
 const RETRY_AFTER_MS = 1000;
@@ -43,7 +49,20 @@ export class EventService {
   }
 
   readonly subscribeEvents = (call: SubscribeCall): void => {
-    this.open(call).catch((thrown: unknown) => call.emit("error", { ...MeshError.from(thrown).toStatus() }));
+    // Its server span, as any caller's call has, from its opening to its status: how long it was followed, and why it ended.
+    const span = startRpcSpan(SUBSCRIBE_EVENTS, SpanKind.SERVER, callerTraceContext(call.metadata));
+    let finished = false;
+    const finish = (error: MeshError | undefined) => {
+      if (finished) return;
+      finished = true;
+      recordRpcOutcome(span, error ?? new MeshError(status.CANCELLED, "the caller ended the subscription", Reason.CANCELLED));
+      span.end();
+    };
+    this.open(call, finish).catch((thrown: unknown) => {
+      const error = MeshError.from(thrown);
+      finish(error);
+      call.emit("error", { ...error.toStatus() });
+    });
   };
 
   /** Ends every subscription with UNAVAILABLE / SHUTTING_DOWN and takes no more. */
@@ -54,7 +73,7 @@ export class EventService {
     for (const subscription of [...this.subscriptions]) subscription.end(error);
   }
 
-  private async open(call: SubscribeCall): Promise<void> {
+  private async open(call: SubscribeCall, onEnded: (error: MeshError | undefined) => void): Promise<void> {
     checkEventPermission(this.options, call.metadata);
     const filter = EventFilter.parse(call.request, this.known, this.options.maxFilterTypes);
     const after = Number(call.request.afterPosition);
@@ -63,7 +82,10 @@ export class EventService {
       const why = `overloaded: the gateway holds ${this.subscriptions.size} event subscriptions, its limit (RECQ_MAX_EVENT_SUBSCRIPTIONS); retry later`;
       throw new MeshError(status.RESOURCE_EXHAUSTED, why, Reason.OVERLOADED, { retryAfterMs: RETRY_AFTER_MS });
     }
-    const subscription = new EventSubscription(call, this.store, filter, after, this.options, () => this.subscriptions.delete(subscription));
+    const subscription = new EventSubscription(call, this.store, filter, after, this.options, (error) => {
+      this.subscriptions.delete(subscription);
+      onEnded(error);
+    });
     // Counted before the head is read, so that no two openings take the last slot.
     this.subscriptions.add(subscription);
     const head = await this.store.headPosition();

@@ -38,8 +38,8 @@ export class EventSubscription {
     private readonly filter: EventFilter,
     afterPosition: number,
     private readonly settings: EventSubscriptionSettings,
-    /** Called once, when the subscription ends for whatever reason. */
-    private readonly onEnded: () => void,
+    /** Called once, when the subscription ends: with the status it ended with, none when the caller went away. */
+    private readonly onEnded: (error: MeshError | undefined) => void,
   ) {
     this.cursor = afterPosition;
     this.pump = new SerialPump(() => this.step(), () => this.ended, (thrown) => this.end(MeshError.from(thrown)));
@@ -65,7 +65,7 @@ export class EventSubscription {
   end(error?: MeshError): void {
     if (this.ended) return;
     this.ended = true;
-    this.onEnded();
+    this.onEnded(error);
     if (error !== undefined) this.call.emit("error", { ...error.toStatus() });
   }
 
