@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     inbox,
     linkToken: config.linkToken,
     clientToken: config.clientToken,
+    eventsToken: config.eventsToken,
     limits: config.limits,
     logger,
   });

@@ -75,6 +75,20 @@ describe("gateway configuration", () => {
     assert.equal(loadGatewayConfig([], { RECQ_MAX_CALLS_IN_FLIGHT: "8" }).limits.maxCallsInFlight, 8, "a ceiling under the default floor, alone, is taken");
   });
 
+  it("reads the event subscriptions' token and limits: open by default, 1 at least", () => {
+    const defaults = loadGatewayConfig([], {});
+    assert.equal(defaults.eventsToken, undefined);
+    assert.deepEqual([defaults.limits.maxEventSubscriptions, defaults.limits.maxEventFilterTypes, defaults.limits.eventReadBatch], [1_000, 100, 100]);
+    const set = loadGatewayConfig([], { RECQ_EVENTS_TOKEN: "e", RECQ_MAX_EVENT_SUBSCRIPTIONS: "1", RECQ_MAX_EVENT_FILTER_TYPES: "1", RECQ_EVENT_READ_BATCH: "1" });
+    assert.equal(set.eventsToken, "e");
+    assert.deepEqual([set.limits.maxEventSubscriptions, set.limits.maxEventFilterTypes, set.limits.eventReadBatch], [1, 1, 1]);
+    assert.equal(loadGatewayConfig([], { RECQ_EVENTS_TOKEN: "" }).eventsToken, undefined, "empty is unset");
+    assert.throws(() => loadGatewayConfig([], { RECQ_EVENTS_TOKEN: "same", RECQ_CLIENT_TOKEN: "same" }), /RECQ_EVENTS_TOKEN must differ from RECQ_CLIENT_TOKEN/);
+    for (const name of ["RECQ_MAX_EVENT_SUBSCRIPTIONS", "RECQ_MAX_EVENT_FILTER_TYPES", "RECQ_EVENT_READ_BATCH"]) {
+      assert.throws(() => loadGatewayConfig([], { [name]: "0" }), new RegExp(`${name} must be an integer of at least 1`));
+    }
+  });
+
   it("takes one or more descriptor sets: repeated flags, comma-separated lists, or RECQ_DESCRIPTORS", () => {
     assert.deepEqual(loadGatewayConfig([], {}).descriptorsPaths, [path.resolve("dist/descriptors.binpb")]);
     // Copied into this realm's arrays: node:util's parseArgs makes its own, which a strict comparison tells apart.

@@ -17,6 +17,11 @@ export interface GatewayConfig {
   linkToken: string | undefined;
   /** Token callers present as `authorization: Bearer …`. `RECQ_CLIENT_TOKEN`; default none (open). */
   clientToken: string | undefined;
+  /**
+   * Token event subscribers (recq.v1.EventService) present as `authorization: Bearer …`. `RECQ_EVENTS_TOKEN`;
+   * default none: open when no caller token is set either, closed when one is (a caller token never grants events).
+   */
+  eventsToken: string | undefined;
   limits: GatewayLimits;
 }
 
@@ -76,6 +81,12 @@ export interface GatewayLimits {
   admissionTolerancePercent: number;
   /** Subscriptions (server-streaming queries) open at once (RECQ_MAX_SUBSCRIPTIONS): 10,000. */
   maxSubscriptions: number;
+  /** Event subscriptions (recq.v1.EventService) open at once, counted apart from the others (RECQ_MAX_EVENT_SUBSCRIPTIONS): 1,000. */
+  maxEventSubscriptions: number;
+  /** Event types one event subscription's filter may list (RECQ_MAX_EVENT_FILTER_TYPES): 100. */
+  maxEventFilterTypes: number;
+  /** Events read from the store per step of an event subscription, the most one holds (RECQ_EVENT_READ_BATCH): 100. */
+  eventReadBatch: number;
   /** Bytes of recent records the embedded store keeps decoded in memory (RECQ_STORE_CACHE_BYTES): 32 MiB. */
   storeCacheBytes: number;
   /** How long the MongoDB store's group-commit transaction may take, retries and majority wait included (RECQ_MONGODB_COMMIT_TIMEOUT_MS): 10 s. */
@@ -120,6 +131,9 @@ export const defaultLimits: GatewayLimits = {
   minCallsInFlight: 32,
   admissionTolerancePercent: 300,
   maxSubscriptions: 10_000,
+  maxEventSubscriptions: 1_000,
+  maxEventFilterTypes: 100,
+  eventReadBatch: 100,
   storeCacheBytes: 32 * 1024 * 1024,
   mongoCommitTimeoutMs: 10_000,
   maxAcceptedCommands: 100_000,
@@ -157,6 +171,9 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   minCallsInFlight: "RECQ_MIN_CALLS_IN_FLIGHT",
   admissionTolerancePercent: "RECQ_ADMISSION_TOLERANCE_PERCENT",
   maxSubscriptions: "RECQ_MAX_SUBSCRIPTIONS",
+  maxEventSubscriptions: "RECQ_MAX_EVENT_SUBSCRIPTIONS",
+  maxEventFilterTypes: "RECQ_MAX_EVENT_FILTER_TYPES",
+  eventReadBatch: "RECQ_EVENT_READ_BATCH",
   storeCacheBytes: "RECQ_STORE_CACHE_BYTES",
   mongoCommitTimeoutMs: "RECQ_MONGODB_COMMIT_TIMEOUT_MS",
   maxAcceptedCommands: "RECQ_MAX_ACCEPTED_COMMANDS",
@@ -186,12 +203,17 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   if (env.RECQ_MIN_CALLS_IN_FLIGHT && limits.minCallsInFlight > limits.maxCallsInFlight) {
     throw new Error(`RECQ_MIN_CALLS_IN_FLIGHT (${limits.minCallsInFlight}) must not exceed RECQ_MAX_CALLS_IN_FLIGHT (${limits.maxCallsInFlight})`);
   }
+  // One token for both would make every caller an event subscriber: the permission to subscribe is a separate one.
+  if (env.RECQ_EVENTS_TOKEN && env.RECQ_EVENTS_TOKEN === env.RECQ_CLIENT_TOKEN) {
+    throw new Error("RECQ_EVENTS_TOKEN must differ from RECQ_CLIENT_TOKEN: a caller's token must not grant event subscriptions");
+  }
   return {
     address: values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051",
     descriptorsPaths: descriptorPaths(values.descriptors ?? (env.RECQ_DESCRIPTORS ? [env.RECQ_DESCRIPTORS] : ["dist/descriptors.binpb"])),
     dataDir: path.resolve(values["data-dir"] ?? env.RECQ_DATA_DIR ?? "data/gateway"),
     linkToken: env.RECQ_LINK_TOKEN || undefined,
     clientToken: env.RECQ_CLIENT_TOKEN || undefined,
+    eventsToken: env.RECQ_EVENTS_TOKEN || undefined,
     limits,
   };
 }

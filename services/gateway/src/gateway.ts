@@ -1,5 +1,6 @@
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { protobufPackage as recqPackage } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { EventServiceService } from "@recq-mesh/protocol/gen/recq/v1/event_service";
 import { MeshError, Reason, silentLogger, type Logger } from "@recq-mesh/protocol";
 import { AcceptedExecutor } from "./accepted/accepted-executor";
 import type { CommandInbox } from "./accepted/command-inbox";
@@ -10,6 +11,8 @@ import { CommandPipeline } from "./commands/command-pipeline";
 import { defaultLimits, type GatewayLimits } from "./config";
 import { ConsumerHub } from "./consumers/consumer-hub";
 import { ProjectionPositions } from "./consumers/projection-positions";
+import { EventService } from "./events/event-service";
+import { knownEventNames } from "./events/known-event-names";
 import type { DescriptorCatalog, ServiceEntry } from "./descriptors/descriptor-catalog";
 import { addHealthService, HEALTH_SERVICE_NAME, HealthRegistry } from "./health/health-service";
 import { GatewayLinkService } from "./links/event-wire-cache";
@@ -39,13 +42,16 @@ export interface GatewayOptions {
   inbox?: CommandInbox;
   linkToken?: string;
   clientToken?: string;
+  /** Token of event subscribers; see EventPermissionTokens for the rule when it is unset. */
+  eventsToken?: string;
   limits?: Partial<GatewayLimits>;
   logger?: Logger;
 }
 
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
-const LISTED_PROTOCOL_SERVICES = [HEALTH_SERVICE_NAME, REFLECTION_V1_SERVICE_NAME, HANDLER_LINK_SERVICE_NAME, OUTCOME_SERVICE_NAME];
+const EVENT_SERVICE_NAME = `${recqPackage}.EventService`;
+const LISTED_PROTOCOL_SERVICES = [HEALTH_SERVICE_NAME, REFLECTION_V1_SERVICE_NAME, HANDLER_LINK_SERVICE_NAME, OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME];
 
 /**
  * The Message Gateway: serves every domain service of the descriptor set, routes each call over a handler
@@ -60,6 +66,7 @@ export class Gateway {
     private readonly calls: CallTracker,
     private readonly links: LinkService,
     private readonly consumers: ConsumerHub,
+    private readonly events: EventService,
     private readonly health: HealthRegistry,
     private readonly store: EventStore,
     private readonly accepted: { executor: AcceptedExecutor; inbox: CommandInbox } | undefined,
@@ -153,6 +160,20 @@ export class Gateway {
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     outcomes.register(server);
+    const events = new EventService(
+      store,
+      knownEventNames(catalog),
+      {
+        eventsToken: options.eventsToken,
+        clientToken: options.clientToken,
+        readBatch: limits.eventReadBatch,
+        maxUnreadMs: limits.maxUnreadMs,
+        maxSubscriptions: limits.maxEventSubscriptions,
+        maxFilterTypes: limits.maxEventFilterTypes,
+      },
+      logger,
+    );
+    server.addService(EventServiceService, { subscribeEvents: events.subscribeEvents });
     const health = new HealthRegistry();
     addHealthService(server, health);
     const served = [...catalog.services.map((s) => s.fullName), ...LISTED_PROTOCOL_SERVICES];
@@ -173,7 +194,7 @@ export class Gateway {
     });
     logger.info("gateway listening", { address: options.address, port, services: catalog.services.map((s) => s.fullName) });
     const accepted = executor && options.inbox && { executor, inbox: options.inbox };
-    return new Gateway(server, port, calls, links, consumers, health, store, accepted, outcomes, limits, logger);
+    return new Gateway(server, port, calls, links, consumers, events, health, store, accepted, outcomes, limits, logger);
   }
 
   /** The accepted-command executor, for wiring its settled hook (`setSettledHook`); undefined without an inbox. */
@@ -183,6 +204,11 @@ export class Gateway {
 
   get handlerLinkCount(): number {
     return this.links.linkCount;
+  }
+
+  /** Clients' event subscriptions (recq.v1.EventService) open now. */
+  get eventSubscriptionCount(): number {
+    return this.events.subscriptionCount;
   }
 
   /** Stops taking calls, lets those in flight finish within the grace period, then ends links and the store. */
@@ -206,7 +232,7 @@ export class Gateway {
         clearTimeout(force);
         resolve();
       });
-      // Links and consumer streams never end by themselves: end them once the callers' calls are answered.
+      // Links, consumer streams and event subscriptions never end by themselves: end them once the callers' calls are answered.
       void this.calls.idle().then(() => this.endStreams());
     });
     await this.accepted?.inbox.close();
@@ -219,6 +245,7 @@ export class Gateway {
     this.links.closeAll(error);
     this.consumers.close();
     this.outcomes.closeAll(error);
+    this.events.close();
   }
 }
 

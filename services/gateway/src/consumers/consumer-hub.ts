@@ -6,6 +6,7 @@ import { toEnvelope } from "../commands/envelopes";
 import { checkCredentials } from "../links/credentials";
 import type { EventStore } from "../store/event-store";
 import { ConsumerSession, type ConsumeCall } from "./consumer-session";
+import { SerialPump } from "./serial-pump";
 import type { ProjectionPositions } from "./projection-positions";
 
 export interface ConsumerHubOptions {
@@ -38,7 +39,7 @@ export class ConsumerHub {
   ) {
     this.stopListening = store.onAppended((head) => {
       this.noteHead(head);
-      for (const group of this.groups.values()) if (group.active) void this.pump(group.active);
+      for (const group of this.groups.values()) if (group.active) this.pump(group.active);
     });
   }
 
@@ -105,7 +106,7 @@ export class ConsumerHub {
     group.active = session;
     this.positions.reset(session.consumer, session.effectivePosition);
     this.logger.info("consumer active", { consumer: session.consumer, instance: session.open.instanceId, after: session.cursor });
-    void this.pump(session);
+    this.pump(session);
   }
 
   private receive(session: ConsumerSession, request: ConsumeRequest): void {
@@ -116,7 +117,7 @@ export class ConsumerHub {
     if (group?.active !== session) return;
     this.positions.advance(session.consumer, session.effectivePosition);
     this.updateStandbys(group);
-    void this.pump(session);
+    this.pump(session);
   }
 
   private isActive(session: ConsumerSession): boolean {
@@ -142,23 +143,16 @@ export class ConsumerHub {
   }
 
   /** Sends what the session may have, in order; one pump per session at a time. */
-  private async pump(session: ConsumerSession): Promise<void> {
-    if (session.pumping) {
-      session.pumpAgain = true;
-      return;
-    }
-    session.pumping = true;
-    try {
-      if (!session.announced) await this.announce(session);
-      do {
-        session.pumpAgain = false;
+  private pump(session: ConsumerSession): void {
+    session.pump ??= new SerialPump(
+      async () => {
+        if (!session.announced) await this.announce(session);
         await this.catchUp(session);
-      } while (session.pumpAgain && !session.closed);
-    } catch (thrown) {
-      this.fail(session, thrown);
-    } finally {
-      session.pumping = false;
-    }
+      },
+      () => session.closed,
+      (thrown) => this.fail(session, thrown),
+    );
+    session.pump.wake();
   }
 
   private async catchUp(session: ConsumerSession): Promise<void> {

@@ -1,9 +1,9 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { ConsumeRequest, ConsumeResponse, ConsumerOpen } from "@recq-mesh/protocol/gen/recq/v1/link";
+import type { SerialPump } from "./serial-pump";
+import { writeWithBackpressure } from "./stream-backpressure";
 
 export type ConsumeCall = ServerDuplexStream<ConsumeRequest, ConsumeResponse>;
-
-const ENDS = ["drain", "close", "cancelled", "error"] as const;
 
 /** One projector instance's consumer stream and how far it has got. */
 export class ConsumerSession {
@@ -24,8 +24,8 @@ export class ConsumerSession {
   /** The largest `reflected_position` sent on this stream. */
   reported = 0;
   closed = false;
-  pumping = false;
-  pumpAgain = false;
+  /** Its catch-up-then-live loop, made by the hub on its first wake. */
+  pump: SerialPump | undefined;
   readonly types: ReadonlySet<string> | undefined;
 
   constructor(
@@ -64,13 +64,6 @@ export class ConsumerSession {
    * away meanwhile — the pump then sees the session closed, and no listener is left behind.
    */
   write(response: ConsumeResponse): Promise<void> {
-    if (this.call.write(response)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        for (const event of ENDS) this.call.off(event, done);
-        resolve();
-      };
-      for (const event of ENDS) this.call.once(event, done);
-    });
+    return writeWithBackpressure(this.call, response);
   }
 }
