@@ -78,6 +78,11 @@ export interface GatewayLimits {
   maxSubscriptions: number;
   /** Bytes of recent records the embedded store keeps decoded in memory (RECQ_STORE_CACHE_BYTES): 32 MiB. */
   storeCacheBytes: number;
+  /**
+   * Requests one reply-channel stream (ReplyChannelService.Open) may have running at once
+   * (RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT): 100. At the limit the gateway stops reading that stream until one is answered.
+   */
+  maxChannelRequestsInFlight: number;
   /** How long the MongoDB store's group-commit transaction may take, retries and majority wait included (RECQ_MONGODB_COMMIT_TIMEOUT_MS): 10 s. */
   mongoCommitTimeoutMs: number;
 }
@@ -112,6 +117,7 @@ export const defaultLimits: GatewayLimits = {
   maxSubscriptions: 10_000,
   storeCacheBytes: 32 * 1024 * 1024,
   mongoCommitTimeoutMs: 10_000,
+  maxChannelRequestsInFlight: 100,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -144,6 +150,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxSubscriptions: "RECQ_MAX_SUBSCRIPTIONS",
   storeCacheBytes: "RECQ_STORE_CACHE_BYTES",
   mongoCommitTimeoutMs: "RECQ_MONGODB_COMMIT_TIMEOUT_MS",
+  maxChannelRequestsInFlight: "RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

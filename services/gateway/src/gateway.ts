@@ -17,9 +17,10 @@ import { addReflectionService, REFLECTION_V1_SERVICE_NAME } from "./reflection/r
 import { Dispatcher } from "./routing/dispatcher";
 import { MethodRouter } from "./routing/method-router";
 import { CallTracker } from "./server/call-tracker";
+import { LISTEN_PATH, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
 import { callerLimitsInterceptor } from "./server/caller-limits";
 import { domainService } from "./server/domain-methods";
-import { linkCallRunner } from "./server/link-call-runner";
+import { unaryCallRunner } from "./server/unary-call-runner";
 import type { EventStore } from "./store/event-store";
 
 export interface GatewayOptions {
@@ -35,7 +36,7 @@ export interface GatewayOptions {
 
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
-const LISTED_PROTOCOL_SERVICES = [HEALTH_SERVICE_NAME, REFLECTION_V1_SERVICE_NAME, HANDLER_LINK_SERVICE_NAME];
+const LISTED_PROTOCOL_SERVICES = [HEALTH_SERVICE_NAME, REFLECTION_V1_SERVICE_NAME, HANDLER_LINK_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME];
 
 /**
  * The Message Gateway: serves every domain service of the descriptor set, routes each call over a handler
@@ -50,6 +51,7 @@ export class Gateway {
     private readonly calls: CallTracker,
     private readonly links: LinkService,
     private readonly consumers: ConsumerHub,
+    private readonly channels: ReplyChannelService,
     private readonly health: HealthRegistry,
     private readonly store: EventStore,
     private readonly limits: GatewayLimits,
@@ -106,8 +108,21 @@ export class Gateway {
       clientToken: options.clientToken,
       backlog: { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs },
     };
+    const channels = new ReplyChannelService({
+      run: unaryCallRunner(catalog, commands, queries, limits.maxRequestBytes, "on a reply channel"),
+      admission,
+      calls,
+      options: {
+        clientToken: options.clientToken,
+        maxInFlight: limits.maxChannelRequestsInFlight,
+        maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
+        backlog: domainOptions.backlog,
+      },
+      logger,
+    });
+    channels.addTo(server);
     for (const service of catalog.services) {
-      const { definition, implementation } = domainService(service, { calls, commands, queries, options: domainOptions });
+      const { definition, implementation } = domainService(service, { calls, commands, queries, replyChannels: channels.listeners, options: domainOptions });
       server.addService(definition, implementation);
     }
     const links = new LinkService(
@@ -122,7 +137,7 @@ export class Gateway {
         maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
       },
       logger,
-      linkCallRunner(catalog, commands, queries, limits.maxRequestBytes),
+      unaryCallRunner(catalog, commands, queries, limits.maxRequestBytes, "over a link"),
     );
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
@@ -134,11 +149,16 @@ export class Gateway {
     health.setStatus("", "SERVING");
     const port = await bind(server, options.address);
     logger.info("gateway listening", { address: options.address, port, services: catalog.services.map((s) => s.fullName) });
-    return new Gateway(server, port, calls, links, consumers, health, store, limits, logger);
+    return new Gateway(server, port, calls, links, consumers, channels, health, store, limits, logger);
   }
 
   get handlerLinkCount(): number {
     return this.links.linkCount;
+  }
+
+  /** ReplyChannelService.Open streams open now. */
+  get replyStreamCount(): number {
+    return this.channels.openStreams;
   }
 
   /** Stops taking calls, lets those in flight finish within the grace period, then ends links and the store. */
@@ -171,11 +191,13 @@ export class Gateway {
     const error = new MeshError(status.UNAVAILABLE, "the gateway is shutting down", Reason.SHUTTING_DOWN);
     this.links.closeAll(error);
     this.consumers.close();
+    this.channels.closeAll(error);
   }
 }
 
 /** Callers' domain calls are admitted; the gateway's own services (links, health, reflection) are not. */
 function admissionKind(catalog: DescriptorCatalog, path: string): AdmissionKind {
+  if (path === LISTEN_PATH) return "subscription";
   const method = catalog.methodByPath(path);
   if (method === undefined) return undefined;
   return method.serverStreaming ? "subscription" : "call";

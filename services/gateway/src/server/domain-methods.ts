@@ -10,7 +10,10 @@ import {
 } from "@grpc/grpc-js";
 import { SpanKind, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason, Attribute, contextWithSpan, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
+import { randomUUID } from "node:crypto";
 import type { CommandPipeline } from "../commands/command-pipeline";
+import { checkChannelName, REPLY_TO_METADATA } from "../channels/channel-name";
+import { failedOutcome, succeededOutcome, type ReplyChannels } from "../channels/reply-channels";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
 import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
@@ -37,6 +40,8 @@ interface Deps {
   calls: CallTracker;
   commands: CommandPipeline;
   queries: QueryRelay;
+  /** Where a command sent with `recq-reply-to` also delivers its outcome. */
+  replyChannels: ReplyChannels;
   options: DomainMethodOptions;
 }
 
@@ -139,9 +144,11 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
       deps,
       deps.options.maxCallMsWithoutDeadline,
       ({ span, signal, traceContext, headers, metadata }) => {
-        const commandId = firstValue(metadata, COMMAND_ID_METADATA);
+        const replyTo = replyChannelOf(metadata);
+        // An outcome sent to a channel names its command: one is chosen here when the caller gave none.
+        const commandId = firstValue(metadata, COMMAND_ID_METADATA) || (replyTo === undefined ? undefined : randomUUID());
         if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
-        return deps.commands.execute({
+        const result = deps.commands.execute({
           method,
           aggregateType,
           payload: call.request,
@@ -150,9 +157,27 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
           signal,
           traceContext,
         });
+        return replyTo === undefined ? result : alsoToChannel(result, replyTo, method.name, commandId!, deps.replyChannels);
       },
       { done: (ack) => callback(null, ack), fail: (error) => callback(error) },
     );
+}
+
+/** The reply channel a command names in `recq-reply-to`, if any (INVALID_ARGUMENT when it is not a channel name). */
+function replyChannelOf(metadata: Metadata): string | undefined {
+  const channel = firstValue(metadata, REPLY_TO_METADATA);
+  return channel === undefined ? undefined : checkChannelName(channel, REPLY_TO_METADATA);
+}
+
+/** The command's answer, also delivered to `channel` as its outcome once final: exactly what its caller gets. */
+function alsoToChannel(result: Promise<Buffer>, channel: string, method: string, commandId: string, channels: ReplyChannels): Promise<Buffer> {
+  return result.then(
+    (ack) => (channels.deliver(channel, succeededOutcome(method, ack)), ack),
+    (thrown: unknown) => {
+      channels.deliver(channel, failedOutcome(method, commandId, MeshError.from(thrown)));
+      throw thrown;
+    },
+  );
 }
 
 function queryCall(method: MethodEntry, request: Buffer, served: ServedCall): QueryCall {
