@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { credentials, status, type ClientReadableStream, type StatusObject } from "@grpc/grpc-js";
+import { SpanKind } from "@opentelemetry/api";
 import { MeshService } from "@recq-mesh/kit";
 import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
@@ -9,6 +10,7 @@ import { AddTodoItem, CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/command
 import { GetTodoList, ListTodoLists, TodoListQueryServiceService, TodoListView, WatchTodoList } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { call, eventually, failure, startGateway, startHangingQueries, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { within } from "../support/raw-grpc";
+import { memorySpans, parentOf } from "../support/tracing";
 import { OpenChannel, packed } from "../support/reply-channel-client";
 
 const CREATE = "todo.v1.TodoListCommandService/CreateTodoList";
@@ -411,6 +413,95 @@ describe("reply channel readers that do not read, and shutdown", () => {
       channel.close();
       listener.close();
       await data.remove();
+    }
+  });
+});
+
+describe("reply channel requests held to what single calls are held to: size, admission, tracing", () => {
+  const LIMIT_BYTES = 1_024;
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let mesh: RunningGateway;
+  let hanging: MeshService;
+  const spans = memorySpans();
+
+  beforeAll(async () => {
+    data = await tempDir("reply-single-call-limits");
+    mesh = await startGateway(data.dir, { limits: { maxRequestBytes: LIMIT_BYTES, maxCallsInFlight: 4, minCallsInFlight: 4 } });
+    hanging = await startHangingQueries(mesh.address, "hanging-queries");
+  });
+
+  afterAll(async () => {
+    hanging.close();
+    await mesh.gateway.stop();
+    await data.remove();
+  });
+
+  /** A ListTodoLists of exactly `bytes` bytes (a 2-byte length for its one string field). */
+  const listOfSize = (bytes: number) => packed("todo.v1.ListTodoLists", ListTodoLists, ListTodoLists.fromPartial({ nameContains: "n".repeat(bytes - 3) }));
+
+  it("refuses a payload over RECQ_MAX_REQUEST_BYTES alone, and takes one at the limit", async () => {
+    const channel = new OpenChannel(mesh.address);
+    try {
+      assert.equal(listOfSize(LIMIT_BYTES).value.length, LIMIT_BYTES);
+      channel.send({ id: "at-limit", method: LIST, payload: listOfSize(LIMIT_BYTES) });
+      viewless(await channel.answerTo("at-limit"));
+      channel.send({ id: "past-limit", method: LIST, payload: listOfSize(LIMIT_BYTES + 1) });
+      const refused = failureOf(await channel.answerTo("past-limit"));
+      assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+      assert.equal(refused.reason, "REQUEST_TOO_LARGE");
+      channel.send({ id: "after", method: LIST, payload: list() });
+      viewless(await channel.answerTo("after"));
+    } finally {
+      channel.close();
+    }
+  });
+
+  it("admits each request like a unary call: past the connection's share, an OVERLOADED failure for that request", async () => {
+    const channel = new OpenChannel(mesh.address);
+    try {
+      // Limit 4: a connection holding 3 calls is at its share (90% of 4).
+      for (const id of ["hang-1", "hang-2", "hang-3"]) channel.send({ id, method: GET, payload: get("x"), timeoutMs: 60_000 });
+      channel.send({ id: "refused", method: LIST, payload: list() });
+      const refused = failureOf(await channel.answerTo("refused"));
+      assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+      assert.equal(refused.reason, "OVERLOADED");
+      assert.match(refused.message, /overloaded: this connection holds 3 calls/);
+    } finally {
+      channel.close();
+    }
+    // Their slots are given back once the stream is gone.
+    const next = new OpenChannel(mesh.address);
+    try {
+      await eventually(async () => {
+        next.send({ id: `after-${next.answers.length}`, method: LIST, payload: list() });
+        viewless((await next.answersTo(`after-${next.answers.length}`))[0]!);
+      });
+    } finally {
+      next.close();
+    }
+  });
+
+  it("opens a server span per request, a child of the request's traceparent, else of the stream's", async () => {
+    const requestTrace = "0001" + "4bf92f3577b34da6a3ce929d0e0e47".slice(0, 28);
+    const streamTrace = "0002" + "4bf92f3577b34da6a3ce929d0e0e47".slice(0, 28);
+    const channel = new OpenChannel(mesh.address, { traceparent: `00-${streamTrace}-00f067aa0ba902b8-01` });
+    try {
+      channel.send({ id: "traced", method: LIST, payload: list(), metadata: { traceparent: `00-${requestTrace}-00f067aa0ba902b7-01` } });
+      channel.send({ id: "stream-traced", method: LIST, payload: list() });
+      viewless(await channel.answerTo("traced"));
+      viewless(await channel.answerTo("stream-traced"));
+      for (const [traceId, parent] of [
+        [requestTrace, "00f067aa0ba902b7"],
+        [streamTrace, "00f067aa0ba902b8"],
+      ] as const) {
+        // The gateway's span, a child of the caller's (the handler's own server span is the gateway's grandchild).
+        await eventually(async () => {
+          const found = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId && s.name === LIST && s.kind === SpanKind.SERVER);
+          assert.deepEqual(found.filter((s) => parentOf(s) === parent).length, 1, `one server span ${LIST} in trace ${traceId}, a child of ${parent}`);
+        });
+      }
+    } finally {
+      channel.close();
     }
   });
 });

@@ -17,7 +17,7 @@ import { addReflectionService, REFLECTION_V1_SERVICE_NAME } from "./reflection/r
 import { Dispatcher } from "./routing/dispatcher";
 import { MethodRouter } from "./routing/method-router";
 import { CallTracker } from "./server/call-tracker";
-import { LISTEN_PATH, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
+import { LISTEN_PATH, OPEN_PATH, OPEN_REQUEST_ENVELOPE_BYTES, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
 import { callerLimitsInterceptor } from "./server/caller-limits";
 import { domainService } from "./server/domain-methods";
 import { unaryCallRunner } from "./server/unary-call-runner";
@@ -77,6 +77,7 @@ export class Gateway {
             maxRequestArrivalMs: limits.maxRequestArrivalMs,
             maxLinkMessageBytes: limits.maxLinkMessageBytes,
             linkMethodPaths: new Set(Object.values(GatewayLinkService).map((method) => method.path)),
+            envelopeStreams: { paths: new Set([OPEN_PATH]), maxMessageBytes: limits.maxRequestBytes + OPEN_REQUEST_ENVELOPE_BYTES },
           },
           logger,
         ),

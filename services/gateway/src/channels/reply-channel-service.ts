@@ -11,6 +11,12 @@ import { ChannelListeners } from "./channel-listeners";
 import { OpenStream, type OpenStreamDeps, type OpenStreamLimits } from "./open-stream";
 
 export const REPLY_CHANNEL_SERVICE_NAME = "recq.v1.ReplyChannelService";
+export const OPEN_PATH = ReplyChannelServiceService.open.path;
+/**
+ * What an OpenRequest may carry besides its payload (id, method, metadata, type URL): its messages are received up to
+ * RECQ_MAX_REQUEST_BYTES plus this, so a payload over the request limit is refused alone, like a single call's.
+ */
+export const OPEN_REQUEST_ENVELOPE_BYTES = 64 * 1024;
 /** Listen's path: admitted as a subscription (a stream that lasts as long as its caller wants). */
 export const LISTEN_PATH = ReplyChannelServiceService.listen.path;
 
