@@ -128,7 +128,7 @@ describe("reply-to channels through a real gateway and the TodoList service", ()
     }
   });
 
-  it("deduplicates by recq-command-id and answers with the statuses and reasons of single calls", async () => {
+  it("deduplicates by recq-command-id, answers with the statuses and reasons of single calls, and ends OK on half-close", async () => {
     const channel = new OpenChannel(mesh.address);
     try {
       channel.send({ id: "first", method: CREATE, payload: create("dedupe"), metadata: { "recq-command-id": "dedupe-1" } });
@@ -144,6 +144,9 @@ describe("reply-to channels through a real gateway and the TodoList service", ()
       const missingKey = failureOf(await channel.answerTo("missing-key"));
       assert.equal(missingKey.code, status.INVALID_ARGUMENT);
       assert.match(missingKey.message, /list_id is required/);
+      // Half-closed with nothing in flight: the stream ends at once, OK.
+      channel.stream.end();
+      assert.equal((await within(channel.ended, 10_000, "the stream's end")).code, status.OK);
     } finally {
       channel.close();
     }
@@ -214,7 +217,19 @@ describe("reply-to channels through a real gateway and the TodoList service", ()
       const badName = await failure(call(commands, commands.addTodoItem, { listId: "replied", itemId: "c", text: "c" }, { "recq-reply-to": "not a name!" }));
       assert.equal(badName.code, status.INVALID_ARGUMENT);
       assert.match(badName.details, /recq-reply-to "not a name!" is not a channel name/);
-      assert.equal(listener.messages.length, 4, "only this channel's outcomes");
+      // On an Open stream too: the answer comes back on the stream, the outcome to the channel.
+      const channel = new OpenChannel(mesh.address);
+      try {
+        channel.send({ id: "on-stream", method: ADD_ITEM, payload: addItem("replied", "d"), metadata: { "recq-reply-to": "replies-1", "recq-command-id": "reply-stream" } });
+        const streamAck = ackOf(await channel.answerTo("on-stream"));
+        const fromStream = await listener.next(5);
+        assert.equal(fromStream.message?.$case, "outcome");
+        assert.equal(fromStream.message.value.commandId, "reply-stream");
+        assert.deepEqual(fromStream.message.value.ack, streamAck);
+      } finally {
+        channel.close();
+      }
+      assert.equal(listener.messages.length, 5, "only this channel's outcomes");
     } finally {
       listener.close();
       close();
@@ -386,6 +401,47 @@ describe("reply channel readers that do not read, and shutdown", () => {
       assert.ok(slow.answers.length < 300, `${slow.answers.length} answers reached the caller`);
     } finally {
       slow.close();
+      close();
+      todo.mesh.close();
+      await mesh.gateway.stop();
+      await data.remove();
+    }
+  });
+
+  it("ends a listener that does not read its outcomes with RESOURCE_EXHAUSTED", async () => {
+    const data = await tempDir("reply-slow-listener");
+    const mesh = await startGateway(data.dir, { limits: { maxBufferedAnswers: 20 } });
+    const todo = await startTodo(mesh.address);
+    const { commands, close } = todoClients(mesh.address);
+    const client = new ReplyChannelServiceClient(mesh.address, credentials.createInsecure());
+    const stream = client.listen({ channel: "slow-listener" });
+    const received: ListenResponse[] = [];
+    stream.on("data", (message: ListenResponse) => received.push(message));
+    stream.on("error", () => undefined);
+    const ended = new Promise<StatusObject>((resolve) => stream.on("status", resolve));
+    try {
+      await eventually(async () => assert.equal(received.length, 1));
+      stream.pause();
+      // Failed outcomes of about 300 bytes (the message names a long item id): 400 of them fill the listener's
+      // 64 KB HTTP/2 window and then the 20 answers the gateway may hold for it.
+      await call(commands, commands.createTodoList, { listId: "slow-listener", name: "x" });
+      const itemId = "i".repeat(200);
+      await call(commands, commands.addTodoItem, { listId: "slow-listener", itemId, text: "x" });
+      for (let batch = 0; batch < 8; batch++) {
+        await Promise.all(
+          Array.from({ length: 50 }, () => failure(call(commands, commands.addTodoItem, { listId: "slow-listener", itemId, text: "x" }, { "recq-reply-to": "slow-listener" }))),
+        );
+      }
+      // Another caller's command is still served.
+      await call(commands, commands.createTodoList, { listId: "served-meanwhile", name: "x" });
+      stream.resume();
+      const endedWith = await within(ended, 10_000, "the slow listener's end");
+      assert.equal(endedWith.code, status.RESOURCE_EXHAUSTED);
+      assert.equal(endedWith.metadata.get("recq-reason")[0], "QUEUE_FULL");
+      assert.ok(received.length < 401, `${received.length} messages reached the listener`);
+    } finally {
+      stream.cancel();
+      client.close();
       close();
       todo.mesh.close();
       await mesh.gateway.stop();

@@ -17,6 +17,7 @@ import { addReflectionService, REFLECTION_V1_SERVICE_NAME } from "./reflection/r
 import { Dispatcher } from "./routing/dispatcher";
 import { MethodRouter } from "./routing/method-router";
 import { CallTracker } from "./server/call-tracker";
+import { ChannelListeners } from "./channels/channel-listeners";
 import { LISTEN_PATH, OPEN_PATH, OPEN_REQUEST_ENVELOPE_BYTES, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
 import { callerLimitsInterceptor } from "./server/caller-limits";
 import { domainService } from "./server/domain-methods";
@@ -109,8 +110,11 @@ export class Gateway {
       clientToken: options.clientToken,
       backlog: { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs },
     };
+    const listeners = new ChannelListeners(domainOptions.backlog, logger);
+    const paths = { catalog, commands, queries, replyChannels: listeners };
     const channels = new ReplyChannelService({
-      run: unaryCallRunner(catalog, commands, queries, limits.maxRequestBytes, "on a reply channel"),
+      run: unaryCallRunner(paths, limits.maxRequestBytes, "on a reply channel"),
+      listeners,
       admission,
       calls,
       options: {
@@ -119,11 +123,10 @@ export class Gateway {
         maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
         backlog: domainOptions.backlog,
       },
-      logger,
     });
     channels.addTo(server);
     for (const service of catalog.services) {
-      const { definition, implementation } = domainService(service, { calls, commands, queries, replyChannels: channels.listeners, options: domainOptions });
+      const { definition, implementation } = domainService(service, { calls, commands, queries, replyChannels: listeners, options: domainOptions });
       server.addService(definition, implementation);
     }
     const links = new LinkService(
@@ -138,7 +141,7 @@ export class Gateway {
         maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
       },
       logger,
-      unaryCallRunner(catalog, commands, queries, limits.maxRequestBytes, "over a link"),
+      unaryCallRunner(paths, limits.maxRequestBytes, "over a link"),
     );
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });

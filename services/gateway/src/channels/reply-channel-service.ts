@@ -1,13 +1,13 @@
 import type { Metadata, Server, ServerDuplexStream, ServerWritableStream, ServiceDefinition } from "@grpc/grpc-js";
 import { ReplyChannelServiceService } from "@recq-mesh/protocol/gen/recq/v1/reply_channel";
-import { MeshError, type Logger } from "@recq-mesh/protocol";
+import { MeshError } from "@recq-mesh/protocol";
 import type { AdmissionControl } from "../admission/admission-control";
 import { checkCredentials } from "../links/credentials";
 import { CallSignal } from "../server/call-signal";
 import { callerTraceContext, firstValue } from "../server/caller-trace-context";
 import type { CallTracker } from "../server/call-tracker";
 import type { UnaryCallRunner } from "../server/unary-call-runner";
-import { ChannelListeners } from "./channel-listeners";
+import type { ChannelListeners } from "./channel-listeners";
 import { OpenStream, type OpenStreamDeps, type OpenStreamLimits } from "./open-stream";
 
 export const REPLY_CHANNEL_SERVICE_NAME = "recq.v1.ReplyChannelService";
@@ -27,10 +27,11 @@ export interface ReplyChannelOptions extends OpenStreamLimits {
 
 interface Deps {
   run: UnaryCallRunner;
+  /** The named channels Listen registers, and commands deliver to. */
+  listeners: ChannelListeners;
   admission: AdmissionControl;
   calls: CallTracker;
   options: ReplyChannelOptions;
-  logger: Logger;
 }
 
 /** Messages pass as bytes: the service decodes and encodes them itself, so a malformed one fails with a clear status. */
@@ -38,15 +39,13 @@ const passThrough = (value: Buffer) => value;
 
 /**
  * recq.v1.ReplyChannelService: Open (many correlated requests on one stream) and Listen (a named channel that
- * receives the outcomes of commands sent with `recq-reply-to`). `listeners` is what commands deliver to.
+ * receives the outcomes of commands sent with `recq-reply-to`).
  */
 export class ReplyChannelService {
-  readonly listeners: ChannelListeners;
   private readonly streams = new Set<OpenStream>();
   private readonly streamDeps: OpenStreamDeps;
 
   constructor(private readonly deps: Deps) {
-    this.listeners = new ChannelListeners(deps.options.backlog, deps.logger);
     this.streamDeps = { run: deps.run, admission: deps.admission, calls: deps.calls, limits: deps.options };
   }
 
@@ -67,7 +66,7 @@ export class ReplyChannelService {
   /** Ends every Open and Listen stream with `error`, cancelling the requests in flight (the gateway is shutting down). */
   closeAll(error: MeshError): void {
     for (const stream of [...this.streams]) stream.close(error);
-    this.listeners.closeAll(error);
+    this.deps.listeners.closeAll(error);
   }
 
   private readonly open = (call: ServerDuplexStream<Buffer, Buffer>): void => {
@@ -97,7 +96,7 @@ export class ReplyChannelService {
       call.emit("error", MeshError.from(thrown).toStatus());
       return;
     }
-    this.listeners.listen(call);
+    this.deps.listeners.listen(call);
   };
 
   private checkCaller(metadata: Metadata): void {

@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 import { Outcome, OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
-import type { MeshError } from "@recq-mesh/protocol";
+import { MeshError } from "@recq-mesh/protocol";
 
 /**
  * Where the final outcome of a command sent with `recq-reply-to: <channel>` goes: the listener of that channel
@@ -29,4 +29,18 @@ export function failedOutcome(method: string, commandId: string, error: MeshErro
     failure: { code: error.code as status, message: error.message, reason: error.reason },
     method,
   });
+}
+
+/**
+ * A command's answer, also delivered to `channel` as its outcome once final: exactly what its caller gets (for a
+ * command sent with `recq-reply-to`, as a unary call, over a link or on an Open stream).
+ */
+export function alsoToChannel(result: Promise<Buffer>, channel: string, method: string, commandId: string, channels: ReplyChannels): Promise<Buffer> {
+  return result.then(
+    (ack) => (channels.deliver(channel, succeededOutcome(method, ack)), ack),
+    (thrown: unknown) => {
+      channels.deliver(channel, failedOutcome(method, commandId, MeshError.from(thrown)));
+      throw thrown;
+    },
+  );
 }

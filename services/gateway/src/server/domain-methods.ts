@@ -13,7 +13,7 @@ import { MeshError, Reason, Attribute, contextWithSpan, recordRpcOutcome, startR
 import { randomUUID } from "node:crypto";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import { checkChannelName, REPLY_TO_METADATA } from "../channels/channel-name";
-import { failedOutcome, succeededOutcome, type ReplyChannels } from "../channels/reply-channels";
+import { alsoToChannel, type ReplyChannels } from "../channels/reply-channels";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
 import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
@@ -167,17 +167,6 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
 function replyChannelOf(metadata: Metadata): string | undefined {
   const channel = firstValue(metadata, REPLY_TO_METADATA);
   return channel === undefined ? undefined : checkChannelName(channel, REPLY_TO_METADATA);
-}
-
-/** The command's answer, also delivered to `channel` as its outcome once final: exactly what its caller gets. */
-function alsoToChannel(result: Promise<Buffer>, channel: string, method: string, commandId: string, channels: ReplyChannels): Promise<Buffer> {
-  return result.then(
-    (ack) => (channels.deliver(channel, succeededOutcome(method, ack)), ack),
-    (thrown: unknown) => {
-      channels.deliver(channel, failedOutcome(method, commandId, MeshError.from(thrown)));
-      throw thrown;
-    },
-  );
 }
 
 function queryCall(method: MethodEntry, request: Buffer, served: ServedCall): QueryCall {

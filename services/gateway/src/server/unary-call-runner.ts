@@ -1,6 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { SpanKind, type Context } from "@opentelemetry/api";
 import { MeshError, Reason, contextWithSpan, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
+import { checkChannelName, REPLY_TO_METADATA } from "../channels/channel-name";
+import { alsoToChannel, type ReplyChannels } from "../channels/reply-channels";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { DescriptorCatalog, MethodEntry } from "../descriptors/descriptor-catalog";
 import { parseConsistencyToken, type QueryRelay } from "../queries/query-relay";
@@ -36,22 +39,35 @@ export type UnaryCallRunner = (request: UnaryRequest, context: UnaryRunContext) 
  * the query relay — with the same limits, deduplication, consistency tokens, failure statuses and server span.
  * `via` names the way they came, for the refusal of a streaming query ("over a link", "on a reply channel").
  */
-export function unaryCallRunner(catalog: DescriptorCatalog, commands: CommandPipeline, queries: QueryRelay, maxRequestBytes: number, via: string): UnaryCallRunner {
+export interface UnaryCallPaths {
+  catalog: DescriptorCatalog;
+  commands: CommandPipeline;
+  queries: QueryRelay;
+  /** Where a command sent with `recq-reply-to` also delivers its outcome. */
+  replyChannels: ReplyChannels;
+}
+
+export function unaryCallRunner({ catalog, commands, queries, replyChannels }: UnaryCallPaths, maxRequestBytes: number, via: string): UnaryCallRunner {
   const run = (method: MethodEntry, request: UnaryRequest, context: UnaryRunContext): Promise<Buffer> => {
     if (request.payload.length > maxRequestBytes) {
       throw new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${request.payload.length} bytes; the gateway accepts at most ${maxRequestBytes}`, Reason.REQUEST_TOO_LARGE);
     }
     const headers = applicationHeaders(request.headers);
     if (method.kind === "command") {
-      return commands.execute({
+      const replyTo = request.headers[REPLY_TO_METADATA];
+      if (replyTo !== undefined) checkChannelName(replyTo, REPLY_TO_METADATA);
+      // An outcome sent to a channel names its command: one is chosen here when the caller gave none.
+      const commandId = request.headers[COMMAND_ID_METADATA] || (replyTo === undefined ? undefined : randomUUID());
+      const result = commands.execute({
         method,
         aggregateType: catalog.serviceByName(method.service)!.aggregateType,
         payload: request.payload,
-        commandId: request.headers[COMMAND_ID_METADATA],
+        commandId,
         headers,
         signal: context.signal,
         traceContext: context.traceContext,
       });
+      return replyTo === undefined ? result : alsoToChannel(result, replyTo, method.name, commandId!, replyChannels);
     }
     const consistencyToken = parseConsistencyToken(request.headers[CONSISTENCY_TOKEN_METADATA]);
     return queries.unary({ method, payload: request.payload, headers, consistencyToken, signal: context.signal, traceContext: context.traceContext });
