@@ -70,6 +70,11 @@ describeWith(GRPCURL)("the reply-to channel examples of docs/async-flows.md, ver
     assert.equal(shownOutputs.length, 2);
   });
 
+  it("lists the service through reflection", async () => {
+    const { stdout } = await run(GRPCURL_PATH!, ["-plaintext", mesh.address, "list"], { env, timeout: 20_000 });
+    assert.ok(stdout.split("\n").includes("recq.v1.ReplyChannelService"), stdout);
+  });
+
   it("Open: several requests on one stream, answered by id; then a query that sees them", async () => {
     const { stdout } = await shell(0);
     const answers = printedObjects(stdout);

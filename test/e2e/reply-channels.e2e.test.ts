@@ -449,6 +449,29 @@ describe("reply channel readers that do not read, and shutdown", () => {
     }
   });
 
+  it("requires the caller token on Open and Listen when the gateway has one", async () => {
+    const data = await tempDir("reply-token");
+    const mesh = await startGateway(data.dir, { clientToken: "secret" });
+    const todo = await startTodo(mesh.address);
+    const anonymous = new OpenChannel(mesh.address);
+    const wrong = new OpenChannel(mesh.address, { authorization: "Bearer nope" });
+    const authorized = new OpenChannel(mesh.address, { authorization: "Bearer secret" });
+    const listener = listen(mesh.address, "needs-token");
+    try {
+      assert.equal((await within(anonymous.ended, 10_000, "the anonymous stream's end")).code, status.UNAUTHENTICATED);
+      assert.equal((await within(wrong.ended, 10_000, "the wrong token's end")).code, status.PERMISSION_DENIED);
+      assert.equal((await within(listener.ended, 10_000, "the anonymous listener's end")).code, status.UNAUTHENTICATED);
+      authorized.send({ id: "ok", method: CREATE, payload: create("with-token") });
+      ackOf(await authorized.answerTo("ok"));
+    } finally {
+      for (const channel of [anonymous, wrong, authorized]) channel.close();
+      listener.close();
+      todo.mesh.close();
+      await mesh.gateway.stop();
+      await data.remove();
+    }
+  });
+
   it("ends Open and Listen streams with UNAVAILABLE / SHUTTING_DOWN when the gateway stops", async () => {
     const data = await tempDir("reply-shutdown");
     const mesh = await startGateway(data.dir);
