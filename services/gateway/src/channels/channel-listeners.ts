@@ -38,7 +38,7 @@ export class ChannelListeners implements ReplyChannels {
     const signal = new CallSignal(call, undefined);
     let channel: string;
     try {
-      channel = checkChannelName(ListenRequest.decode(call.request).channel, "the channel");
+      channel = checkChannelName(decodeListenRequest(call.request).channel, "the channel");
       if (this.listeners.has(channel)) {
         throw new MeshError(status.ALREADY_EXISTS, `channel ${channel} already has a listener: one listener per channel at a time`, Reason.CHANNEL_IN_USE);
       }
@@ -77,4 +77,12 @@ export class ChannelListeners implements ReplyChannels {
 function encode(message: ListenResponse): Buffer {
   const bytes = ListenResponse.encode(message).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function decodeListenRequest(bytes: Buffer): ListenRequest {
+  try {
+    return ListenRequest.decode(bytes);
+  } catch (thrown) {
+    throw new MeshError(status.INVALID_ARGUMENT, `the request is not a recq.v1.ListenRequest: ${String(thrown)}`, Reason.INVALID_REQUEST);
+  }
 }

@@ -17,3 +17,8 @@ export function checkChannelName(name: string, where: string): string {
     Reason.INVALID_REQUEST,
   );
 }
+
+/** The reply channel a command names in its `recq-reply-to` metadata, if any (INVALID_ARGUMENT when ill-formed). */
+export function replyChannelOf(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : checkChannelName(value, REPLY_TO_METADATA);
+}

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   status,
   type Metadata,
@@ -10,9 +11,8 @@ import {
 } from "@grpc/grpc-js";
 import { SpanKind, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason, Attribute, contextWithSpan, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
-import { randomUUID } from "node:crypto";
 import type { CommandPipeline } from "../commands/command-pipeline";
-import { checkChannelName, REPLY_TO_METADATA } from "../channels/channel-name";
+import { REPLY_TO_METADATA, replyChannelOf } from "../channels/channel-name";
 import { alsoToChannel, type ReplyChannels } from "../channels/reply-channels";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
@@ -144,7 +144,7 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
       deps,
       deps.options.maxCallMsWithoutDeadline,
       ({ span, signal, traceContext, headers, metadata }) => {
-        const replyTo = replyChannelOf(metadata);
+        const replyTo = replyChannelOf(firstValue(metadata, REPLY_TO_METADATA));
         // An outcome sent to a channel names its command: one is chosen here when the caller gave none.
         const commandId = firstValue(metadata, COMMAND_ID_METADATA) || (replyTo === undefined ? undefined : randomUUID());
         if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
@@ -161,12 +161,6 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
       },
       { done: (ack) => callback(null, ack), fail: (error) => callback(error) },
     );
-}
-
-/** The reply channel a command names in `recq-reply-to`, if any (INVALID_ARGUMENT when it is not a channel name). */
-function replyChannelOf(metadata: Metadata): string | undefined {
-  const channel = firstValue(metadata, REPLY_TO_METADATA);
-  return channel === undefined ? undefined : checkChannelName(channel, REPLY_TO_METADATA);
 }
 
 function queryCall(method: MethodEntry, request: Buffer, served: ServedCall): QueryCall {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { SpanKind, type Context } from "@opentelemetry/api";
 import { MeshError, Reason, contextWithSpan, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
-import { checkChannelName, REPLY_TO_METADATA } from "../channels/channel-name";
+import { REPLY_TO_METADATA, replyChannelOf } from "../channels/channel-name";
 import { alsoToChannel, type ReplyChannels } from "../channels/reply-channels";
 import type { CommandPipeline } from "../commands/command-pipeline";
 import type { DescriptorCatalog, MethodEntry } from "../descriptors/descriptor-catalog";
@@ -54,8 +54,7 @@ export function unaryCallRunner({ catalog, commands, queries, replyChannels }: U
     }
     const headers = applicationHeaders(request.headers);
     if (method.kind === "command") {
-      const replyTo = request.headers[REPLY_TO_METADATA];
-      if (replyTo !== undefined) checkChannelName(replyTo, REPLY_TO_METADATA);
+      const replyTo = replyChannelOf(request.headers[REPLY_TO_METADATA]);
       // An outcome sent to a channel names its command: one is chosen here when the caller gave none.
       const commandId = request.headers[COMMAND_ID_METADATA] || (replyTo === undefined ? undefined : randomUUID());
       const result = commands.execute({
