@@ -337,13 +337,16 @@ describe("reply channel deadlines, bounds and endings", () => {
   });
 
   it("cancels the requests in flight when the caller cancels the stream", async () => {
+    const started: string[] = [];
     const cancelled: string[] = [];
     const watcher = new MeshService({ address: mesh.address, component: "cancel-watcher" });
     watcher.addQueries({
       service: TodoListQueryServiceService,
       handlers: {
-        getTodoList: (request, context) =>
-          new Promise((_, reject) => context.signal.addEventListener("abort", () => (cancelled.push(request.listId), reject(new Error("cancelled"))), { once: true })),
+        getTodoList: (request, context) => {
+          started.push(request.listId);
+          return new Promise((_, reject) => context.signal.addEventListener("abort", () => (cancelled.push(request.listId), reject(new Error("cancelled"))), { once: true }));
+        },
         listTodoLists: async () => ({ lists: [], nextPageToken: "" }),
         watchTodoList: async () => undefined,
       },
@@ -354,9 +357,7 @@ describe("reply channel deadlines, bounds and endings", () => {
     try {
       channel.send({ id: "a", method: GET, payload: get("cancel-a"), timeoutMs: 60_000 });
       channel.send({ id: "b", method: GET, payload: get("cancel-b"), timeoutMs: 60_000 });
-      await eventually(async () => assert.equal(mesh.gateway.replyStreamCount, 1));
-      // Both dispatched: give them a moment to reach the handler, then go away.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await eventually(async () => assert.equal(started.length, 2, "both requests reached the handler"));
       channel.close();
       await eventually(async () => assert.deepEqual([...cancelled].sort(), ["cancel-a", "cancel-b"]));
       await eventually(async () => assert.equal(mesh.gateway.replyStreamCount, 0));
