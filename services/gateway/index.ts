@@ -10,4 +10,4 @@ export type { EventStore } from "./src/store/event-store";
 export { EmbeddedCommandInbox, type EmbeddedCommandInboxOptions } from "./src/accepted/embedded-command-inbox";
 export type { CommandInbox } from "./src/accepted/command-inbox";
 export type { AcceptedCommand } from "./src/accepted/accepted-command";
-export type { AcceptedExecutor, SettledHook } from "./src/accepted/accepted-executor";
+export type { AcceptedExecutor } from "./src/accepted/accepted-executor";

@@ -52,6 +52,12 @@ describe("gateway configuration", () => {
     assert.throws(() => loadGatewayConfig([], { RECQ_MONGODB_COMMIT_TIMEOUT_MS: "0" }), /RECQ_MONGODB_COMMIT_TIMEOUT_MS must be an integer of at least 1/);
   });
 
+  it("reads the reply channels' in-flight limit from RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT: 1 at least", () => {
+    assert.equal(loadGatewayConfig([], {}).limits.maxChannelRequestsInFlight, 100);
+    assert.equal(loadGatewayConfig([], { RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT: "1" }).limits.maxChannelRequestsInFlight, 1);
+    assert.throws(() => loadGatewayConfig([], { RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT: "0" }), /RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT must be an integer of at least 1/);
+  });
+
   it("takes flags over environment variables, and limits from the environment", () => {
     const config = loadGatewayConfig(["--address", "0.0.0.0:7000"], { RECQ_ADDRESS: "127.0.0.1:1", RECQ_MAX_QUEUED_PER_LINK: "7", RECQ_LINK_TOKEN: "t" });
     assert.equal(config.address, "0.0.0.0:7000");

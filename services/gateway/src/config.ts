@@ -89,6 +89,11 @@ export interface GatewayLimits {
   eventReadBatch: number;
   /** Bytes of recent records the embedded store keeps decoded in memory (RECQ_STORE_CACHE_BYTES): 32 MiB. */
   storeCacheBytes: number;
+  /**
+   * Requests one reply-channel stream (ReplyChannelService.Open) may have running at once
+   * (RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT): 100. At the limit the gateway stops reading that stream until one is answered.
+   */
+  maxChannelRequestsInFlight: number;
   /** How long the MongoDB store's group-commit transaction may take, retries and majority wait included (RECQ_MONGODB_COMMIT_TIMEOUT_MS): 10 s. */
   mongoCommitTimeoutMs: number;
   /** Accepted (`recq-mode: async`) commands waiting or running (RECQ_MAX_ACCEPTED_COMMANDS): 100,000. More → RESOURCE_EXHAUSTED. */
@@ -141,6 +146,7 @@ export const defaultLimits: GatewayLimits = {
   acceptedConcurrency: 64,
   acceptedCommandTtlMs: 60 * 60 * 1000,
   maxOutcomeWatches: 10_000,
+  maxChannelRequestsInFlight: 100,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -181,6 +187,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   acceptedConcurrency: "RECQ_ACCEPTED_CONCURRENCY",
   acceptedCommandTtlMs: "RECQ_ACCEPTED_COMMAND_TTL_MS",
   maxOutcomeWatches: "RECQ_MAX_OUTCOME_WATCHES",
+  maxChannelRequestsInFlight: "RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

@@ -25,9 +25,11 @@ import { OutcomeReader } from "./outcomes/outcome-reader";
 import { OUTCOME_SERVICE_NAME, OutcomeService } from "./outcomes/outcome-service";
 import { OutcomeSignals } from "./outcomes/outcome-signals";
 import { CallTracker } from "./server/call-tracker";
+import { ChannelListeners } from "./channels/channel-listeners";
+import { LISTEN_PATH, OPEN_PATH, OPEN_REQUEST_ENVELOPE_BYTES, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
 import { callerLimitsInterceptor } from "./server/caller-limits";
 import { domainService } from "./server/domain-methods";
-import { linkCallRunner } from "./server/link-call-runner";
+import { unaryCallRunner } from "./server/unary-call-runner";
 import type { EventStore } from "./store/event-store";
 
 export interface GatewayOptions {
@@ -51,7 +53,14 @@ export interface GatewayOptions {
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
 const EVENT_SERVICE_NAME = `${recqPackage}.EventService`;
-const LISTED_PROTOCOL_SERVICES = [HEALTH_SERVICE_NAME, REFLECTION_V1_SERVICE_NAME, HANDLER_LINK_SERVICE_NAME, OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME];
+const LISTED_PROTOCOL_SERVICES = [
+  HEALTH_SERVICE_NAME,
+  REFLECTION_V1_SERVICE_NAME,
+  HANDLER_LINK_SERVICE_NAME,
+  OUTCOME_SERVICE_NAME,
+  REPLY_CHANNEL_SERVICE_NAME,
+  EVENT_SERVICE_NAME,
+];
 
 /**
  * The Message Gateway: serves every domain service of the descriptor set, routes each call over a handler
@@ -67,6 +76,7 @@ export class Gateway {
     private readonly links: LinkService,
     private readonly consumers: ConsumerHub,
     private readonly events: EventService,
+    private readonly channels: ReplyChannelService,
     private readonly health: HealthRegistry,
     private readonly store: EventStore,
     private readonly accepted: { executor: AcceptedExecutor; inbox: CommandInbox } | undefined,
@@ -94,6 +104,7 @@ export class Gateway {
             maxRequestArrivalMs: limits.maxRequestArrivalMs,
             maxLinkMessageBytes: limits.maxLinkMessageBytes,
             linkMethodPaths: new Set(Object.values(GatewayLinkService).map((method) => method.path)),
+            envelopeStreams: { paths: new Set([OPEN_PATH]), maxMessageBytes: limits.maxRequestBytes + OPEN_REQUEST_ENVELOPE_BYTES },
           },
           logger,
         ),
@@ -120,7 +131,9 @@ export class Gateway {
     const queries = new QueryRelay(dispatcher, positions);
     const signals = new OutcomeSignals();
     commands.observe(signals);
-    const executor = options.inbox && new AcceptedExecutor(options.inbox, store, commands, catalog, signals, {
+    const backlog = { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs };
+    const listeners = new ChannelListeners(backlog, logger);
+    const executor = options.inbox && new AcceptedExecutor(options.inbox, store, commands, catalog, signals, listeners, {
       maxAcceptedCommands: limits.maxAcceptedCommands,
       maxAcceptedBytes: limits.maxAcceptedBytes,
       acceptedConcurrency: limits.acceptedConcurrency,
@@ -137,10 +150,24 @@ export class Gateway {
       maxRequestBytes: limits.maxRequestBytes,
       maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
       clientToken: options.clientToken,
-      backlog: { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs },
+      backlog,
     };
+    const paths = { catalog, commands, queries, replyChannels: listeners };
+    const channels = new ReplyChannelService({
+      run: unaryCallRunner(paths, limits.maxRequestBytes, "on a reply channel"),
+      listeners,
+      admission,
+      calls,
+      options: {
+        clientToken: options.clientToken,
+        maxInFlight: limits.maxChannelRequestsInFlight,
+        maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
+        backlog: domainOptions.backlog,
+      },
+    });
+    channels.addTo(server);
     for (const service of catalog.services) {
-      const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, options: domainOptions });
+      const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, replyChannels: listeners, options: domainOptions });
       server.addService(definition, implementation);
     }
     const links = new LinkService(
@@ -155,7 +182,7 @@ export class Gateway {
         maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
       },
       logger,
-      linkCallRunner(catalog, commands, queries, limits.maxRequestBytes),
+      unaryCallRunner(paths, limits.maxRequestBytes, "over a link"),
     );
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
@@ -194,10 +221,10 @@ export class Gateway {
     });
     logger.info("gateway listening", { address: options.address, port, services: catalog.services.map((s) => s.fullName) });
     const accepted = executor && options.inbox && { executor, inbox: options.inbox };
-    return new Gateway(server, port, calls, links, consumers, events, health, store, accepted, outcomes, limits, logger);
+    return new Gateway(server, port, calls, links, consumers, events, channels, health, store, accepted, outcomes, limits, logger);
   }
 
-  /** The accepted-command executor, for wiring its settled hook (`setSettledHook`); undefined without an inbox. */
+  /** The accepted-command executor (how many commands it holds); undefined without an inbox. */
   get acceptedCommands(): AcceptedExecutor | undefined {
     return this.accepted?.executor;
   }
@@ -209,6 +236,11 @@ export class Gateway {
   /** Clients' event subscriptions (recq.v1.EventService) open now. */
   get eventSubscriptionCount(): number {
     return this.events.subscriptionCount;
+  }
+
+  /** ReplyChannelService.Open streams open now. */
+  get replyStreamCount(): number {
+    return this.channels.openStreams;
   }
 
   /** Stops taking calls, lets those in flight finish within the grace period, then ends links and the store. */
@@ -246,11 +278,13 @@ export class Gateway {
     this.consumers.close();
     this.outcomes.closeAll(error);
     this.events.close();
+    this.channels.closeAll(error);
   }
 }
 
 /** Callers' domain calls are admitted; the gateway's own services (links, health, reflection) are not. */
 function admissionKind(catalog: DescriptorCatalog, path: string): AdmissionKind {
+  if (path === LISTEN_PATH) return "subscription";
   const method = catalog.methodByPath(path);
   if (method === undefined) return undefined;
   return method.serverStreaming ? "subscription" : "call";

@@ -9,8 +9,6 @@ import type { AcceptedExecutor } from "./accepted-executor";
 
 /** Caller metadata that asks for acceptance: `recq-mode: async`. Absent, empty or `sync`: the command runs in the call. */
 export const MODE_METADATA = "recq-mode";
-/** Caller metadata naming a reply channel for the accepted command's outcome (docs/async-flows.md). */
-export const REPLY_TO_METADATA = "recq-reply-to";
 /** Response header of an acceptance: `accepted` (recorded, or already waiting), or `succeeded` for a repeat of a command already executed. */
 export const OUTCOME_HEADER = "recq-outcome";
 

@@ -7,6 +7,7 @@ import type { CommandPipeline } from "../commands/command-pipeline";
 import type { DescriptorCatalog, MethodEntry } from "../descriptors/descriptor-catalog";
 import { failedOutcome, recordedOutcome, succeededOutcome } from "../outcomes/outcome-messages";
 import type { OutcomeSignals } from "../outcomes/outcome-signals";
+import type { ReplyChannels } from "../channels/reply-channels";
 import { Cancellation } from "../server/cancellation";
 import type { EventStore } from "../store/event-store";
 import { acceptedCommandBytes, type AcceptedCommand } from "./accepted-command";
@@ -25,9 +26,6 @@ export interface AcceptedLimits {
   /** How long one attempt may take, its handler's answer included (RECQ_MAX_CALL_MS, as a call without a deadline). */
   attemptTimeoutMs: number;
 }
-
-/** Where the lead wires named reply channels: called once per accepted command, with its final outcome. */
-export type SettledHook = (commandId: string, replyTo: string | undefined, outcome: Outcome) => void;
 
 /** What an acceptance answers: accepted now (or before, still waiting), or the final outcome a repeat finds. */
 export type AcceptAnswer = { kind: "accepted" } | { kind: "succeeded"; ack: Buffer };
@@ -75,7 +73,6 @@ export class AcceptedExecutor {
   /** Commands waiting out a backoff: the timer, and the lane it puts back in line. */
   private readonly retryTimers = new Map<NodeJS.Timeout, string>();
   private claimTimer: NodeJS.Timeout | undefined;
-  private settledHook: SettledHook | undefined;
 
   constructor(
     private readonly inbox: CommandInbox,
@@ -83,6 +80,8 @@ export class AcceptedExecutor {
     private readonly pipeline: CommandPipeline,
     private readonly catalog: DescriptorCatalog,
     private readonly signals: OutcomeSignals,
+    /** Where the outcome of a command accepted with `recq-reply-to` is delivered too. */
+    private readonly replyChannels: ReplyChannels,
     private readonly limits: AcceptedLimits,
     private readonly logger: Logger,
   ) {}
@@ -90,10 +89,6 @@ export class AcceptedExecutor {
   /** Accepted commands waiting or running. */
   get waiting(): number {
     return this.entries.size;
-  }
-
-  setSettledHook(hook: SettledHook): void {
-    this.settledHook = hook;
   }
 
   /** Where an accepted command is now, while the executor holds it. */
@@ -382,7 +377,7 @@ export class AcceptedExecutor {
     const recorded = await this.store.findOutcome(command.commandId);
     if (recorded === undefined) await this.store.recordFailure({ commandId: command.commandId, code: error.code, message: error.message, reason: error.reason });
     await this.inbox.settle(command.commandId);
-    this.tellHook(command, recorded === undefined ? failedOutcome(command.commandId, error, command.method) : recordedOutcome(recorded, command.method));
+    this.deliverToChannel(command, recorded === undefined ? failedOutcome(command.commandId, error, command.method) : recordedOutcome(recorded, command.method));
   }
 
   private async settle(entry: Entry, outcome: Outcome): Promise<void> {
@@ -401,17 +396,14 @@ export class AcceptedExecutor {
     else this.lanes.delete(entry.lane);
     this.notify(command.commandId);
     for (const waiter of entry.waiters?.splice(0) ?? []) waiter(outcome);
-    this.tellHook(command, outcome);
+    this.deliverToChannel(command, outcome);
     this.pump();
   }
 
-  private tellHook(command: AcceptedCommand, outcome: Outcome): void {
-    try {
-      this.settledHook?.(command.commandId, command.replyTo, outcome);
-    } catch (error) {
-      this.logger.error("the settled hook threw; the executor carries on", { commandId: command.commandId, error: String(error) });
-    }
+  private deliverToChannel(command: AcceptedCommand, outcome: Outcome): void {
+    if (command.replyTo !== undefined) this.replyChannels.deliver(command.replyTo, outcome);
   }
+
 
   private notify(commandId: string): void {
     if (this.signals.isWatched(commandId)) this.signals.changed(commandId);

@@ -12,6 +12,12 @@ export interface CallerLimitOptions {
   maxLinkMessageBytes: number;
   /** The paths of the link service's methods (handler links, consumer streams): they get the link limit. */
   linkMethodPaths: ReadonlySet<string>;
+  /**
+   * Streams whose messages each carry one caller request in an envelope (ReplyChannelService.Open), and the limit of
+   * such a message: the request limit plus room for the envelope, so that a request over the limit is refused on its
+   * own (the stream goes on) rather than ending the stream.
+   */
+  envelopeStreams?: { paths: ReadonlySet<string>; maxMessageBytes: number };
 }
 
 /**
@@ -36,6 +42,9 @@ export function callerLimitsInterceptor(options: CallerLimitOptions, logger: Log
     const transport = callTransport(call);
     if (options.linkMethodPaths.has(method.path)) {
       if (transport) transport.limitMessages(options.maxLinkMessageBytes);
+      else fallBack(method.path);
+    } else if (options.envelopeStreams?.paths.has(method.path)) {
+      if (transport) transport.limitMessages(options.envelopeStreams.maxMessageBytes);
       else fallBack(method.path);
     } else if (!method.requestStream) {
       if (transport) watchRequest(call, transport, options);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   status,
   type Metadata,
@@ -10,10 +11,12 @@ import {
 } from "@grpc/grpc-js";
 import { SpanKind, type Context, type Span } from "@opentelemetry/api";
 import { MeshError, Reason, Attribute, contextWithSpan, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
-import { acceptCommand, isAcceptRequested, MODE_METADATA, REPLY_TO_METADATA } from "../accepted/acceptance";
+import { acceptCommand, isAcceptRequested, MODE_METADATA } from "../accepted/acceptance";
 import type { AcceptedExecutor } from "../accepted/accepted-executor";
 import { answerOf } from "../outcomes/outcome-messages";
 import type { CommandPipeline } from "../commands/command-pipeline";
+import { REPLY_TO_METADATA, replyChannelOf } from "../channels/channel-name";
+import { alsoToChannel, type ReplyChannels } from "../channels/reply-channels";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
 import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
@@ -42,6 +45,8 @@ interface Deps {
   /** Runs accepted (`recq-mode: async`) commands; undefined when the gateway has no inbox. */
   accepted: AcceptedExecutor | undefined;
   queries: QueryRelay;
+  /** Where a command sent with `recq-reply-to` also delivers its outcome. */
+  replyChannels: ReplyChannels;
   options: DomainMethodOptions;
 }
 
@@ -144,10 +149,12 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
       deps,
       deps.options.maxCallMsWithoutDeadline,
       ({ span, signal, traceContext, headers, metadata }) => {
-        const commandId = firstValue(metadata, COMMAND_ID_METADATA);
+        const replyTo = replyChannelOf(firstValue(metadata, REPLY_TO_METADATA));
+        // An outcome sent to a channel names its command: one is chosen here when the caller gave none.
+        const commandId = firstValue(metadata, COMMAND_ID_METADATA) || (replyTo === undefined ? undefined : randomUUID());
         if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
         if (isAcceptRequested(firstValue(metadata, MODE_METADATA))) {
-          const request = { method, aggregateType, payload: call.request, commandId, headers, replyTo: firstValue(metadata, REPLY_TO_METADATA), traceContext };
+          const request = { method, aggregateType, payload: call.request, commandId, headers, replyTo, traceContext };
           return acceptCommand(deps.commands, deps.accepted, request).then(({ ack, header }) => {
             call.sendMetadata(header);
             return ack;
@@ -155,8 +162,7 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
         }
         // A synchronous repeat of an accepted command still waiting: its outcome, in its turn, not a second run.
         const accepted = commandId ? deps.accepted?.whenSettled(commandId, signal) : undefined;
-        if (accepted !== undefined) return accepted.then(answerOf);
-        return deps.commands.execute({
+        const result = accepted !== undefined ? accepted.then(answerOf) : deps.commands.execute({
           method,
           aggregateType,
           payload: call.request,
@@ -165,6 +171,7 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
           signal,
           traceContext,
         });
+        return replyTo === undefined ? result : alsoToChannel(result, replyTo, method.name, commandId!, deps.replyChannels);
       },
       { done: (ack) => callback(null, ack), fail: (error) => callback(error) },
     );

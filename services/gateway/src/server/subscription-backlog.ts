@@ -1,4 +1,5 @@
-import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import type { Writable } from "node:stream";
+import { status } from "@grpc/grpc-js";
 import { MeshError, Reason } from "@recq-mesh/protocol";
 import type { CallSignal } from "./call-signal";
 
@@ -24,7 +25,8 @@ export class SubscriptionBacklog {
   private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly call: ServerWritableStream<Buffer, Buffer>,
+    /** The call's writable side: a server stream's, or a bidi stream's (a reply channel). */
+    private readonly call: Writable,
     private readonly signal: CallSignal,
     private readonly limits: BacklogLimits,
   ) {}

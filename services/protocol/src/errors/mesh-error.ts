@@ -27,6 +27,8 @@ export const Reason = {
   PROTOCOL_VIOLATION: "PROTOCOL_VIOLATION",
   STORE_UNAVAILABLE: "STORE_UNAVAILABLE",
   SHUTTING_DOWN: "SHUTTING_DOWN",
+  /** A reply channel already has its one listener. */
+  CHANNEL_IN_USE: "CHANNEL_IN_USE",
   INTERNAL: "INTERNAL",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
