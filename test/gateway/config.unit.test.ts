@@ -81,6 +81,15 @@ describe("gateway configuration", () => {
     assert.equal(loadGatewayConfig([], { RECQ_MAX_CALLS_IN_FLIGHT: "8" }).limits.maxCallsInFlight, 8, "a ceiling under the default floor, alone, is taken");
   });
 
+  it("reads the gateway's id: none by default, a plain name of 1 to 64 characters", () => {
+    assert.equal(loadGatewayConfig([], {}).gatewayId, undefined);
+    assert.equal(loadGatewayConfig([], { RECQ_GATEWAY_ID: "" }).gatewayId, undefined, "empty is unset");
+    assert.equal(loadGatewayConfig([], { RECQ_GATEWAY_ID: "gateway-0.eu_1" }).gatewayId, "gateway-0.eu_1");
+    assert.equal(loadGatewayConfig([], { RECQ_GATEWAY_ID: "g".repeat(64) }).gatewayId, "g".repeat(64));
+    assert.throws(() => loadGatewayConfig([], { RECQ_GATEWAY_ID: "g".repeat(65) }), /RECQ_GATEWAY_ID must be 1 to 64 characters/);
+    assert.throws(() => loadGatewayConfig([], { RECQ_GATEWAY_ID: "a b" }), /RECQ_GATEWAY_ID must be 1 to 64 characters/);
+  });
+
   it("reads the event subscriptions' token and limits: open by default, 1 at least", () => {
     const defaults = loadGatewayConfig([], {});
     assert.equal(defaults.eventsToken, undefined);

@@ -22,6 +22,12 @@ export interface GatewayConfig {
    * default none: open when no caller token is set either, closed when one is (a caller token never grants events).
    */
   eventsToken: string | undefined;
+  /**
+   * A stable name of this gateway among those sharing one MongoDB database. `RECQ_GATEWAY_ID`; default none (a
+   * random one per process). Named, a restarted gateway takes back the accepted commands its previous run left at
+   * once; unnamed, they wait until their lease runs out (30 s). Never give two gateways running at once one name.
+   */
+  gatewayId: string | undefined;
   limits: GatewayLimits;
 }
 
@@ -221,8 +227,16 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     linkToken: env.RECQ_LINK_TOKEN || undefined,
     clientToken: env.RECQ_CLIENT_TOKEN || undefined,
     eventsToken: env.RECQ_EVENTS_TOKEN || undefined,
+    gatewayId: gatewayIdFrom(env.RECQ_GATEWAY_ID),
     limits,
   };
+}
+
+/** A gateway id names documents and appears in logs: a short, plain name (a pod or host name fits). */
+function gatewayIdFrom(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new Error(`RECQ_GATEWAY_ID must be 1 to 64 characters of A-Z a-z 0-9 . _ -, not "${value.slice(0, 80)}"`);
+  return value;
 }
 
 /** Each value may list several files, comma-separated; relative paths are from the working directory. */

@@ -16,7 +16,10 @@ export interface MongoCommandInboxOptions {
    * claims first after that. Default 30 s.
    */
   leaseMs?: number;
-  /** Names this gateway in `owner`. Default a random id per process. */
+  /**
+   * Names this gateway in `owner`. Default a random id per process. Given a stable name (RECQ_GATEWAY_ID), a
+   * restarted gateway takes back the commands its previous run left at once, instead of once their lease runs out.
+   */
   owner?: string;
   logger?: StoreLogger;
 }
@@ -68,6 +71,7 @@ export class MongoCommandInbox implements CommandInbox {
     const collection = db.collection<InboxDocument>(INBOX_COLLECTION);
     await collection.createIndex({ leaseUntil: 1 }, { name: "leaseUntil" });
     await collection.createIndex({ owner: 1, claim: 1, order: 1 }, { name: "owner_claim_order" });
+    if (options.owner !== undefined) await reclaimPreviousRun(collection, options.owner);
     return new MongoCommandInbox(collection, options);
   }
 
@@ -124,4 +128,15 @@ export class MongoCommandInbox implements CommandInbox {
   private assertOpen(): void {
     if (this.closed) throw new Error("the accepted-command inbox is closed");
   }
+}
+
+/**
+ * Marks as claimed what a previous run of the gateway named `owner` accepted and left (its own acceptances carry no
+ * claim), so that the first `claim` hands them out. Run before this run accepts anything: a command this run
+ * accepts later is executed by it directly and must not be handed out again. A second process running under the
+ * same name at the same time is a misconfiguration: two live gateways would then run each other's commands
+ * (once each still, by the outcome's unique id, but out of order).
+ */
+async function reclaimPreviousRun(collection: Collection<InboxDocument>, owner: string): Promise<void> {
+  await collection.updateMany({ owner, claim: null }, { $set: { claim: randomUUID() } });
 }

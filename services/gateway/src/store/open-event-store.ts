@@ -56,7 +56,7 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
       ...shared,
     });
     // Opened after the store, which created the database's collections; it shares the store's client.
-    const inbox = await MongoCommandInbox.open({ client, database: mongo.database, logger }).catch(async (error: unknown) => {
+    const inbox = await MongoCommandInbox.open({ client, database: mongo.database, owner: config.gatewayId, logger }).catch(async (error: unknown) => {
       await store.close();
       throw error;
     });
