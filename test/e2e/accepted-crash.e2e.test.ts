@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { EmbeddedCommandInbox, EmbeddedEventStore } from "@recq-mesh/gateway";
@@ -7,33 +6,11 @@ import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
 import { CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { TodoItemAdded, TodoListCreated } from "@recq-mesh/todo/gen/todo/v1/events";
 import type { MeshService } from "@recq-mesh/kit";
-import { GATEWAY_MAIN, TODO_DESCRIPTORS } from "../support/built-packages";
+import { spawnGateway, type GatewayProcess } from "../support/gateway-process";
 import { call, eventually, failure, startTodo, tempDir, todoClients } from "../support/mesh-harness";
 import { getOutcome, outcomeClient, sendAccepted } from "../support/outcome-client";
 
-interface GatewayProcess {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<number | null>;
-}
 
-/** The gateway as users run it: its own process, on the test's data folder (never the environment's MongoDB). */
-function spawnGateway(dataDir: string, port: number): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [GATEWAY_MAIN, "--address", `127.0.0.1:${port}`, "--data-dir", dataDir, "--descriptors", TODO_DESCRIPTORS], {
-    env: { ...process.env, MONGODB_URI: "" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let log = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      log += chunk.toString();
-      const ready = /"message":"gateway ready".*"port":(\d+)/.exec(log);
-      if (ready) resolve({ child, port: Number(ready[1]), exited });
-    });
-    void exited.then((code) => reject(new Error(`gateway exited (${code}) before it was ready:\n${log}`)));
-  });
-}
 
 describe("accepted commands across kill -9 of the gateway process", () => {
   let data: Awaited<ReturnType<typeof tempDir>>;

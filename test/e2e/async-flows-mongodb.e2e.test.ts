@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import os from "node:os";
 import { afterAll, describe, it } from "@jest/globals";
 import type { MongoClient } from "mongodb";
 import { Gateway } from "@recq-mesh/gateway";
@@ -10,7 +10,7 @@ import type { MeshService } from "@recq-mesh/kit";
 import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
 import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 import { AddTodoItem } from "@recq-mesh/todo/gen/todo/v1/commands";
-import { GATEWAY_MAIN, TODO_DESCRIPTORS } from "../support/built-packages";
+import { spawnGateway } from "../support/gateway-process";
 import { eventClient, eventsReceived, subscribeEvents } from "../support/event-subscriber";
 import { eventually, startTodo, testCatalog, todoClients } from "../support/mesh-harness";
 import { MONGODB_URI, mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
@@ -96,33 +96,13 @@ if (mongoTestsEnabled("asynchronous flows on MongoDB")) {
   });
 
   describe("accepted commands across kill -9 of a gateway process on MongoDB", () => {
-    interface GatewayProcess {
-      child: ChildProcess;
-      port: number;
-      exited: Promise<number | null>;
-    }
 
-    /** The gateway as users run it, on the test's database, named so that a restart takes its commands back at once. */
-    function spawnGateway(database: string, port: number): Promise<GatewayProcess> {
-      const child = spawn(process.execPath, [GATEWAY_MAIN, "--address", `127.0.0.1:${port}`, "--descriptors", TODO_DESCRIPTORS], {
-        env: { ...process.env, MONGODB_URI, RECQ_MONGODB_DATABASE: database, RECQ_GATEWAY_ID: "gateway-under-test" },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-      return new Promise((resolve, reject) => {
-        let log = "";
-        child.stderr!.on("data", (chunk: Buffer) => {
-          log += chunk.toString();
-          const ready = /"message":"gateway ready".*"port":(\d+)/.exec(log);
-          if (ready) resolve({ child, port: Number(ready[1]), exited });
-        });
-        void exited.then((code) => reject(new Error(`gateway exited (${code}) before it was ready:\n${log}`)));
-      });
-    }
 
     it("runs every command accepted before the kill exactly once after the restart, in order per aggregate", async () => {
       const { name, client } = await freshDatabase("crash");
-      let gateway = await spawnGateway(name, 0);
+      // Named, so that the restart takes its commands back at once; the data folder is not used on MongoDB.
+      const env = { MONGODB_URI, RECQ_MONGODB_DATABASE: name, RECQ_GATEWAY_ID: "gateway-under-test" };
+      let gateway = await spawnGateway(os.tmpdir(), 0, env);
       let todo: MeshService | undefined;
       try {
         // No handler linked: every accepted command waits in the inbox.
@@ -137,7 +117,7 @@ if (mongoTestsEnabled("asynchronous flows on MongoDB")) {
         gateway.child.kill("SIGKILL");
         await gateway.exited;
 
-        gateway = await spawnGateway(name, gateway.port);
+        gateway = await spawnGateway(os.tmpdir(), gateway.port, env);
         todo = (await startTodo(`127.0.0.1:${gateway.port}`, { roles: ["commands"] })).mesh;
         const outcomes = outcomeClient(`127.0.0.1:${gateway.port}`);
         try {

@@ -8,7 +8,7 @@ import { markdownSection, shellSteps, type ShellStep } from "../support/markdown
 import { startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
 import { describeWith } from "../support/required-tool";
-import { GRPCURL, GRPCURL_PATH } from "../support/tools";
+import { GRPCURL, grpcurlEnv } from "../support/tools";
 
 /**
  * docs/async-flows.md, section "Events for clients": every grpcurl line run as written, in order, against one fresh
@@ -94,7 +94,7 @@ describeWith(GRPCURL)("docs/async-flows.md, Events for clients: the grpcurl exam
     data = await tempDir("events-doc");
     mesh = await startGateway(data.dir);
     todo = await startTodo(mesh.address);
-    env = { ...process.env, PATH: `${path.dirname(GRPCURL_PATH!)}${path.delimiter}${process.env.PATH ?? ""}` };
+    env = grpcurlEnv();
   });
 
   afterAll(async () => {

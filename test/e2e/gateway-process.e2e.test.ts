@@ -1,36 +1,14 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { GATEWAY_MAIN, TODO_DESCRIPTORS as DESCRIPTORS, TODO_MAIN } from "../support/built-packages";
+import { spawnGateway, type GatewayProcess } from "../support/gateway-process";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningTodo } from "../support/mesh-harness";
 
-interface GatewayProcess {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<number | null>;
-}
 
-/** The gateway as users run it: its own process, from the built entry point. */
-function spawnGateway(dataDir: string, port: number, env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [GATEWAY_MAIN, "--address", `127.0.0.1:${port}`, "--data-dir", dataDir, "--descriptors", DESCRIPTORS], {
-    // Never the environment's MongoDB: this gateway keeps its state in the test's own folder.
-    env: { ...process.env, MONGODB_URI: "", ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let log = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      log += chunk.toString();
-      const ready = /"message":"gateway ready".*"port":(\d+)/.exec(log);
-      if (ready) resolve({ child, port: Number(ready[1]), exited });
-    });
-    void exited.then((code) => reject(new Error(`gateway exited (${code}) before it was ready:\n${log}`)));
-  });
-}
 
 describe("the gateway as a process", () => {
   let data: Awaited<ReturnType<typeof tempDir>>;

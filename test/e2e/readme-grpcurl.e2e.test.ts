@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
-import { execFile, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import os from "node:os";
+import { execFile, spawn } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, it } from "@jest/globals";
 import { markdownSection, shellSteps, type ShellStep } from "../support/markdown-commands";
 import { startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
-import { describeWith, type RequiredTool } from "../support/required-tool";
-import { GRPCURL, GRPCURL_PATH } from "../support/tools";
+import { describeWith } from "../support/required-tool";
+import { GRPCURL, grpcurlEnv } from "../support/tools";
 
 /**
  * The README's "Calling it with grpcurl" section, run with grpcurl exactly as written, in order, against one fresh
@@ -44,14 +42,6 @@ const PAGE_TOKEN_PLACEHOLDER = "<nextPageToken of the previous page>";
 const CALL_TIMEOUT_MS = 20_000;
 const VIEW_TIMEOUT_MS = 15_000;
 
-/** grpcurl where tools.ts looks (the PATH, $GOPATH/bin or ~/go/bin), or where `go env GOPATH` says go installs. */
-const GRPCURL_FOUND: string | undefined =
-  GRPCURL_PATH ??
-  [spawnSync("go", ["env", "GOPATH"], { encoding: "utf8", timeout: 10_000 }).stdout?.trim(), path.join(os.homedir(), "go")]
-    .filter((dir): dir is string => Boolean(dir))
-    .map((dir) => path.join(dir, "bin", "grpcurl"))
-    .find((candidate) => existsSync(candidate));
-const NEEDS_GRPCURL: RequiredTool = { ...GRPCURL, available: GRPCURL_FOUND !== undefined };
 
 interface Step extends ShellStep {
   /** What the README shows it prints: the comment lines below it, when they are output. */
@@ -135,7 +125,7 @@ function requestOf(command: string): Record<string, unknown> {
   return data === undefined ? {} : (JSON.parse(data) as Record<string, unknown>);
 }
 
-describeWith(NEEDS_GRPCURL)("the README's grpcurl examples, verbatim, against the running mesh", () => {
+describeWith(GRPCURL)("the README's grpcurl examples, verbatim, against the running mesh", () => {
   const section = markdownSection(README, SECTION);
   const steps = readSteps(section);
   /** Every call made, in order; the same command may be sent twice (a retry). */
@@ -153,7 +143,7 @@ describeWith(NEEDS_GRPCURL)("the README's grpcurl examples, verbatim, against th
     data = await tempDir("readme-grpcurl");
     mesh = await startGateway(data.dir);
     todo = await startTodo(mesh.address);
-    env = { ...process.env, PATH: `${path.dirname(GRPCURL_FOUND!)}${path.delimiter}${process.env.PATH ?? ""}` };
+    env = grpcurlEnv();
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { fencedBlocks, markdownSection, shellSteps } from "../support/markdown-c
 import { eventually, startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
 import { describeWith } from "../support/required-tool";
-import { GRPCURL, GRPCURL_PATH } from "../support/tools";
+import { GRPCURL, GRPCURL_PATH, grpcurlEnv } from "../support/tools";
 import { within } from "../support/raw-grpc";
 
 /**
@@ -56,7 +56,7 @@ describeWith(GRPCURL)("the reply-to channel examples of docs/async-flows.md, ver
     data = await tempDir("reply-grpcurl");
     mesh = await startGateway(data.dir);
     todo = await startTodo(mesh.address);
-    env = { ...process.env, PATH: `${path.dirname(GRPCURL_PATH!)}${path.delimiter}${process.env.PATH ?? ""}` };
+    env = grpcurlEnv();
   });
 
   afterAll(async () => {

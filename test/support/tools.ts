@@ -4,12 +4,23 @@ import os from "node:os";
 import path from "node:path";
 import type { RequiredTool } from "./required-tool";
 
-/** grpcurl on the PATH, or where `go install` puts it; undefined where it is not installed. */
+/**
+ * grpcurl on the PATH, or where `go install` puts it ($GOPATH/bin, ~/go/bin, or `go env GOPATH`/bin, asked only
+ * when the others have none); undefined where it is not installed.
+ */
 export const GRPCURL_PATH: string | undefined = (() => {
+  const inBin = (dirs: (string | undefined)[]) => dirs.filter((dir): dir is string => Boolean(dir)).map((dir) => path.join(dir, "grpcurl")).find((candidate) => existsSync(candidate));
   const gopath = process.env.GOPATH ?? path.join(os.homedir(), "go");
-  const dirs = [...(process.env.PATH ?? "").split(path.delimiter), path.join(gopath, "bin")];
-  return dirs.map((dir) => path.join(dir, "grpcurl")).find((candidate) => existsSync(candidate));
+  return (
+    inBin([...(process.env.PATH ?? "").split(path.delimiter), path.join(gopath, "bin")]) ??
+    inBin([spawnSync("go", ["env", "GOPATH"], { encoding: "utf8", timeout: 10_000 }).stdout?.trim()].map((dir) => dir && path.join(dir, "bin")))
+  );
 })();
+
+/** The environment to run documented grpcurl commands with: grpcurl's folder first on the PATH. */
+export function grpcurlEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: `${path.dirname(GRPCURL_PATH!)}${path.delimiter}${process.env.PATH ?? ""}` };
+}
 
 export const GRPCURL: RequiredTool = {
   tool: "grpcurl",
