@@ -265,6 +265,77 @@ describe("file attachments: uploads and downloads through the gateway", () => {
     await call(todo.commands, todo.commands.completeTodoItem, { listId: LIST, itemId: ITEM });
   });
 
+  it("an upload whose handler's link is lost midway, or whose deadline passes, stores nothing and appends no event", async () => {
+    await start();
+    blobs.hold();
+    const late = openUpload(new Metadata(), 1_500);
+    late.stream.write(first(randomBytes(CHUNK)));
+    late.stream.write(more(randomBytes(CHUNK)));
+    const expired = await late.answer.then(
+      () => assert.fail("the upload succeeded"),
+      (e: ServiceError) => e,
+    );
+    assert.equal(expired.code, status.DEADLINE_EXCEEDED);
+    blobs.release();
+    await eventually(async () => assert.deepEqual(await blobFolder(), { blobs: [], incoming: [] }));
+
+    blobs.hold();
+    const lost = openUpload();
+    lost.stream.write(first(randomBytes(CHUNK)));
+    lost.stream.write(more(randomBytes(CHUNK)));
+    await eventually(async () => assert.equal(blobs.piecesRead, 3));
+    mesh.close();
+    const error = await lost.answer.then(
+      () => assert.fail("the upload succeeded"),
+      (e: ServiceError) => e,
+    );
+    assert.equal(error.code, status.UNAVAILABLE);
+    assert.equal(error.metadata.get(REASON_METADATA_KEY)[0], "HANDLER_LOST");
+    blobs.release();
+    await eventually(async () => assert.deepEqual(await blobFolder(), { blobs: [], incoming: [] }));
+    assert.deepEqual(await attachedEvents(), []);
+  });
+
+  it("keeps the command pipeline's rules: a repeated command id gets the recorded outcome without a second file; no message, or recq-mode async, is refused", async () => {
+    await start();
+    const withId = () => {
+      const metadata = new Metadata();
+      metadata.set("recq-command-id", "attach-once");
+      return metadata;
+    };
+    const once = openUpload(withId());
+    once.stream.write(first(Buffer.from("first")));
+    once.stream.end();
+    const ack = await once.answer;
+    const again = openUpload(withId());
+    again.stream.write(first(Buffer.from("second")));
+    again.stream.end();
+    assert.deepEqual(await again.answer, ack);
+    assert.equal((await attachedEvents()).length, 1);
+    assert.equal((await blobFolder()).blobs.length, 1);
+
+    const empty = openUpload();
+    empty.stream.end();
+    const none = await empty.answer.then(
+      () => assert.fail("an upload without a message succeeded"),
+      (e: ServiceError) => e,
+    );
+    assert.equal(none.code, status.INVALID_ARGUMENT);
+    assert.match(none.details, /the upload sent no message/);
+
+    const asyncMetadata = new Metadata();
+    asyncMetadata.set("recq-mode", "async");
+    const accepted = openUpload(asyncMetadata);
+    accepted.stream.write(first(Buffer.from("x")));
+    accepted.stream.end();
+    const refused = await accepted.answer.then(
+      () => assert.fail("an asynchronous upload was accepted"),
+      (e: ServiceError) => e,
+    );
+    assert.equal(refused.code, status.INVALID_ARGUMENT);
+    assert.equal((await attachedEvents()).length, 1);
+  });
+
   describe("limits at their boundaries", () => {
     async function refusal(promise: Promise<unknown>): Promise<{ code: number; reason: string | undefined }> {
       const error = (await promise.then(

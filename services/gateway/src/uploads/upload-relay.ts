@@ -72,8 +72,16 @@ export class UploadRelay implements RequestSource {
     if (this.credits <= 0) this.call.pause();
   };
 
+  /**
+   * The caller's stream ended. A caller that resets its stream (a cancel, its deadline) ends it too: Node's HTTP/2
+   * pushes the end of a stream reset mid-upload, and grpc-js reports the reset ('cancelled') only after that end has
+   * been read. So the end is relayed one turn later, and only if the call was not cancelled meanwhile: a reset upload
+   * must reach the handler as a Cancel, never as a complete request whose content would be stored.
+   */
   private readonly onEnd = (): void => {
-    if (!this.stopped) this.end!();
+    setImmediate(() => {
+      if (!this.stopped && !this.signal.aborted) this.end!();
+    });
   };
 
   private refuse(message: string): void {
