@@ -33,10 +33,14 @@ export class QueryRelay {
     );
   }
 
-  /** `onAnswer` calls `taken` once the caller's connection took the answer: the handler may then send one more. */
-  stream(call: QueryCall, onAnswer: AnswerSink): Promise<void> {
-    const windowed = { ...body(call), answerWindow: this.answerWindow };
-    return this.routed(call, (route, metadata) => this.dispatcher.stream(route, call.method, windowed, metadata, call.signal, onAnswer));
+  /**
+   * With `flowControlled`, the handler gets an answer window (`answer_window`) and `onAnswer` must call `taken` once
+   * the caller's transport has taken each answer: the handler may then send one more. Without it, the handler sends
+   * as it likes and `taken` does nothing: a front end that cannot tell when its caller took an answer leaves it out.
+   */
+  stream(call: QueryCall, onAnswer: AnswerSink, flowControlled = false): Promise<void> {
+    const dispatched = flowControlled ? { ...body(call), answerWindow: this.answerWindow } : body(call);
+    return this.routed(call, (route, metadata) => this.dispatcher.stream(route, call.method, dispatched, metadata, call.signal, onAnswer));
   }
 
   // Plain promises, not async functions: the gateway holds many calls at once, and a suspended async frame per

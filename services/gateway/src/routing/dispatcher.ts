@@ -89,8 +89,9 @@ class InFlight implements PendingDispatch {
   private readonly onCancel = (): void => this.cancelled();
   /** One more answer of a windowed streaming query was taken by its caller: the handler may send one more. */
   private readonly answerTaken = (): void => {
-    if (!this.settled) this.route.link.grantAnswers(this.requestId, 1);
+    if (!this.settled && this.windowed) this.route.link.grantAnswers(this.requestId, 1);
   };
+  private windowed = false;
 
   constructor(
     private readonly route: Route,
@@ -108,6 +109,7 @@ class InFlight implements PendingDispatch {
     if (this.signal.aborted) return this.reject(this.signal.reason);
     this.signal.addListener(this.onCancel);
     this.method = method;
+    this.windowed = (body.answerWindow ?? 0) > 0;
     this.sentAt = performance.now();
     try {
       this.requestId = this.route.link.dispatch(method, body, metadata, this);

@@ -239,7 +239,7 @@ function streamingQueryHandler(method: MethodEntry, deps: Deps) {
       undefined,
       (served) => {
         const backlog = new SubscriptionBacklog(call, served.signal, deps.options.backlog);
-        return deps.queries.stream(queryCall(method, call.request, served), (payload, taken) => backlog.write(payload, taken));
+        return deps.queries.stream(queryCall(method, call.request, served), (payload, taken) => backlog.write(payload, taken), true);
       },
       {
         done: () => call.end(),
