@@ -32,8 +32,13 @@ export class GridFsBlobStore implements BlobStore {
     const upload = this.bucket.openUploadStreamWithId(id, id.toHexString());
     const hash = createHash("sha256");
     let size = 0;
+    // A failed chunk insert is emitted as 'error': kept here (a stream error without a listener would crash the
+    // process) and thrown at the next piece, or by the wait for 'drain' / 'finish'.
+    let failure: { error: unknown } | undefined;
+    upload.on("error", (error) => (failure ??= { error }));
     try {
       for await (const piece of content) {
+        if (failure !== undefined) throw failure.error;
         if (options.signal?.aborted) throw abortedBy(options.signal);
         size += piece.length;
         if (options.maxBytes !== undefined && size > options.maxBytes) throw blobTooLarge(options.maxBytes);
