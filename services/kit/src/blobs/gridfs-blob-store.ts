@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { GridFSBucket, MongoRuntimeError, ObjectId, type Db, type GridFSBucketWriteStream } from "mongodb";
+import { GridFSBucket, MongoRuntimeError, ObjectId, type Db, type GridFSBucketOptions, type GridFSBucketWriteStream } from "mongodb";
 import { abortedBy, blobNotFound, blobTooLarge } from "./blob-errors";
 import type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./blob-store";
 
@@ -24,7 +24,7 @@ export class GridFsBlobStore implements BlobStore {
   private readonly bucket: GridFSBucket;
 
   constructor(options: GridFsBlobStoreOptions) {
-    this.bucket = new GridFSBucket(options.db, { bucketName: options.bucketName ?? "blobs", chunkSizeBytes: options.chunkSizeBytes });
+    this.bucket = new GridFSBucket(options.db, bucketOptions(options));
   }
 
   async write(content: AsyncIterable<Uint8Array>, options: BlobWriteOptions = {}): Promise<StoredBlob> {
@@ -81,6 +81,15 @@ export class GridFsBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The bucket's options: `chunkSizeBytes` only when given — the driver spreads the options over its defaults, so an
+ * undefined one would replace the 255 KiB default and break every write.
+ */
+export function bucketOptions(options: Omit<GridFsBlobStoreOptions, "db">): GridFSBucketOptions {
+  const chunkSize = options.chunkSizeBytes === undefined ? {} : { chunkSizeBytes: options.chunkSizeBytes };
+  return { bucketName: options.bucketName ?? "blobs", ...chunkSize };
 }
 
 function drained(upload: GridFSBucketWriteStream): Promise<void> {
