@@ -244,6 +244,25 @@ describe("file attachments: uploads and downloads through the gateway", () => {
     assert.ok(Buffer.concat(pieces).equals(content));
   });
 
+  it("keeps its aggregate's order: a command for the same list sent while the upload streams runs after it", async () => {
+    await start();
+    blobs.hold();
+    const { stream, answer } = openUpload();
+    stream.write(first(randomBytes(CHUNK)));
+    await eventually(async () => assert.equal(blobs.piecesRead, 1));
+    const settled: string[] = [];
+    const uploaded = answer.then((ack) => (settled.push("upload"), ack));
+    const completed = call(todo.commands, todo.commands.completeTodoItem, { listId: LIST, itemId: ITEM }, {}, 30_000).then((ack) => (settled.push("complete"), ack));
+    // The other list is not held up.
+    await call(todo.commands, todo.commands.createTodoList, { listId: "another", name: "another" });
+    assert.deepEqual(settled, []);
+    blobs.release();
+    stream.end();
+    const [uploadAck, completeAck] = await Promise.all([uploaded, completed]);
+    assert.deepEqual(settled, ["upload", "complete"]);
+    assert.ok(Number(uploadAck.sequence) < Number(completeAck.sequence));
+  });
+
   it("an upload cut off midway stores nothing, appends no event, and leaves nothing in the blob folder", async () => {
     await start();
     blobs.hold();
