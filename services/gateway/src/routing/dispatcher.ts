@@ -87,11 +87,10 @@ class InFlight implements PendingDispatch {
   private method = "";
   private sentAt = 0;
   private readonly onCancel = (): void => this.cancelled();
-  /** One more answer of a windowed streaming query was taken by its caller: the handler may send one more. */
-  private readonly answerTaken = (): void => {
-    if (!this.settled && this.windowed) this.route.link.grantAnswers(this.requestId, 1);
-  };
+  /** A streaming query with an answer window: each answer its caller has taken lets the handler send one more. */
   private windowed = false;
+  /** Made at a streaming query's first answer only: a unary call pays nothing for it. */
+  private answerTaken: (() => void) | undefined;
 
   constructor(
     private readonly route: Route,
@@ -143,9 +142,13 @@ class InFlight implements PendingDispatch {
       this.observeRoundTrip();
       return this.succeed(outcome);
     }
-    if (outcome.$case === "answer") return this.onAnswer(outcome.value.payload, this.answerTaken);
+    if (outcome.$case === "answer") return this.onAnswer(outcome.value.payload, (this.answerTaken ??= () => this.grantAnswer()));
     if (outcome.$case === "end") return this.succeed(outcome);
     this.fail(new MeshError(status.INTERNAL, "the handler answered a streaming query with a command outcome", Reason.PROTOCOL_VIOLATION));
+  }
+
+  private grantAnswer(): void {
+    if (!this.settled && this.windowed) this.route.link.grantAnswers(this.requestId, 1);
   }
 
   onLost(error: MeshError): void {
