@@ -355,6 +355,32 @@ describe("file attachments: uploads and downloads through the gateway", () => {
     assert.equal((await attachedEvents()).length, 1);
   });
 
+  it("refuses a second upload with the command id of one still running (ABORTED); the first goes on", async () => {
+    await start();
+    blobs.hold();
+    const withId = () => {
+      const metadata = new Metadata();
+      metadata.set("recq-command-id", "attach-twice");
+      return metadata;
+    };
+    const running = openUpload(withId());
+    running.stream.write(first(Buffer.from("first")));
+    await eventually(async () => assert.equal(blobs.piecesRead, 1));
+    const second = openUpload(withId());
+    second.stream.write(first(Buffer.from("second")));
+    second.stream.end();
+    const refused = await second.answer.then(
+      () => assert.fail("the second upload ran"),
+      (e: ServiceError) => e,
+    );
+    assert.equal(refused.code, status.ABORTED);
+    assert.match(refused.details, /an upload with command id attach-twice is running already/);
+    blobs.release();
+    running.stream.end();
+    await running.answer;
+    assert.equal((await attachedEvents()).length, 1);
+  });
+
   describe("limits at their boundaries", () => {
     async function refusal(promise: Promise<unknown>): Promise<{ code: number; reason: string | undefined }> {
       const error = (await promise.then(
