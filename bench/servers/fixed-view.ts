@@ -6,8 +6,8 @@ export function answerGetTodoList(request: GetTodoList): TodoListView {
     listId: request.listId,
     name: "Benchmark list",
     items: [
-      { itemId: "a", text: "first item", completed: true },
-      { itemId: "b", text: "second item", completed: false },
+      { itemId: "a", text: "first item", completed: true, attachments: [] },
+      { itemId: "b", text: "second item", completed: false, attachments: [] },
     ],
     itemCount: 2,
     completedCount: 1,

@@ -18,6 +18,7 @@ export type {
   ResponseOf,
   ServiceDefinitionLike,
   StreamingQueryContext,
+  UploadContext,
 } from "./src/handlers/definitions";
 export { MeshError, Reason, REASON_METADATA_KEY, jsonLogger, silentLogger, type Logger, type LogLevel } from "@recq-mesh/protocol";
 export { MONGODB_DATABASE_ENV, MONGODB_URI_ENV, mongoSettingsFrom, type MongoSettings } from "@recq-mesh/protocol";
@@ -29,3 +30,6 @@ export type { MongoViewStore } from "./src/views/mongo-view-store";
 export type { MongoViewStoreOptions } from "./src/views/mongo-view-store-options";
 export { ViewStoreError, type ViewStoreErrorCode } from "./src/views/view-store-error";
 export type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite, WatchOptions } from "./src/views/view-store";
+export type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./src/blobs/blob-store";
+export { FolderBlobStore } from "./src/blobs/folder-blob-store";
+export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";

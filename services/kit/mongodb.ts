@@ -3,3 +3,4 @@
 export { MongoViewStore } from "./src/views/mongo-view-store";
 export type { MongoViewStoreOptions } from "./src/views/mongo-view-store-options";
 export { connectMongo } from "@recq-mesh/protocol/mongodb";
+export { GridFsBlobStore, type GridFsBlobStoreOptions } from "./src/blobs/gridfs-blob-store";

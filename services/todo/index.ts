@@ -6,3 +6,5 @@ export { todoListQueries, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./src/todo-li
 export { todoEvents, type TodoEvent } from "./src/todo-events";
 export { TODO_LISTS, type TodoListDocument } from "./src/todo-list-view";
 export { loadTodoConfig, TODO_DATABASE, type TodoConfig, type TodoRole } from "./src/todo-config";
+export { todoAttachmentAggregate, DEFAULT_MAX_ATTACHMENT_BYTES } from "./src/todo-attachment-aggregate";
+export { todoAttachmentQueries, DEFAULT_DOWNLOAD_CHUNK_BYTES } from "./src/todo-attachment-queries";

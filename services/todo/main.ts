@@ -3,8 +3,10 @@
 import { startTelemetry } from "@recq-mesh/kit/telemetry";
 const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { jsonLogger, MeshService, openViewStore, TracedViewStore } from "@recq-mesh/kit";
-import { loadTodoConfig, TODO_DATABASE } from "./src/todo-config";
+import { jsonLogger, MeshService, openBlobStore, openViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { todoAttachmentAggregate } from "./src/todo-attachment-aggregate";
+import { todoAttachmentQueries } from "./src/todo-attachment-queries";
+import { loadTodoConfig, TODO_BLOB_FOLDER, TODO_DATABASE } from "./src/todo-config";
 import { todoListAggregate } from "./src/todo-list-aggregate";
 import { todoListProjection } from "./src/todo-list-projection";
 import { todoListQueries } from "./src/todo-list-queries";
@@ -12,16 +14,24 @@ import { todoListQueries } from "./src/todo-list-queries";
 async function main(): Promise<void> {
   const logger = jsonLogger("todo");
   const config = loadTodoConfig(process.env);
-  const mesh = new MeshService({ address: config.gateway, component: "todo", credentials: config.linkToken, logger, catchUpTimeoutMs: config.catchUpTimeoutMs });
-  if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate);
+  // Attachments: written by the commands role, read by the views role; both must open the same store (a shared
+  // RECQ_BLOB_DIR, or the MongoDB database's GridFS bucket).
+  const blobs = await openBlobStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo", defaultFolder: TODO_BLOB_FOLDER });
+  const mesh = new MeshService({ address: config.gateway, component: "todo", credentials: config.linkToken, logger, catchUpTimeoutMs: config.catchUpTimeoutMs, blobs });
+  if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: config.maxAttachmentBytes }));
   const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
   const projection = todoListProjection(views.store, views.scope);
-  if (config.roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views.store), projection));
+  if (config.roles.has("views")) {
+    const traced = new TracedViewStore(views.store);
+    mesh.addProjection(projection).addQueries(todoListQueries(traced, projection));
+    mesh.addQueries(todoAttachmentQueries(traced, blobs, projection, { downloadChunkBytes: config.downloadChunkBytes }));
+  }
   const stop = (signal: string) => {
     logger.info("draining", { signal });
     void mesh
       .drain()
       .then(() => views.store.close())
+      .then(() => blobs.close())
       .then(() => telemetry.shutdown())
       .then(() => process.exit(0));
   };

@@ -35,7 +35,7 @@ describe("gateway restart", () => {
       assert.equal(ack.sequence, "3");
       const view = await call(clients.queries, clients.queries.getTodoList, { listId: "kept" }, { "recq-consistency-token": ack.position });
       assert.equal(view.version, "3");
-      assert.deepEqual(view.items, [{ itemId: "a", text: "A", completed: true }]);
+      assert.deepEqual(view.items, [{ itemId: "a", text: "A", completed: true, attachments: [] }]);
       assert.equal(mesh.gateway.handlerLinkCount, 1);
     } finally {
       clients.close();

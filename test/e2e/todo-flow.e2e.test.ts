@@ -41,8 +41,8 @@ describe("TodoList through the mesh", () => {
     assert.equal(view.name, "Groceries");
     assert.equal(view.version, "4");
     assert.deepEqual(view.items, [
-      { itemId: "milk", text: "Milk", completed: true },
-      { itemId: "eggs", text: "Eggs", completed: false },
+      { itemId: "milk", text: "Milk", completed: true, attachments: [] },
+      { itemId: "eggs", text: "Eggs", completed: false, attachments: [] },
     ]);
     assert.equal(view.itemCount, 2);
     assert.equal(view.completedCount, 1);

@@ -39,10 +39,27 @@ describe("loadDescriptorCatalog, on the project's descriptor set", () => {
     assert.deepEqual(
       catalog.services.map((service) => [service.fullName, service.kind, service.aggregateType]),
       [
+        ["todo.v1.TodoAttachmentCommandService", "command", "TodoList"],
+        ["todo.v1.TodoAttachmentQueryService", "query", "todo.v1.TodoAttachmentQueryService"],
         ["todo.v1.TodoListCommandService", "command", "TodoList"],
         ["todo.v1.TodoListQueryService", "query", "todo.v1.TodoListQueryService"],
       ],
     );
+  });
+
+  it("describes an upload: a client-streaming command, routed by its first message's routing key", () => {
+    assert.deepEqual(catalog.methodByPath("/todo.v1.TodoAttachmentCommandService/AttachFile"), {
+      path: "/todo.v1.TodoAttachmentCommandService/AttachFile",
+      name: "todo.v1.TodoAttachmentCommandService/AttachFile",
+      service: "todo.v1.TodoAttachmentCommandService",
+      kind: "command",
+      requestType: "todo.v1.AttachFile",
+      responseType: "recq.v1.CommandAck",
+      serverStreaming: false,
+      clientStreaming: true,
+      routingKey: { fieldNumber: 1, fieldName: "list_id" },
+    });
+    assert.equal(catalog.serviceByName("todo.v1.TodoAttachmentCommandService")?.aggregateType, "TodoList");
   });
 
   it("describes a command method with its routing key", () => {
@@ -54,6 +71,7 @@ describe("loadDescriptorCatalog, on the project's descriptor set", () => {
       requestType: "todo.v1.CreateTodoList",
       responseType: "recq.v1.CommandAck",
       serverStreaming: false,
+      clientStreaming: false,
       routingKey: { fieldNumber: 1, fieldName: "list_id" },
     });
     const commands = catalog.serviceByName("todo.v1.TodoListCommandService");
@@ -113,7 +131,7 @@ describe("loadDescriptorCatalog, on several descriptor sets", () => {
     const catalog = loadDescriptorCatalog(domain, rest);
     assert.deepEqual(
       catalog.services.map((service) => service.fullName),
-      ["todo.v1.TodoListCommandService", "todo.v1.TodoListQueryService"],
+      ["todo.v1.TodoListCommandService", "todo.v1.TodoAttachmentCommandService", "todo.v1.TodoAttachmentQueryService", "todo.v1.TodoListQueryService"],
     );
     const names = catalog.files.map((file) => file.name);
     assert.equal(new Set(names).size, names.length);
@@ -155,11 +173,19 @@ describe("loadDescriptorCatalog, on several descriptor sets", () => {
 });
 
 describe("loadDescriptorCatalog refuses contracts the gateway cannot serve", () => {
-  it("refuses client-streaming methods", () => {
+  it("refuses client-streaming queries: only a command may stream its request", () => {
+    const bytes = mutatedSet((set) => {
+      methodNamed(serviceNamed(fileNamed(set, QUERIES), "TodoListQueryService"), "GetTodoList").clientStreaming = true;
+    });
+    assertRefused(bytes, /query todo\.v1\.TodoListQueryService\/GetTodoList is client-streaming; only a command may stream its request/);
+  });
+
+  it("refuses a client-streaming command whose request marks no routing key", () => {
     const bytes = mutatedSet((set) => {
       methodNamed(serviceNamed(fileNamed(set, COMMANDS), "TodoListCommandService"), "CreateTodoList").clientStreaming = true;
+      fieldNamed(messageNamed(fileNamed(set, COMMANDS), "CreateTodoList"), "list_id").options = undefined;
     });
-    assertRefused(bytes, /todo\.v1\.TodoListCommandService\/CreateTodoList is client-streaming; domain services may only have unary and server-streaming methods/);
+    assertRefused(bytes, /command todo\.v1\.TodoListCommandService\/CreateTodoList is client-streaming \(an upload\); its request todo\.v1\.CreateTodoList must mark a \(recq\.v1\.routing_key\)/);
   });
 
   it("refuses bidi-streaming methods, in query services too", () => {
@@ -241,6 +267,7 @@ describe("loadDescriptorCatalog refuses contracts the gateway cannot serve", () 
     const bytes = mutatedSet((set) => {
       const service = serviceNamed(fileNamed(set, COMMANDS), "TodoListCommandService");
       methodNamed(service, "CreateTodoList").clientStreaming = true;
+      methodNamed(service, "CreateTodoList").serverStreaming = true;
       methodNamed(service, "RenameTodoList").outputType = ".todo.v1.CreateTodoList";
     });
     const error = refusal(bytes);

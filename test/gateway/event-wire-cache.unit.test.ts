@@ -22,6 +22,8 @@ const dispatchFrame = (history: EventEnvelope[]): GatewayFrame => ({
     $case: "dispatch",
     value: {
       requestId: 7,
+      requestStream: false,
+      answerWindow: 0,
       method: "todo.v1.TodoListCommandService/AddTodoItem",
       payload: Buffer.from("request"),
       commandId: "cmd-9",

@@ -28,7 +28,7 @@ const servedServices = [...catalog.registry.files].flatMap((file) => file.servic
 const view: TodoListView = {
   listId: "groceries",
   name: "Groceries",
-  items: [{ itemId: "i1", text: "milk", completed: true }],
+  items: [{ itemId: "i1", text: "milk", completed: true, attachments: [] }],
   itemCount: 1,
   completedCount: 1,
   version: "7",

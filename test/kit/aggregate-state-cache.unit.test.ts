@@ -47,6 +47,8 @@ describe("commandRunner with a state cache", () => {
     new Promise((resolve) => runner(dispatch, {}, resolve, { signal: new AbortController().signal }));
   const dispatch = (history: EventEnvelope[], itemId: string): Dispatch => ({
     requestId: 1,
+    requestStream: false,
+    answerWindow: 0,
     method: "todo.v1.TodoListCommandService/AddTodoItem",
     payload: Buffer.from(AddTodoItem.encode({ listId: "l1", itemId, text: "t" }).finish()),
     commandId: `cmd-${itemId}`,

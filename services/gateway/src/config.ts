@@ -112,6 +112,14 @@ export interface GatewayLimits {
   acceptedCommandTtlMs: number;
   /** WatchOutcome streams open at once (RECQ_MAX_OUTCOME_WATCHES): 10,000. More → RESOURCE_EXHAUSTED. */
   maxOutcomeWatches: number;
+  /** Bytes of one message of an upload (client-streaming command), the first included (RECQ_MAX_UPLOAD_CHUNK_BYTES): 1 MiB. */
+  maxUploadChunkBytes: number;
+  /** Bytes of all the messages of one upload (RECQ_MAX_UPLOAD_BYTES): 1 GiB. More → RESOURCE_EXHAUSTED. */
+  maxUploadBytes: number;
+  /** Uploads running at once (RECQ_MAX_UPLOADS): 16. More → RESOURCE_EXHAUSTED. */
+  maxUploads: number;
+  /** Answers a streaming query's handler may send ahead of what its caller has taken (RECQ_STREAM_ANSWER_WINDOW): 16. */
+  streamAnswerWindow: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -153,6 +161,10 @@ export const defaultLimits: GatewayLimits = {
   acceptedCommandTtlMs: 60 * 60 * 1000,
   maxOutcomeWatches: 10_000,
   maxChannelRequestsInFlight: 100,
+  maxUploadChunkBytes: 1024 * 1024,
+  maxUploadBytes: 1024 * 1024 * 1024,
+  maxUploads: 16,
+  streamAnswerWindow: 16,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -194,6 +206,10 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   acceptedCommandTtlMs: "RECQ_ACCEPTED_COMMAND_TTL_MS",
   maxOutcomeWatches: "RECQ_MAX_OUTCOME_WATCHES",
   maxChannelRequestsInFlight: "RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT",
+  maxUploadChunkBytes: "RECQ_MAX_UPLOAD_CHUNK_BYTES",
+  maxUploadBytes: "RECQ_MAX_UPLOAD_BYTES",
+  maxUploads: "RECQ_MAX_UPLOADS",
+  streamAnswerWindow: "RECQ_STREAM_ANSWER_WINDOW",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

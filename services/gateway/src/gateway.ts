@@ -29,6 +29,7 @@ import { ChannelListeners } from "./channels/channel-listeners";
 import { LISTEN_PATH, OPEN_PATH, OPEN_REQUEST_ENVELOPE_BYTES, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
 import { callerLimitsInterceptor } from "./server/caller-limits";
 import { domainService } from "./server/domain-methods";
+import { Uploads } from "./uploads/uploads";
 import { unaryCallRunner } from "./server/unary-call-runner";
 import type { EventStore } from "./store/event-store";
 
@@ -128,7 +129,8 @@ export class Gateway {
       maxRoutingKeyBytes: limits.maxRoutingKeyBytes,
       eventCheck: new HandlerEventCheck(catalog.registry),
     }, logger);
-    const queries = new QueryRelay(dispatcher, positions);
+    const queries = new QueryRelay(dispatcher, positions, limits.streamAnswerWindow);
+    const uploads = new Uploads({ maxChunkBytes: limits.maxUploadChunkBytes, maxUploadBytes: limits.maxUploadBytes, maxUploads: limits.maxUploads });
     const signals = new OutcomeSignals();
     commands.observe(signals);
     const backlog = { maxAnswers: limits.maxBufferedAnswers, maxBytes: limits.maxBufferedAnswerBytes, maxUnreadMs: limits.maxUnreadMs };
@@ -167,7 +169,7 @@ export class Gateway {
     });
     channels.addTo(server);
     for (const service of catalog.services) {
-      const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, replyChannels: listeners, options: domainOptions });
+      const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, replyChannels: listeners, uploads, options: domainOptions });
       server.addService(definition, implementation);
     }
     const links = new LinkService(
@@ -286,7 +288,8 @@ export class Gateway {
 function admissionKind(catalog: DescriptorCatalog, path: string): AdmissionKind {
   if (path === LISTEN_PATH) return "subscription";
   const method = catalog.methodByPath(path);
-  if (method === undefined) return undefined;
+  // Uploads are bounded by their own count (RECQ_MAX_UPLOADS): admission admits one request message per call.
+  if (method === undefined || method.clientStreaming) return undefined;
   return method.serverStreaming ? "subscription" : "call";
 }
 

@@ -17,6 +17,8 @@ import type {
 } from "./handlers/definitions";
 import { injectTraceContext, silentLogger, type Logger } from "@recq-mesh/protocol";
 import { queryRunner } from "./handlers/query-runner";
+import { uploadRunner } from "./handlers/upload-runner";
+import type { BlobStore } from "./blobs/blob-store";
 import { LinkClient } from "./link/link-client";
 
 export interface MeshServiceOptions {
@@ -40,6 +42,10 @@ export interface MeshServiceOptions {
    * store's head at start; past it they are subscribed anyway, with an error logged. Default 300 s.
    */
   catchUpTimeoutMs?: number;
+  /** Where uploads store their content (`context.blobs` of an upload's decide): openBlobStore, FolderBlobStore, GridFsBlobStore. */
+  blobs?: BlobStore;
+  /** Messages of one upload the gateway may send ahead of the handler's reading. Default 4. */
+  uploadWindow?: number;
 }
 
 /** Default of `MeshServiceOptions.catchUpTimeoutMs`. */
@@ -87,6 +93,7 @@ export class MeshService {
       logger: this.logger,
       maxConcurrent: options.maxConcurrent,
       maxMessageBytes: options.maxMessageBytes,
+      uploadWindow: options.uploadWindow,
     });
   }
 
@@ -94,7 +101,9 @@ export class MeshService {
     // One state cache for all of the aggregate's commands: a list's AddTodoItem warms its CompleteTodoItem.
     const cache = definition.stateCache && new AggregateStateCache<S>(definition.stateCache.maxAggregates);
     for (const key of Object.keys(definition.service) as (keyof D & string)[]) {
-      this.link.handle({ method: methodName(definition.service[key]!.path), loadFactor: 100, projection: "" }, commandRunner(definition, key, cache));
+      const method = definition.service[key]!;
+      const runner = method.requestStream ? uploadRunner(definition, key, this.options.blobs, cache) : commandRunner(definition, key, cache);
+      this.link.handle({ method: methodName(method.path), loadFactor: 100, projection: "" }, runner);
     }
     return this;
   }

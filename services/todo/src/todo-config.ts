@@ -1,3 +1,6 @@
+import { DEFAULT_MAX_ATTACHMENT_BYTES } from "./todo-attachment-aggregate";
+import { DEFAULT_DOWNLOAD_CHUNK_BYTES } from "./todo-attachment-queries";
+
 /** The TodoList service's database when `RECQ_MONGODB_DATABASE` is unset: its own, apart from the gateway's. */
 export const TODO_DATABASE = "recq_todo";
 
@@ -19,7 +22,13 @@ export interface TodoConfig {
    * store's head at start before they are served anyway; unset means the kit's default (300 s).
    */
   catchUpTimeoutMs: number | undefined;
+  /** Largest attachment, bytes (`TODO_MAX_ATTACHMENT_BYTES`); default 256 MiB. One more byte fails the upload with RESOURCE_EXHAUSTED. */
+  maxAttachmentBytes: number;
+  /** Bytes per chunk of a download (`TODO_DOWNLOAD_CHUNK_BYTES`); default 256 KiB. */
+  downloadChunkBytes: number;
 }
+
+export const TODO_BLOB_FOLDER = "data/todo-blobs";
 
 export function loadTodoConfig(env: NodeJS.ProcessEnv): TodoConfig {
   const roles = (env.TODO_ROLES ?? "commands,views").split(",").map((r) => r.trim()).filter((r) => r !== "");
@@ -31,6 +40,8 @@ export function loadTodoConfig(env: NodeJS.ProcessEnv): TodoConfig {
     linkToken: env.RECQ_LINK_TOKEN || undefined,
     roles: new Set(roles as TodoRole[]),
     catchUpTimeoutMs: optionalPositiveInteger(env, "RECQ_CATCH_UP_TIMEOUT_MS"),
+    maxAttachmentBytes: optionalPositiveInteger(env, "TODO_MAX_ATTACHMENT_BYTES") ?? DEFAULT_MAX_ATTACHMENT_BYTES,
+    downloadChunkBytes: optionalPositiveInteger(env, "TODO_DOWNLOAD_CHUNK_BYTES") ?? DEFAULT_DOWNLOAD_CHUNK_BYTES,
   };
 }
 

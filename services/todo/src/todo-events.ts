@@ -2,6 +2,7 @@ import type { DomainEvent } from "@recq-mesh/kit";
 import {
   TodoItemAdded,
   TodoItemCompleted,
+  TodoItemFileAttached,
   TodoItemRemoved,
   TodoListCreated,
   TodoListDeleted,
@@ -16,6 +17,7 @@ export const todoEvents = {
   "todo.v1.TodoItemCompleted": TodoItemCompleted,
   "todo.v1.TodoItemRemoved": TodoItemRemoved,
   "todo.v1.TodoListDeleted": TodoListDeleted,
+  "todo.v1.TodoItemFileAttached": TodoItemFileAttached,
 };
 
 export type TodoEvent = DomainEvent<typeof todoEvents>;

@@ -75,15 +75,18 @@ export function evolve(state: TodoListState, event: TodoEvent): TodoListState {
       return { ...state, items: state.items.filter((i) => i.itemId !== event.data.itemId) };
     case "todo.v1.TodoListDeleted":
       return { ...state, deleted: true };
+    case "todo.v1.TodoItemFileAttached":
+      // The state decides nothing about attachments: the content and its description live in the event and the view.
+      return state;
   }
 }
 
-function requireLive(state: TodoListState, listId: string): void {
+export function requireLive(state: TodoListState, listId: string): void {
   if (state.listId === "") throw new MeshError(status.NOT_FOUND, `todo list ${listId} does not exist`);
   if (state.deleted) throw new MeshError(status.FAILED_PRECONDITION, `todo list ${listId} is deleted`);
 }
 
-function requireItem(state: TodoListState, listId: string, itemId: string) {
+export function requireItem(state: TodoListState, listId: string, itemId: string) {
   requiredId("item_id", itemId);
   const item = state.items.find((i) => i.itemId === itemId);
   if (item === undefined) throw new MeshError(status.NOT_FOUND, `todo list ${listId} has no item ${itemId}`);

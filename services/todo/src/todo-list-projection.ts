@@ -53,6 +53,14 @@ export function project(current: TodoListDocument | undefined, event: TodoEvent,
       return withCounts({ ...touched, items: current.items.filter((i) => i.itemId !== event.data.itemId) });
     case "todo.v1.TodoListDeleted":
       return { ...touched, deleted: true };
+    case "todo.v1.TodoItemFileAttached": {
+      const { reference, fileName, contentType, sha256 } = event.data;
+      const attachment = { reference, fileName, contentType, size: Number(event.data.size), sha256 };
+      return {
+        ...touched,
+        items: current.items.map((i) => (i.itemId === event.data.itemId ? { ...i, attachments: [...(i.attachments ?? []), attachment] } : i)),
+      };
+    }
   }
 }
 

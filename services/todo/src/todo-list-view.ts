@@ -7,7 +7,8 @@ export const TODO_LISTS = "todo_lists";
 export interface TodoListDocument extends ViewDocument {
   _id: string;
   name: string;
-  items: { itemId: string; text: string; completed: boolean }[];
+  /** `attachments` is absent on items stored before attachments existed. */
+  items: { itemId: string; text: string; completed: boolean; attachments?: AttachmentDocument[] }[];
   itemCount: number;
   completedCount: number;
   /** True when the list has items and all of them are completed. */
@@ -18,11 +19,25 @@ export interface TodoListDocument extends ViewDocument {
   updatedAtMs: number;
 }
 
+/** An item's attachment: the TodoItemFileAttached event's description of the content, not the content. */
+export interface AttachmentDocument {
+  reference: string;
+  fileName: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+}
+
 export function toView(document: TodoListDocument): TodoListView {
   return {
     listId: document._id,
     name: document.name,
-    items: document.items.map((i) => ({ itemId: i.itemId, text: i.text, completed: i.completed })),
+    items: document.items.map((i) => ({
+      itemId: i.itemId,
+      text: i.text,
+      completed: i.completed,
+      attachments: (i.attachments ?? []).map((a) => ({ ...a, size: String(a.size) })),
+    })),
     itemCount: document.itemCount,
     completedCount: document.completedCount,
     version: String(document.version),

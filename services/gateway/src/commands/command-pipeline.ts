@@ -19,7 +19,7 @@ import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed, readRoutingKey } from "../descriptors/routing-key";
 import type { HandlerEventCheck } from "./handler-event-check";
 import { Cancellation } from "../server/cancellation";
-import { HandlerFailure, type Dispatcher } from "../routing/dispatcher";
+import { HandlerFailure, type Dispatcher, type RequestSource } from "../routing/dispatcher";
 import { AppendRejectedError, type CommandOutcome, type EventStore } from "../store/event-store";
 import { AggregateCache, aggregateKey, type CachedAggregate } from "./aggregate-cache";
 import { KeyedQueue } from "./keyed-queue";
@@ -46,6 +46,8 @@ export interface CommandCall {
   signal: Cancellation;
   /** Trace context of the gateway's server span of the call. */
   traceContext: Context;
+  /** An upload's messages after `payload` (its first), relayed to the handler under its grants. */
+  requestSource?: RequestSource;
 }
 
 export const MAX_COMMAND_ID_LENGTH = 128;
@@ -133,6 +135,23 @@ export class CommandPipeline {
     return this.join(execution, call.signal);
   }
 
+  /**
+   * An upload (a client-streaming command): `call.payload` is its first message, which carries the routing key;
+   * `source` relays the others once the command's turn in its aggregate's queue has come and the handler grants
+   * them. One execution per command id, as for every command, but a running upload cannot be joined (its content
+   * streams once): a second upload with the same id while the first runs is refused with ABORTED. A repeat of one
+   * that finished gets its recorded outcome without its content being read.
+   */
+  executeUpload(call: CommandCall, source: RequestSource): Promise<Buffer> {
+    const aggregateId = this.routingKeyOf(call.method, call.payload);
+    const commandId = checkCommandId(call.commandId) ?? randomUUID();
+    const running = this.running.get(commandId);
+    if (running !== undefined) {
+      throw new MeshError(status.ABORTED, `an upload with command id ${commandId} is running already; send it again once that one has ended`, Reason.AGGREGATE_CONFLICT);
+    }
+    return this.join(this.start({ ...call, requestSource: source }, commandId, aggregateId, undefined), call.signal);
+  }
+
   private routingKeyOf(method: MethodEntry, payload: Buffer): string {
     const key = method.routingKey;
     if (key === undefined) {
@@ -211,7 +230,9 @@ export class CommandPipeline {
     const recorded = await this.fromStore(() => this.store.findOutcome(commandId));
     if (recorded !== undefined) return answerFrom(recorded);
     const aggregateType = call.aggregateType;
-    for (let attempt = 0; attempt <= this.options.maxConflictRetries; attempt++) {
+    // An upload's content has streamed to the handler once and cannot be sent again: a conflict ends it (ABORTED).
+    const maxRetries = call.requestSource === undefined ? this.options.maxConflictRetries : 0;
+    for (let attempt = 0; attempt <= maxRetries; attempt++) {
       const aggregate = aggregateId === "" ? undefined : await this.fromStore(() => this.cache.load(aggregateType, aggregateId));
       const expectedSequence = aggregate?.sequence ?? 0;
       const outcome = await this.dispatch(call, commandId, aggregateId, aggregate, attempt);
@@ -233,7 +254,9 @@ export class CommandPipeline {
     // Not recorded: the aggregate may be quiet by the time the caller retries the same id.
     throw new MeshError(
       status.ABORTED,
-      `aggregate ${aggregateType} ${aggregateId} kept changing: ${this.options.maxConflictRetries + 1} attempts conflicted`,
+      call.requestSource === undefined
+        ? `aggregate ${aggregateType} ${aggregateId} kept changing: ${this.options.maxConflictRetries + 1} attempts conflicted`
+        : `aggregate ${aggregateType} ${aggregateId} changed while the upload ran; send it again`,
       Reason.AGGREGATE_CONFLICT,
     );
   }
@@ -274,21 +297,20 @@ export class CommandPipeline {
       [Attribute.ATTEMPT]: attempt,
     });
     try {
-      const outcome = await this.dispatcher.unary(
-        route,
-        call.method,
-        {
-          payload: call.payload,
-          commandId,
-          aggregateId,
-          snapshot: aggregate?.snapshot,
-          history: aggregate?.history ?? [],
-          timeoutMs: call.signal.remainingMs(),
-          headers: call.headers,
-        },
-        frameTraceMetadata(span, call.traceContext),
-        call.signal,
-      );
+      const body = {
+        payload: call.payload,
+        commandId,
+        aggregateId,
+        snapshot: aggregate?.snapshot,
+        history: aggregate?.history ?? [],
+        timeoutMs: call.signal.remainingMs(),
+        headers: call.headers,
+      };
+      const metadata = frameTraceMetadata(span, call.traceContext);
+      const outcome =
+        call.requestSource === undefined
+          ? await this.dispatcher.unary(route, call.method, body, metadata, call.signal)
+          : await this.dispatcher.upload(route, call.method, body, metadata, call.signal, call.requestSource);
       if (outcome.$case !== "command") {
         throw new MeshError(status.INTERNAL, `the handler answered command ${call.method.name} with a ${outcome.$case}`, Reason.PROTOCOL_VIOLATION);
       }

@@ -21,8 +21,13 @@ export interface MethodEntry {
   readonly requestType: string;
   /** Full name of the response message: `recq.v1.CommandAck`. */
   readonly responseType: string;
-  /** True for a subscription query (`stream` response); client-streaming methods are never served. */
+  /** True for a subscription query (`stream` response). */
   readonly serverStreaming: boolean;
+  /**
+   * True for an upload command (`stream` request): its first message carries the routing key and what describes
+   * the upload, the next ones the content (docs/large-data.md). Only commands may stream their request.
+   */
+  readonly clientStreaming: boolean;
   /** Only on commands whose request marks a routing key. */
   readonly routingKey?: RoutingKeyField;
 }

@@ -57,20 +57,29 @@ function methodEntry(method: DescMethod, kind: ServiceKind, options: MeshOptionR
     requestType: method.input.typeName,
     responseType: method.output.typeName,
     serverStreaming: method.methodKind === "server_streaming",
+    clientStreaming: method.methodKind === "client_streaming",
   };
   if (kind === "query") return entry;
   if (method.output.typeName !== COMMAND_ACK_TYPE) {
     problems.push(`command ${name} returns ${method.output.typeName}; every command must return ${COMMAND_ACK_TYPE}`);
   }
   const routingKey = findRoutingKey(method.input, options, problems);
+  if (entry.clientStreaming && routingKey === undefined) {
+    // An upload holds its aggregate's turn while its content streams: without a routing key there is no aggregate.
+    problems.push(`command ${name} is client-streaming (an upload); its request ${method.input.typeName} must mark a (recq.v1.routing_key), sent in the first message`);
+  }
   return routingKey === undefined ? entry : { ...entry, routingKey };
 }
 
+/**
+ * Commands are unary or client-streaming (an upload: `rpc AttachFile(stream AttachFile) returns (recq.v1.CommandAck)`,
+ * whose first message carries the routing key); queries are unary or server-streaming; nothing is bidi-streaming.
+ */
 function checkStreaming(method: DescMethod, name: string, kind: ServiceKind, problems: string[]): void {
-  if (method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming") {
-    problems.push(
-      `method ${name} is ${method.methodKind.replace("_", "-")}; domain services may only have unary and server-streaming methods`,
-    );
+  if (method.methodKind === "bidi_streaming") {
+    problems.push(`method ${name} is bidi-streaming; domain services may only have unary, server-streaming (queries) and client-streaming (commands) methods`);
+  } else if (kind === "query" && method.methodKind === "client_streaming") {
+    problems.push(`query ${name} is client-streaming; only a command may stream its request (an upload)`);
   } else if (kind === "command" && method.methodKind === "server_streaming") {
     problems.push(`command ${name} is server-streaming; commands are unary and answer one ${COMMAND_ACK_TYPE}`);
   }

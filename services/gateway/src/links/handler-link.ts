@@ -9,7 +9,12 @@ export interface PendingDispatch {
   onReply(reply: Reply): void;
   /** The link went away before the final reply. */
   onLost(error: MeshError): void;
+  /** An upload's dispatch: the handler is ready for `count` more request messages. */
+  onRequestPermits?(count: number): void;
 }
+
+/** A dispatch's content; the streaming fields are only set on uploads and windowed streaming queries. */
+export type DispatchBody = Omit<Dispatch, "requestId" | "method" | "requestStream" | "answerWindow"> & Partial<Pick<Dispatch, "requestStream" | "answerWindow">>;
 
 interface QueuedDispatch {
   frame: GatewayFrame;
@@ -70,7 +75,7 @@ export class HandlerLink {
   }
 
   /** Sends a dispatch now if a permit allows, else queues it. Returns the request id, for `cancel`. */
-  dispatch(method: string, body: Omit<Dispatch, "requestId" | "method">, metadata: Record<string, string>, pending: PendingDispatch): number {
+  dispatch(method: string, body: DispatchBody, metadata: Record<string, string>, pending: PendingDispatch): number {
     if (this.closed) throw lostError(this);
     const requestId = this.takeRequestId();
     const dispatch: Dispatch = {
@@ -83,6 +88,8 @@ export class HandlerLink {
       history: body.history,
       timeoutMs: body.timeoutMs,
       headers: body.headers,
+      requestStream: body.requestStream ?? false,
+      answerWindow: body.answerWindow ?? 0,
     };
     const frame: GatewayFrame = { metadata, frame: { $case: "dispatch", value: dispatch } };
     const size = gatewayFrameSize(frame);
@@ -128,6 +135,23 @@ export class HandlerLink {
       this.queued.delete(requestId);
       this.sendDispatch(requestId, queued.frame, queued.pending);
     }
+  }
+
+  /** The handler granted more request messages of an upload; a grant for a dispatch that is over changes nothing. */
+  receiveRequestPermits(requestId: number, count: number): void {
+    this.inFlight.get(requestId)?.onRequestPermits?.(count);
+  }
+
+  /** The next message of an upload in flight (or its end): sent only under the handler's grant. */
+  sendRequestChunk(requestId: number, payload: Buffer, end: boolean): void {
+    if (!this.inFlight.has(requestId)) return;
+    this.send({ metadata: {}, frame: { $case: "requestChunk", value: { requestId, payload, end } } });
+  }
+
+  /** The caller of a streaming query took `count` answers: the handler may send that many more. */
+  grantAnswers(requestId: number, count: number): void {
+    if (!this.inFlight.has(requestId)) return;
+    this.send({ metadata: {}, frame: { $case: "answerPermits", value: { requestId, count } } });
   }
 
   receiveReply(reply: Reply): void {
@@ -198,6 +222,7 @@ function gatewayFrameSize(frame: GatewayFrame): number {
     const outcome = frame.frame.value.outcome;
     return 64 + (outcome?.$case === "payload" ? outcome.value.length : 256);
   }
+  if (frame.frame?.$case === "requestChunk") return 64 + frame.frame.value.payload.length;
   if (frame.frame?.$case !== "dispatch") return 64;
   const dispatch = frame.frame.value;
   let size = 128 + dispatch.payload.length + (dispatch.snapshot?.payload.length ?? 0) + mapSize(frame.metadata) + mapSize(dispatch.headers);

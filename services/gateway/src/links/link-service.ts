@@ -158,6 +158,9 @@ export class LinkService {
       case "permits":
         link.grantPermits(body.value.count);
         return;
+      case "requestPermits":
+        link.receiveRequestPermits(body.value.requestId, body.value.count);
+        return;
       case "heartbeat":
         return;
       case "subscribe":

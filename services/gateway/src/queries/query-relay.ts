@@ -5,7 +5,7 @@ import type { ProjectionPositions } from "../consumers/projection-positions";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { checkWellFormed } from "../descriptors/routing-key";
 import type { Cancellation } from "../server/cancellation";
-import type { DispatchBody, Dispatcher, ReplyOutcome } from "../routing/dispatcher";
+import type { AnswerSink, DispatchBody, Dispatcher, ReplyOutcome } from "../routing/dispatcher";
 import type { Route } from "../routing/method-router";
 
 export interface QueryCall {
@@ -23,6 +23,8 @@ export class QueryRelay {
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly positions: ProjectionPositions,
+    /** Answers a streaming query's handler may send ahead of its caller (RECQ_STREAM_ANSWER_WINDOW; 0: no window). */
+    private readonly answerWindow = 0,
   ) {}
 
   unary(call: QueryCall): Promise<Buffer> {
@@ -31,8 +33,14 @@ export class QueryRelay {
     );
   }
 
-  stream(call: QueryCall, onAnswer: (payload: Buffer) => void): Promise<void> {
-    return this.routed(call, (route, metadata) => this.dispatcher.stream(route, call.method, body(call), metadata, call.signal, onAnswer));
+  /**
+   * With `flowControlled`, the handler gets an answer window (`answer_window`) and `onAnswer` must call `taken` once
+   * the caller's transport has taken each answer: the handler may then send one more. Without it, the handler sends
+   * as it likes and `taken` does nothing: a front end that cannot tell when its caller took an answer leaves it out.
+   */
+  stream(call: QueryCall, onAnswer: AnswerSink, flowControlled = false): Promise<void> {
+    const dispatched = flowControlled ? { ...body(call), answerWindow: this.answerWindow } : body(call);
+    return this.routed(call, (route, metadata) => this.dispatcher.stream(route, call.method, dispatched, metadata, call.signal, onAnswer));
   }
 
   // Plain promises, not async functions: the gateway holds many calls at once, and a suspended async frame per

@@ -1,14 +1,27 @@
 import { performance } from "node:perf_hooks";
 import { status } from "@grpc/grpc-js";
-import type { Dispatch, Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
+import type { Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason } from "@recq-mesh/protocol";
 import type { MethodEntry } from "../descriptors/descriptor-catalog";
-import type { PendingDispatch } from "../links/handler-link";
+import type { DispatchBody, PendingDispatch } from "../links/handler-link";
 import type { Cancellation } from "../server/cancellation";
 import type { Route, MethodRouter } from "./method-router";
 
-export type DispatchBody = Omit<Dispatch, "requestId" | "method">;
+export type { DispatchBody } from "../links/handler-link";
 export type ReplyOutcome = NonNullable<Reply["outcome"]>;
+
+/** The messages of an upload after its first, relayed to the handler as it grants permits (uploads/upload-relay.ts). */
+export interface RequestSource {
+  /** The dispatch is on its way: from now on `send` each message granted, then `end` once the caller half-closed. */
+  start(send: (payload: Buffer) => void, end: () => void): void;
+  /** The handler is ready for `count` more messages. */
+  grant(count: number): void;
+  /** The dispatch is over (answered, failed, cancelled): read nothing more. */
+  stop(): void;
+}
+
+/** Told of each answer of a streaming query; calls `taken` once its caller's connection has taken it. */
+export type AnswerSink = (payload: Buffer, taken: () => void) => void;
 
 /** A failure the handler answered with: its decision about the call, as opposed to a failure on the way. */
 export class HandlerFailure extends MeshError {}
@@ -43,10 +56,22 @@ export class Dispatcher {
   }
 
   /**
+   * An upload: the dispatch carries the first message (`requestStream` set), the source relays the others as the
+   * handler grants permits; resolves with the handler's one reply. Not a round trip admission learns from: its
+   * length is the upload's.
+   */
+  upload(route: Route, method: MethodEntry, body: DispatchBody, metadata: Record<string, string>, signal: Cancellation, source: RequestSource): Promise<ReplyOutcome> {
+    return new Promise<ReplyOutcome>((resolve, reject) => {
+      const inFlight = new InFlight(route, signal, undefined, resolve, reject, ignoreRoundTrip, source);
+      inFlight.send(method.name, { ...body, requestStream: true }, metadata);
+    });
+  }
+
+  /**
    * A server-streaming dispatch: `onAnswer` for each answer; resolves at the handler's end, rejects on a
    * failure, a lost link or the signal.
    */
-  stream(route: Route, method: MethodEntry, body: DispatchBody, metadata: Record<string, string>, signal: Cancellation, onAnswer: (payload: Buffer) => void): Promise<void> {
+  stream(route: Route, method: MethodEntry, body: DispatchBody, metadata: Record<string, string>, signal: Cancellation, onAnswer: AnswerSink): Promise<void> {
     return new Promise<void>((resolve, reject) => new InFlight(route, signal, onAnswer, () => resolve(), reject, ignoreRoundTrip).send(method.name, body, metadata));
   }
 }
@@ -62,14 +87,19 @@ class InFlight implements PendingDispatch {
   private method = "";
   private sentAt = 0;
   private readonly onCancel = (): void => this.cancelled();
+  /** A streaming query with an answer window: each answer its caller has taken lets the handler send one more. */
+  private windowed = false;
+  /** Made at a streaming query's first answer only: a unary call pays nothing for it. */
+  private answerTaken: (() => void) | undefined;
 
   constructor(
     private readonly route: Route,
     private readonly signal: Cancellation,
-    private readonly onAnswer: ((payload: Buffer) => void) | undefined,
+    private readonly onAnswer: AnswerSink | undefined,
     private readonly resolve: (outcome: ReplyOutcome) => void,
     private readonly reject: (error: unknown) => void,
     private readonly onRoundTrip: RoundTripObserver,
+    private readonly source?: RequestSource,
   ) {
     this.streaming = onAnswer !== undefined;
   }
@@ -78,12 +108,26 @@ class InFlight implements PendingDispatch {
     if (this.signal.aborted) return this.reject(this.signal.reason);
     this.signal.addListener(this.onCancel);
     this.method = method;
+    this.windowed = (body.answerWindow ?? 0) > 0;
     this.sentAt = performance.now();
     try {
       this.requestId = this.route.link.dispatch(method, body, metadata, this);
     } catch (thrown) {
       this.fail(thrown);
+      return;
     }
+    const source = this.source;
+    if (source === undefined) return;
+    const link = this.route.link;
+    const requestId = this.requestId;
+    source.start(
+      (payload) => link.sendRequestChunk(requestId, payload, false),
+      () => link.sendRequestChunk(requestId, NO_BYTES, true),
+    );
+  }
+
+  onRequestPermits(count: number): void {
+    if (!this.settled) this.source?.grant(count);
   }
 
   onReply(reply: Reply): void {
@@ -98,9 +142,13 @@ class InFlight implements PendingDispatch {
       this.observeRoundTrip();
       return this.succeed(outcome);
     }
-    if (outcome.$case === "answer") return this.onAnswer(outcome.value.payload);
+    if (outcome.$case === "answer") return this.onAnswer(outcome.value.payload, (this.answerTaken ??= () => this.grantAnswer()));
     if (outcome.$case === "end") return this.succeed(outcome);
     this.fail(new MeshError(status.INTERNAL, "the handler answered a streaming query with a command outcome", Reason.PROTOCOL_VIOLATION));
+  }
+
+  private grantAnswer(): void {
+    if (!this.settled && this.windowed) this.route.link.grantAnswers(this.requestId, 1);
   }
 
   onLost(error: MeshError): void {
@@ -117,6 +165,7 @@ class InFlight implements PendingDispatch {
     // that hangs must still be seen to be slow.
     this.observeRoundTrip();
     this.settled = true;
+    this.source?.stop();
     this.route.link.cancel(this.requestId, abortReason(this.signal));
     this.reject(this.signal.reason);
   }
@@ -124,6 +173,7 @@ class InFlight implements PendingDispatch {
   private succeed(outcome: ReplyOutcome): void {
     if (this.settled) return;
     this.settled = true;
+    this.source?.stop();
     this.signal.removeListener(this.onCancel);
     this.resolve(outcome);
   }
@@ -131,6 +181,7 @@ class InFlight implements PendingDispatch {
   private fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    this.source?.stop();
     this.signal.removeListener(this.onCancel);
     // Settled early (a reply of the wrong kind on a stream): stop the handler too. A no-op once final.
     this.route.link.cancel(this.requestId, Reason.PROTOCOL_VIOLATION);
@@ -139,6 +190,8 @@ class InFlight implements PendingDispatch {
 }
 
 function ignoreRoundTrip(): void {}
+
+const NO_BYTES = Buffer.alloc(0);
 
 function failureError(failure: { code: number; message: string; reason: string }): MeshError {
   const code = failure.code >= 1 && failure.code <= 16 ? (failure.code as status) : status.UNKNOWN;

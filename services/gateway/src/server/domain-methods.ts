@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   status,
   type Metadata,
+  type ServerReadableStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -20,6 +21,7 @@ import { alsoToChannel, type ReplyChannels } from "../channels/reply-channels";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
 import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
+import type { Uploads } from "../uploads/uploads";
 import { SubscriptionBacklog, type BacklogLimits } from "./subscription-backlog";
 import { CallSignal } from "./call-signal";
 import { callerTraceContext, firstValue } from "./caller-trace-context";
@@ -47,6 +49,8 @@ interface Deps {
   queries: QueryRelay;
   /** Where a command sent with `recq-reply-to` also delivers its outcome. */
   replyChannels: ReplyChannels;
+  /** Client-streaming commands: their count and limits. */
+  uploads: Uploads;
   options: DomainMethodOptions;
 }
 
@@ -64,7 +68,7 @@ export function domainService(service: ServiceEntry, deps: Deps): { definition: 
     const key = method.name.slice(method.name.indexOf("/") + 1);
     definition[key] = {
       path: method.path,
-      requestStream: false,
+      requestStream: method.clientStreaming,
       responseStream: method.serverStreaming,
       requestSerialize: passThrough,
       requestDeserialize: passThrough,
@@ -73,7 +77,9 @@ export function domainService(service: ServiceEntry, deps: Deps): { definition: 
     };
     implementation[key] =
       service.kind === "command"
-        ? commandHandler(method, service.aggregateType, deps)
+        ? method.clientStreaming
+          ? uploadHandler(method, service.aggregateType, deps)
+          : commandHandler(method, service.aggregateType, deps)
         : method.serverStreaming
           ? streamingQueryHandler(method, deps)
           : unaryQueryHandler(method, deps);
@@ -97,7 +103,7 @@ interface ServedCall {
  */
 function serve<T>(
   method: MethodEntry,
-  call: ServerUnaryCall<Buffer, Buffer> | ServerWritableStream<Buffer, Buffer>,
+  call: ServerUnaryCall<Buffer, Buffer> | ServerWritableStream<Buffer, Buffer> | ServerReadableStream<Buffer, Buffer>,
   deps: Deps,
   limitWithoutDeadlineMs: number | undefined,
   work: (served: ServedCall) => Promise<T>,
@@ -119,7 +125,8 @@ function serve<T>(
   // a helper taking a `respond` closure: that would be one more allocation per call.
   let pending: Promise<T>;
   try {
-    admit(call.request, call.metadata, deps.options);
+    // An upload's messages are checked as they come (uploads/): it has no single request here.
+    admit("request" in call ? call.request : undefined, call.metadata, deps.options);
     pending = work(served);
   } catch (thrown) {
     pending = Promise.reject(thrown);
@@ -177,6 +184,32 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
     );
 }
 
+/**
+ * A client-streaming command (an upload): its first message carries the routing key; the others are relayed to the
+ * handler under its grants once the command's turn has come (docs/large-data.md). Synchronous only: an upload's
+ * content cannot wait in the inbox of accepted commands.
+ */
+function uploadHandler(method: MethodEntry, aggregateType: string, deps: Deps) {
+  return (call: ServerReadableStream<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
+    serve(
+      method,
+      call,
+      deps,
+      deps.options.maxCallMsWithoutDeadline,
+      ({ span, signal, traceContext, headers, metadata }) => {
+        if (isAcceptRequested(firstValue(metadata, MODE_METADATA))) {
+          throw new MeshError(status.INVALID_ARGUMENT, `${method.name} is an upload: it runs only synchronously, not with ${MODE_METADATA}: async`, Reason.INVALID_REQUEST);
+        }
+        const commandId = firstValue(metadata, COMMAND_ID_METADATA) || undefined;
+        if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
+        return deps.uploads.run(call, signal, (payload, rest) =>
+          deps.commands.executeUpload({ method, aggregateType, payload, commandId, headers, signal, traceContext }, rest),
+        );
+      },
+      { done: (ack) => callback(null, ack), fail: (error) => callback(error) },
+    );
+}
+
 function queryCall(method: MethodEntry, request: Buffer, served: ServedCall): QueryCall {
   return {
     method,
@@ -206,7 +239,7 @@ function streamingQueryHandler(method: MethodEntry, deps: Deps) {
       undefined,
       (served) => {
         const backlog = new SubscriptionBacklog(call, served.signal, deps.options.backlog);
-        return deps.queries.stream(queryCall(method, call.request, served), (payload) => backlog.write(payload));
+        return deps.queries.stream(queryCall(method, call.request, served), (payload, taken) => backlog.write(payload, taken), true);
       },
       {
         done: () => call.end(),
@@ -215,12 +248,12 @@ function streamingQueryHandler(method: MethodEntry, deps: Deps) {
     );
 }
 
-function admit(request: Buffer, metadata: Metadata, options: DomainMethodOptions): void {
+function admit(request: Buffer | undefined, metadata: Metadata, options: DomainMethodOptions): void {
   if (options.clientToken) {
     const header = firstValue(metadata, "authorization");
     checkCredentials(options.clientToken, header?.startsWith("Bearer ") ? header.slice(7) : header);
   }
-  if (request.length > options.maxRequestBytes) {
+  if (request !== undefined && request.length > options.maxRequestBytes) {
     throw new MeshError(
       status.RESOURCE_EXHAUSTED,
       `the request is ${request.length} bytes; the gateway accepts at most ${options.maxRequestBytes}`,

@@ -31,7 +31,8 @@ export class SubscriptionBacklog {
     private readonly limits: BacklogLimits,
   ) {}
 
-  write(payload: Buffer): void {
+  /** `onTaken`: told once the caller's connection has taken this answer (a windowed query grants one more then). */
+  write(payload: Buffer, onTaken?: () => void): void {
     if (this.signal.aborted) return;
     if (this.answers >= this.limits.maxAnswers || this.bytes + payload.length > this.limits.maxBytes) {
       const waiting = `${this.answers} answers (${this.bytes} bytes) are waiting`;
@@ -40,7 +41,10 @@ export class SubscriptionBacklog {
     }
     this.answers += 1;
     this.bytes += payload.length;
-    this.call.write(payload, () => this.taken(payload.length));
+    this.call.write(payload, () => {
+      this.taken(payload.length);
+      onTaken?.();
+    });
     this.stallTimer ??= this.startStallTimer();
   }
 

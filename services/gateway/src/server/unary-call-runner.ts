@@ -75,8 +75,9 @@ export function unaryCallRunner({ catalog, commands, queries, replyChannels }: U
     const name = request.method.startsWith("/") ? request.method.slice(1) : request.method;
     const method = catalog.methodByPath(`/${name}`);
     if (method === undefined) throw new MeshError(status.UNIMPLEMENTED, `no command or query method ${name} in the gateway's descriptor set`, Reason.INVALID_REQUEST);
-    if (method.serverStreaming) {
-      throw new MeshError(status.UNIMPLEMENTED, `${name} is a streaming query: it cannot be called ${via}; call it through the gateway's gRPC service`, Reason.INVALID_REQUEST);
+    if (method.serverStreaming || method.clientStreaming) {
+      const what = method.serverStreaming ? "a streaming query" : "an upload (client-streaming)";
+      throw new MeshError(status.UNIMPLEMENTED, `${name} is ${what}: it cannot be called ${via}; call it through the gateway's gRPC service`, Reason.INVALID_REQUEST);
     }
     // A request like a caller's call: the same server span, a child of whoever sent it.
     const span = startRpcSpan(method.name, SpanKind.SERVER, context.traceContext);

@@ -4,7 +4,7 @@ import type { Dispatch, NewEvent } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, Attribute } from "@recq-mesh/protocol";
 import type { DispatchRunner } from "../link/link-client";
 import type { AggregateStateCache } from "./aggregate-state-cache";
-import type { AggregateDefinition, Codec, DomainEvent, EventCodecs, ServiceDefinitionLike } from "./definitions";
+import type { AggregateDefinition, Codec, CommandContext, DomainEvent, EventCodecs, ServiceDefinitionLike } from "./definitions";
 import { decodeRequest, failureOf, tracedRun } from "./traced-run";
 
 /**
@@ -16,12 +16,12 @@ export function commandRunner<D extends ServiceDefinitionLike, S, C extends Even
   method: keyof D & string,
   cache?: AggregateStateCache<S>,
 ): DispatchRunner {
-  const decide = definition.decide[method];
+  const decide = definition.decide[method] as (command: unknown, state: S, context: CommandContext) => DomainEvent<C>[] | Promise<DomainEvent<C>[]>;
   const { requestDeserialize } = definition.service[method]!;
   return (dispatch, metadata, reply, cancellation) => {
     const attributes = { [Attribute.COMMAND_ID]: dispatch.commandId, [Attribute.AGGREGATE_ID]: dispatch.aggregateId };
     tracedRun(dispatch.method, metadata, attributes, async () => {
-      const command = decodeRequest(requestDeserialize, dispatch.payload, dispatch.method) as Parameters<typeof decide>[0];
+      const command = decodeRequest(requestDeserialize, dispatch.payload, dispatch.method);
       const { state, sequence } = fold(definition, dispatch, cache);
       const context = {
         commandId: dispatch.commandId,
@@ -45,7 +45,7 @@ export function commandRunner<D extends ServiceDefinitionLike, S, C extends Even
   };
 }
 
-function fold<S, C extends EventCodecs>(
+export function fold<S, C extends EventCodecs>(
   definition: AggregateDefinition<ServiceDefinitionLike, S, C>,
   dispatch: Dispatch,
   cache: AggregateStateCache<S> | undefined,
@@ -74,14 +74,14 @@ export function decodeEvent<C extends EventCodecs>(codecs: C, type: string, payl
   return { type, data: codec.decode(payload) } as DomainEvent<C>;
 }
 
-function encodeEvent<C extends EventCodecs>(codecs: C, event: DomainEvent<C>): NewEvent {
+export function encodeEvent<C extends EventCodecs>(codecs: C, event: DomainEvent<C>): NewEvent {
   const codec = codecs[event.type] as Codec<unknown> | undefined;
   if (codec === undefined) throw new MeshError(status.INTERNAL, `decide returned event type ${event.type}, which has no codec`, Reason.INTERNAL);
   return { type: event.type, payload: Buffer.from(codec.encode(event.data).finish()), metadata: {} };
 }
 
 /** A snapshot of the state after the new events, when they cross a multiple of `snapshot.every`. */
-function snapshotAfter<S, C extends EventCodecs>(
+export function snapshotAfter<S, C extends EventCodecs>(
   definition: AggregateDefinition<ServiceDefinitionLike, S, C>,
   state: S,
   sequence: number,

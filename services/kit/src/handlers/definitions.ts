@@ -1,3 +1,4 @@
+import type { BlobStore } from "../blobs/blob-store";
 import type { ViewStore, ViewWrite } from "../views/view-store";
 
 /** What ts-proto generates for every message: enough to encode and decode it. */
@@ -17,6 +18,8 @@ export type DomainEvent<C extends EventCodecs> = { [K in keyof C & string]: { ty
 /** One method of a ts-proto `outputServices=grpc-js` service definition. */
 export interface MethodDefinitionLike {
   path: string;
+  /** True for a client-streaming method: an upload command. */
+  requestStream?: boolean;
   responseStream: boolean;
   requestSerialize(value: never): Buffer;
   requestDeserialize(value: Buffer): unknown;
@@ -39,6 +42,22 @@ export interface CommandContext {
   signal: AbortSignal;
 }
 
+/** What an upload's `decide` gets beyond a command's: where to store the content. */
+export interface UploadContext extends CommandContext {
+  /** The service's blob store (MeshServiceOptions.blobs). A write aborted by `signal` keeps nothing. */
+  blobs: BlobStore;
+}
+
+/**
+ * How each command method decides. A unary command: `(command, state, context)`. An upload (a client-streaming
+ * command): `(first, rest, state, context)` — the first message (routing key, what describes the content), then the
+ * others as they arrive, under flow control: reading slowly slows the uploader. If the upload is cut off (caller
+ * gone, deadline, link lost), iterating `rest` throws and whatever `decide` answers is dropped: no event.
+ */
+export type DeciderFor<M, S, C extends EventCodecs> = M extends { requestStream: true }
+  ? (first: RequestOf<M>, rest: AsyncIterable<RequestOf<M>>, state: S, context: UploadContext) => Promise<DomainEvent<C>[]>
+  : (command: RequestOf<M>, state: S, context: CommandContext) => DomainEvent<C>[] | Promise<DomainEvent<C>[]>;
+
 /**
  * A stateless aggregate command handler, Evento style: the gateway ships the history with each command;
  * `evolve` folds it, `decide` answers with new events or throws a MeshError (FAILED_PRECONDITION, …).
@@ -48,9 +67,7 @@ export interface AggregateDefinition<D extends ServiceDefinitionLike, S, C exten
   events: C;
   initialState(): S;
   evolve(state: S, event: DomainEvent<C>): S;
-  decide: {
-    [K in keyof D]: (command: RequestOf<D[K]>, state: S, context: CommandContext) => DomainEvent<C>[] | Promise<DomainEvent<C>[]>;
-  };
+  decide: { [K in keyof D]: DeciderFor<D[K], S, C> };
   /** Store the folded state every `every` events, so that long-lived aggregates ship little history. */
   snapshot?: { type: string; codec: Codec<S>; every: number };
   /**
@@ -67,12 +84,17 @@ export interface QueryContext {
 }
 
 export interface StreamingQueryContext extends QueryContext {
-  /** Sends one answer to the caller. */
+  /** Sends one answer to the caller at once (the gateway's backlog limits bound a caller that reads slowly). */
   emit(answer: unknown): void;
+  /**
+   * Sends one answer once the gateway has room for it: resolves when sent, so a loop of `await write(…)` goes at
+   * the caller's pace (a download). Rejects with the cancel reason once the call is over.
+   */
+  write(answer: unknown): Promise<void>;
 }
 
 type QueryHandlerFor<M> = M extends { responseStream: true }
-  ? (request: RequestOf<M>, context: StreamingQueryContext & { emit(answer: ResponseOf<M>): void }) => Promise<void>
+  ? (request: RequestOf<M>, context: StreamingQueryContext & { emit(answer: ResponseOf<M>): void; write(answer: ResponseOf<M>): Promise<void> }) => Promise<void>
   : (request: RequestOf<M>, context: QueryContext) => Promise<ResponseOf<M>>;
 
 export interface QueryDefinition<D extends ServiceDefinitionLike> {

@@ -13,6 +13,11 @@ export class DispatchCancellation {
     return this.cancelledWith !== undefined;
   }
 
+  /** Why it was cancelled; undefined while it is not. */
+  get reason(): unknown {
+    return this.cancelledWith?.reason;
+  }
+
   /** The signal handlers see as `context.signal`; already aborted when asked for after the cancel. */
   get signal(): AbortSignal {
     if (this.controller === undefined) {

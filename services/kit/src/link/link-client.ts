@@ -11,7 +11,20 @@ import {
   type Subscription,
 } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, type Logger, Backoff, FrameBatcher, LINK_PROTOCOL_VERSION } from "@recq-mesh/protocol";
+import { AnswerWindow } from "./answer-window";
 import { DispatchCancellation } from "./dispatch-cancellation";
+import { RequestChunks } from "./request-chunks";
+
+/**
+ * What a streaming dispatch has beyond a unary one: an upload's further messages, a streaming query's answer window.
+ * Undefined for unary dispatches (nothing allocated for them).
+ */
+export interface DispatchStreams {
+  /** An upload's messages after the dispatch's payload (Dispatch.request_stream). */
+  readonly requestChunks: RequestChunks | undefined;
+  /** A streaming query's flow control (Dispatch.answer_window). */
+  readonly answers: AnswerWindow | undefined;
+}
 
 /**
  * Runs one dispatch; calls `reply` once (or, for a streaming query, per answer and then once more to end).
@@ -22,6 +35,7 @@ export type DispatchRunner = (
   metadata: Record<string, string>,
   reply: (outcome: Reply["outcome"]) => void,
   cancellation: { readonly signal: AbortSignal },
+  streams?: DispatchStreams,
 ) => void;
 
 export interface LinkClientOptions {
@@ -36,12 +50,21 @@ export interface LinkClientOptions {
   maxMessageBytes?: number;
   /** More grpc-js channel options (TLS-free tuning, a private subchannel pool, …). */
   channelOptions?: ChannelOptions;
+  /**
+   * Messages of one upload the gateway may send ahead of the handler's reading: what an upload holds here, at most
+   * (times the message size, RECQ_MAX_UPLOAD_CHUNK_BYTES at the gateway). Default 4.
+   */
+  uploadWindow?: number;
 }
+
+/** Default of `LinkClientOptions.uploadWindow`. */
+export const DEFAULT_UPLOAD_WINDOW = 4;
 
 interface Running {
   cancellation: DispatchCancellation;
   streaming: boolean;
   reply: (outcome: Reply["outcome"]) => void;
+  streams: DispatchStreams | undefined;
 }
 
 /**
@@ -265,6 +288,12 @@ export class LinkClient {
         running?.cancellation.cancel(new MeshError(status.CANCELLED, `cancelled by the gateway: ${body.value.reason}`, body.value.reason));
         return;
       }
+      case "requestChunk":
+        this.running.get(body.value.requestId)?.streams?.requestChunks?.push(body.value.payload, body.value.end);
+        return;
+      case "answerPermits":
+        this.running.get(body.value.requestId)?.streams?.answers?.grant(body.value.count);
+        return;
       case "drained":
         this.onDrained?.();
         return;
@@ -294,6 +323,8 @@ export class LinkClient {
     const requestId = dispatch.requestId;
     let done = false;
     const cancellation = new DispatchCancellation(() => {
+      running.streams?.requestChunks?.fail(cancellation.reason);
+      running.streams?.answers?.close();
       if (done) return;
       done = true;
       this.finish(requestId);
@@ -304,24 +335,33 @@ export class LinkClient {
       const final = outcome?.$case !== "answer" || !running.streaming;
       if (final) {
         done = true;
+        running.streams?.answers?.close();
         this.finish(requestId);
       }
       this.send({ metadata: {}, frame: { $case: "reply", value: { requestId, outcome: this.fitting(outcome) } } });
       if (final) this.grantPermit();
     };
-    const running: Running = { cancellation, streaming: false, reply };
+    const running: Running = { cancellation, streaming: false, reply, streams: undefined };
     this.running.set(requestId, running);
     if (entry === undefined) {
       reply({ $case: "failure", value: { code: status.UNIMPLEMENTED, message: `${this.options.component} does not handle ${dispatch.method}`, reason: Reason.NO_HANDLER } });
       return;
     }
     running.streaming = entry.streaming;
+    if (dispatch.requestStream) running.streams = { requestChunks: this.requestChunks(requestId), answers: undefined };
+    else if (entry.streaming) running.streams = { requestChunks: undefined, answers: new AnswerWindow(dispatch.answerWindow) };
     if (this.draining && entry.streaming) {
       // Routed here just before the gateway saw our Drain: send the subscriber elsewhere at once.
       reply({ $case: "failure", value: { code: status.UNAVAILABLE, message: "the handler is draining: subscribe again", reason: Reason.HANDLER_DRAINING } });
       return;
     }
-    entry.run(dispatch, metadata, reply, cancellation);
+    entry.run(dispatch, metadata, reply, cancellation, running.streams);
+  }
+
+  /** An upload's further messages, granted to the gateway `uploadWindow` at a time. */
+  private requestChunks(requestId: number): RequestChunks {
+    const grant = (count: number) => this.send({ metadata: {}, frame: { $case: "requestPermits", value: { requestId, count } } });
+    return new RequestChunks(grant, this.options.uploadWindow ?? DEFAULT_UPLOAD_WINDOW);
   }
 
   private finish(requestId: number): void {

@@ -98,6 +98,12 @@ export interface HandlerFrame {
     | //
     /** A command or unary query this handler service sends to the mesh, over its link (no unary call per hop). */
     { $case: "call"; value: Call }
+    | //
+    /**
+     * Grants the gateway that many more request messages of a client-streaming dispatch (an upload): the
+     * gateway reads the caller's next message only while it holds a grant, so a slow handler slows the caller.
+     */
+    { $case: "requestPermits"; value: StreamPermits }
     | undefined;
 }
 
@@ -127,6 +133,12 @@ export interface GatewayFrame {
     | //
     /** The answer to a Call. */
     { $case: "callResult"; value: CallResult }
+    | //
+    /** The next message of a client-streaming dispatch's request, or its end (see Dispatch.request_stream). */
+    { $case: "requestChunk"; value: RequestChunk }
+    | //
+    /** Grants the handler that many more answers on a server-streaming dispatch that has an answer window. */
+    { $case: "answerPermits"; value: StreamPermits }
     | undefined;
 }
 
@@ -247,11 +259,36 @@ export interface Dispatch {
   timeoutMs: number;
   /** Caller metadata the gateway forwards (keys starting with `x-`). */
   headers: { [key: string]: string };
+  /**
+   * A client-streaming command (an upload): `payload` is the request's first message; the others follow as
+   * `request_chunk` frames, each sent only under a `request_permits` grant of the handler, then one with `end`.
+   */
+  requestStream: boolean;
+  /**
+   * Server-streaming queries: answers the handler may send before the gateway grants more (`answer_permits`,
+   * one per answer its caller has taken). 0: no window; the gateway's backlog limits bound a slow caller.
+   */
+  answerWindow: number;
 }
 
 export interface Dispatch_HeadersEntry {
   key: string;
   value: string;
+}
+
+/** One more message of a client-streaming request, or its end. */
+export interface RequestChunk {
+  requestId: number;
+  /** The request message, exactly the bytes the caller sent; empty with `end`. */
+  payload: Buffer;
+  /** The caller half-closed: no message follows. A request cut off (caller gone, deadline) gets a Cancel instead. */
+  end: boolean;
+}
+
+/** Flow control of one streaming dispatch: that many more messages may be sent for `request_id`. */
+export interface StreamPermits {
+  requestId: number;
+  count: number;
 }
 
 export interface Cancel {
@@ -532,6 +569,9 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       case "call":
         Call.encode(message.frame.value, writer.uint32(74).fork()).join();
         break;
+      case "requestPermits":
+        StreamPermits.encode(message.frame.value, writer.uint32(82).fork()).join();
+        break;
     }
     return writer;
   },
@@ -624,6 +664,14 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
             message.frame = { $case: "call", value: Call.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.frame = { $case: "requestPermits", value: StreamPermits.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -668,6 +716,10 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
         ? { $case: "drain", value: Drain.fromJSON(object.drain) }
         : isSet(object.call)
         ? { $case: "call", value: Call.fromJSON(object.call) }
+        : isSet(object.requestPermits)
+        ? { $case: "requestPermits", value: StreamPermits.fromJSON(object.requestPermits) }
+        : isSet(object.request_permits)
+        ? { $case: "requestPermits", value: StreamPermits.fromJSON(object.request_permits) }
         : undefined,
     };
   },
@@ -699,6 +751,8 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       obj.drain = Drain.toJSON(message.frame.value);
     } else if (message.frame?.$case === "call") {
       obj.call = Call.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "requestPermits") {
+      obj.requestPermits = StreamPermits.toJSON(message.frame.value);
     }
     return obj;
   },
@@ -763,6 +817,12 @@ export const HandlerFrame: MessageFns<HandlerFrame> = {
       case "call": {
         if (object.frame?.value !== undefined && object.frame?.value !== null) {
           message.frame = { $case: "call", value: Call.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "requestPermits": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "requestPermits", value: StreamPermits.fromPartial(object.frame.value) };
         }
         break;
       }
@@ -887,6 +947,12 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       case "callResult":
         CallResult.encode(message.frame.value, writer.uint32(66).fork()).join();
         break;
+      case "requestChunk":
+        RequestChunk.encode(message.frame.value, writer.uint32(74).fork()).join();
+        break;
+      case "answerPermits":
+        StreamPermits.encode(message.frame.value, writer.uint32(82).fork()).join();
+        break;
     }
     return writer;
   },
@@ -971,6 +1037,22 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
             message.frame = { $case: "callResult", value: CallResult.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.frame = { $case: "requestChunk", value: RequestChunk.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.frame = { $case: "answerPermits", value: StreamPermits.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1017,6 +1099,14 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
         ? { $case: "callResult", value: CallResult.fromJSON(object.callResult) }
         : isSet(object.call_result)
         ? { $case: "callResult", value: CallResult.fromJSON(object.call_result) }
+        : isSet(object.requestChunk)
+        ? { $case: "requestChunk", value: RequestChunk.fromJSON(object.requestChunk) }
+        : isSet(object.request_chunk)
+        ? { $case: "requestChunk", value: RequestChunk.fromJSON(object.request_chunk) }
+        : isSet(object.answerPermits)
+        ? { $case: "answerPermits", value: StreamPermits.fromJSON(object.answerPermits) }
+        : isSet(object.answer_permits)
+        ? { $case: "answerPermits", value: StreamPermits.fromJSON(object.answer_permits) }
         : undefined,
     };
   },
@@ -1046,6 +1136,10 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       obj.drained = Drained.toJSON(message.frame.value);
     } else if (message.frame?.$case === "callResult") {
       obj.callResult = CallResult.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "requestChunk") {
+      obj.requestChunk = RequestChunk.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "answerPermits") {
+      obj.answerPermits = StreamPermits.toJSON(message.frame.value);
     }
     return obj;
   },
@@ -1104,6 +1198,18 @@ export const GatewayFrame: MessageFns<GatewayFrame> = {
       case "callResult": {
         if (object.frame?.value !== undefined && object.frame?.value !== null) {
           message.frame = { $case: "callResult", value: CallResult.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "requestChunk": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "requestChunk", value: RequestChunk.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "answerPermits": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "answerPermits", value: StreamPermits.fromPartial(object.frame.value) };
         }
         break;
       }
@@ -2483,6 +2589,8 @@ function createBaseDispatch(): Dispatch {
     history: [],
     timeoutMs: 0,
     headers: {},
+    requestStream: false,
+    answerWindow: 0,
   };
 }
 
@@ -2515,6 +2623,12 @@ export const Dispatch: MessageFns<Dispatch> = {
     globalThis.Object.entries(message.headers).forEach(([key, value]: [string, string]) => {
       Dispatch_HeadersEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
     });
+    if (message.requestStream !== false) {
+      writer.uint32(80).bool(message.requestStream);
+    }
+    if (message.answerWindow !== 0) {
+      writer.uint32(88).uint32(message.answerWindow);
+    }
     return writer;
   },
 
@@ -2606,6 +2720,22 @@ export const Dispatch: MessageFns<Dispatch> = {
             }
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.requestStream = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.answerWindow = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2660,6 +2790,16 @@ export const Dispatch: MessageFns<Dispatch> = {
           {},
         )
         : {},
+      requestStream: isSet(object.requestStream)
+        ? globalThis.Boolean(object.requestStream)
+        : isSet(object.request_stream)
+        ? globalThis.Boolean(object.request_stream)
+        : false,
+      answerWindow: isSet(object.answerWindow)
+        ? globalThis.Number(object.answerWindow)
+        : isSet(object.answer_window)
+        ? globalThis.Number(object.answer_window)
+        : 0,
     };
   },
 
@@ -2698,6 +2838,12 @@ export const Dispatch: MessageFns<Dispatch> = {
         });
       }
     }
+    if (message.requestStream !== false) {
+      obj.requestStream = message.requestStream;
+    }
+    if (message.answerWindow !== 0) {
+      obj.answerWindow = Math.round(message.answerWindow);
+    }
     return obj;
   },
 
@@ -2725,6 +2871,8 @@ export const Dispatch: MessageFns<Dispatch> = {
       },
       {},
     );
+    message.requestStream = object.requestStream ?? false;
+    message.answerWindow = object.answerWindow ?? 0;
     return message;
   },
 };
@@ -2810,6 +2958,200 @@ export const Dispatch_HeadersEntry: MessageFns<Dispatch_HeadersEntry> = {
     const message = createBaseDispatch_HeadersEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseRequestChunk(): RequestChunk {
+  return { requestId: 0, payload: Buffer.alloc(0), end: false };
+}
+
+export const RequestChunk: MessageFns<RequestChunk> = {
+  encode(message: RequestChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint32(message.requestId);
+    }
+    if (message.payload.length !== 0) {
+      writer.uint32(18).bytes(message.payload);
+    }
+    if (message.end !== false) {
+      writer.uint32(24).bool(message.end);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payload = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.end = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestChunk {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.Number(object.request_id)
+        : 0,
+      payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
+      end: isSet(object.end) ? globalThis.Boolean(object.end) : false,
+    };
+  },
+
+  toJSON(message: RequestChunk): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.payload.length !== 0) {
+      obj.payload = base64FromBytes(message.payload);
+    }
+    if (message.end !== false) {
+      obj.end = message.end;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RequestChunk>, I>>(base?: I): RequestChunk {
+    return RequestChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestChunk>, I>>(object: I): RequestChunk {
+    const message = createBaseRequestChunk();
+    message.requestId = object.requestId ?? 0;
+    message.payload = object.payload ?? Buffer.alloc(0);
+    message.end = object.end ?? false;
+    return message;
+  },
+};
+
+function createBaseStreamPermits(): StreamPermits {
+  return { requestId: 0, count: 0 };
+}
+
+export const StreamPermits: MessageFns<StreamPermits> = {
+  encode(message: StreamPermits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint32(message.requestId);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).uint32(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamPermits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamPermits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamPermits {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.Number(object.request_id)
+        : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: StreamPermits): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamPermits>, I>>(base?: I): StreamPermits {
+    return StreamPermits.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamPermits>, I>>(object: I): StreamPermits {
+    const message = createBaseStreamPermits();
+    message.requestId = object.requestId ?? 0;
+    message.count = object.count ?? 0;
     return message;
   },
 };

@@ -41,6 +41,18 @@ export interface TodoListDeleted {
   listId: string;
 }
 
+/** A file was attached to an item: its content is in the blob store, under `reference`. */
+export interface TodoItemFileAttached {
+  listId: string;
+  itemId: string;
+  reference: string;
+  fileName: string;
+  contentType: string;
+  size: string;
+  /** SHA-256 of the content, lowercase hex. */
+  sha256: string;
+}
+
 /** The aggregate's folded state, stored as a snapshot. */
 export interface TodoListState {
   listId: string;
@@ -596,6 +608,187 @@ export const TodoListDeleted: MessageFns<TodoListDeleted> = {
   fromPartial<I extends Exact<DeepPartial<TodoListDeleted>, I>>(object: I): TodoListDeleted {
     const message = createBaseTodoListDeleted();
     message.listId = object.listId ?? "";
+    return message;
+  },
+};
+
+function createBaseTodoItemFileAttached(): TodoItemFileAttached {
+  return { listId: "", itemId: "", reference: "", fileName: "", contentType: "", size: "0", sha256: "" };
+}
+
+export const TodoItemFileAttached: MessageFns<TodoItemFileAttached> = {
+  encode(message: TodoItemFileAttached, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    if (message.itemId !== "") {
+      writer.uint32(18).string(message.itemId);
+    }
+    if (message.reference !== "") {
+      writer.uint32(26).string(message.reference);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(34).string(message.fileName);
+    }
+    if (message.contentType !== "") {
+      writer.uint32(42).string(message.contentType);
+    }
+    if (message.size !== "0") {
+      writer.uint32(48).uint64(message.size);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(58).string(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TodoItemFileAttached {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTodoItemFileAttached();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.contentType = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.size = reader.uint64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TodoItemFileAttached {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+      contentType: isSet(object.contentType)
+        ? globalThis.String(object.contentType)
+        : isSet(object.content_type)
+        ? globalThis.String(object.content_type)
+        : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+    };
+  },
+
+  toJSON(message: TodoItemFileAttached): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    if (message.contentType !== "") {
+      obj.contentType = message.contentType;
+    }
+    if (message.size !== "0") {
+      obj.size = message.size;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TodoItemFileAttached>, I>>(base?: I): TodoItemFileAttached {
+    return TodoItemFileAttached.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TodoItemFileAttached>, I>>(object: I): TodoItemFileAttached {
+    const message = createBaseTodoItemFileAttached();
+    message.listId = object.listId ?? "";
+    message.itemId = object.itemId ?? "";
+    message.reference = object.reference ?? "";
+    message.fileName = object.fileName ?? "";
+    message.contentType = object.contentType ?? "";
+    message.size = object.size ?? "0";
+    message.sha256 = object.sha256 ?? "";
     return message;
   },
 };

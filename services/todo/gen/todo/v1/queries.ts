@@ -149,6 +149,17 @@ export interface TodoItemView {
   itemId: string;
   text: string;
   completed: boolean;
+  attachments: AttachmentView[];
+}
+
+export interface AttachmentView {
+  /** What DownloadAttachment takes. */
+  reference: string;
+  fileName: string;
+  contentType: string;
+  size: string;
+  /** SHA-256 of the content, lowercase hex. */
+  sha256: string;
 }
 
 export interface TodoListPage {
@@ -692,7 +703,7 @@ export const TodoListView: MessageFns<TodoListView> = {
 };
 
 function createBaseTodoItemView(): TodoItemView {
-  return { itemId: "", text: "", completed: false };
+  return { itemId: "", text: "", completed: false, attachments: [] };
 }
 
 export const TodoItemView: MessageFns<TodoItemView> = {
@@ -705,6 +716,9 @@ export const TodoItemView: MessageFns<TodoItemView> = {
     }
     if (message.completed !== false) {
       writer.uint32(24).bool(message.completed);
+    }
+    for (const v of message.attachments) {
+      AttachmentView.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -746,6 +760,14 @@ export const TodoItemView: MessageFns<TodoItemView> = {
             message.completed = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.attachments.push(AttachmentView.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -767,6 +789,9 @@ export const TodoItemView: MessageFns<TodoItemView> = {
         : "",
       text: isSet(object.text) ? globalThis.String(object.text) : "",
       completed: isSet(object.completed) ? globalThis.Boolean(object.completed) : false,
+      attachments: globalThis.Array.isArray(object?.attachments)
+        ? object.attachments.map((e: any) => AttachmentView.fromJSON(e))
+        : [],
     };
   },
 
@@ -781,6 +806,9 @@ export const TodoItemView: MessageFns<TodoItemView> = {
     if (message.completed !== false) {
       obj.completed = message.completed;
     }
+    if (message.attachments?.length) {
+      obj.attachments = message.attachments.map((e) => AttachmentView.toJSON(e));
+    }
     return obj;
   },
 
@@ -792,6 +820,148 @@ export const TodoItemView: MessageFns<TodoItemView> = {
     message.itemId = object.itemId ?? "";
     message.text = object.text ?? "";
     message.completed = object.completed ?? false;
+    message.attachments = object.attachments?.map((e) => AttachmentView.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAttachmentView(): AttachmentView {
+  return { reference: "", fileName: "", contentType: "", size: "0", sha256: "" };
+}
+
+export const AttachmentView: MessageFns<AttachmentView> = {
+  encode(message: AttachmentView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reference !== "") {
+      writer.uint32(10).string(message.reference);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(18).string(message.fileName);
+    }
+    if (message.contentType !== "") {
+      writer.uint32(26).string(message.contentType);
+    }
+    if (message.size !== "0") {
+      writer.uint32(32).uint64(message.size);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(42).string(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachmentView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachmentView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.contentType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.size = reader.uint64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachmentView {
+    return {
+      reference: isSet(object.reference) ? globalThis.String(object.reference) : "",
+      fileName: isSet(object.fileName)
+        ? globalThis.String(object.fileName)
+        : isSet(object.file_name)
+        ? globalThis.String(object.file_name)
+        : "",
+      contentType: isSet(object.contentType)
+        ? globalThis.String(object.contentType)
+        : isSet(object.content_type)
+        ? globalThis.String(object.content_type)
+        : "",
+      size: isSet(object.size) ? globalThis.String(object.size) : "0",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+    };
+  },
+
+  toJSON(message: AttachmentView): unknown {
+    const obj: any = {};
+    if (message.reference !== "") {
+      obj.reference = message.reference;
+    }
+    if (message.fileName !== "") {
+      obj.fileName = message.fileName;
+    }
+    if (message.contentType !== "") {
+      obj.contentType = message.contentType;
+    }
+    if (message.size !== "0") {
+      obj.size = message.size;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttachmentView>, I>>(base?: I): AttachmentView {
+    return AttachmentView.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachmentView>, I>>(object: I): AttachmentView {
+    const message = createBaseAttachmentView();
+    message.reference = object.reference ?? "";
+    message.fileName = object.fileName ?? "";
+    message.contentType = object.contentType ?? "";
+    message.size = object.size ?? "0";
+    message.sha256 = object.sha256 ?? "";
     return message;
   },
 };

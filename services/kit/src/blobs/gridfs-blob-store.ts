@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { GridFSBucket, MongoRuntimeError, ObjectId, type Db, type GridFSBucketOptions, type GridFSBucketWriteStream } from "mongodb";
+import { abortedBy, blobNotFound, blobTooLarge } from "./blob-errors";
+import type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./blob-store";
+
+export interface GridFsBlobStoreOptions {
+  db: Db;
+  /** The bucket: collections `<bucket>.files` and `<bucket>.chunks`. Default `blobs`. */
+  bucketName?: string;
+  /** Bytes per GridFS chunk document. Default 255 KiB, GridFS's own default. */
+  chunkSizeBytes?: number;
+}
+
+/**
+ * A blob store in GridFS (the MongoDB driver's GridFSBucket): a blob is one GridFS file whose id is the reference
+ * (an ObjectId, hex). GridFS writes the chunk documents as the content comes and the `files` document last, once
+ * the content is whole: before that no reader finds the blob. A failed or aborted write calls the upload stream's
+ * `abort()`, which deletes the chunks written so far. (A process that dies mid-write leaves orphan chunks without a
+ * files document: invisible, and removable by their `files_id` having no file.) Any MongoDB driver reads and writes
+ * the same buckets: the GridFS specification is common to all of them.
+ */
+export class GridFsBlobStore implements BlobStore {
+  private readonly bucket: GridFSBucket;
+
+  constructor(options: GridFsBlobStoreOptions) {
+    this.bucket = new GridFSBucket(options.db, bucketOptions(options));
+  }
+
+  async write(content: AsyncIterable<Uint8Array>, options: BlobWriteOptions = {}): Promise<StoredBlob> {
+    const id = new ObjectId();
+    const upload = this.bucket.openUploadStreamWithId(id, id.toHexString());
+    const hash = createHash("sha256");
+    let size = 0;
+    // A failed chunk insert is emitted as 'error': kept here (a stream error without a listener would crash the
+    // process) and thrown at the next piece, or by the wait for 'drain' / 'finish'.
+    let failure: { error: unknown } | undefined;
+    upload.on("error", (error) => (failure ??= { error }));
+    try {
+      for await (const piece of content) {
+        if (failure !== undefined) throw failure.error;
+        if (options.signal?.aborted) throw abortedBy(options.signal);
+        size += piece.length;
+        if (options.maxBytes !== undefined && size > options.maxBytes) throw blobTooLarge(options.maxBytes);
+        hash.update(piece);
+        if (!upload.write(piece)) await drained(upload);
+      }
+      if (options.signal?.aborted) throw abortedBy(options.signal);
+      upload.end();
+      await once(upload, "finish");
+      return { reference: id.toHexString(), size, sha256: hash.digest("hex") };
+    } catch (thrown) {
+      await upload.abort().catch(() => undefined);
+      throw thrown;
+    }
+  }
+
+  async *read(reference: string, options: BlobReadOptions): AsyncIterable<Buffer> {
+    if (!ObjectId.isValid(reference) || reference.length !== 24) throw blobNotFound(reference);
+    const download = this.bucket.openDownloadStream(new ObjectId(reference));
+    const onAbort = () => download.destroy(abortedBy(options.signal!) as Error);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      // GridFS hands out its chunk documents; they are cut to the asked size here.
+      let pending: Buffer = Buffer.alloc(0);
+      for await (const piece of download as AsyncIterable<Buffer>) {
+        pending = pending.length === 0 ? piece : Buffer.concat([pending, piece]);
+        while (pending.length >= options.chunkBytes) {
+          yield pending.subarray(0, options.chunkBytes);
+          pending = pending.subarray(options.chunkBytes);
+        }
+      }
+      if (pending.length > 0) yield pending;
+    } catch (thrown) {
+      // The driver says "FileNotFound" with a MongoRuntimeError when there is no files document.
+      if (thrown instanceof MongoRuntimeError && /FileNotFound|File not found/i.test(thrown.message)) throw blobNotFound(reference);
+      throw thrown;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * The bucket's options: `chunkSizeBytes` only when given — the driver spreads the options over its defaults, so an
+ * undefined one would replace the 255 KiB default and break every write.
+ */
+export function bucketOptions(options: Omit<GridFsBlobStoreOptions, "db">): GridFSBucketOptions {
+  const chunkSize = options.chunkSizeBytes === undefined ? {} : { chunkSizeBytes: options.chunkSizeBytes };
+  return { bucketName: options.bucketName ?? "blobs", ...chunkSize };
+}
+
+function drained(upload: GridFSBucketWriteStream): Promise<void> {
+  return once(upload, "drain").then(() => undefined);
+}

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, it } from "@jest/globals";
+import { EmbeddedViewStore, FolderBlobStore, MeshService } from "@recq-mesh/kit";
+import { todoAttachmentAggregate, todoAttachmentQueries, todoListAggregate, todoListProjection, todoListQueries, DEFAULT_MAX_ATTACHMENT_BYTES } from "@recq-mesh/todo";
+import { markdownSection, shellSteps } from "../support/markdown-commands";
+import { startGateway, tempDir, type RunningGateway } from "../support/mesh-harness";
+import { REPO } from "../support/repository";
+import { describeWith } from "../support/required-tool";
+import { GRPCURL, GRPCURL_PATH } from "../support/tools";
+
+/**
+ * The grpcurl examples of docs/large-data.md's "Try it", run as written, in order, against one gateway with the
+ * TodoList linked (its attachments in a temp folder; the address 127.0.0.1:50051 replaced by the test gateway's). The
+ * comment lines right below a command are lines of what it prints, each of which must appear in its output, in that
+ * order; a command that shows `ERROR:` must fail, every other one must succeed.
+ */
+
+const run = promisify(execFile);
+const DOC = path.join(REPO, "docs", "large-data.md");
+const DOC_ADDRESS = "127.0.0.1:50051";
+
+describeWith(GRPCURL)("docs/large-data.md's grpcurl examples, verbatim, against the running mesh", () => {
+  const steps = shellSteps(markdownSection(DOC, "Try it"));
+  let data: Awaited<ReturnType<typeof tempDir>> | undefined;
+  let blobDir: Awaited<ReturnType<typeof tempDir>> | undefined;
+  let running: RunningGateway | undefined;
+  let mesh: MeshService | undefined;
+
+  beforeAll(async () => {
+    data = await tempDir("large-grpcurl");
+    blobDir = await tempDir("large-grpcurl-blobs");
+    running = await startGateway(data.dir);
+    const blobs = await FolderBlobStore.open(blobDir.dir);
+    mesh = new MeshService({ address: running.address, component: "todo", blobs });
+    const views = new EmbeddedViewStore();
+    const projection = todoListProjection(views, "instance");
+    mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: DEFAULT_MAX_ATTACHMENT_BYTES }));
+    mesh.addProjection(projection).addQueries(todoListQueries(views, projection)).addQueries(todoAttachmentQueries(views, blobs, projection, { downloadChunkBytes: 256 * 1024 }));
+    await mesh.start();
+  });
+
+  afterAll(async () => {
+    mesh?.close();
+    await running?.gateway.stop();
+    await running?.store.close();
+    await data?.remove();
+    await blobDir?.remove();
+  });
+
+  it("has an upload (grpcurl -d @ with several messages) and a download", () => {
+    const commands = steps.map((step) => step.command).join("\n");
+    assert.match(commands, /\| grpcurl -plaintext -d @ 127\.0\.0\.1:50051 todo\.v1\.TodoAttachmentCommandService\/AttachFile/);
+    assert.match(commands, /todo\.v1\.TodoAttachmentQueryService\/DownloadAttachment/);
+  });
+
+  it("each example prints what the document shows", async () => {
+    const env = { ...process.env, PATH: `${path.dirname(GRPCURL_PATH!)}${path.delimiter}${process.env.PATH ?? ""}` };
+    for (const step of steps) {
+      assert.ok(step.command.includes(DOC_ADDRESS), `${step.command} names ${DOC_ADDRESS}`);
+      const line = step.command.replaceAll(DOC_ADDRESS, running!.address);
+      const result = await run("bash", ["-o", "pipefail", "-c", line], { env, timeout: 20_000, killSignal: "SIGKILL" }).then(
+        ({ stdout, stderr }) => ({ ok: true, text: stdout + stderr }),
+        (error: { stdout?: string; stderr?: string; message: string }) => ({ ok: false, text: `${error.stdout ?? ""}${error.stderr ?? ""}` || error.message }),
+      );
+      const shouldFail = step.notes[0]?.trim() === "ERROR:";
+      assert.equal(result.ok, !shouldFail, `${step.command}\n${result.text}`);
+      let from = 0;
+      for (const note of step.notes) {
+        const at = result.text.indexOf(note.trim(), from);
+        assert.ok(at >= 0, `${step.command} should print "${note.trim()}" (after what came before it); it printed:\n${result.text}`);
+        from = at + note.trim().length;
+      }
+    }
+  });
+});
