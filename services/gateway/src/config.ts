@@ -1,5 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port";
 
 /** Everything the gateway can be told, with its default. Flags win over environment variables. */
 export interface GatewayConfig {
@@ -23,6 +24,12 @@ export interface GatewayConfig {
    */
   eventsToken: string | undefined;
   limits: GatewayLimits;
+  /**
+   * The HTTP port (docs/web.md): `--http-address`, `RECQ_HTTP_ADDRESS`; default none (no HTTP port; `npm start` sets
+   * 127.0.0.1:8080). `RECQ_HTTP_ALLOWED_ORIGINS`: origins browsers may call from, comma-separated, `*` for any;
+   * default none. `RECQ_HTTP_HEARTBEAT_MS`: a comment on idle Server-Sent Events streams this often; default 15 s.
+   */
+  http: HttpPortOptions | undefined;
 }
 
 /** Every limit of the gateway, explicit. Environment variable names in parentheses. */
@@ -193,7 +200,12 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
   const { values } = parseArgs({
     args: argv,
-    options: { address: { type: "string" }, descriptors: { type: "string", multiple: true }, "data-dir": { type: "string" } },
+    options: {
+      address: { type: "string" },
+      descriptors: { type: "string", multiple: true },
+      "data-dir": { type: "string" },
+      "http-address": { type: "string" },
+    },
     strict: true,
   });
   const limits = { ...defaultLimits };
@@ -222,7 +234,18 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     clientToken: env.RECQ_CLIENT_TOKEN || undefined,
     eventsToken: env.RECQ_EVENTS_TOKEN || undefined,
     limits,
+    http: httpOptions(values["http-address"] ?? env.RECQ_HTTP_ADDRESS, env),
   };
+}
+
+/** The HTTP port's settings; none when no address is given. */
+function httpOptions(address: string | undefined, env: NodeJS.ProcessEnv): HttpPortOptions | undefined {
+  if (!address) return undefined;
+  const heartbeat = env.RECQ_HTTP_HEARTBEAT_MS;
+  const heartbeatMs = heartbeat ? Number(heartbeat) : defaultHttpHeartbeatMs;
+  if (!Number.isInteger(heartbeatMs) || heartbeatMs < 1) throw new Error(`RECQ_HTTP_HEARTBEAT_MS must be an integer of at least 1, not "${heartbeat}"`);
+  const allowedOrigins = (env.RECQ_HTTP_ALLOWED_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
+  return { address, allowedOrigins, heartbeatMs };
 }
 
 /** Each value may list several files, comma-separated; relative paths are from the working directory. */
