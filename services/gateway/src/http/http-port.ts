@@ -1,15 +1,13 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
-import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "@recq-mesh/protocol";
 import type { AdmissionControl } from "../admission/admission-control";
 import type { AdmissionKind } from "../admission/admission-interceptor";
 import type { DescriptorCatalog } from "../descriptors/descriptor-catalog";
 import { acceptAsync, getOutcome, OUTCOMES_PREFIX, prefersAsync } from "./async-commands";
 import { cleartextListener } from "./cleartext-listener";
-import { connectRoutes, PEER } from "./connect-routes";
+import { connectHandler } from "./connect-handler";
 import { applyCors } from "./cors";
 import { headerOf, sendError, type HttpRequest, type HttpResponse } from "./http-answers";
 import type { ServedMethod } from "./recording-server";
@@ -69,17 +67,15 @@ export class HttpPort {
     const shutdown = new AbortController();
     const registry = deps.catalog.registry;
     const routeDeps = { registry, services: deps.services, served: deps.served, admission: deps.admission, admissionKind: deps.admissionKind };
-    const connect = connectNodeAdapter({
-      routes: connectRoutes(routeDeps),
+    const connectRoute = connectHandler(
+      routeDeps,
       // gRPC itself is the gateway's other port.
-      grpc: false,
-      grpcWeb: true,
-      connect: true,
-      readMaxBytes: deps.maxRequestBytes,
-      jsonOptions: { registry },
-      shutdownSignal: shutdown.signal,
-      contextValues: (request) => createContextValues().set(PEER, peerOf(request)),
-    });
+      { grpc: false, grpcWeb: true, connect: true, readMaxBytes: deps.maxRequestBytes, jsonOptions: { registry }, shutdownSignal: shutdown.signal },
+      deps.logger,
+    );
+    const connect = (request: HttpRequest, response: HttpResponse): void => {
+      if (!connectRoute(request, response)) response.writeHead(404).end();
+    };
     const asyncDeps = { ...routeDeps, catalog: deps.catalog, maxRequestBytes: deps.maxRequestBytes };
     const sseDeps = { ...routeDeps, heartbeatMs: options.heartbeatMs, shutdown: shutdown.signal };
     let closing = false;
@@ -154,10 +150,6 @@ export class HttpPort {
     });
     return this.closing;
   }
-}
-
-function peerOf(request: HttpRequest): string {
-  return `http:${request.socket.remoteAddress}:${request.socket.remotePort}`;
 }
 
 function tooLarge(request: HttpRequest, maxBytes: number): boolean {
