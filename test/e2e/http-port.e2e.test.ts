@@ -202,6 +202,38 @@ describe("the gateway's HTTP port", () => {
     assert.equal(unauthenticated.status, 401);
   });
 
+  it("serves recq.v1's caller services: an outcome watched as Server-Sent Events, a reply channel listened to over Connect", async () => {
+    await createList("caller-services");
+    const listenController = new AbortController();
+    const replies = createClient(registry.getService("recq.v1.ReplyChannelService")! as DescService, createConnectTransport({ baseUrl: base, httpVersion: "1.1" })) as Client<DescService>;
+    const listen = (replies.listen as (request: unknown, options: unknown) => AsyncIterable<{ message: { case: string; value: { commandId?: string; state?: number } } }>)(
+      create(registry.getMessage("recq.v1.ListenRequest")!, { channel: "web" } as never),
+      { headers: auth, signal: listenController.signal },
+    );
+    const heard: string[] = [];
+    const listening = (async () => {
+      for await (const response of listen) {
+        heard.push(response.message.case === "outcome" ? `outcome ${response.message.value.commandId}` : response.message.case);
+        if (response.message.case === "outcome") break;
+      }
+    })().catch(() => undefined);
+    await eventually(async () => assert.deepEqual(heard, ["listening"]));
+    const accepted = await postJson(
+      "/todo.v1.TodoListCommandService/AddTodoItem",
+      { listId: "caller-services", itemId: "x", text: "X" },
+      { prefer: "respond-async", "recq-command-id": "web-reply", "recq-reply-to": "web" },
+    );
+    assert.equal(accepted.status, 202);
+    const watch = await fetch(`${base}/recq/v1/sse/recq.v1.CommandOutcomeService/WatchOutcome?message=${encodeURIComponent('{"commandId":"web-reply"}')}`, { headers: auth });
+    assert.equal(watch.status, 200);
+    const text = await watch.text();
+    assert.match(text, /"state":"OUTCOME_STATE_SUCCEEDED"/);
+    assert.match(text, /event: end\n/);
+    await listening;
+    listenController.abort();
+    assert.deepEqual(heard, ["listening", "outcome web-reply"]);
+  });
+
   it("streams events as Server-Sent Events, resumed with Last-Event-ID without a gap or a repeat", async () => {
     await createList("sse");
     const first = await readEvents({ message: { aggregateType: "TodoList", aggregateId: "sse" } }, 1);
