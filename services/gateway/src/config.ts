@@ -28,6 +28,7 @@ export interface GatewayConfig {
    * The HTTP port (docs/web.md): `--http-address`, `RECQ_HTTP_ADDRESS`; default none (no HTTP port; `npm start` sets
    * 127.0.0.1:8080). `RECQ_HTTP_ALLOWED_ORIGINS`: origins browsers may call from, comma-separated, `*` for any;
    * default none. `RECQ_HTTP_HEARTBEAT_MS`: a comment on idle Server-Sent Events streams this often; default 15 s.
+   * `RECQ_HTTP_PAGE=1`: the TodoList page at `/`; default off.
    */
   http: HttpPortOptions | undefined;
 }
@@ -245,7 +246,8 @@ function httpOptions(address: string | undefined, env: NodeJS.ProcessEnv): HttpP
   const heartbeatMs = heartbeat ? Number(heartbeat) : defaultHttpHeartbeatMs;
   if (!Number.isInteger(heartbeatMs) || heartbeatMs < 1) throw new Error(`RECQ_HTTP_HEARTBEAT_MS must be an integer of at least 1, not "${heartbeat}"`);
   const allowedOrigins = (env.RECQ_HTTP_ALLOWED_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
-  return { address, allowedOrigins, heartbeatMs };
+  const page = env.RECQ_HTTP_PAGE === "1" || env.RECQ_HTTP_PAGE === "true";
+  return { address, allowedOrigins, heartbeatMs, ...(page ? { page } : {}) };
 }
 
 /** Each value may list several files, comma-separated; relative paths are from the working directory. */

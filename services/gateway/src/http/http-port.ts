@@ -12,6 +12,7 @@ import { applyCors } from "./cors";
 import { headerOf, sendError, type HttpRequest, type HttpResponse } from "./http-answers";
 import type { ServedMethod } from "./recording-server";
 import { serveEvents, SSE_PREFIX } from "./server-sent-events";
+import { sendTodoPage } from "./todo-page";
 import { MeshError, Reason } from "@recq-mesh/protocol";
 import { status } from "@grpc/grpc-js";
 
@@ -23,6 +24,8 @@ export interface HttpPortOptions {
   allowedOrigins: readonly string[];
   /** A comment on idle Server-Sent Events streams this often (RECQ_HTTP_HEARTBEAT_MS): 15 s. */
   heartbeatMs: number;
+  /** Serves the TodoList page at `/` (RECQ_HTTP_PAGE=1): off unless set. */
+  page?: boolean;
 }
 
 export const defaultHttpHeartbeatMs = 15_000;
@@ -85,6 +88,10 @@ export class HttpPort {
       if (applyCors(request, response, options.allowedOrigins)) return;
       const url = new URL(request.url ?? "/", "http://gateway");
       const path = url.pathname;
+      if (options.page && request.method === "GET" && path === "/") {
+        sendTodoPage(response);
+        return;
+      }
       if (request.method === "GET" && path.startsWith(SSE_PREFIX)) {
         void serveEvents(request, response, decodeURIComponent(path.slice(SSE_PREFIX.length)), url, sseDeps);
         return;
