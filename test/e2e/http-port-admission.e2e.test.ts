@@ -56,6 +56,17 @@ describe("the HTTP port's admission and tracing", () => {
     await closeHandlers(mesh.gateway, meshes);
   });
 
+  it("ends a call at the caller's deadline (connect-timeout-ms) with deadline_exceeded, and gives its slot back", async () => {
+    meshes.push(await startHangingQueries(mesh.address, "hanging"));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const late = await post("/todo.v1.TodoListQueryService/GetTodoList", { listId: "late" }, { "connect-timeout-ms": "200" });
+      const body = (await late.json()) as { code: string };
+      assert.equal(body.code, "deadline_exceeded");
+      assert.equal(late.status, 504);
+    }
+    await closeHandlers(mesh.gateway, meshes);
+  });
+
   it("refuses a unary call past the limit, and a stream past the subscriptions limit, with OVERLOADED", async () => {
     meshes.push(await startHangingQueries(mesh.address, "hanging"));
     const holding = new AbortController();
