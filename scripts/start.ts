@@ -5,7 +5,10 @@ import path from "node:path";
 
 const root = path.resolve(__dirname, "..", "..");
 const address = process.env.RECQ_ADDRESS ?? "127.0.0.1:50051";
-const env = { ...process.env, RECQ_ADDRESS: address, RECQ_GATEWAY: address };
+// The HTTP port (Connect, gRPC-Web, Server-Sent Events: docs/web.md) is on here; RECQ_HTTP_ADDRESS moves it.
+const httpAddress = process.env.RECQ_HTTP_ADDRESS ?? "127.0.0.1:8080";
+// With it, the TodoList page at http://<RECQ_HTTP_ADDRESS>/ (RECQ_HTTP_PAGE=0 turns it off).
+const env = { RECQ_HTTP_PAGE: "1", ...process.env, RECQ_ADDRESS: address, RECQ_GATEWAY: address, RECQ_HTTP_ADDRESS: httpAddress };
 
 /** A built file of a workspace package, found by the package's name. */
 function builtFile(packageName: string, file: string): string {
@@ -50,6 +53,9 @@ RECQ Mesh is running on ${address} (${process.env.MONGODB_URI ? "state in MongoD
   grpcurl -plaintext -d '{"list_id":"groceries","name":"Groceries"}' ${address} todo.v1.TodoListCommandService/CreateTodoList
   grpcurl -plaintext -d '{"list_id":"groceries","item_id":"milk","text":"Milk"}' ${address} todo.v1.TodoListCommandService/AddTodoItem
   grpcurl -plaintext -d '{"list_id":"groceries"}' ${address} todo.v1.TodoListQueryService/GetTodoList
+  curl -H 'content-type: application/json' -d '{"listId":"groceries"}' http://${httpAddress}/todo.v1.TodoListQueryService/GetTodoList
+
+The TodoList page: http://${httpAddress}/ (docs/web.md)
 
 Ctrl-C stops it.`);
   }, 1500);

@@ -1,6 +1,7 @@
 // The gateway as a library: run one inside a process of your own (an integration test, an embedded mesh) the
 // way the `recq-gateway` command does (main.ts). The command is what most users need.
 export { Gateway, type GatewayOptions } from "./src/gateway";
+export { type HttpPortOptions } from "./src/http/http-port";
 export { defaultLimits, loadGatewayConfig, type GatewayConfig, type GatewayLimits } from "./src/config";
 export { InvalidDescriptorSetError, loadDescriptorCatalog, type DescriptorCatalog } from "./src/descriptors/descriptor-catalog";
 export { readDescriptorSets, type DescriptorSetFile } from "./src/descriptors/descriptor-files";

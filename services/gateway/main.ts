@@ -34,8 +34,9 @@ async function main(): Promise<void> {
     eventsToken: config.eventsToken,
     limits: config.limits,
     logger,
+    http: config.http,
   });
-  logger.info("gateway ready", { address: config.address, port: gateway.port, ...location });
+  logger.info("gateway ready", { address: config.address, port: gateway.port, httpPort: gateway.http?.port, ...location });
   const stop = (signal: string) => {
     logger.info("stopping", { signal });
     void gateway

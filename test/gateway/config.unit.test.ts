@@ -104,6 +104,18 @@ describe("gateway configuration", () => {
     }
   });
 
+  it("opens the HTTP port only when given an address, with its origins and heartbeat", () => {
+    assert.equal(loadGatewayConfig([], {}).http, undefined);
+    assert.deepEqual(loadGatewayConfig(["--http-address", "127.0.0.1:8081"], { RECQ_HTTP_ADDRESS: "127.0.0.1:9" }).http, {
+      address: "127.0.0.1:8081",
+      allowedOrigins: [],
+      heartbeatMs: 15_000,
+    });
+    const http = loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "0.0.0.0:8080", RECQ_HTTP_ALLOWED_ORIGINS: " https://a.example , http://localhost:5173,", RECQ_HTTP_HEARTBEAT_MS: "1" }).http;
+    assert.deepEqual(http, { address: "0.0.0.0:8080", allowedOrigins: ["https://a.example", "http://localhost:5173"], heartbeatMs: 1 });
+    assert.throws(() => loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "127.0.0.1:8080", RECQ_HTTP_HEARTBEAT_MS: "0" }), /RECQ_HTTP_HEARTBEAT_MS/);
+  });
+
   it("takes one or more descriptor sets: repeated flags, comma-separated lists, or RECQ_DESCRIPTORS", () => {
     assert.deepEqual(loadGatewayConfig([], {}).descriptorsPaths, [path.resolve("dist/descriptors.binpb")]);
     // Copied into this realm's arrays: node:util's parseArgs makes its own, which a strict comparison tells apart.

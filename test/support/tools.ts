@@ -51,3 +51,11 @@ export const GO: RequiredTool = {
     return goRuns();
   },
 };
+
+/** Debian's Chromium, driven headless by playwright-core (the web page's test). */
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+export const CHROMIUM: RequiredTool = {
+  tool: "chromium",
+  install: "apt-get install -y chromium",
+  available: existsSync(CHROMIUM_PATH),
+};

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port";
 
 /** Everything the gateway can be told, with its default. Flags win over environment variables. */
 export interface GatewayConfig {
@@ -29,6 +30,13 @@ export interface GatewayConfig {
    */
   gatewayId: string | undefined;
   limits: GatewayLimits;
+  /**
+   * The HTTP port (docs/web.md): `--http-address`, `RECQ_HTTP_ADDRESS`; default none (no HTTP port; `npm start` sets
+   * 127.0.0.1:8080). `RECQ_HTTP_ALLOWED_ORIGINS`: origins browsers may call from, comma-separated, `*` for any;
+   * default none. `RECQ_HTTP_HEARTBEAT_MS`: a comment on idle Server-Sent Events streams this often; default 15 s.
+   * `RECQ_HTTP_PAGE=1`: the TodoList page at `/`; default off.
+   */
+  http: HttpPortOptions | undefined;
 }
 
 /** Every limit of the gateway, explicit. Environment variable names in parentheses. */
@@ -215,7 +223,12 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
   const { values } = parseArgs({
     args: argv,
-    options: { address: { type: "string" }, descriptors: { type: "string", multiple: true }, "data-dir": { type: "string" } },
+    options: {
+      address: { type: "string" },
+      descriptors: { type: "string", multiple: true },
+      "data-dir": { type: "string" },
+      "http-address": { type: "string" },
+    },
     strict: true,
   });
   const limits = { ...defaultLimits };
@@ -245,6 +258,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     eventsToken: env.RECQ_EVENTS_TOKEN || undefined,
     gatewayId: gatewayIdFrom(env.RECQ_GATEWAY_ID),
     limits,
+    http: httpOptions(values["http-address"] ?? env.RECQ_HTTP_ADDRESS, env),
   };
 }
 
@@ -253,6 +267,17 @@ function gatewayIdFrom(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new Error(`RECQ_GATEWAY_ID must be 1 to 64 characters of A-Z a-z 0-9 . _ -, not "${value.slice(0, 80)}"`);
   return value;
+}
+
+/** The HTTP port's settings; none when no address is given. */
+function httpOptions(address: string | undefined, env: NodeJS.ProcessEnv): HttpPortOptions | undefined {
+  if (!address) return undefined;
+  const heartbeat = env.RECQ_HTTP_HEARTBEAT_MS;
+  const heartbeatMs = heartbeat ? Number(heartbeat) : defaultHttpHeartbeatMs;
+  if (!Number.isInteger(heartbeatMs) || heartbeatMs < 1) throw new Error(`RECQ_HTTP_HEARTBEAT_MS must be an integer of at least 1, not "${heartbeat}"`);
+  const allowedOrigins = (env.RECQ_HTTP_ALLOWED_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
+  const page = env.RECQ_HTTP_PAGE === "1" || env.RECQ_HTTP_PAGE === "true";
+  return { address, allowedOrigins, heartbeatMs, ...(page ? { page } : {}) };
 }
 
 /** Each value may list several files, comma-separated; relative paths are from the working directory. */

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { ServerCredentials, status, type Server } from "@grpc/grpc-js";
 import { protobufPackage as recqPackage } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { EventServiceService } from "@recq-mesh/protocol/gen/recq/v1/event_service";
 import { MeshError, Reason, silentLogger, type Logger } from "@recq-mesh/protocol";
@@ -6,6 +6,7 @@ import { AcceptedExecutor } from "./accepted/accepted-executor";
 import type { CommandInbox } from "./accepted/command-inbox";
 import { admissionInterceptor, type AdmissionKind } from "./admission/admission-interceptor";
 import { admissionControl } from "./admission/gateway-admission";
+import type { AdmissionControl } from "./admission/admission-control";
 import { HandlerEventCheck } from "./commands/handler-event-check";
 import { CommandPipeline } from "./commands/command-pipeline";
 import { defaultLimits, type GatewayLimits } from "./config";
@@ -28,6 +29,8 @@ import { CallTracker } from "./server/call-tracker";
 import { ChannelListeners } from "./channels/channel-listeners";
 import { LISTEN_PATH, OPEN_PATH, OPEN_REQUEST_ENVELOPE_BYTES, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
 import { callerLimitsInterceptor } from "./server/caller-limits";
+import { HttpPort, type HttpPortOptions } from "./http/http-port";
+import { RecordingServer } from "./http/recording-server";
 import { domainService } from "./server/domain-methods";
 import { Uploads } from "./uploads/uploads";
 import { unaryCallRunner } from "./server/unary-call-runner";
@@ -49,11 +52,15 @@ export interface GatewayOptions {
   eventsToken?: string;
   limits?: Partial<GatewayLimits>;
   logger?: Logger;
+  /** The HTTP port (Connect, gRPC-Web, Server-Sent Events: docs/web.md); none without it. */
+  http?: HttpPortOptions;
 }
 
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
 const EVENT_SERVICE_NAME = `${recqPackage}.EventService`;
+/** The caller services of recq.v1 the HTTP port serves besides the domain services (ReplyChannelService: Listen only). */
+const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME];
 const LISTED_PROTOCOL_SERVICES = [
   HEALTH_SERVICE_NAME,
   REFLECTION_V1_SERVICE_NAME,
@@ -84,6 +91,8 @@ export class Gateway {
     private readonly outcomes: OutcomeService,
     private readonly limits: GatewayLimits,
     private readonly logger: Logger,
+    /** The HTTP port, when the gateway has one. */
+    readonly http: HttpPort | undefined,
   ) {}
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -91,7 +100,7 @@ export class Gateway {
     const logger = options.logger ?? silentLogger;
     const { catalog, store } = options;
     const { admission, onRoundTrip } = admissionControl(limits, logger);
-    const server = new Server({
+    const server = new RecordingServer({
       // The callers' limits are the server's; the caller-limits interceptor gives the link service's methods the
       // link limit, and callers' requests their arrival clock (docs/configuration.md, "Callers and links on one port").
       "grpc.max_receive_message_length": limits.maxRequestBytes,
@@ -222,8 +231,13 @@ export class Gateway {
       throw error;
     });
     logger.info("gateway listening", { address: options.address, port, services: catalog.services.map((s) => s.fullName) });
+    const http = options.http && (await startHttpPort(options.http, server, catalog, admission, limits, logger).catch(async (error: unknown) => {
+      server.forceShutdown();
+      await executor?.stop();
+      throw error;
+    }));
     const accepted = executor && options.inbox && { executor, inbox: options.inbox };
-    return new Gateway(server, port, calls, links, consumers, events, channels, health, store, accepted, outcomes, limits, logger);
+    return new Gateway(server, port, calls, links, consumers, events, channels, health, store, accepted, outcomes, limits, logger, http);
   }
 
   /** The accepted-command executor (how many commands it holds); undefined without an inbox. */
@@ -255,6 +269,7 @@ export class Gateway {
     this.health.shutdown();
     // Accepted commands are durable: running ones are cancelled and run again (or found finished) at the next start.
     await this.accepted?.executor.stop();
+    const httpClosed = this.http?.close(this.limits.shutdownGraceMs);
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.endStreams();
@@ -269,6 +284,7 @@ export class Gateway {
       // Links, consumer streams and event subscriptions never end by themselves: end them once the callers' calls are answered.
       void this.calls.idle().then(() => this.endStreams());
     });
+    await httpClosed;
     await this.accepted?.inbox.close();
     await this.store.close();
     this.logger.info("gateway stopped");
@@ -281,7 +297,30 @@ export class Gateway {
     this.outcomes.closeAll(error);
     this.events.close();
     this.channels.closeAll(error);
+    this.http?.endStreams();
   }
+}
+
+function startHttpPort(
+  options: HttpPortOptions,
+  server: RecordingServer,
+  catalog: DescriptorCatalog,
+  admission: AdmissionControl,
+  limits: GatewayLimits,
+  logger: Logger,
+): Promise<HttpPort> {
+  return HttpPort.start(options, {
+    catalog,
+    services: [...catalog.services.map((s) => s.fullName), ...HTTP_PROTOCOL_SERVICES],
+    served: (path) => server.served(path),
+    admission,
+    admissionKind: (path) => admissionKind(catalog, path),
+    maxRequestBytes: limits.maxRequestBytes,
+    maxRequestArrivalMs: limits.maxRequestArrivalMs,
+    maxStreamsPerConnection: limits.maxStreamsPerConnection,
+    maxConnectionIdleMs: limits.maxConnectionIdleMs,
+    logger,
+  });
 }
 
 /** Callers' domain calls are admitted; the gateway's own services (links, health, reflection) are not. */

@@ -1,0 +1,179 @@
+import http from "node:http";
+import http2 from "node:http2";
+import type net from "node:net";
+import type { Logger } from "@recq-mesh/protocol";
+import type { AdmissionControl } from "../admission/admission-control";
+import type { AdmissionKind } from "../admission/admission-interceptor";
+import type { DescriptorCatalog } from "../descriptors/descriptor-catalog";
+import { acceptAsync, getOutcome, OUTCOMES_PREFIX, prefersAsync } from "./async-commands";
+import { cleartextListener } from "./cleartext-listener";
+import { connectHandler } from "./connect-handler";
+import { applyCors } from "./cors";
+import { headerOf, sendError, type HttpRequest, type HttpResponse } from "./http-answers";
+import type { ServedMethod } from "./recording-server";
+import { serveEvents, SSE_PREFIX } from "./server-sent-events";
+import { sendTodoPage } from "./todo-page";
+import { MeshError, Reason } from "@recq-mesh/protocol";
+import { status } from "@grpc/grpc-js";
+
+/** The HTTP port's settings (docs/web.md). */
+export interface HttpPortOptions {
+  /** host:port (RECQ_HTTP_ADDRESS, --http-address); port 0 picks a free one. */
+  address: string;
+  /** Origins browsers may call from (RECQ_HTTP_ALLOWED_ORIGINS); `*` for any; none: same-origin only. */
+  allowedOrigins: readonly string[];
+  /** A comment on idle Server-Sent Events streams this often (RECQ_HTTP_HEARTBEAT_MS): 15 s. */
+  heartbeatMs: number;
+  /** Serves the TodoList page at `/` (RECQ_HTTP_PAGE=1): off unless set. */
+  page?: boolean;
+}
+
+export const defaultHttpHeartbeatMs = 15_000;
+
+export interface HttpPortDeps {
+  catalog: DescriptorCatalog;
+  /** The services served (domain services and the caller services of recq.v1), by full name. */
+  services: readonly string[];
+  served: (path: string) => ServedMethod | undefined;
+  admission: AdmissionControl;
+  admissionKind: (path: string) => AdmissionKind;
+  maxRequestBytes: number;
+  maxRequestArrivalMs: number;
+  maxStreamsPerConnection: number;
+  maxConnectionIdleMs: number;
+  logger: Logger;
+}
+
+/** Content types of Connect unary requests: their body is the message, bounded by RECQ_MAX_REQUEST_BYTES as sent. */
+const CONNECT_UNARY_BODY = /^application\/(json|proto)\b/;
+
+/**
+ * The gateway's HTTP port: the same services as its gRPC port, for browsers and HTTP clients — the Connect protocol
+ * (JSON and binary, HTTP/1.1 and HTTP/2, GET for queries without side effects), gRPC-Web, Server-Sent Events of
+ * streaming methods, and `Prefer: respond-async` for commands (202 + Location, polled at /recq/v1/outcomes/<id>).
+ * Every call runs the implementation a gRPC call runs (recording-server.ts).
+ */
+export class HttpPort {
+  private closing: Promise<void> | undefined;
+  private onClosing: () => void = () => undefined;
+
+  private constructor(
+    private readonly listener: net.Server,
+    private readonly http1Server: http.Server,
+    private readonly sessions: Set<http2.ServerHttp2Session>,
+    private readonly sockets: Set<net.Socket>,
+    private readonly shutdown: AbortController,
+    readonly port: number,
+  ) {}
+
+  static async start(options: HttpPortOptions, deps: HttpPortDeps): Promise<HttpPort> {
+    const shutdown = new AbortController();
+    const registry = deps.catalog.registry;
+    const routeDeps = { registry, services: deps.services, served: deps.served, admission: deps.admission, admissionKind: deps.admissionKind };
+    const connectRoute = connectHandler(
+      routeDeps,
+      // gRPC itself is the gateway's other port.
+      { grpc: false, grpcWeb: true, connect: true, readMaxBytes: deps.maxRequestBytes, jsonOptions: { registry }, shutdownSignal: shutdown.signal },
+      deps.logger,
+    );
+    const connect = (request: HttpRequest, response: HttpResponse): void => {
+      if (!connectRoute(request, response)) response.writeHead(404).end();
+    };
+    const asyncDeps = { ...routeDeps, catalog: deps.catalog, maxRequestBytes: deps.maxRequestBytes };
+    const sseDeps = { ...routeDeps, heartbeatMs: options.heartbeatMs, shutdown: shutdown.signal };
+    let closing = false;
+    const handle = (request: HttpRequest, response: HttpResponse): void => {
+      // A closing port answers what is in flight and lets each HTTP/1.1 connection go after its response.
+      if (closing && "httpVersionMajor" in request && request.httpVersionMajor === 1) response.setHeader("connection", "close");
+      if (applyCors(request, response, options.allowedOrigins)) return;
+      const url = new URL(request.url ?? "/", "http://gateway");
+      const path = url.pathname;
+      if (options.page && request.method === "GET" && path === "/") {
+        sendTodoPage(response);
+        return;
+      }
+      if (request.method === "GET" && path.startsWith(SSE_PREFIX)) {
+        void serveEvents(request, response, decodeURIComponent(path.slice(SSE_PREFIX.length)), url, sseDeps);
+        return;
+      }
+      if (request.method === "GET" && path.startsWith(OUTCOMES_PREFIX)) {
+        void getOutcome(request, response, decodeURIComponent(path.slice(OUTCOMES_PREFIX.length)), asyncDeps);
+        return;
+      }
+      if (request.method === "POST" && tooLarge(request, deps.maxRequestBytes)) {
+        const declared = headerOf(request, "content-length");
+        sendError(response, new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${declared} bytes; the gateway accepts at most ${deps.maxRequestBytes}`, Reason.REQUEST_TOO_LARGE));
+        return;
+      }
+      if (request.method === "POST" && prefersAsync(request)) {
+        void acceptAsync(request, response, path, asyncDeps).then((handled) => {
+          if (!handled) connect(request, response);
+        });
+        return;
+      }
+      connect(request, response);
+    };
+    const http1Server = http.createServer({ requestTimeout: deps.maxRequestArrivalMs, keepAliveTimeout: 5_000 }, handle);
+    const http2Server = http2.createServer({ settings: { maxConcurrentStreams: deps.maxStreamsPerConnection } }, handle);
+    http2Server.setTimeout(deps.maxConnectionIdleMs);
+    const sockets = new Set<net.Socket>();
+    const listener = cleartextListener({ http1: http1Server, http2: http2Server }, (socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
+    const sessions = new Set<http2.ServerHttp2Session>();
+    http2Server.on("session", (session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+    });
+    const port = await listen(listener, options.address);
+    deps.logger.info("gateway HTTP port listening", { address: options.address, port });
+    const httpPort = new HttpPort(listener, http1Server, sessions, sockets, shutdown, port);
+    httpPort.onClosing = () => (closing = true);
+    return httpPort;
+  }
+
+  /** Ends every stream (Connect streams and Server-Sent Events): the gateway is shutting down. */
+  endStreams(): void {
+    this.shutdown.abort(new MeshError(status.UNAVAILABLE, "the gateway is shutting down", Reason.SHUTTING_DOWN));
+  }
+
+  /** Takes no more connections, lets calls in flight finish within `graceMs`, then ends the streams and closes every connection. */
+  close(graceMs: number): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.onClosing();
+      const force = setTimeout(() => {
+        this.endStreams();
+        for (const socket of this.sockets) socket.destroy();
+      }, graceMs);
+      force.unref();
+      // Resolves once every connection has closed: idle ones now, busy ones once their calls are answered.
+      this.listener.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      this.http1Server.closeIdleConnections();
+      for (const session of this.sessions) session.close();
+    });
+    return this.closing;
+  }
+}
+
+function tooLarge(request: HttpRequest, maxBytes: number): boolean {
+  if (!CONNECT_UNARY_BODY.test(headerOf(request, "content-type") ?? "")) return false;
+  const declared = Number(headerOf(request, "content-length"));
+  return Number.isFinite(declared) && declared > maxBytes;
+}
+
+function listen(server: net.Server, address: string): Promise<number> {
+  const colon = address.lastIndexOf(":");
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
+  const port = Number(address.slice(colon + 1));
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
