@@ -117,6 +117,17 @@ describe("RoundTripBaselines", () => {
     assert.equal(baselines.baselineOf("/m"), 3 + (6 - 3) / 100, "an overloaded second counts as twice the average, no more");
   });
 
+  it("counts a warm-up second for at most four times the average so far: a flood in the first seconds is not learnt as usual", () => {
+    const baselines = new RoundTripBaselines({ bucketMs: 1000, span: 100, warmUp: 10 });
+    baselines.ratio("/m", 10, 0);
+    baselines.ratio("/m", 1000, 1000);
+    baselines.ratio("/m", 1000, 2000);
+    assert.equal(baselines.baselineOf("/m"), (10 + 40) / 2, "the flooded second counts as 40 ms, not 1,000");
+    baselines.ratio("/m", 30, 3000);
+    assert.equal(baselines.baselineOf("/m"), 25 + (100 - 25) / 3, "and again at four times the new average");
+    assert.equal(baselines.ratio("/m", 500, 3500), 10, "so the flood still reads as ten times the usual");
+  });
+
   it("follows round trips down faster when they fall below half of the average", () => {
     const baselines = new RoundTripBaselines({ bucketMs: 1000, span: 1000, warmUp: 1 });
     baselines.ratio("/m", 10, 0);

@@ -25,6 +25,13 @@ const FAST_DECAY = 0.95;
  * usual) must not move the baseline by a third in one step, or a minute of overload would make itself usual.
  */
 const MAX_FOLDED_RATIO = 2;
+/**
+ * In the warm-up a bucket counts for at most this many times the average so far. The first seconds may be
+ * unrepresentative (cold code, empty caches), so the average may still move fast — up to about 70× over ten
+ * warm-up seconds — but a flood that starts in them must not become the usual round trip: uncapped, a gateway
+ * flooded in its first seconds learnt the flood's round trips as usual and barely cut its limit.
+ */
+const MAX_WARM_UP_FOLDED_RATIO = 4;
 
 /**
  * Each method's usual round trip: a long-term (minutes) average of its dispatches, after Netflix's Gradient2,
@@ -74,7 +81,8 @@ export class RoundTripBaselines {
   private fold(entry: MethodAverage, bucketAverage: number): void {
     if (entry.folded < this.settings.warmUp) {
       entry.folded += 1;
-      entry.average = Number.isNaN(entry.average) ? bucketAverage : entry.average + (bucketAverage - entry.average) / entry.folded;
+      if (Number.isNaN(entry.average)) entry.average = bucketAverage;
+      else entry.average += (Math.min(bucketAverage, MAX_WARM_UP_FOLDED_RATIO * entry.average) - entry.average) / entry.folded;
       return;
     }
     const folded = Math.min(bucketAverage, MAX_FOLDED_RATIO * entry.average);
