@@ -45,7 +45,8 @@ export class DocumentedCommands {
   }
 
   private async runInBackground(step: ShellStep, meanwhile: () => Promise<void>): Promise<void> {
-    const child = spawn("bash", ["-c", this.shellLine(step.command)], { env: this.env(), stdio: ["ignore", "pipe", "pipe"] });
+    // exec: the signal that stops it reaches the command itself, not the shell around it.
+    const child = spawn("bash", ["-c", `exec ${this.shellLine(step.command)}`], { env: this.env(), stdio: ["ignore", "pipe", "pipe"] });
     let text = "";
     child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (text += chunk.toString()));
@@ -67,7 +68,7 @@ export class DocumentedCommands {
 
   private shellLine(command: string): string {
     assert.ok(command.includes(this.documentAddress), `${command} names ${this.documentAddress}`);
-    return `exec ${command.replaceAll(this.documentAddress, this.address())}`;
+    return command.replaceAll(this.documentAddress, this.address());
   }
 }
 
