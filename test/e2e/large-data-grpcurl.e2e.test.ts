@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, it } from "@jest/globals";
 import { EmbeddedViewStore, FolderBlobStore, MeshService } from "@recq-mesh/kit";
 import { todoAttachmentAggregate, todoAttachmentQueries, todoListAggregate, todoListProjection, todoListQueries, DEFAULT_MAX_ATTACHMENT_BYTES } from "@recq-mesh/todo";
@@ -9,7 +7,8 @@ import { markdownSection, shellSteps } from "../support/markdown-commands";
 import { startGateway, tempDir, type RunningGateway } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
 import { describeWith } from "../support/required-tool";
-import { GRPCURL, GRPCURL_PATH } from "../support/tools";
+import { GRPCURL, grpcurlEnv } from "../support/tools";
+import { DocumentedCommands } from "../support/documented-commands";
 
 /**
  * The grpcurl examples of docs/large-data.md's "Try it", run as written, in order, against one gateway with the
@@ -18,7 +17,6 @@ import { GRPCURL, GRPCURL_PATH } from "../support/tools";
  * order; a command that shows `ERROR:` must fail, every other one must succeed.
  */
 
-const run = promisify(execFile);
 const DOC = path.join(REPO, "docs", "large-data.md");
 const DOC_ADDRESS = "127.0.0.1:50051";
 
@@ -57,22 +55,6 @@ describeWith(GRPCURL)("docs/large-data.md's grpcurl examples, verbatim, against 
   });
 
   it("each example prints what the document shows", async () => {
-    const env = { ...process.env, PATH: `${path.dirname(GRPCURL_PATH!)}${path.delimiter}${process.env.PATH ?? ""}` };
-    for (const step of steps) {
-      assert.ok(step.command.includes(DOC_ADDRESS), `${step.command} names ${DOC_ADDRESS}`);
-      const line = step.command.replaceAll(DOC_ADDRESS, running!.address);
-      const result = await run("bash", ["-o", "pipefail", "-c", line], { env, timeout: 20_000, killSignal: "SIGKILL" }).then(
-        ({ stdout, stderr }) => ({ ok: true, text: stdout + stderr }),
-        (error: { stdout?: string; stderr?: string; message: string }) => ({ ok: false, text: `${error.stdout ?? ""}${error.stderr ?? ""}` || error.message }),
-      );
-      const shouldFail = step.notes[0]?.trim() === "ERROR:";
-      assert.equal(result.ok, !shouldFail, `${step.command}\n${result.text}`);
-      let from = 0;
-      for (const note of step.notes) {
-        const at = result.text.indexOf(note.trim(), from);
-        assert.ok(at >= 0, `${step.command} should print "${note.trim()}" (after what came before it); it printed:\n${result.text}`);
-        from = at + note.trim().length;
-      }
-    }
+    await new DocumentedCommands(DOC_ADDRESS, () => running!.address, grpcurlEnv).runBlock(steps);
   });
 });

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { DocumentedCommands } from "../support/documented-commands";
 import { markdownSection, shellSteps } from "../support/markdown-commands";
 import { startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
@@ -13,7 +12,6 @@ import { REPO } from "../support/repository";
  * below a command are lines of what it prints, each of which must appear in its output, in that order.
  */
 
-const run = promisify(execFile);
 const DOC = path.join(REPO, "docs", "web.md");
 const SECTIONS = ["Connect: JSON over HTTP", "GET for queries", "Accepted commands: 202 and a Location", "Server-Sent Events"];
 const DOC_ADDRESS = "127.0.0.1:8080";
@@ -46,21 +44,6 @@ describe("docs/web.md's curl examples, verbatim, against the running mesh", () =
   });
 
   it("each example prints what the document shows", async () => {
-    const address = `127.0.0.1:${mesh!.gateway.http!.port}`;
-    for (const step of steps) {
-      assert.ok(step.command.includes(DOC_ADDRESS), `${step.command} names ${DOC_ADDRESS}`);
-      const line = step.command.replaceAll(DOC_ADDRESS, address);
-      const result = await run("bash", ["-c", line], { timeout: 20_000, killSignal: "SIGKILL" }).then(
-        ({ stdout, stderr }) => ({ ok: true, text: stdout + stderr }),
-        (error: { stdout?: string; stderr?: string; message: string }) => ({ ok: false, text: `${error.stdout ?? ""}${error.stderr ?? ""}` || error.message }),
-      );
-      assert.ok(result.ok, `${step.command}\n${result.text}`);
-      let from = 0;
-      for (const note of step.notes) {
-        const at = result.text.indexOf(note.trim(), from);
-        assert.ok(at >= 0, `${step.command} should print "${note.trim()}" (after what came before it); it printed:\n${result.text}`);
-        from = at + note.trim().length;
-      }
-    }
+    await new DocumentedCommands(DOC_ADDRESS, () => `127.0.0.1:${mesh!.gateway.http!.port}`, () => process.env).runBlock(steps);
   });
 });
