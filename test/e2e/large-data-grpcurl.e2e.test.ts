@@ -55,6 +55,6 @@ describeWith(GRPCURL)("docs/large-data.md's grpcurl examples, verbatim, against 
   });
 
   it("each example prints what the document shows", async () => {
-    await new DocumentedCommands(DOC_ADDRESS, () => running!.address, grpcurlEnv).runBlock(steps);
+    await new DocumentedCommands({ [DOC_ADDRESS]: () => running!.address }, grpcurlEnv).runBlock(steps);
   });
 });

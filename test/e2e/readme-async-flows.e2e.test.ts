@@ -21,7 +21,7 @@ describeWith(GRPCURL)("the README's asynchronous flows, verbatim, against the ru
   let data: Awaited<ReturnType<typeof tempDir>> | undefined;
   let mesh: RunningGateway | undefined;
   let todo: RunningTodo | undefined;
-  const commands = new DocumentedCommands("127.0.0.1:50051", () => mesh!.address, grpcurlEnv);
+  const commands = new DocumentedCommands({ "127.0.0.1:50051": () => mesh!.address }, grpcurlEnv);
 
   beforeAll(async () => {
     data = await tempDir("readme-async");

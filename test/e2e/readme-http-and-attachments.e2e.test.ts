@@ -23,7 +23,7 @@ describe("the README's HTTP examples, verbatim, against the gateway's HTTP port"
   let data: Awaited<ReturnType<typeof tempDir>> | undefined;
   let mesh: RunningGateway | undefined;
   let todo: RunningTodo | undefined;
-  const commands = new DocumentedCommands("127.0.0.1:8080", () => `127.0.0.1:${mesh!.gateway.http!.port}`, () => process.env);
+  const commands = new DocumentedCommands({ "127.0.0.1:8080": () => `127.0.0.1:${mesh!.gateway.http!.port}` }, () => process.env);
 
   beforeAll(async () => {
     data = await tempDir("readme-http");
@@ -56,12 +56,12 @@ describeWith(GRPCURL)("the README's attachment examples, verbatim, against the r
   let blobDir: Awaited<ReturnType<typeof tempDir>> | undefined;
   let running: RunningGateway | undefined;
   let mesh: MeshService | undefined;
-  const commands = new DocumentedCommands("127.0.0.1:50051", () => running!.address, grpcurlEnv);
+  const commands = new DocumentedCommands({ "127.0.0.1:50051": () => running!.address, "127.0.0.1:8080": () => `127.0.0.1:${running!.gateway.http!.port}` }, grpcurlEnv);
 
   beforeAll(async () => {
     data = await tempDir("readme-attachments");
     blobDir = await tempDir("readme-attachments-blobs");
-    running = await startGateway(data.dir);
+    running = await startGateway(data.dir, { http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 15_000 } });
     const blobs = await FolderBlobStore.open(blobDir.dir);
     mesh = new MeshService({ address: running.address, component: "todo", blobs });
     const views = new EmbeddedViewStore();
@@ -78,9 +78,10 @@ describeWith(GRPCURL)("the README's attachment examples, verbatim, against the r
     await blobDir?.remove();
   });
 
-  it("uploads a file in chunks and finds it on the item, as the README shows", async () => {
+  it("uploads a file in chunks with grpcurl, finds it on the item, and downloads it with curl, as the README shows", async () => {
     const written = blocks.flat().map((step) => step.command).join("\n");
     assert.match(written, /\| grpcurl -plaintext -d @ .*AttachFile$/m);
+    assert.match(written, /^curl .*DownloadAttachment$/m);
     for (const steps of blocks) await commands.runBlock(steps);
     const history = await running!.store.readAggregate("TodoList", "trip");
     assert.equal(history.events.at(-1)?.type, "todo.v1.TodoItemFileAttached");

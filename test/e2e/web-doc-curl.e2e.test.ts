@@ -44,6 +44,6 @@ describe("docs/web.md's curl examples, verbatim, against the running mesh", () =
   });
 
   it("each example prints what the document shows", async () => {
-    await new DocumentedCommands(DOC_ADDRESS, () => `127.0.0.1:${mesh!.gateway.http!.port}`, () => process.env).runBlock(steps);
+    await new DocumentedCommands({ [DOC_ADDRESS]: () => `127.0.0.1:${mesh!.gateway.http!.port}` }, () => process.env).runBlock(steps);
   });
 });

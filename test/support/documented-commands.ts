@@ -16,9 +16,8 @@ import { shellSteps, type ShellStep } from "./markdown-commands";
  */
 export class DocumentedCommands {
   constructor(
-    /** The address the document names, e.g. 127.0.0.1:50051. */
-    private readonly documentAddress: string,
-    private readonly address: () => string,
+    /** Each address the document names (127.0.0.1:50051, 127.0.0.1:8080) and the test's in its place, asked when a command runs. */
+    private readonly addresses: Record<string, () => string>,
     private readonly env: () => NodeJS.ProcessEnv,
     private readonly timeoutMs = 20_000,
   ) {}
@@ -67,8 +66,9 @@ export class DocumentedCommands {
   }
 
   private shellLine(command: string): string {
-    assert.ok(command.includes(this.documentAddress), `${command} names ${this.documentAddress}`);
-    return command.replaceAll(this.documentAddress, this.address());
+    const named = Object.keys(this.addresses).filter((address) => command.includes(address));
+    assert.ok(named.length > 0, `${command} names one of ${Object.keys(this.addresses).join(", ")}`);
+    return named.reduce((line, address) => line.replaceAll(address, this.addresses[address]!()), command);
   }
 }
 
