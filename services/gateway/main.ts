@@ -10,6 +10,8 @@ import { loadGatewayConfig } from "./src/config";
 import { InvalidDescriptorSetError, loadDescriptorCatalog, type DescriptorCatalog } from "./src/descriptors/descriptor-catalog";
 import { describeSetOrder, readDescriptorSets, type DescriptorSetFile } from "./src/descriptors/descriptor-files";
 import { Gateway } from "./src/gateway";
+import { CertificateFiles } from "./src/security/certificate-files";
+import { describeTransport } from "./src/security/tls-settings";
 import { openEventStore } from "./src/store/open-event-store";
 
 async function main(): Promise<void> {
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig(process.argv.slice(2), process.env);
   const sets = readDescriptorSets(config.descriptorsPaths);
   const catalog = loadCatalogOf(sets);
+  const certificates = config.transport.mode === "tls" ? await CertificateFiles.open(config.transport.tls, logger) : undefined;
   const { store, inbox, location } = await openEventStore(config, process.env, logger);
   const gateway = await Gateway.start({
     address: config.address,
@@ -34,12 +37,14 @@ async function main(): Promise<void> {
     eventsToken: config.eventsToken,
     limits: config.limits,
     logger,
+    credentials: certificates?.serverCredentials(),
   });
-  logger.info("gateway ready", { address: config.address, port: gateway.port, ...location });
+  logger.info("gateway ready", { address: config.address, port: gateway.port, transport: describeTransport(config.transport), ...location });
   const stop = (signal: string) => {
     logger.info("stopping", { signal });
     void gateway
       .stop()
+      .then(() => certificates?.close())
       .then(() => telemetry.shutdown())
       .then(() => process.exit(0));
   };

@@ -3,7 +3,7 @@
 import { startTelemetry } from "@recq-mesh/kit/telemetry";
 const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { jsonLogger, MeshService, openViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { jsonLogger, linkSecurityFromEnv, MeshService, openViewStore, TracedViewStore } from "@recq-mesh/kit";
 import { loadTodoConfig, TODO_DATABASE } from "./src/todo-config";
 import { todoListAggregate } from "./src/todo-list-aggregate";
 import { todoListProjection } from "./src/todo-list-projection";
@@ -12,7 +12,9 @@ import { todoListQueries } from "./src/todo-list-queries";
 async function main(): Promise<void> {
   const logger = jsonLogger("todo");
   const config = loadTodoConfig(process.env);
-  const mesh = new MeshService({ address: config.gateway, component: "todo", credentials: config.linkToken, logger, catchUpTimeoutMs: config.catchUpTimeoutMs });
+  // TLS and the link token (RECQ_TLS_*, RECQ_LINK_TOKEN_FILE or RECQ_LINK_TOKEN): docs/security.md.
+  const { tls, credentials } = linkSecurityFromEnv(process.env);
+  const mesh = new MeshService({ address: config.gateway, component: "todo", credentials, tls, logger, catchUpTimeoutMs: config.catchUpTimeoutMs });
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate);
   const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
   const projection = todoListProjection(views.store, views.scope);

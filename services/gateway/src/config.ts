@@ -1,5 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { transportSecurityFromEnv, type TransportSecurity } from "./security/tls-settings";
 
 /** Everything the gateway can be told, with its default. Flags win over environment variables. */
 export interface GatewayConfig {
@@ -29,6 +30,8 @@ export interface GatewayConfig {
    */
   gatewayId: string | undefined;
   limits: GatewayLimits;
+  /** TLS on the port, or plaintext (RECQ_TLS_* and RECQ_ALLOW_PLAINTEXT; security/tls-settings.ts, docs/security.md). */
+  transport: TransportSecurity;
 }
 
 /** Every limit of the gateway, explicit. Environment variable names in parentheses. */
@@ -220,8 +223,9 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   if (env.RECQ_EVENTS_TOKEN && env.RECQ_EVENTS_TOKEN === env.RECQ_CLIENT_TOKEN) {
     throw new Error("RECQ_EVENTS_TOKEN must differ from RECQ_CLIENT_TOKEN: a caller's token must not grant event subscriptions");
   }
+  const address = values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051";
   return {
-    address: values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051",
+    address,
     descriptorsPaths: descriptorPaths(values.descriptors ?? (env.RECQ_DESCRIPTORS ? [env.RECQ_DESCRIPTORS] : ["dist/descriptors.binpb"])),
     dataDir: path.resolve(values["data-dir"] ?? env.RECQ_DATA_DIR ?? "data/gateway"),
     linkToken: env.RECQ_LINK_TOKEN || undefined,
@@ -229,6 +233,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     eventsToken: env.RECQ_EVENTS_TOKEN || undefined,
     gatewayId: gatewayIdFrom(env.RECQ_GATEWAY_ID),
     limits,
+    transport: transportSecurityFromEnv(env, address),
   };
 }
 

@@ -48,6 +48,8 @@ export interface GatewayOptions {
   eventsToken?: string;
   limits?: Partial<GatewayLimits>;
   logger?: Logger;
+  /** How the port is served: TLS (security/certificate-files.ts) or, by default, plaintext. */
+  credentials?: ServerCredentials;
 }
 
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
@@ -215,7 +217,7 @@ export class Gateway {
     health.setStatus("", "SERVING");
     // What the inbox holds from before (a restart, a crash) is queued before the first new acceptance.
     await executor?.start();
-    const port = await bind(server, options.address).catch(async (error: unknown) => {
+    const port = await bind(server, options.address, options.credentials ?? ServerCredentials.createInsecure()).catch(async (error: unknown) => {
       await executor?.stop();
       throw error;
     });
@@ -301,8 +303,8 @@ function trackServiceHealth(services: readonly ServiceEntry[], router: MethodRou
   });
 }
 
-function bind(server: Server, address: string): Promise<number> {
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
   });
 }
