@@ -11,6 +11,7 @@ import { InvalidDescriptorSetError, loadDescriptorCatalog, type DescriptorCatalo
 import { describeSetOrder, readDescriptorSets, type DescriptorSetFile } from "./src/descriptors/descriptor-files";
 import { Gateway } from "./src/gateway";
 import { CertificateFiles } from "./src/security/certificate-files";
+import { CallerAuthorization } from "./src/security/caller-authorization";
 import { describeTransport } from "./src/security/tls-settings";
 import { openEventStore } from "./src/store/open-event-store";
 
@@ -38,8 +39,16 @@ async function main(): Promise<void> {
     limits: config.limits,
     logger,
     credentials: certificates?.serverCredentials(),
+    callers: config.security?.callers && CallerAuthorization.fromPolicy(config.security.callers, logger),
   });
-  logger.info("gateway ready", { address: config.address, port: gateway.port, transport: describeTransport(config.transport), ...location });
+  logger.info("gateway ready", {
+    address: config.address,
+    port: gateway.port,
+    transport: describeTransport(config.transport),
+    callers: config.security?.callers ? "security file" : config.clientToken ? "shared token" : "open",
+    components: config.security?.components ? "security file" : config.linkToken ? "shared token" : "open",
+    ...location,
+  });
   const stop = (signal: string) => {
     logger.info("stopping", { signal });
     void gateway

@@ -29,6 +29,9 @@ import { ChannelListeners } from "./channels/channel-listeners";
 import { LISTEN_PATH, OPEN_PATH, OPEN_REQUEST_ENVELOPE_BYTES, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
 import { callerLimitsInterceptor } from "./server/caller-limits";
 import { domainService } from "./server/domain-methods";
+import type { CallerAuthorization } from "./security/caller-authorization";
+import { callerInterceptor, type CallerCheck } from "./security/caller-interceptor";
+import type { CallerIdentity } from "./security/caller-identity";
 import { unaryCallRunner } from "./server/unary-call-runner";
 import type { EventStore } from "./store/event-store";
 
@@ -50,6 +53,11 @@ export interface GatewayOptions {
   logger?: Logger;
   /** How the port is served: TLS (security/certificate-files.ts) or, by default, plaintext. */
   credentials?: ServerCredentials;
+  /**
+   * Callers' authentication and permissions (the security file's `callers`); without it, the tokens above (the
+   * simple mode).
+   */
+  callers?: CallerAuthorization;
 }
 
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
@@ -110,7 +118,9 @@ export class Gateway {
           },
           logger,
         ),
-        // Second, so that it sees the call the caller limits have set up: overload is refused once a request has
+        // Before admission: a caller refused for its credentials takes no slot.
+        ...(options.callers === undefined ? [] : [callerInterceptor(options.callers, callerCheckOf)]),
+        // After the caller limits, so that it sees the call they have set up: overload is refused once a request has
         // arrived, before its handler runs (admission-interceptor.ts).
         admissionInterceptor(admission, (path) => admissionKind(catalog, path)),
       ],
@@ -166,6 +176,7 @@ export class Gateway {
         maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
         backlog: domainOptions.backlog,
       },
+      authorizeRequest: options.callers && authorizeChannelRequest(options.callers),
     });
     channels.addTo(server);
     for (const service of catalog.services) {
@@ -290,6 +301,20 @@ function admissionKind(catalog: DescriptorCatalog, path: string): AdmissionKind 
   const method = catalog.methodByPath(path);
   if (method === undefined) return undefined;
   return method.serverStreaming ? "subscription" : "call";
+}
+
+/** Handler links and consumer streams are components' (links/link-service.ts); Open's requests are checked one by one. */
+function callerCheckOf(path: string): CallerCheck {
+  if (path === OPEN_PATH) return "authenticate";
+  return Object.values(GatewayLinkService).some((method) => method.path === path) ? "none" : "authorize";
+}
+
+/** A request on a reply channel is held to its own method's permission, as the same call made alone would be. */
+function authorizeChannelRequest(callers: CallerAuthorization) {
+  return (caller: CallerIdentity | undefined, method: string): void => {
+    if (caller === undefined) throw new MeshError(status.UNAUTHENTICATED, "credentials are required", Reason.UNAUTHENTICATED);
+    callers.check(caller, method);
+  };
 }
 
 /** A domain service is SERVING while every one of its methods has a handler linked. */
