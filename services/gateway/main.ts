@@ -12,6 +12,7 @@ import { describeSetOrder, readDescriptorSets, type DescriptorSetFile } from "./
 import { Gateway } from "./src/gateway";
 import { CertificateFiles } from "./src/security/certificate-files";
 import { CallerAuthorization } from "./src/security/caller-authorization";
+import { ComponentAuthorization } from "./src/security/component-authorization";
 import { describeTransport } from "./src/security/tls-settings";
 import { openEventStore } from "./src/store/open-event-store";
 
@@ -26,6 +27,9 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig(process.argv.slice(2), process.env);
   const sets = readDescriptorSets(config.descriptorsPaths);
   const catalog = loadCatalogOf(sets);
+  // Every file the security settings name is read before the store opens: a mistake stops the start at once.
+  const callers = config.security?.callers && CallerAuthorization.fromPolicy(config.security.callers, logger);
+  const components = config.security?.components && new ComponentAuthorization(config.security.components, logger);
   const certificates = config.transport.mode === "tls" ? await CertificateFiles.open(config.transport.tls, logger) : undefined;
   const { store, inbox, location } = await openEventStore(config, process.env, logger);
   const gateway = await Gateway.start({
@@ -39,7 +43,8 @@ async function main(): Promise<void> {
     limits: config.limits,
     logger,
     credentials: certificates?.serverCredentials(),
-    callers: config.security?.callers && CallerAuthorization.fromPolicy(config.security.callers, logger),
+    callers,
+    components,
   });
   logger.info("gateway ready", {
     address: config.address,

@@ -32,6 +32,7 @@ import { domainService } from "./server/domain-methods";
 import type { CallerAuthorization } from "./security/caller-authorization";
 import { callerInterceptor, type CallerCheck } from "./security/caller-interceptor";
 import type { CallerIdentity } from "./security/caller-identity";
+import type { ComponentAuthorization } from "./security/component-authorization";
 import { unaryCallRunner } from "./server/unary-call-runner";
 import type { EventStore } from "./store/event-store";
 
@@ -58,6 +59,8 @@ export interface GatewayOptions {
    * simple mode).
    */
   callers?: CallerAuthorization;
+  /** Components' identities and grants (the security file's `components`); without it, `linkToken` (the simple mode). */
+  components?: ComponentAuthorization;
 }
 
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
@@ -188,6 +191,7 @@ export class Gateway {
       router,
       {
         linkToken: options.linkToken,
+        components: options.components,
         heartbeatIntervalMs: limits.heartbeatIntervalMs,
         maxQueuedDispatches: limits.maxQueuedPerLink,
         maxMessageBytes: limits.maxLinkMessageBytes,
@@ -197,7 +201,7 @@ export class Gateway {
       logger,
       unaryCallRunner(paths, limits.maxRequestBytes, "over a link"),
     );
-    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
+    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     outcomes.register(server);
     const events = new EventService(
