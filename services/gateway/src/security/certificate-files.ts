@@ -59,7 +59,8 @@ export class CertificateFiles {
    * included. Pass every later change to its `setSecureContext` through `onChange`.
    */
   serverOptions(): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
-    return { ...this.contextOptions(), requestCert: this.settings.clientCaFile !== undefined, rejectUnauthorized: this.settings.clientAuth === "required" && this.settings.clientCaFile !== undefined };
+    const clientCertificates = this.settings.clientCaFile !== undefined;
+    return { ...this.contextOptions(), requestCert: clientCertificates, rejectUnauthorized: clientCertificates && this.settings.clientAuth === "required" };
   }
 
   /** Hears each new usable pair (certificate, key, client CA); returns the function that stops it. */
@@ -77,7 +78,11 @@ export class CertificateFiles {
 
   private watch(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`could not read ${this.describeFiles()} within ${FIRST_READ_TIMEOUT_MS} ms`)), FIRST_READ_TIMEOUT_MS);
+      const timer = setTimeout(() => {
+        this.firstRead = undefined;
+        this.close();
+        reject(new Error(`could not read ${this.describeFiles()} within ${FIRST_READ_TIMEOUT_MS} ms`));
+      }, FIRST_READ_TIMEOUT_MS);
       this.firstRead = (error) => {
         clearTimeout(timer);
         if (error === undefined) {
