@@ -14,6 +14,7 @@ import { call, failure, startGateway, startTodo, tempDir, todoClients, type Runn
 import { eventClient, subscribeEvents } from "../support/event-subscriber";
 import { getOutcome, outcomeClient } from "../support/outcome-client";
 import { OpenChannel, packed } from "../support/reply-channel-client";
+import { ListenRequest, ReplyChannelServiceClient } from "@recq-mesh/protocol/gen/recq/v1/reply_channel";
 import { ReflectionClient } from "../support/reflection-client";
 
 const SECRET = "a shared secret of at least thirty-two bytes, for HS256";
@@ -199,6 +200,20 @@ describe("callers: JWTs and the permission table", () => {
       assert.equal(reader.code, grpc.status.PERMISSION_DENIED);
     } finally {
       outcomes.close();
+    }
+  });
+
+  it("holds Listen to its own permission: none in this file, so no caller may listen", async () => {
+    const client = new ReplyChannelServiceClient(running.address, grpc.credentials.createInsecure());
+    try {
+      const metadata = new grpc.Metadata();
+      metadata.set("authorization", `Bearer ${await token()}`);
+      const stream = client.listen(ListenRequest.fromPartial({ channel: "replies" }), metadata);
+      const error = await new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+      assert.equal(error.code, grpc.status.PERMISSION_DENIED);
+      assert.match(error.details, /may not call recq\.v1\.ReplyChannelService\/Listen/);
+    } finally {
+      client.close();
     }
   });
 
