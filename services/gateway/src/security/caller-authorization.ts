@@ -1,6 +1,5 @@
-import { status, type Metadata, type ServerInterceptingCallInterface } from "@grpc/grpc-js";
+import { status, type ServerInterceptingCallInterface } from "@grpc/grpc-js";
 import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
-import { firstValue } from "../server/caller-trace-context";
 import { certificateNames, type CallerIdentity } from "./caller-identity";
 import { JwtVerifier } from "./jwt-verifier";
 import { MethodPatterns, MethodRules } from "./method-rules";
@@ -41,21 +40,23 @@ export class CallerAuthorization {
     return this.open.matches(method);
   }
 
-  /** Authenticates the caller and checks that it may call `method` (`pkg.Service/Method`). */
-  async authorize(method: string, metadata: Metadata, auth: AuthContext): Promise<CallerIdentity> {
+  /**
+   * Authenticates the caller and checks that it may call `method` (`pkg.Service/Method`). `authorization`: the
+   * call's `authorization` header (gRPC metadata or an HTTP header alike); `auth`: what TLS established of the peer.
+   */
+  async authorize(method: string, authorization: string | undefined, auth: AuthContext): Promise<CallerIdentity> {
     if (this.isOpen(method)) return ANONYMOUS;
-    const identity = await this.authenticate(metadata, auth);
+    const identity = await this.authenticate(authorization, auth);
     this.check(identity, method);
     return identity;
   }
 
   /** Who the caller is; rejects with UNAUTHENTICATED. */
-  async authenticate(metadata: Metadata, auth: AuthContext): Promise<CallerIdentity> {
-    const header = firstValue(metadata, "authorization");
-    if (header !== undefined) {
-      if (this.jwt === undefined || !header.startsWith("Bearer ")) throw this.unauthenticated("invalid token", "not a bearer token, or no jwt configured");
+  async authenticate(authorization: string | undefined, auth: AuthContext): Promise<CallerIdentity> {
+    if (authorization !== undefined) {
+      if (this.jwt === undefined || !authorization.startsWith("Bearer ")) throw this.unauthenticated("invalid token", "not a bearer token, or no jwt configured");
       try {
-        return this.identityOfClaims(await this.jwt.verify(header.slice(7).trim()));
+        return this.identityOfClaims(await this.jwt.verify(authorization.slice(7).trim()));
       } catch (thrown) {
         throw this.unauthenticated("invalid token", thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown));
       }

@@ -2,6 +2,7 @@ import { ServerInterceptingCall, type Metadata, type ServerInterceptor, type Sta
 import { MeshError } from "@recq-mesh/protocol";
 import type { CallerAuthorization } from "./caller-authorization";
 import { setCallerIdentity } from "./caller-identity";
+import { firstValue } from "../server/caller-trace-context";
 
 /** How the interceptor treats a path: decided whole, authenticated only (its requests are checked one by one), or left to its service. */
 export type CallerCheck = "authorize" | "authenticate" | "none";
@@ -23,8 +24,9 @@ export function callerInterceptor(authorization: CallerAuthorization, checkOf: (
       start: (next) =>
         next({
           onReceiveMetadata: (metadata: Metadata, pass: (metadata: Metadata) => void) => {
+            const header = firstValue(metadata, "authorization");
             const decided =
-              check === "authorize" ? authorization.authorize(name, metadata, call.getAuthContext()) : authorization.authenticate(metadata, call.getAuthContext());
+              check === "authorize" ? authorization.authorize(name, header, call.getAuthContext()) : authorization.authenticate(header, call.getAuthContext());
             decided.then(
               (identity) => {
                 setCallerIdentity(metadata, identity);
