@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { describe, it } from "@jest/globals";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { loadGatewayConfig } from "@recq-mesh/gateway";
+import { tempDir } from "../support/mesh-harness";
 import { MethodRules, NamePatterns } from "@recq-mesh/gateway/internal/security/method-rules";
 import { DEFAULT_OPEN_METHODS, parseSecurityPolicy } from "@recq-mesh/gateway/internal/security/security-policy";
 
@@ -60,5 +64,25 @@ describe("the security file", () => {
     assert.throws(() => parse({ components: { todo: { methods: ["*"] } } }), /components.todo: give tokenFile, certificateNames or both/);
     assert.throws(() => parse({ component: {} }), /unknown field "component"/);
     assert.throws(() => parse({ callers: { jwt: { secretFile: "s", issuer: "i", audience: "a", clockToleranceSeconds: 301 } } }), /clockToleranceSeconds must be an integer from 0 to 300/);
+  });
+});
+
+describe("RECQ_SECURITY_FILE in the gateway's configuration", () => {
+  let temp: { dir: string; remove(): Promise<void> };
+  let file: string;
+  beforeAll(async () => {
+    temp = await tempDir("security-file");
+    file = path.join(temp.dir, "security.json");
+    writeFileSync(file, JSON.stringify({ callers: { certificates: { ops: ["admin"] } }, components: { todo: { certificateNames: ["todo"] } } }));
+  });
+  afterAll(() => temp.remove());
+
+  it("is read at start, and replaces the simple mode's tokens rather than joining them", () => {
+    assert.equal(loadGatewayConfig([], {}).security, undefined);
+    const config = loadGatewayConfig([], { RECQ_SECURITY_FILE: file });
+    assert.deepEqual(config.security?.callers?.certificates.get("ops"), ["admin"]);
+    assert.throws(() => loadGatewayConfig([], { RECQ_SECURITY_FILE: file, RECQ_CLIENT_TOKEN: "t" }), /unset RECQ_CLIENT_TOKEN and RECQ_EVENTS_TOKEN/);
+    assert.throws(() => loadGatewayConfig([], { RECQ_SECURITY_FILE: file, RECQ_LINK_TOKEN: "t" }), /unset RECQ_LINK_TOKEN/);
+    assert.throws(() => loadGatewayConfig([], { RECQ_SECURITY_FILE: path.join(temp.dir, "missing.json") }), /RECQ_SECURITY_FILE .*missing\.json: ENOENT/);
   });
 });

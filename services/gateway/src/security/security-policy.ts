@@ -58,7 +58,9 @@ export function readSecurityPolicy(file: string): SecurityPolicy {
   try {
     json = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
-    throw new Error(`RECQ_SECURITY_FILE ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    // Not `instanceof Error`: errors of another realm (a test runner's sandbox) are errors too.
+    const message = typeof (error as { message?: unknown } | null)?.message === "string" ? (error as { message: string }).message : String(error);
+    throw new Error(`RECQ_SECURITY_FILE ${file}: ${message}`);
   }
   return parseSecurityPolicy(json, path.dirname(path.resolve(file)), `RECQ_SECURITY_FILE ${file}`);
 }
