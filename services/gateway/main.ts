@@ -54,6 +54,10 @@ async function main(): Promise<void> {
     components: config.security?.components ? "security file" : config.linkToken ? "shared token" : "open",
     ...location,
   });
+  // Guarded callers beside open links: whoever reaches the port could register as the handler of their calls.
+  if ((callers !== undefined || config.clientToken !== undefined) && components === undefined && config.linkToken === undefined) {
+    logger.warn("handler links are open: set RECQ_LINK_TOKEN or the security file's components (docs/security.md)");
+  }
   const stop = (signal: string) => {
     logger.info("stopping", { signal });
     void gateway
