@@ -6,7 +6,8 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthClient } from "@recq-mesh/gateway/gen/grpc/health/v1/health";
 import { CertificateFiles } from "@recq-mesh/gateway/internal/security/certificate-files";
 import type { TlsSettings } from "@recq-mesh/gateway/internal/security/tls-settings";
-import { silentLogger } from "@recq-mesh/kit";
+import { MeshService, silentLogger } from "@recq-mesh/kit";
+import { todoListAggregate } from "@recq-mesh/todo";
 import { call, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { issueCertificate, makeCa, type TestCa, type TestCertificate } from "../support/test-certificates";
 
@@ -153,6 +154,32 @@ describe("TLS on the gateway's port", () => {
         healthCheck(tls.running.address, grpc.credentials.createSsl(pem(ca.certificateFile), pem(strangerClient.keyFile), pem(strangerClient.certificateFile))),
       );
       assert.equal(error.code, grpc.status.UNAVAILABLE);
+    });
+
+    it("has the kit read its certificate files again: a service whose certificate was refused links once it is replaced", async () => {
+      // The service starts with a certificate of another CA, which the gateway refuses in the handshake.
+      const rotating = issueCertificate(otherCa, "rotating", "todo");
+      const mesh = new MeshService({
+        address: tls.running.address,
+        component: "todo",
+        tls: { caFile: ca.certificateFile, certFile: rotating.certificateFile, keyFile: rotating.keyFile, refreshIntervalMs: 100 },
+      }).addAggregate(todoListAggregate);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        let linked = false;
+        const started = mesh.start().then(() => (linked = true));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(linked, false, "a service with a certificate of another CA must not link");
+        assert.equal(tls.running.gateway.handlerLinkCount, 0);
+        // Its files now hold a certificate of the gateway's client CA: a reconnect uses them, without a restart.
+        issueCertificate(ca, "rotating", "todo");
+        const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the service did not link within 15 s of its new certificate")), 15_000)));
+        await Promise.race([started, timeout]);
+        assert.equal(tls.running.gateway.handlerLinkCount, 1);
+      } finally {
+        clearTimeout(timer);
+        mesh.close();
+      }
     });
 
     it("carries a handler's link and consumer stream from the kit over mTLS", async () => {
