@@ -5,7 +5,8 @@
 #
 # Your own contracts: the gateway serves every descriptor set (*.binpb) in /descriptors, which holds the
 # TodoList's by default. Mount a folder of your own sets there, or name files with RECQ_DESCRIPTORS:
-#   docker run -v "$PWD/dist:/descriptors:ro" -p 50051:50051 recq-mesh
+#   docker run -v "$PWD/dist:/descriptors:ro" -p 50051:50051 -e RECQ_ALLOW_PLAINTEXT=true recq-mesh
+# On 0.0.0.0 the gateway needs TLS (RECQ_TLS_CERT_FILE, RECQ_TLS_KEY_FILE) or RECQ_ALLOW_PLAINTEXT=true (docs/security.md).
 # (docs/your-own-domain.md, "Run the gateway with Docker").
 
 # Build: the TypeScript compiler and buf (dev dependencies) make each package's dist/, descriptor sets included.

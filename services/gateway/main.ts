@@ -10,6 +10,10 @@ import { loadGatewayConfig } from "./src/config";
 import { InvalidDescriptorSetError, loadDescriptorCatalog, type DescriptorCatalog } from "./src/descriptors/descriptor-catalog";
 import { describeSetOrder, readDescriptorSets, type DescriptorSetFile } from "./src/descriptors/descriptor-files";
 import { Gateway } from "./src/gateway";
+import { CertificateFiles } from "./src/security/certificate-files";
+import { CallerAuthorization } from "./src/security/caller-authorization";
+import { ComponentAuthorization } from "./src/security/component-authorization";
+import { describeTransport } from "./src/security/tls-settings";
 import { openEventStore } from "./src/store/open-event-store";
 
 async function main(): Promise<void> {
@@ -23,6 +27,10 @@ async function main(): Promise<void> {
   const config = loadGatewayConfig(process.argv.slice(2), process.env);
   const sets = readDescriptorSets(config.descriptorsPaths);
   const catalog = loadCatalogOf(sets);
+  // Every file the security settings name is read before the store opens: a mistake stops the start at once.
+  const callers = config.security?.callers && CallerAuthorization.fromPolicy(config.security.callers, logger);
+  const components = config.security?.components && new ComponentAuthorization(config.security.components, logger);
+  const certificates = config.transport.mode === "tls" ? await CertificateFiles.open(config.transport.tls, logger) : undefined;
   const { store, inbox, location } = await openEventStore(config, process.env, logger);
   const gateway = await Gateway.start({
     address: config.address,
@@ -35,12 +43,28 @@ async function main(): Promise<void> {
     limits: config.limits,
     logger,
     http: config.http,
+    credentials: certificates?.serverCredentials(),
+    callers,
+    components,
   });
-  logger.info("gateway ready", { address: config.address, port: gateway.port, httpPort: gateway.http?.port, ...location });
+  logger.info("gateway ready", {
+    address: config.address,
+    port: gateway.port,
+    httpPort: gateway.http?.port,
+    transport: describeTransport(config.transport),
+    callers: config.security?.callers ? "security file" : config.clientToken ? "shared token" : "open",
+    components: config.security?.components ? "security file" : config.linkToken ? "shared token" : "open",
+    ...location,
+  });
+  // Guarded callers beside open links: whoever reaches the port could register as the handler of their calls.
+  if ((callers !== undefined || config.clientToken !== undefined) && components === undefined && config.linkToken === undefined) {
+    logger.warn("handler links are open: set RECQ_LINK_TOKEN or the security file's components (docs/security.md)");
+  }
   const stop = (signal: string) => {
     logger.info("stopping", { signal });
     void gateway
       .stop()
+      .then(() => certificates?.close())
       .then(() => telemetry.shutdown())
       .then(() => process.exit(0));
   };

@@ -2,6 +2,8 @@
 // `@recq-mesh/kit/telemetry`; this index loads gRPC but never the MongoDB driver (openViewStore loads it when
 // MONGODB_URI is set; the MongoViewStore class itself is `@recq-mesh/kit/mongodb`).
 export { DEFAULT_CATCH_UP_TIMEOUT_MS, MeshService, type CallOptions, type MeshServiceOptions } from "./src/mesh-service";
+export { callerOf, type Caller } from "./src/handlers/caller";
+export { linkSecurityFromEnv, type LinkSecurity, type LinkTlsOptions } from "./src/link/link-security";
 export type {
   AggregateDefinition,
   CommandContext,

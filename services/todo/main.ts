@@ -3,7 +3,7 @@
 import { startTelemetry } from "@recq-mesh/kit/telemetry";
 const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { jsonLogger, MeshService, openBlobStore, openViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore } from "@recq-mesh/kit";
 import { todoAttachmentAggregate } from "./src/todo-attachment-aggregate";
 import { todoAttachmentQueries } from "./src/todo-attachment-queries";
 import { loadTodoConfig, TODO_BLOB_FOLDER, TODO_DATABASE } from "./src/todo-config";
@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   // Attachments: written by the commands role, read by the views role; both must open the same store (a shared
   // RECQ_BLOB_DIR, or the MongoDB database's GridFS bucket).
   const blobs = await openBlobStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo", defaultFolder: TODO_BLOB_FOLDER });
-  const mesh = new MeshService({ address: config.gateway, component: "todo", credentials: config.linkToken, logger, catchUpTimeoutMs: config.catchUpTimeoutMs, blobs });
+  // TLS and the link token (RECQ_TLS_*, RECQ_LINK_TOKEN_FILE or RECQ_LINK_TOKEN): docs/security.md.
+  const { tls, credentials } = linkSecurityFromEnv(process.env);
+  const mesh = new MeshService({ address: config.gateway, component: "todo", credentials, tls, logger, catchUpTimeoutMs: config.catchUpTimeoutMs, blobs });
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: config.maxAttachmentBytes }));
   const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
   const projection = todoListProjection(views.store, views.scope);

@@ -59,7 +59,12 @@ describe("gateway configuration", () => {
   });
 
   it("takes flags over environment variables, and limits from the environment", () => {
-    const config = loadGatewayConfig(["--address", "0.0.0.0:7000"], { RECQ_ADDRESS: "127.0.0.1:1", RECQ_MAX_QUEUED_PER_LINK: "7", RECQ_LINK_TOKEN: "t" });
+    const config = loadGatewayConfig(["--address", "0.0.0.0:7000"], {
+      RECQ_ADDRESS: "127.0.0.1:1",
+      RECQ_MAX_QUEUED_PER_LINK: "7",
+      RECQ_LINK_TOKEN: "t",
+      RECQ_ALLOW_PLAINTEXT: "true",
+    });
     assert.equal(config.address, "0.0.0.0:7000");
     assert.equal(config.limits.maxQueuedPerLink, 7);
     assert.equal(config.linkToken, "t");

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
-import { MeshService, EmbeddedViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { credentials, Metadata, type CallOptions, type ChannelCredentials, type Client, type ServiceError } from "@grpc/grpc-js";
+import { MeshService, EmbeddedViewStore, TracedViewStore, type MeshServiceOptions } from "@recq-mesh/kit";
 import { loadDescriptorCatalog, type DescriptorCatalog, Gateway, type GatewayOptions, EmbeddedCommandInbox, EmbeddedEventStore } from "@recq-mesh/gateway";
 import { todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
 import { TODO_DESCRIPTORS } from "./built-packages";
@@ -50,9 +50,12 @@ export interface RunningTodo {
 }
 
 /** The TodoList service (aggregate, projection, queries) in this process, linked to the gateway. */
-export async function startTodo(address: string, options: { instanceId?: string; roles?: ("commands" | "views")[]; credentials?: string } = {}): Promise<RunningTodo> {
+export async function startTodo(
+  address: string,
+  options: { instanceId?: string; roles?: ("commands" | "views")[]; credentials?: string; tls?: MeshServiceOptions["tls"] } = {},
+): Promise<RunningTodo> {
   const roles = new Set(options.roles ?? ["commands", "views"]);
-  const mesh = new MeshService({ address, component: "todo", instanceId: options.instanceId, credentials: options.credentials });
+  const mesh = new MeshService({ address, component: "todo", instanceId: options.instanceId, credentials: options.credentials, tls: options.tls });
   const views = new EmbeddedViewStore();
   const projection = todoListProjection(views, "instance");
   if (roles.has("commands")) mesh.addAggregate(todoListAggregate);
@@ -61,9 +64,9 @@ export async function startTodo(address: string, options: { instanceId?: string;
   return { mesh, views };
 }
 
-export function todoClients(address: string) {
-  const commands = new TodoListCommandServiceClient(address, credentials.createInsecure());
-  const queries = new TodoListQueryServiceClient(address, credentials.createInsecure());
+export function todoClients(address: string, channel: ChannelCredentials = credentials.createInsecure()) {
+  const commands = new TodoListCommandServiceClient(address, channel);
+  const queries = new TodoListQueryServiceClient(address, channel);
   return { commands, queries, close: () => (commands.close(), queries.close()) };
 }
 

@@ -1,6 +1,8 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port";
+import { transportSecurityFromEnv, type TransportSecurity } from "./security/tls-settings";
+import { readSecurityPolicy, type SecurityPolicy } from "./security/security-policy";
 
 /** Everything the gateway can be told, with its default. Flags win over environment variables. */
 export interface GatewayConfig {
@@ -37,6 +39,10 @@ export interface GatewayConfig {
    * `RECQ_HTTP_PAGE=1`: the TodoList page at `/`; default off.
    */
   http: HttpPortOptions | undefined;
+  /** TLS on the port, or plaintext (RECQ_TLS_* and RECQ_ALLOW_PLAINTEXT; security/tls-settings.ts, docs/security.md). */
+  transport: TransportSecurity;
+  /** Callers' and components' identities and permissions (RECQ_SECURITY_FILE; docs/security.md); unset: the simple mode. */
+  security: SecurityPolicy | undefined;
 }
 
 /** Every limit of the gateway, explicit. Environment variable names in parentheses. */
@@ -249,8 +255,9 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   if (env.RECQ_EVENTS_TOKEN && env.RECQ_EVENTS_TOKEN === env.RECQ_CLIENT_TOKEN) {
     throw new Error("RECQ_EVENTS_TOKEN must differ from RECQ_CLIENT_TOKEN: a caller's token must not grant event subscriptions");
   }
+  const address = values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051";
   return {
-    address: values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051",
+    address,
     descriptorsPaths: descriptorPaths(values.descriptors ?? (env.RECQ_DESCRIPTORS ? [env.RECQ_DESCRIPTORS] : ["dist/descriptors.binpb"])),
     dataDir: path.resolve(values["data-dir"] ?? env.RECQ_DATA_DIR ?? "data/gateway"),
     linkToken: env.RECQ_LINK_TOKEN || undefined,
@@ -259,7 +266,22 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     gatewayId: gatewayIdFrom(env.RECQ_GATEWAY_ID),
     limits,
     http: httpOptions(values["http-address"] ?? env.RECQ_HTTP_ADDRESS, env),
+    transport: transportSecurityFromEnv(env, address),
+    security: securityPolicyFrom(env),
   };
+}
+
+/** The security file, checked against the simple mode's tokens: one way of authenticating each kind of peer. */
+function securityPolicyFrom(env: NodeJS.ProcessEnv): SecurityPolicy | undefined {
+  if (!env.RECQ_SECURITY_FILE) return undefined;
+  const policy = readSecurityPolicy(env.RECQ_SECURITY_FILE);
+  if (policy.callers !== undefined && (env.RECQ_CLIENT_TOKEN || env.RECQ_EVENTS_TOKEN)) {
+    throw new Error("RECQ_SECURITY_FILE sets callers: unset RECQ_CLIENT_TOKEN and RECQ_EVENTS_TOKEN (the simple mode), or remove callers from the file");
+  }
+  if (policy.components !== undefined && env.RECQ_LINK_TOKEN) {
+    throw new Error("RECQ_SECURITY_FILE sets components: unset RECQ_LINK_TOKEN (the simple mode), or remove components from the file");
+  }
+  return policy;
 }
 
 /** A gateway id names documents and appears in logs: a short, plain name (a pod or host name fits). */

@@ -33,6 +33,12 @@ import { HttpPort, type HttpPortOptions } from "./http/http-port";
 import { RecordingServer } from "./http/recording-server";
 import { domainService } from "./server/domain-methods";
 import { Uploads } from "./uploads/uploads";
+import type { CallerAuthorization } from "./security/caller-authorization";
+import { authorizedMethod } from "./http/authorized-method";
+import type { ServedMethod } from "./http/recording-server";
+import { callerInterceptor, type CallerCheck } from "./security/caller-interceptor";
+import type { CallerIdentity } from "./security/caller-identity";
+import type { ComponentAuthorization } from "./security/component-authorization";
 import { unaryCallRunner } from "./server/unary-call-runner";
 import type { EventStore } from "./store/event-store";
 
@@ -54,6 +60,15 @@ export interface GatewayOptions {
   logger?: Logger;
   /** The HTTP port (Connect, gRPC-Web, Server-Sent Events: docs/web.md); none without it. */
   http?: HttpPortOptions;
+  /** How the port is served: TLS (security/certificate-files.ts) or, by default, plaintext. */
+  credentials?: ServerCredentials;
+  /**
+   * Callers' authentication and permissions (the security file's `callers`); without it, the tokens above (the
+   * simple mode).
+   */
+  callers?: CallerAuthorization;
+  /** Components' identities and grants (the security file's `components`); without it, `linkToken` (the simple mode). */
+  components?: ComponentAuthorization;
 }
 
 const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
@@ -118,7 +133,9 @@ export class Gateway {
           },
           logger,
         ),
-        // Second, so that it sees the call the caller limits have set up: overload is refused once a request has
+        // Before admission: a caller refused for its credentials takes no slot.
+        ...(options.callers === undefined ? [] : [callerInterceptor(options.callers, callerCheckOf)]),
+        // After the caller limits, so that it sees the call they have set up: overload is refused once a request has
         // arrived, before its handler runs (admission-interceptor.ts).
         admissionInterceptor(admission, (path) => admissionKind(catalog, path)),
       ],
@@ -175,6 +192,7 @@ export class Gateway {
         maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
         backlog: domainOptions.backlog,
       },
+      authorizeRequest: options.callers && authorizeChannelRequest(options.callers),
     });
     channels.addTo(server);
     for (const service of catalog.services) {
@@ -186,6 +204,7 @@ export class Gateway {
       router,
       {
         linkToken: options.linkToken,
+        components: options.components,
         heartbeatIntervalMs: limits.heartbeatIntervalMs,
         maxQueuedDispatches: limits.maxQueuedPerLink,
         maxMessageBytes: limits.maxLinkMessageBytes,
@@ -195,7 +214,7 @@ export class Gateway {
       logger,
       unaryCallRunner(paths, limits.maxRequestBytes, "over a link"),
     );
-    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, readBatchSize: limits.consumerReadBatch }, logger);
+    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     outcomes.register(server);
     const events = new EventService(
@@ -226,12 +245,12 @@ export class Gateway {
     health.setStatus("", "SERVING");
     // What the inbox holds from before (a restart, a crash) is queued before the first new acceptance.
     await executor?.start();
-    const port = await bind(server, options.address).catch(async (error: unknown) => {
+    const port = await bind(server, options.address, options.credentials ?? ServerCredentials.createInsecure()).catch(async (error: unknown) => {
       await executor?.stop();
       throw error;
     });
     logger.info("gateway listening", { address: options.address, port, services: catalog.services.map((s) => s.fullName) });
-    const http = options.http && (await startHttpPort(options.http, server, catalog, admission, limits, logger).catch(async (error: unknown) => {
+    const http = options.http && (await startHttpPort(options.http, server, catalog, admission, limits, logger, options.callers).catch(async (error: unknown) => {
       server.forceShutdown();
       await executor?.stop();
       throw error;
@@ -308,11 +327,20 @@ function startHttpPort(
   admission: AdmissionControl,
   limits: GatewayLimits,
   logger: Logger,
+  callers: CallerAuthorization | undefined,
 ): Promise<HttpPort> {
+  const authorized = new Map<string, ServedMethod>();
+  const served = (path: string) => {
+    const method = server.served(path);
+    if (method === undefined || callers === undefined) return method;
+    let held = authorized.get(path);
+    if (held === undefined) authorized.set(path, (held = authorizedMethod(method, callers)));
+    return held;
+  };
   return HttpPort.start(options, {
     catalog,
     services: [...catalog.services.map((s) => s.fullName), ...HTTP_PROTOCOL_SERVICES],
-    served: (path) => server.served(path),
+    served,
     admission,
     admissionKind: (path) => admissionKind(catalog, path),
     maxRequestBytes: limits.maxRequestBytes,
@@ -332,6 +360,20 @@ function admissionKind(catalog: DescriptorCatalog, path: string): AdmissionKind 
   return method.serverStreaming ? "subscription" : "call";
 }
 
+/** Handler links and consumer streams are components' (links/link-service.ts); Open's requests are checked one by one. */
+function callerCheckOf(path: string): CallerCheck {
+  if (path === OPEN_PATH) return "authenticate";
+  return Object.values(GatewayLinkService).some((method) => method.path === path) ? "none" : "authorize";
+}
+
+/** A request on a reply channel is held to its own method's permission, as the same call made alone would be. */
+function authorizeChannelRequest(callers: CallerAuthorization) {
+  return (caller: CallerIdentity | undefined, method: string): void => {
+    if (caller === undefined) throw new MeshError(status.UNAUTHENTICATED, "credentials are required", Reason.UNAUTHENTICATED);
+    callers.check(caller, method);
+  };
+}
+
 /** A domain service is SERVING while every one of its methods has a handler linked. */
 function trackServiceHealth(services: readonly ServiceEntry[], router: MethodRouter, health: HealthRegistry): void {
   const update = (service: ServiceEntry) =>
@@ -343,8 +385,8 @@ function trackServiceHealth(services: readonly ServiceEntry[], router: MethodRou
   });
 }
 
-function bind(server: Server, address: string): Promise<number> {
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
   });
 }

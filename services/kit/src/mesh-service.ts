@@ -20,6 +20,8 @@ import { queryRunner } from "./handlers/query-runner";
 import { uploadRunner } from "./handlers/upload-runner";
 import type { BlobStore } from "./blobs/blob-store";
 import { LinkClient } from "./link/link-client";
+import { linkChannelCredentials, linkTlsChannelOptions, type LinkSecurity, type LinkTlsOptions } from "./link/link-security";
+import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
 
 export interface MeshServiceOptions {
   /** The gateway, host:port. */
@@ -28,8 +30,13 @@ export interface MeshServiceOptions {
   component: string;
   /** Unique per process; default a random UUID. */
   instanceId?: string;
-  /** The gateway's link token, when it requires one. */
-  credentials?: string;
+  /**
+   * The link token, when the gateway requires one: the gateway's shared token or this component's own. A function
+   * is called at each connect (a token read from a file: `linkSecurityFromEnv` reads `RECQ_LINK_TOKEN_FILE` so).
+   */
+  credentials?: LinkSecurity["credentials"];
+  /** TLS towards the gateway, with a client certificate for mTLS; default plaintext (link-security.ts). */
+  tls?: LinkTlsOptions;
   logger?: Logger;
   /** Dispatches run at once (the permits granted). Default 256. */
   maxConcurrent?: number;
@@ -77,6 +84,8 @@ export class MeshService {
   /** Aborted by drain and close: ends the wait of queries for their projection. */
   private readonly stopping = new AbortController();
   private readonly logger: Logger;
+  /** One TLS setup (and one file watcher) for the link and every consumer stream. */
+  private readonly transport: { channelCredentials: ChannelCredentials; channelOptions: ChannelOptions };
 
   constructor(private readonly options: MeshServiceOptions) {
     this.instanceId = options.instanceId ?? randomUUID();
@@ -85,11 +94,14 @@ export class MeshService {
     if (catchUpTimeoutMs !== undefined && (!Number.isSafeInteger(catchUpTimeoutMs) || catchUpTimeoutMs <= 0)) {
       throw new Error(`MeshService option catchUpTimeoutMs must be a positive integer, got ${catchUpTimeoutMs}`);
     }
+    this.transport = { channelCredentials: linkChannelCredentials(options.tls), channelOptions: linkTlsChannelOptions(options.tls) };
     this.link = new LinkClient({
       address: options.address,
       component: options.component,
       instanceId: this.instanceId,
       credentials: options.credentials,
+      channelCredentials: this.transport.channelCredentials,
+      channelOptions: this.transport.channelOptions,
       logger: this.logger,
       maxConcurrent: options.maxConcurrent,
       maxMessageBytes: options.maxMessageBytes,
@@ -127,6 +139,7 @@ export class MeshService {
       consumer,
       instanceId: this.instanceId,
       credentials: this.options.credentials,
+      ...this.transport,
       logger: this.logger,
     });
     this.projectors.set(consumer, projector as unknown as ProjectorClient<EventCodecs>);

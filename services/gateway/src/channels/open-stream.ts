@@ -10,6 +10,7 @@ import type { CallTracker } from "../server/call-tracker";
 import { Cancellation } from "../server/cancellation";
 import { SubscriptionBacklog, type BacklogLimits } from "../server/subscription-backlog";
 import type { UnaryCallRunner } from "../server/unary-call-runner";
+import { callerIdentityOf, type CallerIdentity } from "../security/caller-identity";
 
 export interface OpenStreamLimits {
   /** Requests one stream may have running; at the limit the gateway stops reading the stream (RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT). */
@@ -25,6 +26,8 @@ export interface OpenStreamDeps {
   admission: AdmissionControl;
   calls: CallTracker;
   limits: OpenStreamLimits;
+  /** With callers' permissions configured: throws unless the stream's caller may call the request's method. */
+  authorizeRequest?: (caller: CallerIdentity | undefined, method: string) => void;
 }
 
 /** One request running on the stream. */
@@ -56,6 +59,8 @@ export class OpenStream {
   private readonly running = new Map<string, Running>();
   private readonly backlog: SubscriptionBacklog;
   private readonly caller: string;
+  /** Who opened the stream (when callers are authenticated): each request is checked against its method, and carries it. */
+  private readonly identity: CallerIdentity | undefined;
   private halfClosed = false;
   private paused = false;
   private ended = false;
@@ -69,6 +74,7 @@ export class OpenStream {
   ) {
     this.backlog = new SubscriptionBacklog(call, signal, deps.limits.backlog);
     this.caller = call.getPeer();
+    this.identity = callerIdentityOf(call.metadata);
   }
 
   start(): void {
@@ -114,13 +120,14 @@ export class OpenStream {
     if (this.running.size >= this.deps.limits.maxInFlight) this.pause();
     const traceContext = request.metadata.traceparent ? extractTraceContext(request.metadata) : this.streamContext;
     const admit = (method: MethodEntry) => {
+      this.deps.authorizeRequest?.(this.identity, method.name);
       checkPayloadType(request.payload, method);
       this.deps.admission.admitCall(this.caller);
       entry.method = method;
     };
     const payload = request.payload?.value ?? NO_PAYLOAD;
     this.deps
-      .run({ method: request.method, payload, headers: request.metadata }, { signal, traceContext, admit })
+      .run({ method: request.method, payload, headers: request.metadata }, { signal, traceContext, admit, caller: this.identity })
       .then(
         (answer) => this.answer(id, { typeUrl: TYPE_URL_PREFIX + entry.method!.responseType, value: answer }),
         (thrown: unknown) => this.fail(id, MeshError.from(thrown)),

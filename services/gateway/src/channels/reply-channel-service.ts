@@ -32,6 +32,8 @@ interface Deps {
   admission: AdmissionControl;
   calls: CallTracker;
   options: ReplyChannelOptions;
+  /** With callers' permissions configured: each request on Open is checked against its method. */
+  authorizeRequest?: OpenStreamDeps["authorizeRequest"];
 }
 
 /** Messages pass as bytes: the service decodes and encodes them itself, so a malformed one fails with a clear status. */
@@ -46,7 +48,7 @@ export class ReplyChannelService {
   private readonly streamDeps: OpenStreamDeps;
 
   constructor(private readonly deps: Deps) {
-    this.streamDeps = { run: deps.run, admission: deps.admission, calls: deps.calls, limits: deps.options };
+    this.streamDeps = { run: deps.run, admission: deps.admission, calls: deps.calls, limits: deps.options, authorizeRequest: deps.authorizeRequest };
   }
 
   /** Open streams now (for tests and metrics). */

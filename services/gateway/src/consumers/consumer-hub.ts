@@ -4,6 +4,7 @@ import { ConsumerRole, type ConsumeRequest, type ConsumeResponse } from "@recq-m
 import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
 import { toEnvelope } from "../commands/envelopes";
 import { checkCredentials } from "../links/credentials";
+import type { ComponentAuthorization } from "../security/component-authorization";
 import type { EventStore } from "../store/event-store";
 import { ConsumerSession, type ConsumeCall } from "./consumer-session";
 import { SerialPump } from "./serial-pump";
@@ -11,6 +12,8 @@ import type { ProjectionPositions } from "./projection-positions";
 
 export interface ConsumerHubOptions {
   linkToken: string | undefined;
+  /** Components' identities and grants (the security file); when set, instead of `linkToken`. */
+  components?: ComponentAuthorization;
   /** Events read from the store per step of a catch-up. */
   readBatchSize: number;
 }
@@ -87,7 +90,14 @@ export class ConsumerHub {
     if (open === undefined || !open.consumer) {
       throw new MeshError(status.INVALID_ARGUMENT, "the first message of a consumer stream must carry open.consumer", Reason.PROTOCOL_VIOLATION);
     }
-    checkCredentials(this.options.linkToken, open.credentials);
+    if (this.options.components === undefined) {
+      checkCredentials(this.options.linkToken, open.credentials);
+    } else {
+      const component = this.options.components.identify(undefined, open.credentials, call.getAuthContext());
+      if (!component.mayConsume(open.consumer)) {
+        throw new MeshError(status.PERMISSION_DENIED, `component ${component.name} is not granted the consumer ${open.consumer}`, Reason.PERMISSION_DENIED);
+      }
+    }
     const session = new ConsumerSession(call, open);
     const group = this.groups.get(open.consumer) ?? { active: undefined, standbys: [] };
     this.groups.set(open.consumer, group);

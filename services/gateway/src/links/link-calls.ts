@@ -4,6 +4,7 @@ import type { Call } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, extractTraceContext } from "@recq-mesh/protocol";
 import { Cancellation } from "../server/cancellation";
 import type { HandlerLink } from "./handler-link";
+import type { CallerIdentity } from "../security/caller-identity";
 
 /** Runs one call a handler service sent over its link: the gateway's own command or query path. */
 export type LinkCallRunner = (call: Call, context: LinkCallContext) => Promise<Buffer>;
@@ -12,6 +13,8 @@ export type LinkCallRunner = (call: Call, context: LinkCallContext) => Promise<B
 export interface LinkCallContext {
   signal: Cancellation;
   traceContext: Context;
+  /** The calling component, when components have grants: handlers see it as the caller. */
+  caller?: CallerIdentity;
 }
 
 export interface LinkCallLimits {

@@ -6,11 +6,14 @@ import type { MethodRouter } from "../routing/method-router";
 import { checkCredentials } from "./credentials";
 import { HandlerLink } from "./handler-link";
 import { LinkCalls, type LinkCallLimits, type LinkCallRunner } from "./link-calls";
+import type { ComponentAuthorization, IdentifiedComponent } from "../security/component-authorization";
 
 
 export interface LinkServiceOptions extends LinkCallLimits {
   /** When set, a Hello must carry it. */
   linkToken: string | undefined;
+  /** Components' identities and grants (the security file); when set, instead of `linkToken`. */
+  components?: ComponentAuthorization;
   heartbeatIntervalMs: number;
   maxQueuedDispatches: number;
   maxMessageBytes: number;
@@ -30,6 +33,8 @@ export class LinkService {
   private readonly links = new Set<HandlerLink>();
   /** The calls each link makes to the mesh. */
   private readonly calls = new WeakMap<HandlerLink, LinkCalls>();
+  /** The component each link authenticated as, when components have grants. */
+  private readonly grants = new WeakMap<HandlerLink, IdentifiedComponent>();
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
@@ -70,7 +75,7 @@ export class LinkService {
         if (link.isClosed) return;
         try {
           if (!greeted) {
-            this.greet(link, frame);
+            this.greet(link, frame, call);
             greeted = true;
             clearTimeout(helloTimer);
           } else {
@@ -105,12 +110,13 @@ export class LinkService {
     this.links.clear();
   }
 
-  private greet(link: HandlerLink, frame: HandlerFrame): void {
+  private greet(link: HandlerLink, frame: HandlerFrame, call: ServerDuplexStream<ConnectRequest, ConnectResponse>): void {
     if (frame.frame?.$case !== "hello") {
       throw new MeshError(status.FAILED_PRECONDITION, "the first frame of a link must be hello", Reason.PROTOCOL_VIOLATION);
     }
     const hello: Hello = frame.frame.value;
-    checkCredentials(this.options.linkToken, hello.credentials);
+    const component = this.options.components?.identify(hello.component, hello.credentials, call.getAuthContext());
+    if (component === undefined) checkCredentials(this.options.linkToken, hello.credentials);
     if (hello.protocolVersion !== LINK_PROTOCOL_VERSION) {
       throw new MeshError(
         status.FAILED_PRECONDITION,
@@ -124,7 +130,8 @@ export class LinkService {
     if (hello.maxMessageBytes > 0) link.maxMessageBytes = hello.maxMessageBytes;
     this.replacePreviousLinkOf(link);
     this.links.add(link);
-    this.calls.set(link, new LinkCalls(link, this.runCall, this.options));
+    if (component !== undefined) this.grants.set(link, component);
+    this.calls.set(link, new LinkCalls(link, component === undefined ? this.runCall : this.grantedCalls(component), this.options));
     link.send({
       metadata: {},
       frame: {
@@ -190,6 +197,12 @@ export class LinkService {
     const rejected: SubscriptionRejection[] = [];
     for (const subscription of subscribe.subscriptions) {
       const path = `/${subscription.method}`;
+      const grant = this.grants.get(link);
+      // Refused alone: the component's other subscriptions stand.
+      if (grant !== undefined && !grant.mayHandle(subscription.method)) {
+        rejected.push({ method: subscription.method, reason: `PERMISSION_DENIED: component ${grant.name} is not granted ${subscription.method}` });
+        continue;
+      }
       if (!this.methods.isDomainMethod(path)) {
         rejected.push({
           method: subscription.method,
@@ -206,6 +219,17 @@ export class LinkService {
     }
     link.send({ metadata: {}, frame: { $case: "subscribeResult", value: { accepted, rejected } } });
     if (rejected.length > 0) this.logger.warn("subscriptions rejected", { handler: link.component, rejected });
+  }
+
+  /** Calls through the link of a component with grants: only the methods it may call, made as the component. */
+  private grantedCalls(component: IdentifiedComponent): LinkCallRunner {
+    return (call, context) => {
+      const method = call.method.startsWith("/") ? call.method.slice(1) : call.method;
+      if (!component.mayCall(method)) {
+        return Promise.reject(new MeshError(status.PERMISSION_DENIED, `component ${component.name} is not granted calls to ${method}`, Reason.PERMISSION_DENIED));
+      }
+      return this.runCall(call, { ...context, caller: component.asCaller });
+    };
   }
 
   private beat(): void {

@@ -20,6 +20,7 @@ import { REPLY_TO_METADATA, replyChannelOf } from "../channels/channel-name";
 import { alsoToChannel, type ReplyChannels } from "../channels/reply-channels";
 import type { MethodEntry, ServiceEntry } from "../descriptors/descriptor-catalog";
 import { checkCredentials } from "../links/credentials";
+import { callerIdentityOf, withCallerHeaders } from "../security/caller-identity";
 import { parseConsistencyToken, type QueryCall, type QueryRelay } from "../queries/query-relay";
 import type { Uploads } from "../uploads/uploads";
 import { SubscriptionBacklog, type BacklogLimits } from "./subscription-backlog";
@@ -117,7 +118,8 @@ function serve<T>(
     span,
     signal,
     traceContext: contextWithSpan(span, callerContext),
-    headers: forwardedHeaders(call.metadata),
+    // The caller's identity, when the gateway authenticated it (security/caller-interceptor.ts), travels with the call.
+    headers: withCallerHeaders(forwardedHeaders(call.metadata), callerIdentityOf(call.metadata)),
     metadata: call.metadata,
   };
   // Plain promises rather than async functions: a gateway holds thousands of calls, and every suspended async

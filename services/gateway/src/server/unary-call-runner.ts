@@ -9,6 +9,7 @@ import type { DescriptorCatalog, MethodEntry } from "../descriptors/descriptor-c
 import { parseConsistencyToken, type QueryRelay } from "../queries/query-relay";
 import type { Cancellation } from "./cancellation";
 import { COMMAND_ID_METADATA, CONSISTENCY_TOKEN_METADATA } from "./domain-methods";
+import { withCallerHeaders, type CallerIdentity } from "../security/caller-identity";
 
 /**
  * One unary command or query that did not come as a gRPC unary call of its own: a call a handler service makes
@@ -29,6 +30,8 @@ export interface UnaryRunContext {
   traceContext: Context;
   /** Runs once the method is known, inside the request's span; throws the refusal (admission, a payload check). */
   admit?: (method: MethodEntry) => void;
+  /** Who sent it, when the gateway authenticated the caller: handlers get its subject and claims. */
+  caller?: CallerIdentity;
 }
 
 /** Runs a request through the gateway's own command or query path; resolves with the encoded response. */
@@ -52,7 +55,7 @@ export function unaryCallRunner({ catalog, commands, queries, replyChannels }: U
     if (request.payload.length > maxRequestBytes) {
       throw new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${request.payload.length} bytes; the gateway accepts at most ${maxRequestBytes}`, Reason.REQUEST_TOO_LARGE);
     }
-    const headers = applicationHeaders(request.headers);
+    const headers = withCallerHeaders(applicationHeaders(request.headers), context.caller);
     if (method.kind === "command") {
       const replyTo = replyChannelOf(request.headers[REPLY_TO_METADATA]);
       // An outcome sent to a channel names its command: one is chosen here when the caller gave none.
@@ -83,7 +86,7 @@ export function unaryCallRunner({ catalog, commands, queries, replyChannels }: U
     const span = startRpcSpan(method.name, SpanKind.SERVER, context.traceContext);
     try {
       context.admit?.(method);
-      const answer = await run(method, request, { signal: context.signal, traceContext: contextWithSpan(span, context.traceContext) });
+      const answer = await run(method, request, { signal: context.signal, traceContext: contextWithSpan(span, context.traceContext), caller: context.caller });
       recordRpcOutcome(span);
       return answer;
     } catch (thrown) {

@@ -1,4 +1,4 @@
-import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
+import { credentials, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
@@ -6,13 +6,19 @@ import { MeshError, Backoff, type Logger, Attribute, SpanName, contextWithSpan, 
 import { decodeEvent } from "../handlers/command-runner";
 import type { EventCodecs, ProjectionDefinition } from "../handlers/definitions";
 import { LINK_KEEPALIVE } from "../link/link-client";
+import { currentToken, type LinkSecurity } from "../link/link-security";
 
 export interface ProjectorClientOptions {
   address: string;
   /** The consumer name the gateway knows this projection by. */
   consumer: string;
   instanceId: string;
-  credentials?: string;
+  /** The link token (ConsumerOpen.credentials), or a function read at each connect. */
+  credentials?: LinkSecurity["credentials"];
+  /** TLS towards the gateway (link-security.ts); default plaintext. */
+  channelCredentials?: ChannelCredentials;
+  /** More channel options (the TLS server name). */
+  channelOptions?: ChannelOptions;
   logger: Logger;
   /** Events granted ahead of processing: the flow-control window. Default 512. */
   window?: number;
@@ -43,9 +49,10 @@ export class ProjectorClient<C extends EventCodecs> {
     private readonly options: ProjectorClientOptions,
   ) {
     this.window = options.window ?? 512;
-    this.client = new HandlerLinkServiceClient(options.address, credentials.createInsecure(), {
+    this.client = new HandlerLinkServiceClient(options.address, options.channelCredentials ?? credentials.createInsecure(), {
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
       ...LINK_KEEPALIVE,
+      ...options.channelOptions,
     });
   }
 
@@ -103,7 +110,7 @@ export class ProjectorClient<C extends EventCodecs> {
         eventTypes: Object.keys(this.projection.events),
         afterPosition: String(this.applied),
         instanceId: this.options.instanceId,
-        credentials: this.options.credentials ?? "",
+        credentials: currentToken(this.options.credentials),
       },
       permits: this.window,
       processedPosition: String(this.applied),

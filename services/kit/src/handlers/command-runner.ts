@@ -6,6 +6,7 @@ import type { DispatchRunner } from "../link/link-client";
 import type { AggregateStateCache } from "./aggregate-state-cache";
 import type { AggregateDefinition, Codec, CommandContext, DomainEvent, EventCodecs, ServiceDefinitionLike } from "./definitions";
 import { decodeRequest, failureOf, tracedRun } from "./traced-run";
+import { callerOf } from "./caller";
 
 /**
  * Runs one command method of an aggregate: fold the shipped snapshot and history with `evolve`, `decide`,
@@ -28,6 +29,9 @@ export function commandRunner<D extends ServiceDefinitionLike, S, C extends Even
         aggregateId: dispatch.aggregateId,
         sequence,
         headers: dispatch.headers,
+        get caller() {
+          return callerOf(dispatch.headers);
+        },
         // A getter: the signal is made only if decide reads it.
         get signal() {
           return cancellation.signal;

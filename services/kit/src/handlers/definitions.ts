@@ -1,4 +1,5 @@
 import type { BlobStore } from "../blobs/blob-store";
+import type { Caller } from "./caller";
 import type { ViewStore, ViewWrite } from "../views/view-store";
 
 /** What ts-proto generates for every message: enough to encode and decode it. */
@@ -36,10 +37,12 @@ export interface CommandContext {
   aggregateId: string;
   /** The aggregate's sequence the decision is based on (0 for a new aggregate). */
   sequence: number;
-  /** Caller metadata the gateway forwarded (`x-…` keys). */
+  /** Caller metadata the gateway forwarded (`x-…` keys, and the caller's identity as `recq-caller-*`). */
   headers: Record<string, string>;
   /** Aborted when the caller goes away or its deadline passes. */
   signal: AbortSignal;
+  /** Who called, when the gateway authenticated the caller (docs/security.md). */
+  readonly caller?: Caller;
 }
 
 /** What an upload's `decide` gets beyond a command's: where to store the content. */
@@ -81,6 +84,8 @@ export interface AggregateDefinition<D extends ServiceDefinitionLike, S, C exten
 export interface QueryContext {
   headers: Record<string, string>;
   signal: AbortSignal;
+  /** Who called, when the gateway authenticated the caller (docs/security.md). */
+  readonly caller?: Caller;
 }
 
 export interface StreamingQueryContext extends QueryContext {

@@ -1,6 +1,7 @@
 import type { DispatchRunner } from "../link/link-client";
 import type { QueryDefinition, ServiceDefinitionLike } from "./definitions";
 import { decodeRequest, failureOf, tracedRun } from "./traced-run";
+import { callerOf } from "./caller";
 
 type AnyUnary = (request: unknown, context: { headers: Record<string, string>; signal: AbortSignal }) => Promise<unknown>;
 type AnyStreaming = (
@@ -18,6 +19,9 @@ export function queryRunner<D extends ServiceDefinitionLike>(definition: QueryDe
     // A getter: the signal is made only if the handler reads it.
     const context = {
       headers: dispatch.headers,
+      get caller() {
+        return callerOf(dispatch.headers);
+      },
       get signal() {
         return cancellation.signal;
       },

@@ -1,4 +1,4 @@
-import { credentials, status, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
+import { credentials, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import {
   HandlerLinkServiceClient,
   type ConnectRequest,
@@ -13,6 +13,7 @@ import {
 import { MeshError, Reason, type Logger, Backoff, FrameBatcher, LINK_PROTOCOL_VERSION } from "@recq-mesh/protocol";
 import { AnswerWindow } from "./answer-window";
 import { DispatchCancellation } from "./dispatch-cancellation";
+import { currentToken, type LinkSecurity } from "./link-security";
 import { RequestChunks } from "./request-chunks";
 
 /**
@@ -42,7 +43,10 @@ export interface LinkClientOptions {
   address: string;
   component: string;
   instanceId: string;
-  credentials?: string;
+  /** The link token (Hello.credentials), or a function read at each connect. */
+  credentials?: LinkSecurity["credentials"];
+  /** TLS towards the gateway (link-security.ts); default plaintext. */
+  channelCredentials?: ChannelCredentials;
   logger: Logger;
   /** Dispatches this process runs at once: the permits it grants. Default 256. */
   maxConcurrent?: number;
@@ -113,7 +117,7 @@ export class LinkClient {
   constructor(private readonly options: LinkClientOptions) {
     this.maxConcurrent = options.maxConcurrent ?? 256;
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
-    this.client = new HandlerLinkServiceClient(options.address, credentials.createInsecure(), {
+    this.client = new HandlerLinkServiceClient(options.address, options.channelCredentials ?? credentials.createInsecure(), {
       "grpc.max_receive_message_length": this.maxMessageBytes,
       "grpc.max_send_message_length": this.maxMessageBytes,
       ...LINK_KEEPALIVE,
@@ -247,7 +251,7 @@ export class LinkClient {
         value: {
           component: this.options.component,
           instanceId: this.options.instanceId,
-          credentials: this.options.credentials ?? "",
+          credentials: currentToken(this.options.credentials),
           protocolVersion: LINK_PROTOCOL_VERSION,
           maxMessageBytes: this.maxMessageBytes,
         },
