@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -95,5 +95,16 @@ describeWith(GRPCURL)("docs/security.md: the worked example, as written", () => 
       }
     }
     assert.equal(grpcurlRuns, 5);
+
+    // The README's Docker Compose section calls the TLS gateway the same certificates make: its grpcurl lines work
+    // against this one (the compose stack itself needs a Docker engine).
+    const readme = readFileSync(path.join(REPO, "README.md"), "utf8");
+    const compose = readme.slice(readme.indexOf("### The whole stack with Docker Compose"), readme.indexOf("\n### ", readme.indexOf("### The whole stack with Docker Compose") + 1));
+    const composeCalls = shellSteps(compose).filter((step) => step.command.startsWith("grpcurl"));
+    assert.ok(composeCalls.length > 0, "the README's compose section shows a grpcurl call");
+    for (const step of composeCalls) {
+      const { stdout } = await run("bash", ["-c", step.command.split(DOC_ADDRESS).join(address)], { cwd: temp.dir, env, timeout: 30_000 });
+      assert.match(stdout, /"status": "SERVING"/, step.command);
+    }
   });
 });
