@@ -42,7 +42,8 @@ async function main(): Promise<void> {
     eventsToken: config.eventsToken,
     limits: config.limits,
     logger,
-    http: config.http,
+    // The HTTP port serves the gRPC port's certificate, when it has one.
+    http: config.http && { ...config.http, tls: certificates },
     credentials: certificates?.serverCredentials(),
     callers,
     components,

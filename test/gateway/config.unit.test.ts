@@ -116,9 +116,12 @@ describe("gateway configuration", () => {
       allowedOrigins: [],
       heartbeatMs: 15_000,
     });
-    const http = loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "0.0.0.0:8080", RECQ_HTTP_ALLOWED_ORIGINS: " https://a.example , http://localhost:5173,", RECQ_HTTP_HEARTBEAT_MS: "1" }).http;
+    const http = loadGatewayConfig([], { RECQ_ALLOW_PLAINTEXT: "true", RECQ_HTTP_ADDRESS: "0.0.0.0:8080", RECQ_HTTP_ALLOWED_ORIGINS: " https://a.example , http://localhost:5173,", RECQ_HTTP_HEARTBEAT_MS: "1" }).http;
     assert.deepEqual(http, { address: "0.0.0.0:8080", allowedOrigins: ["https://a.example", "http://localhost:5173"], heartbeatMs: 1 });
     assert.throws(() => loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "127.0.0.1:8080", RECQ_HTTP_HEARTBEAT_MS: "0" }), /RECQ_HTTP_HEARTBEAT_MS/);
+    // Cleartext on a network address only when allowed, as the gRPC port.
+    assert.throws(() => loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "0.0.0.0:8080" }), /the HTTP port would listen on 0\.0\.0\.0:8080 in plaintext/);
+    assert.equal(loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "[::1]:8080" }).http?.address, "[::1]:8080");
   });
 
   it("takes one or more descriptor sets: repeated flags, comma-separated lists, or RECQ_DESCRIPTORS", () => {

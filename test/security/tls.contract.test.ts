@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import http2 from "node:http2";
+import https from "node:https";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, it } from "@jest/globals";
 import * as grpc from "@grpc/grpc-js";
@@ -195,6 +197,74 @@ describe("TLS on the gateway's port", () => {
       } finally {
         clients.close();
       }
+    });
+  });
+
+  describe("TLS on the HTTP port: the gRPC port's certificate files", () => {
+    let files: CertificateFiles;
+    let running: RunningGateway;
+    let todo: RunningTodo;
+    let data: { dir: string; remove(): Promise<void> };
+    const body = JSON.stringify({ listId: "https-1", name: "over HTTPS" });
+
+    beforeAll(async () => {
+      data = await tempDir("https-data");
+      files = await CertificateFiles.open({ certificateFile: server.certificateFile, keyFile: server.keyFile, clientCaFile: undefined, clientAuth: "required", refreshIntervalMs: 100 }, silentLogger);
+      // The HTTP port alone serves TLS here: the TodoList links over the plaintext gRPC port (TLS links are tested above).
+      running = await startGateway(data.dir, { http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 15_000, tls: files } });
+      todo = await startTodo(running.address, { roles: ["commands"] });
+    });
+
+    afterAll(async () => {
+      await todo.mesh.drain();
+      await running.gateway.stop();
+      files.close();
+      await data.remove();
+    });
+
+    const httpsPost = (path: string, payload: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const request = https.request(
+          { host: "127.0.0.1", port: running.gateway.http!.port, path, method: "POST", ca: pem(ca.certificateFile), servername: "localhost", headers: { "content-type": "application/json" } },
+          (response) => {
+            let text = "";
+            response.on("data", (chunk: Buffer) => (text += chunk.toString()));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
+          },
+        );
+        request.once("error", reject);
+        request.end(payload);
+      });
+
+    it("serves Connect over HTTPS, HTTP/1.1 and HTTP/2 (ALPN), to a client that trusts the CA", async () => {
+      const created = await httpsPost("/todo.v1.TodoListCommandService/CreateTodoList", body);
+      assert.equal(created.status, 200, created.text);
+      assert.match(created.text, /"sequence":"1"/);
+      const session = http2.connect(`https://localhost:${running.gateway.http!.port}`, { ca: pem(ca.certificateFile) });
+      try {
+        const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const stream = session.request({ ":method": "POST", ":path": "/todo.v1.TodoListCommandService/CreateTodoList", "content-type": "application/json" });
+          let [statusCode, text] = [0, ""];
+          stream.on("response", (headers) => (statusCode = Number(headers[":status"])));
+          stream.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          stream.on("end", () => resolve({ status: statusCode, text }));
+          stream.once("error", reject);
+          stream.end(body);
+        });
+        assert.equal(answer.status, 409, "the list exists: the domain's refusal, over HTTP/2");
+        assert.match(answer.text, /already_exists/);
+      } finally {
+        session.close();
+      }
+    });
+
+    it("refuses a cleartext client, and serves a rewritten certificate to new connections", async () => {
+      await assert.rejects(fetch(`http://127.0.0.1:${running.gateway.http!.port}/todo.v1.TodoListCommandService/CreateTodoList`, { method: "POST", headers: { "content-type": "application/json" }, body }));
+      const port = running.gateway.http!.port;
+      assert.equal(await servedFingerprint(port, ca), server.fingerprint256);
+      const renewed = issueCertificate(ca, "gateway", "gateway", ["localhost", "gateway"]);
+      await eventually(async () => assert.equal(await servedFingerprint(port, ca), renewed.fingerprint256), 10_000);
+      server = renewed;
     });
   });
 

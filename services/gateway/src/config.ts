@@ -1,7 +1,7 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port";
-import { transportSecurityFromEnv, type TransportSecurity } from "./security/tls-settings";
+import { isLoopback, transportSecurityFromEnv, type TransportSecurity } from "./security/tls-settings";
 import { readSecurityPolicy, type SecurityPolicy } from "./security/security-policy";
 
 /** Everything the gateway can be told, with its default. Flags win over environment variables. */
@@ -256,6 +256,8 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     throw new Error("RECQ_EVENTS_TOKEN must differ from RECQ_CLIENT_TOKEN: a caller's token must not grant event subscriptions");
   }
   const address = values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051";
+  const transport = transportSecurityFromEnv(env, address);
+  checkHttpTransport(values["http-address"] ?? env.RECQ_HTTP_ADDRESS, transport, env);
   return {
     address,
     descriptorsPaths: descriptorPaths(values.descriptors ?? (env.RECQ_DESCRIPTORS ? [env.RECQ_DESCRIPTORS] : ["dist/descriptors.binpb"])),
@@ -266,9 +268,20 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     gatewayId: gatewayIdFrom(env.RECQ_GATEWAY_ID),
     limits,
     http: httpOptions(values["http-address"] ?? env.RECQ_HTTP_ADDRESS, env),
-    transport: transportSecurityFromEnv(env, address),
+    transport,
     security: securityPolicyFrom(env),
   };
+}
+
+/**
+ * The HTTP port serves the gRPC port's certificate when it has one; without one it is cleartext, held to the same
+ * rule: on a network address only when RECQ_ALLOW_PLAINTEXT=true (a TLS proxy in front of it, say).
+ */
+function checkHttpTransport(httpAddress: string | undefined, transport: TransportSecurity, env: NodeJS.ProcessEnv): void {
+  if (!httpAddress || transport.mode === "tls" || isLoopback(httpAddress) || env.RECQ_ALLOW_PLAINTEXT === "true") return;
+  throw new Error(
+    `the HTTP port would listen on ${httpAddress} in plaintext: set RECQ_TLS_CERT_FILE and RECQ_TLS_KEY_FILE (both ports serve them), or RECQ_ALLOW_PLAINTEXT=true to allow plaintext on a network address`,
+  );
 }
 
 /** The security file, checked against the simple mode's tokens: one way of authenticating each kind of peer. */

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
+import type { SecureContextOptions } from "node:tls";
 import type { Logger } from "@recq-mesh/protocol";
 import type { AdmissionControl } from "../admission/admission-control";
 import type { AdmissionKind } from "../admission/admission-interceptor";
@@ -26,6 +27,17 @@ export interface HttpPortOptions {
   heartbeatMs: number;
   /** Serves the TodoList page at `/` (RECQ_HTTP_PAGE=1): off unless set. */
   page?: boolean;
+  /** TLS with the gRPC port's certificate files (RECQ_TLS_*); cleartext without. */
+  tls?: HttpTls;
+}
+
+/**
+ * TLS for the HTTP port: the gRPC port's certificate files (security/certificate-files.ts), so both ports serve one
+ * pair and a rotated pair reaches new connections of both.
+ */
+export interface HttpTls {
+  serverOptions(): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean };
+  onChange(listener: (options: SecureContextOptions) => void): () => void;
 }
 
 export const defaultHttpHeartbeatMs = 15_000;
@@ -114,20 +126,34 @@ export class HttpPort {
       connect(request, response);
     };
     const http1Server = http.createServer({ requestTimeout: deps.maxRequestArrivalMs, keepAliveTimeout: 5_000 }, handle);
-    const http2Server = http2.createServer({ settings: { maxConcurrentStreams: deps.maxStreamsPerConnection } }, handle);
-    http2Server.setTimeout(deps.maxConnectionIdleMs);
+    const settings = { maxConcurrentStreams: deps.maxStreamsPerConnection };
     const sockets = new Set<net.Socket>();
-    const listener = cleartextListener({ http1: http1Server, http2: http2Server }, (socket) => {
+    const track = (socket: net.Socket) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
-    });
+    };
+    let http2Server: http2.Http2Server | http2.Http2SecureServer;
+    let listener: net.Server;
+    if (options.tls === undefined) {
+      http2Server = http2.createServer({ settings }, handle);
+      listener = cleartextListener({ http1: http1Server, http2: http2Server }, track);
+    } else {
+      // Behind TLS, ALPN picks HTTP/2 or HTTP/1.1 for each connection: one server serves both.
+      const secure = http2.createSecureServer({ ...options.tls.serverOptions(), allowHTTP1: true, settings }, handle);
+      const stopWatching = options.tls.onChange((options) => secure.setSecureContext(options));
+      secure.on("connection", track);
+      secure.once("close", stopWatching);
+      http2Server = secure;
+      listener = secure;
+    }
+    http2Server.setTimeout(deps.maxConnectionIdleMs);
     const sessions = new Set<http2.ServerHttp2Session>();
     http2Server.on("session", (session) => {
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });
     const port = await listen(listener, options.address);
-    deps.logger.info("gateway HTTP port listening", { address: options.address, port });
+    deps.logger.info("gateway HTTP port listening", { address: options.address, port, transport: options.tls === undefined ? "plaintext" : "tls" });
     const httpPort = new HttpPort(listener, http1Server, sessions, sockets, shutdown, port);
     httpPort.onClosing = () => (closing = true);
     return httpPort;
