@@ -12,6 +12,7 @@ import { applyCors } from "./cors";
 import { headerOf, sendError, type HttpRequest, type HttpResponse } from "./http-answers";
 import type { ServedMethod } from "./recording-server";
 import { serveEvents, SSE_PREFIX } from "./server-sent-events";
+import { serveUpload, UPLOAD_PREFIX } from "./http-uploads";
 import { sendTodoPage } from "./todo-page";
 import { MeshError, Reason } from "@recq-mesh/protocol";
 import { status } from "@grpc/grpc-js";
@@ -38,6 +39,8 @@ export interface HttpPortDeps {
   admission: AdmissionControl;
   admissionKind: (path: string) => AdmissionKind;
   maxRequestBytes: number;
+  /** Bytes of one message of an upload (RECQ_MAX_UPLOAD_CHUNK_BYTES): a raw upload body is cut into messages this size or less. */
+  maxUploadChunkBytes: number;
   maxRequestArrivalMs: number;
   maxStreamsPerConnection: number;
   maxConnectionIdleMs: number;
@@ -50,7 +53,7 @@ const CONNECT_UNARY_BODY = /^application\/(json|proto)\b/;
 /**
  * The gateway's HTTP port: the same services as its gRPC port, for browsers and HTTP clients — the Connect protocol
  * (JSON and binary, HTTP/1.1 and HTTP/2, GET for queries without side effects), gRPC-Web, Server-Sent Events of
- * streaming methods, and `Prefer: respond-async` for commands (202 + Location, polled at /recq/v1/outcomes/<id>).
+ * streaming methods, uploads with a raw body (http-uploads.ts), and `Prefer: respond-async` for commands (202 + Location, polled at /recq/v1/outcomes/<id>).
  * Every call runs the implementation a gRPC call runs (recording-server.ts).
  */
 export class HttpPort {
@@ -81,6 +84,7 @@ export class HttpPort {
     };
     const asyncDeps = { ...routeDeps, catalog: deps.catalog, maxRequestBytes: deps.maxRequestBytes };
     const sseDeps = { ...routeDeps, heartbeatMs: options.heartbeatMs, shutdown: shutdown.signal };
+    const uploadDeps = { ...routeDeps, maxUploadChunkBytes: deps.maxUploadChunkBytes };
     let closing = false;
     const handle = (request: HttpRequest, response: HttpResponse): void => {
       // A closing port answers what is in flight and lets each HTTP/1.1 connection go after its response.
@@ -98,6 +102,10 @@ export class HttpPort {
       }
       if (request.method === "GET" && path.startsWith(OUTCOMES_PREFIX)) {
         void getOutcome(request, response, decodeURIComponent(path.slice(OUTCOMES_PREFIX.length)), asyncDeps);
+        return;
+      }
+      if ((request.method === "POST" || request.method === "PUT") && path.startsWith(UPLOAD_PREFIX)) {
+        void serveUpload(request, response, decodeURIComponent(path.slice(UPLOAD_PREFIX.length)), url, uploadDeps);
         return;
       }
       if (request.method === "POST" && tooLarge(request, deps.maxRequestBytes)) {
