@@ -155,7 +155,7 @@ describe("uploads over the HTTP port: a raw body, cut into the upload's messages
     });
   }
 
-  it("curl uploads a file (with a length, and chunked from stdin); downloading it gives the same bytes and digest", async () => {
+  it("curl uploads a file (with a length, chunked from stdin, over HTTP/2); downloading it gives the same bytes and digest", async () => {
     await start();
     const content = randomBytes(3 * 1024 * 1024 + 123);
     const sha256 = createHash("sha256").update(content).digest("hex");
@@ -173,13 +173,17 @@ describe("uploads over the HTTP port: a raw body, cut into the upload's messages
     // The same file chunked (Transfer-Encoding: chunked, no length), a PUT from standard input.
     const piped = await promisify(execFile)("bash", ["-c", `curl -sS --fail-with-body -T - '${uploadUrl()}' < '${file}'`]);
     assert.ok(Number((JSON.parse(piped.stdout) as { position: string }).position) > Number(ack.position));
+    // And over HTTP/2 (cleartext, prior knowledge).
+    await curl(["--http2-prior-knowledge", "--data-binary", `@${file}`, uploadUrl()]);
     const events = await attachedEvents();
-    assert.equal(events.length, 2);
+    assert.equal(events.length, 3);
     assert.equal(events[1]!.sha256, sha256);
+    assert.equal(events[2]!.sha256, sha256);
+    assert.ok((await downloadAll(events[2]!.reference)).equals(content));
     // A repeat of the command id gets the recorded outcome, with no second file.
     const repeated = JSON.parse((await curl(["-H", "recq-command-id: upload-1", "--data-binary", `@${file}`, uploadUrl()])).stdout) as { position: string };
     assert.equal(repeated.position, ack.position);
-    assert.equal((await attachedEvents()).length, 2);
+    assert.equal((await attachedEvents()).length, 3);
   });
 
   it("a slow handler slows the uploader: while the handler reads nothing, the gateway takes only a bounded part of the body", async () => {

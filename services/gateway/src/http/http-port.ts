@@ -84,7 +84,8 @@ export class HttpPort {
     };
     const asyncDeps = { ...routeDeps, catalog: deps.catalog, maxRequestBytes: deps.maxRequestBytes };
     const sseDeps = { ...routeDeps, heartbeatMs: options.heartbeatMs, shutdown: shutdown.signal };
-    const uploadDeps = { ...routeDeps, maxUploadChunkBytes: deps.maxUploadChunkBytes };
+    // A raw upload body is cut into messages no larger than a gRPC upload's may be: both limits bind each message.
+    const uploadDeps = { ...routeDeps, maxUploadChunkBytes: Math.min(deps.maxUploadChunkBytes, deps.maxRequestBytes) };
     let closing = false;
     const handle = (request: HttpRequest, response: HttpResponse): void => {
       // A closing port answers what is in flight and lets each HTTP/1.1 connection go after its response.
