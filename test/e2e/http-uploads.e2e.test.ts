@@ -230,6 +230,28 @@ describe("uploads over the HTTP port: a raw body, cut into the upload's messages
     await call(todo.commands, todo.commands.completeTodoItem, { listId: LIST, itemId: ITEM });
   });
 
+  it("RECQ_MAX_REQUEST_ARRIVAL_MS on HTTP/1.1: an upload is exempt (its body comes at the handler's pace); a unary call's body is not", async () => {
+    await start({ maxRequestArrivalMs: 1_000, maxUploadChunkBytes: 64 * 1024 });
+    blobs.hold();
+    const held = openUpload();
+    held.request.write(randomBytes(64 * 1024));
+    await eventually(async () => assert.equal(blobs.piecesRead, 1));
+    // A Connect call whose body stops halfway: answered deadline_exceeded once the limit has passed.
+    const stalled = openUpload(`http://${httpAddress()}/todo.v1.TodoListCommandService/CreateTodoList`, { "content-type": "application/json", "content-length": "100" });
+    stalled.request.write('{"listId":');
+    const refused = await stalled.answer;
+    assert.equal(refused.status, 504, refused.body);
+    assert.equal(refused.headers["recq-reason"], "DEADLINE_EXCEEDED");
+    assert.match(refused.body, /had not fully arrived 1000 ms after its headers/);
+    // The upload, held well past the limit meanwhile, goes on.
+    await new Promise((r) => setTimeout(r, 1_500));
+    blobs.release();
+    held.request.end(randomBytes(64 * 1024));
+    const answered = await held.answer;
+    assert.equal(answered.status, 200, answered.body);
+    assert.equal((await attachedEvents())[0]!.size, String(128 * 1024), JSON.stringify(answered));
+  });
+
   it("RECQ_MAX_UPLOAD_BYTES and RECQ_MAX_UPLOAD_CHUNK_BYTES at their boundaries: the body's messages and the first message", async () => {
     const firstBytes = AttachFile.encode({ ...FIRST, content: Buffer.alloc(0) }).finish().length;
     // 1024-byte messages: a 1-byte tag, a 2-byte length and 1021 bytes of the body each.

@@ -106,9 +106,11 @@ export class HttpPort {
         return;
       }
       if ((request.method === "POST" || request.method === "PUT") && path.startsWith(UPLOAD_PREFIX)) {
+        // An upload's body arrives at its handler's pace: bound by its deadline (or RECQ_MAX_CALL_MS), as on gRPC.
         void serveUpload(request, response, decodeURIComponent(path.slice(UPLOAD_PREFIX.length)), url, uploadDeps);
         return;
       }
+      limitArrival(request, response, deps.maxRequestArrivalMs);
       if (request.method === "POST" && tooLarge(request, deps.maxRequestBytes)) {
         const declared = headerOf(request, "content-length");
         sendError(response, new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${declared} bytes; the gateway accepts at most ${deps.maxRequestBytes}`, Reason.REQUEST_TOO_LARGE));
@@ -122,7 +124,9 @@ export class HttpPort {
       }
       connect(request, response);
     };
-    const http1Server = http.createServer({ requestTimeout: deps.maxRequestArrivalMs, keepAliveTimeout: 5_000 }, handle);
+    // No requestTimeout: Node enforces it only on a server that listens itself, and this one takes its connections
+    // from the cleartext listener. limitArrival bounds a request's arrival instead, uploads exempt.
+    const http1Server = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, handle);
     const http2Server = http2.createServer({ settings: { maxConcurrentStreams: deps.maxStreamsPerConnection } }, handle);
     http2Server.setTimeout(deps.maxConnectionIdleMs);
     const sockets = new Set<net.Socket>();
@@ -166,6 +170,28 @@ export class HttpPort {
     });
     return this.closing;
   }
+}
+
+/**
+ * RECQ_MAX_REQUEST_ARRIVAL_MS on HTTP/1.1, what the gRPC port's arrival clock is: a request whose body has not
+ * arrived whole that long after its headers is answered `deadline_exceeded` and its connection closed. Uploads are
+ * exempt (their body comes at the handler's pace), as the gRPC port exempts request streams.
+ */
+function limitArrival(request: HttpRequest, response: HttpResponse, maxMs: number): void {
+  if (!("httpVersionMajor" in request) || request.httpVersionMajor !== 1 || request.complete) return;
+  const timer = setTimeout(() => {
+    if (request.complete) return;
+    if (!response.headersSent) {
+      response.setHeader("connection", "close");
+      sendError(response, new MeshError(status.DEADLINE_EXCEEDED, `the request had not fully arrived ${maxMs} ms after its headers (the gateway's limit)`, Reason.DEADLINE_EXCEEDED));
+    }
+    response.once("finish", () => request.socket.destroy());
+    if (response.writableFinished) request.socket.destroy();
+  }, maxMs);
+  timer.unref();
+  const stop = () => clearTimeout(timer);
+  request.once("end", stop);
+  request.once("close", stop);
 }
 
 function tooLarge(request: HttpRequest, maxBytes: number): boolean {
