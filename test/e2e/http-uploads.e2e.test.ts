@@ -230,6 +230,21 @@ describe("uploads over the HTTP port: a raw body, cut into the upload's messages
     await call(todo.commands, todo.commands.completeTodoItem, { listId: LIST, itemId: ITEM });
   });
 
+  it("an upload whose deadline (connect-timeout-ms) passes while its handler is held: 504 deadline_exceeded, nothing stored, no event", async () => {
+    await start({ maxUploadChunkBytes: 64 * 1024 });
+    blobs.hold();
+    const late = openUpload(uploadUrl(), { "connect-timeout-ms": "1500" });
+    late.request.write(randomBytes(64 * 1024));
+    late.request.write(randomBytes(64 * 1024));
+    const answered = await late.answer;
+    assert.equal(answered.status, 504, answered.body);
+    assert.equal(answered.headers["recq-reason"], "DEADLINE_EXCEEDED");
+    late.request.destroy();
+    blobs.release();
+    await eventually(async () => assert.deepEqual(await blobFolder(), { blobs: [], incoming: [] }));
+    assert.deepEqual(await attachedEvents(), []);
+  });
+
   it("RECQ_MAX_REQUEST_ARRIVAL_MS on HTTP/1.1: an upload is exempt (its body comes at the handler's pace); a unary call's body is not", async () => {
     await start({ maxRequestArrivalMs: 1_000, maxUploadChunkBytes: 64 * 1024 });
     blobs.hold();
