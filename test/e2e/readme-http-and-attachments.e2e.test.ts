@@ -82,6 +82,7 @@ describeWith(GRPCURL)("the README's attachment examples, verbatim, against the r
     const written = blocks.flat().map((step) => step.command).join("\n");
     assert.match(written, /\| grpcurl -plaintext -d @ .*AttachFile$/m);
     assert.match(written, /^curl .*DownloadAttachment$/m);
+    assert.match(written, /curl .*\/recq\/v1\/upload\//);
     for (const steps of blocks) await commands.runBlock(steps);
     const history = await running!.store.readAggregate("TodoList", "trip");
     assert.equal(history.events.at(-1)?.type, "todo.v1.TodoItemFileAttached");

@@ -344,6 +344,7 @@ function startHttpPort(
     admission,
     admissionKind: (path) => admissionKind(catalog, path),
     maxRequestBytes: limits.maxRequestBytes,
+    maxUploadChunkBytes: limits.maxUploadChunkBytes,
     maxRequestArrivalMs: limits.maxRequestArrivalMs,
     maxStreamsPerConnection: limits.maxStreamsPerConnection,
     maxConnectionIdleMs: limits.maxConnectionIdleMs,

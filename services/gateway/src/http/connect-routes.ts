@@ -24,7 +24,8 @@ export interface ConnectRouteDeps {
  * The Connect (and gRPC-Web) routes of the served services, built from the descriptor set: each method's request
  * is decoded by Connect (JSON or binary) and turned into the request's bytes once; the gateway's own
  * implementation of the method runs as for a gRPC call; its answer's bytes become the response message.
- * Unary and server-streaming methods only: client-streaming and bidi ones are not served over HTTP.
+ * Unary and server-streaming methods only: uploads (client-streaming commands) take a raw body on their own route
+ * (http-uploads.ts); bidi methods are not served over HTTP.
  */
 export function connectRoutes(deps: ConnectRouteDeps): (router: ConnectRouter) => void {
   return (router) => {

@@ -13,6 +13,7 @@ import { applyCors } from "./cors";
 import { headerOf, sendError, type HttpRequest, type HttpResponse } from "./http-answers";
 import type { ServedMethod } from "./recording-server";
 import { serveEvents, SSE_PREFIX } from "./server-sent-events";
+import { serveUpload, UPLOAD_PREFIX } from "./http-uploads";
 import { sendTodoPage } from "./todo-page";
 import { MeshError, Reason } from "@recq-mesh/protocol";
 import { status } from "@grpc/grpc-js";
@@ -50,6 +51,8 @@ export interface HttpPortDeps {
   admission: AdmissionControl;
   admissionKind: (path: string) => AdmissionKind;
   maxRequestBytes: number;
+  /** Bytes of one message of an upload (RECQ_MAX_UPLOAD_CHUNK_BYTES): a raw upload body is cut into messages this size or less. */
+  maxUploadChunkBytes: number;
   maxRequestArrivalMs: number;
   maxStreamsPerConnection: number;
   maxConnectionIdleMs: number;
@@ -62,7 +65,7 @@ const CONNECT_UNARY_BODY = /^application\/(json|proto)\b/;
 /**
  * The gateway's HTTP port: the same services as its gRPC port, for browsers and HTTP clients — the Connect protocol
  * (JSON and binary, HTTP/1.1 and HTTP/2, GET for queries without side effects), gRPC-Web, Server-Sent Events of
- * streaming methods, and `Prefer: respond-async` for commands (202 + Location, polled at /recq/v1/outcomes/<id>).
+ * streaming methods, uploads with a raw body (http-uploads.ts), and `Prefer: respond-async` for commands (202 + Location, polled at /recq/v1/outcomes/<id>).
  * Every call runs the implementation a gRPC call runs (recording-server.ts).
  */
 export class HttpPort {
@@ -93,6 +96,8 @@ export class HttpPort {
     };
     const asyncDeps = { ...routeDeps, catalog: deps.catalog, maxRequestBytes: deps.maxRequestBytes };
     const sseDeps = { ...routeDeps, heartbeatMs: options.heartbeatMs, shutdown: shutdown.signal };
+    // A raw upload body is cut into messages no larger than a gRPC upload's may be: both limits bind each message.
+    const uploadDeps = { ...routeDeps, maxUploadChunkBytes: Math.min(deps.maxUploadChunkBytes, deps.maxRequestBytes) };
     let closing = false;
     const handle = (request: HttpRequest, response: HttpResponse): void => {
       // A closing port answers what is in flight and lets each HTTP/1.1 connection go after its response.
@@ -112,6 +117,12 @@ export class HttpPort {
         void getOutcome(request, response, decodeURIComponent(path.slice(OUTCOMES_PREFIX.length)), asyncDeps);
         return;
       }
+      if ((request.method === "POST" || request.method === "PUT") && path.startsWith(UPLOAD_PREFIX)) {
+        // An upload's body arrives at its handler's pace: bound by its deadline (or RECQ_MAX_CALL_MS), as on gRPC.
+        void serveUpload(request, response, decodeURIComponent(path.slice(UPLOAD_PREFIX.length)), url, uploadDeps);
+        return;
+      }
+      limitArrival(request, response, deps.maxRequestArrivalMs);
       if (request.method === "POST" && tooLarge(request, deps.maxRequestBytes)) {
         const declared = headerOf(request, "content-length");
         sendError(response, new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${declared} bytes; the gateway accepts at most ${deps.maxRequestBytes}`, Reason.REQUEST_TOO_LARGE));
@@ -125,7 +136,10 @@ export class HttpPort {
       }
       connect(request, response);
     };
-    const http1Server = http.createServer({ requestTimeout: deps.maxRequestArrivalMs, keepAliveTimeout: 5_000 }, handle);
+    // No requestTimeout: Node enforces it only on a server that listens itself, and this one takes its connections
+    // from the cleartext listener (or serves HTTP/1.1 through the secure HTTP/2 server). limitArrival bounds a
+    // request's arrival instead, uploads exempt.
+    const http1Server = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, handle);
     const settings = { maxConcurrentStreams: deps.maxStreamsPerConnection };
     const sockets = new Set<net.Socket>();
     const track = (socket: net.Socket) => {
@@ -183,6 +197,28 @@ export class HttpPort {
     });
     return this.closing;
   }
+}
+
+/**
+ * RECQ_MAX_REQUEST_ARRIVAL_MS on HTTP/1.1, what the gRPC port's arrival clock is: a request whose body has not
+ * arrived whole that long after its headers is answered `deadline_exceeded` and its connection closed. Uploads are
+ * exempt (their body comes at the handler's pace), as the gRPC port exempts request streams.
+ */
+function limitArrival(request: HttpRequest, response: HttpResponse, maxMs: number): void {
+  if (!("httpVersionMajor" in request) || request.httpVersionMajor !== 1 || request.complete) return;
+  const timer = setTimeout(() => {
+    if (request.complete) return;
+    if (!response.headersSent) {
+      response.setHeader("connection", "close");
+      sendError(response, new MeshError(status.DEADLINE_EXCEEDED, `the request had not fully arrived ${maxMs} ms after its headers (the gateway's limit)`, Reason.DEADLINE_EXCEEDED));
+    }
+    response.once("finish", () => request.socket.destroy());
+    if (response.writableFinished) request.socket.destroy();
+  }, maxMs);
+  timer.unref();
+  const stop = () => clearTimeout(timer);
+  request.once("end", stop);
+  request.once("close", stop);
 }
 
 function tooLarge(request: HttpRequest, maxBytes: number): boolean {
