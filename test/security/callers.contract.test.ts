@@ -10,9 +10,11 @@ import { CallerAuthorization } from "@recq-mesh/gateway/internal/security/caller
 import { parseSecurityPolicy } from "@recq-mesh/gateway/internal/security/security-policy";
 import { CreateTodoList } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { GetTodoList, TodoListQueryServiceService, TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
-import { call, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
+import { call, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { eventClient, subscribeEvents } from "../support/event-subscriber";
-import { getOutcome, outcomeClient } from "../support/outcome-client";
+import { getOutcome, outcomeClient, sendAccepted } from "../support/outcome-client";
+import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
+import { todoListAggregate } from "@recq-mesh/todo";
 import { OpenChannel, packed } from "../support/reply-channel-client";
 import { ListenRequest, ReplyChannelServiceClient } from "@recq-mesh/protocol/gen/recq/v1/reply_channel";
 import { ReflectionClient } from "../support/reflection-client";
@@ -287,6 +289,54 @@ describe("callers: a JWKS of asymmetric keys", () => {
     } finally {
       clients.close();
       await echo.drain();
+      await running.gateway.stop();
+      await temp.remove();
+    }
+  });
+});
+
+describe("callers: the identity of an accepted command reaches its handler when it runs", () => {
+  it("runs a command accepted for a token's subject with that subject, not a forged one", async () => {
+    const temp = await tempDir("callers-async");
+    writeFileSync(path.join(temp.dir, "jwt.secret"), SECRET);
+    const policy = parseSecurityPolicy(
+      {
+        callers: {
+          jwt: { secretFile: "jwt.secret", issuer: ISSUER, audience: AUDIENCE },
+          permissions: { "todo.v1.TodoListCommandService/*": ["todo:write"], "recq.v1.CommandOutcomeService/*": ["todo:write"] },
+        },
+      },
+      temp.dir,
+      "test policy",
+    );
+    const running = await startGateway(temp.dir, { callers: CallerAuthorization.fromPolicy(policy.callers!, silentLogger) });
+    // The TodoList aggregate, noting who each CreateTodoList runs for.
+    const seen: (string | undefined)[] = [];
+    const recording = {
+      ...todoListAggregate,
+      decide: {
+        ...todoListAggregate.decide,
+        createTodoList: (...args: Parameters<typeof todoListAggregate.decide.createTodoList>) => {
+          seen.push(args[2].headers["recq-caller-subject"]);
+          return todoListAggregate.decide.createTodoList(...args);
+        },
+      },
+    };
+    const clients = todoClients(running.address);
+    const outcomes = outcomeClient(running.address);
+    const mesh = new MeshService({ address: running.address, component: "todo" });
+    try {
+      const auth = bearer(await token({ subject: "carol" }));
+      // Accepted while no handler is linked: it runs later, from the inbox, for carol.
+      await sendAccepted(clients.commands, clients.commands.createTodoList, { listId: "async-1", name: "later" }, { ...auth, "recq-caller-subject": "mallory", "recq-command-id": "async-identity" });
+      mesh.addAggregate(recording);
+      await mesh.start();
+      await eventually(async () => assert.equal((await getOutcome(outcomes, "async-identity", auth)).state, OutcomeState.OUTCOME_STATE_SUCCEEDED), 10_000);
+      assert.deepEqual(seen, ["carol"]);
+    } finally {
+      clients.close();
+      outcomes.close();
+      await mesh.drain();
       await running.gateway.stop();
       await temp.remove();
     }
