@@ -3,13 +3,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { afterEach, beforeEach, describe, it } from "@jest/globals";
 import { credentials, Metadata, status, type ClientWritableStream, type ServiceError } from "@grpc/grpc-js";
-import { EmbeddedViewStore, FolderBlobStore, MeshService, REASON_METADATA_KEY, type BlobStore, type BlobWriteOptions } from "@recq-mesh/kit";
-import { todoAttachmentAggregate, todoAttachmentQueries, todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
+import { FolderBlobStore, MeshService, REASON_METADATA_KEY } from "@recq-mesh/kit";
 import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 import { AttachFile, TodoAttachmentCommandServiceClient, TodoAttachmentQueryServiceClient } from "@recq-mesh/todo/gen/todo/v1/attachments";
 import { TodoItemFileAttached } from "@recq-mesh/todo/gen/todo/v1/events";
 import type { GatewayLimits } from "@recq-mesh/gateway";
-import { call, eventually, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, eventually, startGateway, tempDir, todoClients, type RunningGateway, startTodoWithAttachments } from "../support/mesh-harness";
+import { HeldBlobStore } from "../support/held-blob-store";
 
 // Real gateway, real TodoList handler (aggregate, projection, queries) linked over gRPC on 127.0.0.1, real folder
 // blob store in a temp folder. Needs nothing else.
@@ -18,47 +18,6 @@ const LIST = "list-files";
 const ITEM = "item-1";
 const CHUNK = 64 * 1024;
 
-/** A folder blob store whose writes stop after their first piece until `release()`: a slow handler. */
-class HeldBlobStore implements BlobStore {
-  private open: Promise<void> = Promise.resolve();
-  private releaseGate: () => void = () => undefined;
-  piecesRead = 0;
-  /** Pieces a download has read from the folder so far. */
-  piecesServed = 0;
-
-  constructor(readonly inner: FolderBlobStore) {}
-
-  hold(): void {
-    this.open = new Promise((resolve) => (this.releaseGate = resolve));
-  }
-
-  release(): void {
-    this.releaseGate();
-  }
-
-  write(content: AsyncIterable<Uint8Array>, options?: BlobWriteOptions) {
-    return this.inner.write(this.slowed(content), options);
-  }
-
-  private async *slowed(content: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-    for await (const piece of content) {
-      this.piecesRead += 1;
-      yield piece;
-      await this.open;
-    }
-  }
-
-  async *read(reference: string, options: { chunkBytes: number; signal?: AbortSignal }): AsyncIterable<Buffer> {
-    for await (const piece of this.inner.read(reference, options)) {
-      this.piecesServed += 1;
-      yield piece;
-    }
-  }
-
-  close() {
-    return this.inner.close();
-  }
-}
 
 describe("file attachments: uploads and downloads through the gateway", () => {
   let data: { dir: string; remove(): Promise<void> };
@@ -73,12 +32,7 @@ describe("file attachments: uploads and downloads through the gateway", () => {
   async function start(limits: Partial<GatewayLimits> = {}, maxAttachmentBytes = 64 * 1024 * 1024): Promise<void> {
     running = await startGateway(data.dir, { limits });
     blobs = new HeldBlobStore(await FolderBlobStore.open(blobDir.dir));
-    mesh = new MeshService({ address: running.address, component: "todo", blobs });
-    const views = new EmbeddedViewStore();
-    const projection = todoListProjection(views, "instance");
-    mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes }));
-    mesh.addProjection(projection).addQueries(todoListQueries(views, projection)).addQueries(todoAttachmentQueries(views, blobs, projection, { downloadChunkBytes: CHUNK }));
-    await mesh.start();
+    mesh = await startTodoWithAttachments(running.address, blobs, { maxAttachmentBytes: maxAttachmentBytes, downloadChunkBytes: CHUNK });
     attach = new TodoAttachmentCommandServiceClient(running.address, credentials.createInsecure());
     download = new TodoAttachmentQueryServiceClient(running.address, credentials.createInsecure());
     todo = todoClients(running.address);

@@ -7,14 +7,14 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, it } from "@jest/globals";
 import { credentials } from "@grpc/grpc-js";
-import { EmbeddedViewStore, FolderBlobStore, MeshService, type BlobStore, type BlobWriteOptions } from "@recq-mesh/kit";
+import { FolderBlobStore, MeshService } from "@recq-mesh/kit";
 import { loadDescriptorCatalog, type GatewayLimits, type GatewayOptions } from "@recq-mesh/gateway";
-import { todoAttachmentAggregate, todoAttachmentQueries, todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
 import { AttachFile, TodoAttachmentQueryServiceClient } from "@recq-mesh/todo/gen/todo/v1/attachments";
 import { TodoItemFileAttached } from "@recq-mesh/todo/gen/todo/v1/events";
 import { DocumentedCommands } from "../support/documented-commands";
 import { markdownSection, shellSteps } from "../support/markdown-commands";
-import { call, eventually, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, eventually, startGateway, tempDir, todoClients, type RunningGateway, startTodoWithAttachments } from "../support/mesh-harness";
+import { HeldBlobStore } from "../support/held-blob-store";
 import { REPO } from "../support/repository";
 import { fieldNamed, fileNamed, messageNamed, mutatedSet } from "../gateway/descriptor-set-fixture";
 
@@ -26,42 +26,6 @@ const ITEM = "item-1";
 const UPLOAD_PATH = "/recq/v1/upload/todo.v1.TodoAttachmentCommandService/AttachFile";
 const FIRST = { listId: LIST, itemId: ITEM, fileName: "notes.bin", contentType: "application/octet-stream" };
 
-/** A folder blob store whose writes stop after their first piece until `release()`: a slow handler. */
-class HeldBlobStore implements BlobStore {
-  private open: Promise<void> = Promise.resolve();
-  private releaseGate: () => void = () => undefined;
-  piecesRead = 0;
-
-  constructor(readonly inner: FolderBlobStore) {}
-
-  hold(): void {
-    this.open = new Promise((resolve) => (this.releaseGate = resolve));
-  }
-
-  release(): void {
-    this.releaseGate();
-  }
-
-  write(content: AsyncIterable<Uint8Array>, options?: BlobWriteOptions) {
-    return this.inner.write(this.slowed(content), options);
-  }
-
-  private async *slowed(content: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-    for await (const piece of content) {
-      this.piecesRead += 1;
-      yield piece;
-      await this.open;
-    }
-  }
-
-  read(reference: string, options: { chunkBytes: number; signal?: AbortSignal }): AsyncIterable<Buffer> {
-    return this.inner.read(reference, options);
-  }
-
-  close() {
-    return this.inner.close();
-  }
-}
 
 interface HttpAnswer {
   status: number;
@@ -82,12 +46,7 @@ describe("uploads over the HTTP port: a raw body, cut into the upload's messages
   async function start(limits: Partial<GatewayLimits> = {}, options: Partial<GatewayOptions> = {}, seeded = true): Promise<void> {
     running = await startGateway(data.dir, { limits, http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 15_000 }, ...options });
     blobs = new HeldBlobStore(await FolderBlobStore.open(blobDir.dir));
-    mesh = new MeshService({ address: running.address, component: "todo", blobs });
-    const views = new EmbeddedViewStore();
-    const projection = todoListProjection(views, "instance");
-    mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: 256 * 1024 * 1024 }));
-    mesh.addProjection(projection).addQueries(todoListQueries(views, projection)).addQueries(todoAttachmentQueries(views, blobs, projection, { downloadChunkBytes: 64 * 1024 }));
-    await mesh.start();
+    mesh = await startTodoWithAttachments(running.address, blobs, { maxAttachmentBytes: 256 * 1024 * 1024, downloadChunkBytes: 64 * 1024 });
     todo = todoClients(running.address);
     download = new TodoAttachmentQueryServiceClient(running.address, credentials.createInsecure());
     if (!seeded) return;

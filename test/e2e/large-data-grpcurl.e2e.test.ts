@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { afterAll, beforeAll, it } from "@jest/globals";
-import { EmbeddedViewStore, FolderBlobStore, MeshService } from "@recq-mesh/kit";
-import { todoAttachmentAggregate, todoAttachmentQueries, todoListAggregate, todoListProjection, todoListQueries, DEFAULT_MAX_ATTACHMENT_BYTES } from "@recq-mesh/todo";
+import { FolderBlobStore, MeshService } from "@recq-mesh/kit";
+import { DEFAULT_MAX_ATTACHMENT_BYTES } from "@recq-mesh/todo";
 import { markdownSection, shellSteps } from "../support/markdown-commands";
-import { startGateway, tempDir, type RunningGateway } from "../support/mesh-harness";
+import { startGateway, tempDir, type RunningGateway, startTodoWithAttachments } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
 import { describeWith } from "../support/required-tool";
 import { GRPCURL, grpcurlEnv } from "../support/tools";
@@ -32,12 +32,7 @@ describeWith(GRPCURL)("docs/large-data.md's grpcurl examples, verbatim, against 
     blobDir = await tempDir("large-grpcurl-blobs");
     running = await startGateway(data.dir);
     const blobs = await FolderBlobStore.open(blobDir.dir);
-    mesh = new MeshService({ address: running.address, component: "todo", blobs });
-    const views = new EmbeddedViewStore();
-    const projection = todoListProjection(views, "instance");
-    mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: DEFAULT_MAX_ATTACHMENT_BYTES }));
-    mesh.addProjection(projection).addQueries(todoListQueries(views, projection)).addQueries(todoAttachmentQueries(views, blobs, projection, { downloadChunkBytes: 256 * 1024 }));
-    await mesh.start();
+    mesh = await startTodoWithAttachments(running.address, blobs, { maxAttachmentBytes: DEFAULT_MAX_ATTACHMENT_BYTES, downloadChunkBytes: 256 * 1024 });
   });
 
   afterAll(async () => {

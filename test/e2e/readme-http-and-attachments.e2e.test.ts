@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
-import { EmbeddedViewStore, FolderBlobStore, MeshService } from "@recq-mesh/kit";
-import { todoAttachmentAggregate, todoAttachmentQueries, todoListAggregate, todoListProjection, todoListQueries, DEFAULT_MAX_ATTACHMENT_BYTES } from "@recq-mesh/todo";
+import { FolderBlobStore, MeshService } from "@recq-mesh/kit";
+import { DEFAULT_MAX_ATTACHMENT_BYTES } from "@recq-mesh/todo";
 import { DocumentedCommands, shellBlocks } from "../support/documented-commands";
 import { markdownSection } from "../support/markdown-commands";
-import { startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
+import { startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo, startTodoWithAttachments } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
 import { describeWith } from "../support/required-tool";
 import { GRPCURL, grpcurlEnv } from "../support/tools";
@@ -63,12 +63,7 @@ describeWith(GRPCURL)("the README's attachment examples, verbatim, against the r
     blobDir = await tempDir("readme-attachments-blobs");
     running = await startGateway(data.dir, { http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 15_000 } });
     const blobs = await FolderBlobStore.open(blobDir.dir);
-    mesh = new MeshService({ address: running.address, component: "todo", blobs });
-    const views = new EmbeddedViewStore();
-    const projection = todoListProjection(views, "instance");
-    mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: DEFAULT_MAX_ATTACHMENT_BYTES }));
-    mesh.addProjection(projection).addQueries(todoListQueries(views, projection)).addQueries(todoAttachmentQueries(views, blobs, projection, { downloadChunkBytes: 256 * 1024 }));
-    await mesh.start();
+    mesh = await startTodoWithAttachments(running.address, blobs, { maxAttachmentBytes: DEFAULT_MAX_ATTACHMENT_BYTES, downloadChunkBytes: 256 * 1024 });
   });
 
   afterAll(async () => {

@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { credentials, Metadata, type CallOptions, type ChannelCredentials, type Client, type ServiceError } from "@grpc/grpc-js";
-import { MeshService, EmbeddedViewStore, TracedViewStore, type MeshServiceOptions } from "@recq-mesh/kit";
+import { MeshService, EmbeddedViewStore, TracedViewStore, type MeshServiceOptions, type BlobStore } from "@recq-mesh/kit";
 import { loadDescriptorCatalog, type DescriptorCatalog, Gateway, type GatewayOptions, EmbeddedCommandInbox, EmbeddedEventStore } from "@recq-mesh/gateway";
-import { todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
+import { DEFAULT_MAX_ATTACHMENT_BYTES, todoAttachmentAggregate, todoAttachmentQueries, todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
 import { TODO_DESCRIPTORS } from "./built-packages";
 import { TodoListCommandServiceClient } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { TodoListQueryServiceClient, TodoListQueryServiceService } from "@recq-mesh/todo/gen/todo/v1/queries";
@@ -62,6 +62,21 @@ export async function startTodo(
   if (roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views), projection));
   await mesh.start();
   return { mesh, views };
+}
+
+/** The whole TodoList service, attachments included (their content in `blobs`), in this process, linked to the gateway. */
+export async function startTodoWithAttachments(
+  address: string,
+  blobs: BlobStore,
+  options: { maxAttachmentBytes?: number; downloadChunkBytes?: number } = {},
+): Promise<MeshService> {
+  const mesh = new MeshService({ address, component: "todo", blobs });
+  const views = new EmbeddedViewStore();
+  const projection = todoListProjection(views, "instance");
+  mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES }));
+  mesh.addProjection(projection).addQueries(todoListQueries(views, projection)).addQueries(todoAttachmentQueries(views, blobs, projection, { downloadChunkBytes: options.downloadChunkBytes ?? 256 * 1024 }));
+  await mesh.start();
+  return mesh;
 }
 
 export function todoClients(address: string, channel: ChannelCredentials = credentials.createInsecure()) {
