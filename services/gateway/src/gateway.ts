@@ -17,6 +17,7 @@ import { knownEventNames } from "./events/known-event-names";
 import type { DescriptorCatalog, ServiceEntry } from "./descriptors/descriptor-catalog";
 import { addHealthService, HEALTH_SERVICE_NAME, HealthRegistry } from "./health/health-service";
 import { GatewayLinkService } from "./links/event-wire-cache";
+import type { LinkCallRunner } from "./links/link-calls";
 import { LinkService } from "./links/link-service";
 import { QueryRelay } from "./queries/query-relay";
 import { addReflectionService, REFLECTION_V1_SERVICE_NAME } from "./reflection/reflection-service";
@@ -115,35 +116,7 @@ export class Gateway {
     const logger = options.logger ?? silentLogger;
     const { catalog, store } = options;
     const { admission, onRoundTrip } = admissionControl(limits, logger);
-    const server = new RecordingServer({
-      // The callers' limits are the server's; the caller-limits interceptor gives the link service's methods the
-      // link limit, and callers' requests their arrival clock (docs/configuration.md, "Callers and links on one port").
-      "grpc.max_receive_message_length": limits.maxRequestBytes,
-      "grpc.max_send_message_length": limits.maxLinkMessageBytes,
-      "grpc.max_concurrent_streams": limits.maxStreamsPerConnection,
-      "grpc.max_connection_idle_ms": limits.maxConnectionIdleMs,
-      interceptors: [
-        callerLimitsInterceptor(
-          {
-            maxRequestBytes: limits.maxRequestBytes,
-            maxRequestArrivalMs: limits.maxRequestArrivalMs,
-            maxLinkMessageBytes: limits.maxLinkMessageBytes,
-            linkMethodPaths: new Set(Object.values(GatewayLinkService).map((method) => method.path)),
-            envelopeStreams: { paths: new Set([OPEN_PATH]), maxMessageBytes: limits.maxRequestBytes + OPEN_REQUEST_ENVELOPE_BYTES },
-          },
-          logger,
-        ),
-        // Before admission: a caller refused for its credentials takes no slot.
-        ...(options.callers === undefined ? [] : [callerInterceptor(options.callers, callerCheckOf)]),
-        // After the caller limits, so that it sees the call they have set up: overload is refused once a request has
-        // arrived, before its handler runs (admission-interceptor.ts).
-        admissionInterceptor(admission, (path) => admissionKind(catalog, path)),
-      ],
-      // Handlers ping idle links (the kit's LINK_KEEPALIVE) to find half-open connections: allow it.
-      "grpc.keepalive_permit_without_calls": 1,
-      // channelz bookkeeping costs ~3% of the gateway's CPU per call (profiled); nothing here reads it.
-      "grpc.enable_channelz": 0,
-    });
+    const server = grpcServer(options, limits, admission, logger);
     const router = new MethodRouter({ maxAffinityEntries: limits.maxAffinityEntries });
     const dispatcher = new Dispatcher(router, onRoundTrip);
     const positions = new ProjectionPositions();
@@ -199,37 +172,11 @@ export class Gateway {
       const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, replyChannels: listeners, uploads, options: domainOptions });
       server.addService(definition, implementation);
     }
-    const links = new LinkService(
-      { isDomainMethod: (path) => catalog.methodByPath(path) !== undefined },
-      router,
-      {
-        linkToken: options.linkToken,
-        components: options.components,
-        heartbeatIntervalMs: limits.heartbeatIntervalMs,
-        maxQueuedDispatches: limits.maxQueuedPerLink,
-        maxMessageBytes: limits.maxLinkMessageBytes,
-        maxCallsPerLink: limits.maxCallsPerLink,
-        maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
-      },
-      logger,
-      unaryCallRunner(paths, limits.maxRequestBytes, "over a link"),
-    );
+    const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, "over a link"), limits, logger);
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     outcomes.register(server);
-    const events = new EventService(
-      store,
-      knownEventNames(catalog),
-      {
-        eventsToken: options.eventsToken,
-        clientToken: options.clientToken,
-        readBatch: limits.eventReadBatch,
-        maxUnreadMs: limits.maxUnreadMs,
-        maxSubscriptions: limits.maxEventSubscriptions,
-        maxFilterTypes: limits.maxEventFilterTypes,
-      },
-      logger,
-    );
+    const events = eventService(options, limits, logger);
     server.addService(EventServiceService, { subscribeEvents: events.subscribeEvents });
     const health = new HealthRegistry();
     addHealthService(server, health);
@@ -318,6 +265,78 @@ export class Gateway {
     this.channels.closeAll(error);
     this.http?.endStreams();
   }
+}
+
+/**
+ * The gRPC server, with the callers' limits as its own and its interceptors in order: the callers' limits, the
+ * callers' credentials (when a security file sets them), then admission.
+ */
+function grpcServer(options: GatewayOptions, limits: GatewayLimits, admission: AdmissionControl, logger: Logger): RecordingServer {
+  return new RecordingServer({
+    // The callers' limits are the server's; the caller-limits interceptor gives the link service's methods the
+    // link limit, and callers' requests their arrival clock (docs/configuration.md, "Callers and links on one port").
+    "grpc.max_receive_message_length": limits.maxRequestBytes,
+    "grpc.max_send_message_length": limits.maxLinkMessageBytes,
+    "grpc.max_concurrent_streams": limits.maxStreamsPerConnection,
+    "grpc.max_connection_idle_ms": limits.maxConnectionIdleMs,
+    interceptors: [
+      callerLimitsInterceptor(
+        {
+          maxRequestBytes: limits.maxRequestBytes,
+          maxRequestArrivalMs: limits.maxRequestArrivalMs,
+          maxLinkMessageBytes: limits.maxLinkMessageBytes,
+          linkMethodPaths: new Set(Object.values(GatewayLinkService).map((method) => method.path)),
+          envelopeStreams: { paths: new Set([OPEN_PATH]), maxMessageBytes: limits.maxRequestBytes + OPEN_REQUEST_ENVELOPE_BYTES },
+        },
+        logger,
+      ),
+      // Before admission: a caller refused for its credentials takes no slot.
+      ...(options.callers === undefined ? [] : [callerInterceptor(options.callers, callerCheckOf)]),
+      // After the caller limits, so that it sees the call they have set up: overload is refused once a request has
+      // arrived, before its handler runs (admission-interceptor.ts).
+      admissionInterceptor(admission, (path) => admissionKind(options.catalog, path)),
+    ],
+    // Handlers ping idle links (the kit's LINK_KEEPALIVE) to find half-open connections: allow it.
+    "grpc.keepalive_permit_without_calls": 1,
+    // channelz bookkeeping costs ~3% of the gateway's CPU per call (profiled); nothing here reads it.
+    "grpc.enable_channelz": 0,
+  });
+}
+
+/** Clients' event subscriptions (events/), held to the events token, not the callers'. */
+function eventService(options: GatewayOptions, limits: GatewayLimits, logger: Logger): EventService {
+  return new EventService(
+    options.store,
+    knownEventNames(options.catalog),
+    {
+      eventsToken: options.eventsToken,
+      clientToken: options.clientToken,
+      readBatch: limits.eventReadBatch,
+      maxUnreadMs: limits.maxUnreadMs,
+      maxSubscriptions: limits.maxEventSubscriptions,
+      maxFilterTypes: limits.maxEventFilterTypes,
+    },
+    logger,
+  );
+}
+
+/** The handler links: routes learnt from components' subscriptions, and the calls they make over their links. */
+function linkService(options: GatewayOptions, router: MethodRouter, runCall: LinkCallRunner, limits: GatewayLimits, logger: Logger): LinkService {
+  return new LinkService(
+    { isDomainMethod: (path) => options.catalog.methodByPath(path) !== undefined },
+    router,
+    {
+      linkToken: options.linkToken,
+      components: options.components,
+      heartbeatIntervalMs: limits.heartbeatIntervalMs,
+      maxQueuedDispatches: limits.maxQueuedPerLink,
+      maxMessageBytes: limits.maxLinkMessageBytes,
+      maxCallsPerLink: limits.maxCallsPerLink,
+      maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
+    },
+    logger,
+    runCall,
+  );
 }
 
 function startHttpPort(
