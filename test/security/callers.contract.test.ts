@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import * as grpc from "@grpc/grpc-js";
 import { SignJWT, exportJWK, generateKeyPair, type KeyLike } from "jose";
-import { MeshService, silentLogger } from "@recq-mesh/kit";
+import { FolderBlobStore, MeshService, silentLogger } from "@recq-mesh/kit";
 import { HealthClient } from "@recq-mesh/gateway/gen/grpc/health/v1/health";
 import { CallerAuthorization } from "@recq-mesh/gateway/internal/security/caller-authorization";
 import { parseSecurityPolicy } from "@recq-mesh/gateway/internal/security/security-policy";
@@ -14,7 +14,9 @@ import { call, eventually, failure, startGateway, startTodo, tempDir, todoClient
 import { eventClient, subscribeEvents } from "../support/event-subscriber";
 import { getOutcome, outcomeClient, sendAccepted } from "../support/outcome-client";
 import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
-import { todoListAggregate } from "@recq-mesh/todo";
+import { DEFAULT_MAX_ATTACHMENT_BYTES, todoAttachmentAggregate, todoListAggregate } from "@recq-mesh/todo";
+import { AttachFile, TodoAttachmentCommandServiceClient } from "@recq-mesh/todo/gen/todo/v1/attachments";
+import { CommandAck } from "@recq-mesh/protocol/gen/recq/v1/command";
 import { OpenChannel, packed } from "../support/reply-channel-client";
 import { ListenRequest, ReplyChannelServiceClient } from "@recq-mesh/protocol/gen/recq/v1/reply_channel";
 import { ReflectionClient } from "../support/reflection-client";
@@ -339,6 +341,59 @@ describe("callers: the identity of an accepted command reaches its handler when 
       await mesh.drain();
       await running.gateway.stop();
       await temp.remove();
+    }
+  });
+});
+
+describe("callers: an upload's handler sees its caller", () => {
+  it("tells the upload's decider the token's subject (context.caller), as a unary command's", async () => {
+    const temp = await tempDir("callers-upload");
+    const blobDir = await tempDir("callers-upload-blobs");
+    writeFileSync(path.join(temp.dir, "jwt.secret"), SECRET);
+    const policy = parseSecurityPolicy(
+      { callers: { jwt: { secretFile: "jwt.secret", issuer: ISSUER, audience: AUDIENCE }, permissions: { "todo.v1.TodoListCommandService/*": ["todo:write"], "todo.v1.TodoAttachmentCommandService/*": ["todo:write"] } } },
+      temp.dir,
+      "test policy",
+    );
+    const running = await startGateway(temp.dir, { callers: CallerAuthorization.fromPolicy(policy.callers!, silentLogger) });
+    const blobs = await FolderBlobStore.open(blobDir.dir);
+    const attachments = todoAttachmentAggregate({ maxAttachmentBytes: DEFAULT_MAX_ATTACHMENT_BYTES });
+    const seen: (string | undefined)[] = [];
+    const recording = {
+      ...attachments,
+      decide: {
+        attachFile: (...args: Parameters<typeof attachments.decide.attachFile>) => {
+          seen.push(args[3].caller?.subject);
+          return attachments.decide.attachFile(...args);
+        },
+      },
+    };
+    const mesh = new MeshService({ address: running.address, component: "todo", blobs });
+    mesh.addAggregate(todoListAggregate).addAggregate(recording);
+    await mesh.start();
+    const clients = todoClients(running.address);
+    const attach = new TodoAttachmentCommandServiceClient(running.address, grpc.credentials.createInsecure());
+    try {
+      const auth = bearer(await token({ subject: "dave" }));
+      await call(clients.commands, clients.commands.createTodoList, { listId: "up-1", name: "up" }, auth);
+      await call(clients.commands, clients.commands.addTodoItem, { listId: "up-1", itemId: "i", text: "i" }, auth);
+      const metadata = new grpc.Metadata();
+      metadata.set("authorization", auth.authorization);
+      const ack = await new Promise<CommandAck>((resolve, reject) => {
+        const stream = attach.attachFile(metadata, { deadline: Date.now() + 10_000 }, (error, answer) => (error ? reject(error) : resolve(answer!)));
+        stream.write(AttachFile.fromPartial({ listId: "up-1", itemId: "i", fileName: "a.txt", contentType: "text/plain" }));
+        stream.write(AttachFile.fromPartial({ content: Buffer.from("hello") }));
+        stream.end();
+      });
+      assert.ok(ack.commandId);
+      assert.deepEqual(seen, ["dave"]);
+    } finally {
+      attach.close();
+      clients.close();
+      await mesh.drain();
+      await running.gateway.stop();
+      await temp.remove();
+      await blobDir.remove();
     }
   });
 });

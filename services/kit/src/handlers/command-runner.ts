@@ -24,29 +24,40 @@ export function commandRunner<D extends ServiceDefinitionLike, S, C extends Even
     tracedRun(dispatch.method, metadata, attributes, async () => {
       const command = decodeRequest(requestDeserialize, dispatch.payload, dispatch.method);
       const { state, sequence } = fold(definition, dispatch, cache);
-      const context = {
-        commandId: dispatch.commandId,
-        aggregateId: dispatch.aggregateId,
-        sequence,
-        headers: dispatch.headers,
-        get caller() {
-          return callerOf(dispatch.headers);
-        },
-        // A getter: the signal is made only if decide reads it.
-        get signal() {
-          return cancellation.signal;
-        },
-      };
-      const events = await decide(command, state, context);
-      return {
-        events: events.map((event) => encodeEvent(definition.events, event)),
-        snapshot: snapshotAfter(definition, state, sequence, events),
-      };
+      const context = commandContext(dispatch, sequence, cancellation);
+      return commandOutcome(definition, state, sequence, await decide(command, state, context));
     }).then(
       (outcome) => reply({ $case: "command", value: outcome }),
       (thrown) => reply(failureOf(thrown)),
     );
   };
+}
+
+/** What a command's decider is told: the dispatch's id, aggregate, sequence and headers; the caller and signal when read. */
+export function commandContext(dispatch: Dispatch, sequence: number, cancellation: { readonly signal: AbortSignal }): CommandContext {
+  return {
+    commandId: dispatch.commandId,
+    aggregateId: dispatch.aggregateId,
+    sequence,
+    headers: dispatch.headers,
+    get caller() {
+      return callerOf(dispatch.headers);
+    },
+    // A getter: the signal is made only if decide reads it.
+    get signal() {
+      return cancellation.signal;
+    },
+  };
+}
+
+/** The reply of a command that decided `events`: them encoded, and a snapshot when one is due. */
+export function commandOutcome<S, C extends EventCodecs>(
+  definition: AggregateDefinition<ServiceDefinitionLike, S, C>,
+  state: S,
+  sequence: number,
+  events: DomainEvent<C>[],
+): { events: NewEvent[]; snapshot: Snapshot | undefined } {
+  return { events: events.map((event) => encodeEvent(definition.events, event)), snapshot: snapshotAfter(definition, state, sequence, events) };
 }
 
 export function fold<S, C extends EventCodecs>(

@@ -3,7 +3,7 @@ import { MeshError, Reason, Attribute } from "@recq-mesh/protocol";
 import type { BlobStore } from "../blobs/blob-store";
 import type { DispatchRunner } from "../link/link-client";
 import type { AggregateStateCache } from "./aggregate-state-cache";
-import { encodeEvent, fold, snapshotAfter } from "./command-runner";
+import { commandContext, commandOutcome, fold } from "./command-runner";
 import type { AggregateDefinition, DomainEvent, EventCodecs, ServiceDefinitionLike, UploadContext } from "./definitions";
 import { decodeRequest, failureOf, tracedRun } from "./traced-run";
 
@@ -32,23 +32,12 @@ export function uploadRunner<D extends ServiceDefinitionLike, S, C extends Event
       if (blobs === undefined) throw new MeshError(status.FAILED_PRECONDITION, `${dispatch.method} is an upload and this service has no blob store (MeshServiceOptions.blobs)`);
       const first = decodeRequest(requestDeserialize, dispatch.payload, dispatch.method);
       const { state, sequence } = fold(definition, dispatch, cache);
-      const context: UploadContext = {
-        commandId: dispatch.commandId,
-        aggregateId: dispatch.aggregateId,
-        sequence,
-        headers: dispatch.headers,
-        blobs,
-        get signal() {
-          return cancellation.signal;
-        },
-      };
+      // The blobs are added to the command context, whose getters (caller, signal) stay getters.
+      const context: UploadContext = Object.assign(commandContext(dispatch, sequence, cancellation), { blobs });
       const events = await decide(first, decoded(chunks, requestDeserialize, dispatch.method), state, context);
       // Cut off after decide's last read: the caller is gone, and no event may be appended for it.
       if (cancellation.signal.aborted) throw cancellation.signal.reason;
-      return {
-        events: events.map((event) => encodeEvent(definition.events, event)),
-        snapshot: snapshotAfter(definition, state, sequence, events),
-      };
+      return commandOutcome(definition, state, sequence, events);
     }).then(
       (outcome) => reply({ $case: "command", value: outcome }),
       (thrown) => reply(failureOf(thrown)),
