@@ -55,9 +55,12 @@ describe("the gateway's HTTP port", () => {
     return fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...auth, ...headers }, body: JSON.stringify(body) });
   }
 
-  async function createList(listId: string): Promise<void> {
+  /** Creates a list and answers the command's position, the consistency token a read of it needs. */
+  async function createList(listId: string): Promise<string> {
     const response = await postJson("/todo.v1.TodoListCommandService/CreateTodoList", { listId, name: listId });
-    assert.equal(response.status, 200, await response.text());
+    const text = await response.text();
+    assert.equal(response.status, 200, text);
+    return (JSON.parse(text) as { position: string }).position;
   }
 
   it("serves a command and a query as Connect JSON, with the command id and the consistency token as headers", async () => {
@@ -87,9 +90,12 @@ describe("the gateway's HTTP port", () => {
   });
 
   it("answers GET on a query marked NO_SIDE_EFFECTS, and refuses GET on a command", async () => {
-    await createList("get");
+    const position = await createList("get");
     const query = encodeURIComponent(JSON.stringify({ listId: "get" }));
-    const read = await fetch(`${base}/todo.v1.TodoListQueryService/GetTodoList?encoding=json&message=${query}`, { headers: auth });
+    // Without the consistency token the read may reach the view before the projector has applied the creation.
+    const read = await fetch(`${base}/todo.v1.TodoListQueryService/GetTodoList?encoding=json&message=${query}`, {
+      headers: { ...auth, "recq-consistency-token": position },
+    });
     assert.equal(read.status, 200);
     assert.equal(((await read.json()) as { listId: string }).listId, "get");
     const command = encodeURIComponent(JSON.stringify({ listId: "get-command", name: "x" }));
