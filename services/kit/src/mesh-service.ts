@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { waitForCatchUp } from "./consumer/catch-up-wait";
-import { ProjectorClient } from "./consumer/projector-client";
+import { ConsumerClient } from "./consumer/consumer-client";
+import { ProjectionHandler } from "./consumer/projection-handler";
 import { AggregateStateCache } from "./handlers/aggregate-state-cache";
 import { commandRunner } from "./handlers/command-runner";
 import { context } from "@opentelemetry/api";
@@ -78,7 +79,7 @@ export class MeshService {
   readonly instanceId: string;
   private readonly link: LinkClient;
   /** The projectors, by consumer name. */
-  private readonly projectors = new Map<string, ProjectorClient<EventCodecs>>();
+  private readonly projectors = new Map<string, ConsumerClient>();
   /** Query methods by the consumer name of the projection whose views they read. */
   private readonly queriesByProjection = new Map<string, string[]>();
   /** Aborted by drain and close: ends the wait of queries for their projection. */
@@ -134,7 +135,7 @@ export class MeshService {
     const consumer = this.consumerName(definition);
     // Two projectors under one consumer name would share, and fight over, one checkpoint.
     if (this.projectors.has(consumer)) throw new Error(`a projection named ${consumer} is added already`);
-    const projector = new ProjectorClient(definition, {
+    const projector = new ConsumerClient(new ProjectionHandler(definition, consumer), {
       address: this.options.address,
       consumer,
       instanceId: this.instanceId,
@@ -142,7 +143,7 @@ export class MeshService {
       ...this.transport,
       logger: this.logger,
     });
-    this.projectors.set(consumer, projector as unknown as ProjectorClient<EventCodecs>);
+    this.projectors.set(consumer, projector);
     return this;
   }
 

@@ -1,16 +1,14 @@
 import { credentials, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
-import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { MeshError, Backoff, type Logger, Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
-import { decodeEvent } from "../handlers/command-runner";
-import type { EventCodecs, ProjectionDefinition } from "../handlers/definitions";
+import { MeshError, Backoff, type Logger } from "@recq-mesh/protocol";
+import type { ConsumerEventHandler } from "./event-handler";
 import { LINK_KEEPALIVE } from "../link/link-client";
 import { currentToken, type LinkSecurity } from "../link/link-security";
 
-export interface ProjectorClientOptions {
+export interface ConsumerClientOptions {
   address: string;
-  /** The consumer name the gateway knows this projection by. */
+  /** The consumer name the gateway knows this consumer (a projection, an observer, a saga) by. */
   consumer: string;
   instanceId: string;
   /** The link token (ConsumerOpen.credentials), or a function read at each connect. */
@@ -25,11 +23,12 @@ export interface ProjectorClientOptions {
 }
 
 /**
- * Keeps a projection up to date: opens a consumer stream from the projection's checkpoint, applies each event
- * and commits its view writes with the checkpoint, reports progress and grants permits as it goes. On any
- * failure it reconnects from the checkpoint, so no event is skipped and none is applied twice.
+ * Keeps a consumer (a projection, an observer, a saga) up with the event stream: opens a consumer stream from the
+ * handler's checkpoint, hands it each event in order, reports progress and grants permits as it goes. On any
+ * failure it reconnects from the checkpoint, so no event is skipped, and none is handled twice by a handler whose
+ * checkpoint moves with its work (a projection's view commit).
  */
-export class ProjectorClient<C extends EventCodecs> {
+export class ConsumerClient {
   private readonly client: HandlerLinkServiceClient;
   private readonly backoff = new Backoff();
   private readonly window: number;
@@ -45,8 +44,8 @@ export class ProjectorClient<C extends EventCodecs> {
   private reconnectTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly projection: ProjectionDefinition<C>,
-    private readonly options: ProjectorClientOptions,
+    private readonly handler: ConsumerEventHandler,
+    private readonly options: ConsumerClientOptions,
   ) {
     this.window = options.window ?? 512;
     this.client = new HandlerLinkServiceClient(options.address, options.channelCredentials ?? credentials.createInsecure(), {
@@ -62,20 +61,20 @@ export class ProjectorClient<C extends EventCodecs> {
   }
 
   /**
-   * Where the projection stands against the head the gateway named when the first stream opened (undefined
+   * Where the consumer stands against the head the gateway named when the first stream opened (undefined
    * until its opening answer came): `reflected` counts the events of other types the gateway skipped.
    */
   get catchUp(): { reflected: number; head: number | undefined } {
     return { reflected: Math.max(this.reflected, this.applied), head: this.target };
   }
 
-  /** Resolves once the view reflects the stream through the head of the first opening answer. */
+  /** Resolves once the handler reflects the stream through the head of the first opening answer. */
   caughtUp(): Promise<void> {
     return this.caughtUpSignal.promise;
   }
 
   async start(): Promise<void> {
-    await this.projection.setup?.(this.projection.store);
+    await this.handler.setup?.();
     await this.connect();
   }
 
@@ -90,14 +89,14 @@ export class ProjectorClient<C extends EventCodecs> {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    this.applied = await this.projection.store.checkpoint(this.options.consumer);
+    this.applied = await this.handler.checkpoint();
     const stream = this.client.consume();
     this.stream = stream;
     let standbyLogged = false;
     stream.on("data", (response: ConsumeResponse) => {
       if (response.standby && !standbyLogged) {
         standbyLogged = true;
-        this.options.logger.info("projection waits as standby", { consumer: this.options.consumer });
+        this.options.logger.info("consumer waits as standby", { consumer: this.options.consumer });
       }
       this.target ??= Number(response.headPosition);
       this.enqueue(stream, response);
@@ -107,7 +106,7 @@ export class ProjectorClient<C extends EventCodecs> {
     stream.write({
       open: {
         consumer: this.options.consumer,
-        eventTypes: Object.keys(this.projection.events),
+        eventTypes: this.handler.eventTypes,
         afterPosition: String(this.applied),
         instanceId: this.options.instanceId,
         credentials: currentToken(this.options.credentials),
@@ -130,7 +129,7 @@ export class ProjectorClient<C extends EventCodecs> {
         stream.write({ open: undefined, permits: events.length, processedPosition: String(this.applied) });
       } catch (thrown) {
         // The event stays unapplied: reconnect from the checkpoint and try again after a backoff.
-        this.options.logger.error("projection failed to apply an event", { consumer: this.options.consumer, error: MeshError.from(thrown).message });
+        this.options.logger.error("consumer failed to handle an event", { consumer: this.options.consumer, error: MeshError.from(thrown).message });
         stream.cancel();
         this.lost(stream, thrown instanceof Error ? thrown : new Error(String(thrown)));
       }
@@ -140,41 +139,8 @@ export class ProjectorClient<C extends EventCodecs> {
   private async apply(envelope: EventEnvelope): Promise<void> {
     const position = Number(envelope.position);
     if (position <= this.applied) return; // redelivered after a reconnect
-    const parent = extractTraceContext(envelope.metadata);
-    const span = startMeshSpan(
-      SpanName.PROJECTOR_APPLY,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: { [Attribute.CONSUMER]: this.options.consumer, [Attribute.EVENT_TYPE]: envelope.type, [Attribute.POSITION]: position },
-      },
-      parent,
-    );
-    const active = contextWithSpan(span, parent);
-    try {
-      const event = decodeEvent(this.projection.events, envelope.type, envelope.payload);
-      const meta = {
-        position,
-        aggregateId: envelope.aggregateId,
-        sequence: Number(envelope.sequence),
-        timeMs: envelope.time?.getTime() ?? 0,
-        commandId: envelope.commandId,
-      };
-      await context.with(active, async () => {
-        const writes = await this.projection.apply(event, meta, this.projection.store);
-        const write = startMeshSpan(SpanName.VIEW_WRITE, { attributes: { [Attribute.POSITION]: position, "recq.view.writes": writes.length } }, active);
-        try {
-          await this.projection.store.commit(this.options.consumer, position, writes);
-        } finally {
-          write.end();
-        }
-      });
-      this.applied = position;
-    } catch (thrown) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: String(thrown) });
-      throw thrown;
-    } finally {
-      span.end();
-    }
+    await this.handler.handle(envelope);
+    this.applied = position;
   }
 
   private noteReflected(position: number): void {

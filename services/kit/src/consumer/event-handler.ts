@@ -1,0 +1,20 @@
+import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
+
+/**
+ * What a consumer stream delivers its events to: a projection, an observer, a saga. The consumer client owns the
+ * stream (opening from the checkpoint, permits, progress reports, reconnects); the handler owns what an event does
+ * and where the checkpoint lives.
+ */
+export interface ConsumerEventHandler {
+  /** Full protobuf names of the event types wanted; empty means all. */
+  readonly eventTypes: string[];
+  /** Runs once, before the first stream opens (a projection creates its indexes). */
+  setup?(): Promise<void>;
+  /** The position through which events are durably handled: delivery starts after it. */
+  checkpoint(): Promise<number>;
+  /**
+   * Handles one event and moves the checkpoint to its position. Called in global order, never concurrently, and
+   * only for positions above the last one handled. Throwing leaves the event unhandled.
+   */
+  handle(envelope: EventEnvelope): Promise<void>;
+}

@@ -1,0 +1,67 @@
+import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
+import { Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
+import { decodeEvent } from "../handlers/command-runner";
+import type { EventCodecs, ProjectionDefinition } from "../handlers/definitions";
+import type { ConsumerEventHandler } from "./event-handler";
+
+/**
+ * A projection as a consumer: each event's view writes and the checkpoint commit together in its view store, so the
+ * view is exactly-once although delivery is at-least-once.
+ */
+export class ProjectionHandler<C extends EventCodecs> implements ConsumerEventHandler {
+  readonly eventTypes: string[];
+
+  constructor(
+    private readonly projection: ProjectionDefinition<C>,
+    private readonly consumer: string,
+  ) {
+    this.eventTypes = Object.keys(projection.events);
+  }
+
+  async setup(): Promise<void> {
+    await this.projection.setup?.(this.projection.store);
+  }
+
+  checkpoint(): Promise<number> {
+    return this.projection.store.checkpoint(this.consumer);
+  }
+
+  async handle(envelope: EventEnvelope): Promise<void> {
+    const position = Number(envelope.position);
+    const parent = extractTraceContext(envelope.metadata);
+    const span = startMeshSpan(
+      SpanName.PROJECTOR_APPLY,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: { [Attribute.CONSUMER]: this.consumer, [Attribute.EVENT_TYPE]: envelope.type, [Attribute.POSITION]: position },
+      },
+      parent,
+    );
+    const active = contextWithSpan(span, parent);
+    try {
+      const event = decodeEvent(this.projection.events, envelope.type, envelope.payload);
+      const meta = {
+        position,
+        aggregateId: envelope.aggregateId,
+        sequence: Number(envelope.sequence),
+        timeMs: envelope.time?.getTime() ?? 0,
+        commandId: envelope.commandId,
+      };
+      await context.with(active, async () => {
+        const writes = await this.projection.apply(event, meta, this.projection.store);
+        const write = startMeshSpan(SpanName.VIEW_WRITE, { attributes: { [Attribute.POSITION]: position, "recq.view.writes": writes.length } }, active);
+        try {
+          await this.projection.store.commit(this.consumer, position, writes);
+        } finally {
+          write.end();
+        }
+      });
+    } catch (thrown) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(thrown) });
+      throw thrown;
+    } finally {
+      span.end();
+    }
+  }
+}
