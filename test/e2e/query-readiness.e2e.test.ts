@@ -167,7 +167,7 @@ describe("queries of a restarted service wait for its views", () => {
       }),
     );
     assert.deepEqual(headListAtStart, [1 + ITEMS_PER_LIST, 1 + ITEMS_PER_LIST], "each instance's queries subscribed only with the views at the head");
-    assert.equal(lines.filter((log) => log.some((l) => l.message === "projection waits as standby")).length, 1, "one of them was the standby");
+    assert.equal(lines.filter((log) => log.some((l) => l.message === "consumer waits as standby")).length, 1, "one of them was the standby");
     for (const log of lines) assert.deepEqual(log.filter((l) => l.level === "error"), [], "neither waited for the limit");
   }, 120_000);
 
@@ -183,7 +183,7 @@ describe("queries of a restarted service wait for its views", () => {
 
     let queriesServing = false;
     const starting = stuck.start().then(() => (queriesServing = true));
-    await eventually(async () => assert.ok(lines.some((l) => l.message === "projection failed to apply an event")));
+    await eventually(async () => assert.ok(lines.some((l) => l.message === "consumer failed to handle an event")));
     assert.equal(queriesServing, false);
     assert.equal(await check(QUERIES), Serving.NOT_SERVING, "not served while within the limit");
     await starting;
