@@ -34,4 +34,5 @@ export { ViewStoreError, type ViewStoreErrorCode } from "./src/views/view-store-
 export type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewStore, ViewWrite, WatchOptions } from "./src/views/view-store";
 export type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./src/blobs/blob-store";
 export { FolderBlobStore } from "./src/blobs/folder-blob-store";
+export { FileCheckpointStore, ViewStoreCheckpoints, type CheckpointStore } from "./src/consumer/checkpoint-store";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { syncFolder } from "../files/sync-folder";
 import path from "node:path";
 import { abortedBy, blobNotFound, blobTooLarge } from "./blob-errors";
 import type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./blob-store";
@@ -76,11 +77,3 @@ export class FolderBlobStore implements BlobStore {
 }
 
 /** A rename is durable once the folder holding the new name is: fsync the folder. */
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
