@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "@jest/globals";
 import type { AppendRequest, AppendResult, EventStore, NewEventRecord, StoredEvent } from "@recq-mesh/gateway/internal/store/event-store";
+import { appendStreamOf } from "@recq-mesh/gateway/internal/commands/service-stream";
 
 /**
  * The behaviour every event store adapter must show. Run it from the adapter's own test file:
@@ -44,6 +45,7 @@ export function runEventStoreContract(adapterName: string, open: OpenContractSto
     it("records success and failure outcomes by command id", outcomes);
     it("records the outcome of a command without an aggregate at the store's head", outcomeOnlyCommands);
     it("records an append without events at the aggregate's current sequence", appendWithoutEvents);
+    it("stores a service command's events as a stream of their own, named by its command id", serviceEventStreams);
     it("forgets an outcome once its retention has passed", outcomeExpiry, 300);
     it("calls onAppended listeners with the new head once the events are readable", onAppendedListeners);
     it("keeps events, snapshots and outcomes across a restart", survivesRestart);
@@ -287,6 +289,47 @@ async function rejectsAfterClose({ store }: ContractStore): Promise<void> {
 }
 
 // ---- helpers ----
+
+/** A service command's append as the command pipeline makes it (service-stream.ts): no routing key, events. */
+function serviceAppend(commandId: string, events: NewEventRecord[]): AppendRequest {
+  const stream = appendStreamOf("", 0, commandId, events.length, false);
+  return { aggregateType: "todo.v1.NotificationService", ...stream, commandId, events };
+}
+
+async function serviceEventStreams({ store, reopen }: ContractStore): Promise<void> {
+  appended(await store.append(request("a", 0, "c1", [event("E", "1")])));
+  // Two service commands at once: each command's events are their own stream, so neither conflicts.
+  const [first, second] = await Promise.all([
+    store.append(serviceAppend("send-1", [event("todo.v1.NotificationSent", "x"), event("todo.v1.NotificationSent", "y")])),
+    store.append(serviceAppend("send-2", [event("todo.v1.NotificationSent", "z")])),
+  ]);
+  const one = appended(first!);
+  appended(second!);
+  assert.deepEqual(
+    one.events.map((e) => [e.aggregateType, e.aggregateId, e.sequence, e.commandId]),
+    [
+      ["todo.v1.NotificationService", "send-1", 1, "send-1"],
+      ["todo.v1.NotificationService", "send-1", 2, "send-1"],
+    ],
+  );
+  assert.equal(one.ack.sequence, 2);
+  assert.deepEqual(await store.findOutcome("send-1"), { kind: "succeeded", commandId: "send-1", ...positionAndSequence(one.ack) });
+  // The same command id again (it ran at the same time elsewhere): a conflict, nothing stored twice.
+  const again = await store.append(serviceAppend("send-1", [event("todo.v1.NotificationSent", "x")]));
+  assert.deepEqual(again, { kind: "conflict", actualSequence: 2 });
+  assert.equal(await store.headPosition(), 4);
+  const all = await store.readAll(0, 10);
+  assert.deepEqual(all.map((e) => e.position), [1, 2, 3, 4], "service events take dense global positions like any");
+  assert.deepEqual(all.filter((e) => e.aggregateId === "send-2").map((e) => [e.sequence, e.payload.toString()]), [[1, "z"]]);
+  await store.close();
+  const reopened = await reopen();
+  assert.deepEqual((await reopened.readAggregate("todo.v1.NotificationService", "send-1")).events.map((e) => e.payload.toString()), ["x", "y"]);
+  assert.deepEqual(await reopened.findOutcome("send-2"), { kind: "succeeded", commandId: "send-2", ...positionAndSequence(appended(second!).ack) });
+}
+
+function positionAndSequence(ack: { position: number; sequence: number }): { position: number; sequence: number } {
+  return { position: ack.position, sequence: ack.sequence };
+}
 
 function event(type: string, text: string, metadata: Record<string, string> = {}): NewEventRecord {
   return { type, payload: Buffer.from(text), metadata };

@@ -23,6 +23,7 @@ import { HandlerFailure, type Dispatcher, type RequestSource } from "../routing/
 import { AppendRejectedError, type CommandOutcome, type EventStore } from "../store/event-store";
 import { AggregateCache, aggregateKey, type CachedAggregate } from "./aggregate-cache";
 import { KeyedQueue } from "./keyed-queue";
+import { appendStreamOf, isServiceStream } from "./service-stream";
 
 export interface CommandPipelineOptions {
   /** Redispatches after an append conflict before the caller gets ABORTED. */
@@ -75,6 +76,8 @@ const recordedFailureCodes = new Set<number>([
 /**
  * The path of a command through the gateway: routing key → dedupe by command id → per-aggregate queue →
  * history → dispatch → append with the expected sequence (conflict: reload and redispatch, bounded) → ack.
+ * A command without a routing key (a service's) gets no history; its events, if any, are a stream of their own
+ * named by the command id (service-stream.ts).
  */
 /** One execution of a command id, shared by every caller that sent that id while it runs. */
 interface Execution {
@@ -236,11 +239,12 @@ export class CommandPipeline {
       const aggregate = aggregateId === "" ? undefined : await this.fromStore(() => this.cache.load(aggregateType, aggregateId));
       const expectedSequence = aggregate?.sequence ?? 0;
       const outcome = await this.dispatch(call, commandId, aggregateId, aggregate, attempt);
+      const stream = appendStreamOf(aggregateId, expectedSequence, commandId, outcome.events.length, outcome.snapshot !== undefined);
       const snapshot = outcome.snapshot && { sequence: Number(outcome.snapshot.sequence), type: outcome.snapshot.type, payload: outcome.snapshot.payload };
       const result = await this.append(call.traceContext, {
         aggregateType,
-        aggregateId,
-        expectedSequence,
+        aggregateId: stream.aggregateId,
+        expectedSequence: stream.expectedSequence,
         commandId,
         events: outcome.events.map((e) => ({ type: e.type, payload: e.payload, metadata: withTrace(e.metadata, call.traceContext) })),
         snapshot,
@@ -248,6 +252,11 @@ export class CommandPipeline {
       if (result.kind === "appended") {
         if (aggregateId !== "") this.cache.appended(aggregateType, aggregateId, result.events, snapshot);
         return encodeAck(result.ack.commandId, result.ack.position, result.ack.sequence);
+      }
+      if (isServiceStream(aggregateId, stream)) {
+        // Only this command id has this stream: it ran at the same time through another gateway, whose outcome counts.
+        const recorded = await this.fromStore(() => this.store.findOutcome(commandId));
+        if (recorded !== undefined) return answerFrom(recorded);
       }
       this.cache.evict(aggregateType, aggregateId);
     }

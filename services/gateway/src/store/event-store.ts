@@ -37,7 +37,11 @@ export interface SnapshotRecord {
 
 export interface AppendRequest {
   aggregateType: string;
-  /** Empty for a command without a routing key: then `events` must be empty and only the outcome is recorded. */
+  /**
+   * Empty for a command without a routing key that emitted nothing: then `events` must be empty and only the outcome
+   * is recorded. A service command's events (no routing key) are appended under its command id, expected sequence 0
+   * (commands/service-stream.ts).
+   */
   aggregateId: string;
   /** The aggregate's sequence the handler decided on; the append fails with a conflict if it moved. */
   expectedSequence: number;

@@ -21,7 +21,10 @@ export interface CommandAck {
    * `recq-consistency-token` metadata of a query to read your own write.
    */
   position: string;
-  /** The aggregate's sequence after the command (0 for commands without a routing key). */
+  /**
+   * The aggregate's sequence after the command. For a command without a routing key (a service's): the number of
+   * service events it emitted (their stream is named by the command id), 0 when none.
+   */
   sequence: string;
 }
 
