@@ -253,11 +253,8 @@ export class CommandPipeline {
         if (aggregateId !== "") this.cache.appended(aggregateType, aggregateId, result.events, snapshot);
         return encodeAck(result.ack.commandId, result.ack.position, result.ack.sequence);
       }
-      if (isServiceStream(aggregateId, stream)) {
-        // Only this command id has this stream: it ran at the same time through another gateway, whose outcome counts.
-        const recorded = await this.fromStore(() => this.store.findOutcome(commandId));
-        if (recorded !== undefined) return answerFrom(recorded);
-      }
+      // Not redispatched: the service's side effects must not run again for a command id that has run.
+      if (isServiceStream(aggregateId, stream)) return this.outcomeOfRacedServiceCommand(aggregateType, commandId);
       this.cache.evict(aggregateType, aggregateId);
     }
     // Not recorded: the aggregate may be quiet by the time the caller retries the same id.
@@ -268,6 +265,18 @@ export class CommandPipeline {
         : `aggregate ${aggregateType} ${aggregateId} changed while the upload ran; send it again`,
       Reason.AGGREGATE_CONFLICT,
     );
+  }
+
+  /**
+   * A service command's stream is named by its command id: an append to it conflicts only when the same command id
+   * ran at the same time through another gateway on the same store. Its outcome is the answer, once its append has
+   * settled (reading the stream waits for that).
+   */
+  private async outcomeOfRacedServiceCommand(aggregateType: string, commandId: string): Promise<Buffer> {
+    await this.fromStore(() => this.store.readAggregate(aggregateType, commandId));
+    const recorded = await this.fromStore(() => this.store.findOutcome(commandId));
+    if (recorded !== undefined) return answerFrom(recorded);
+    throw new MeshError(status.ABORTED, `command ${commandId} ran at the same time elsewhere, and its outcome cannot be read yet: send it again`, Reason.AGGREGATE_CONFLICT);
   }
 
   /** A store read that fails is the store's outage, not the caller's fault: UNAVAILABLE, safe to retry. */
