@@ -35,4 +35,7 @@ export type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewS
 export type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./src/blobs/blob-store";
 export { FolderBlobStore } from "./src/blobs/folder-blob-store";
 export { FileCheckpointStore, ViewStoreCheckpoints, type CheckpointStore } from "./src/consumer/checkpoint-store";
+export type { ObserverContext, ObserverDefinition, ObserverEventMeta } from "./src/consumer/observer-definition";
+export type { ServiceContext, ServiceDefinition } from "./src/services/service-definition";
+export type { MeshCall } from "./src/services/mesh-call";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";

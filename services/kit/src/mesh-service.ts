@@ -2,6 +2,10 @@ import { randomUUID } from "node:crypto";
 import { waitForCatchUp } from "./consumer/catch-up-wait";
 import { ConsumerClient } from "./consumer/consumer-client";
 import { ProjectionHandler } from "./consumer/projection-handler";
+import { ObserverHandler } from "./consumer/observer-handler";
+import type { ObserverDefinition } from "./consumer/observer-definition";
+import { serviceRunner } from "./services/service-runner";
+import type { ServiceDefinition } from "./services/service-definition";
 import { AggregateStateCache } from "./handlers/aggregate-state-cache";
 import { commandRunner } from "./handlers/command-runner";
 import { context } from "@opentelemetry/api";
@@ -80,6 +84,8 @@ export class MeshService {
   private readonly link: LinkClient;
   /** The projectors, by consumer name. */
   private readonly projectors = new Map<string, ConsumerClient>();
+  /** The observers, by consumer name: started once the link is up, since they send commands through it. */
+  private readonly observers = new Map<string, ConsumerClient>();
   /** Query methods by the consumer name of the projection whose views they read. */
   private readonly queriesByProjection = new Map<string, string[]>();
   /** Aborted by drain and close: ends the wait of queries for their projection. */
@@ -121,6 +127,33 @@ export class MeshService {
     return this;
   }
 
+  /** A service: commands without a routing key, handled without state, answered with service events (services/). */
+  addService<D extends ServiceDefinitionLike, C extends EventCodecs>(definition: ServiceDefinition<D, C>): this {
+    for (const key of Object.keys(definition.service) as (keyof D & string)[]) {
+      const method = definition.service[key]!;
+      if (method.requestStream) throw new Error(`${methodName(method.path)} is an upload: a service handles unary commands only`);
+      this.link.handle({ method: methodName(method.path), loadFactor: 100, projection: "" }, serviceRunner(definition, key, (m, request, options) => this.call(m, request, options)));
+    }
+    return this;
+  }
+
+  /** An observer: side effects of events, at least once, from its own checkpoint (consumer/observer-definition.ts). */
+  addObserver<C extends EventCodecs>(definition: ObserverDefinition<C>): this {
+    // One name, one checkpoint: a projection or another observer under it would share the gateway's consumer.
+    if (this.projectors.has(definition.name) || this.observers.has(definition.name)) throw new Error(`a consumer named ${definition.name} is added already`);
+    const handler = new ObserverHandler(definition, (method, request, options) => this.call(method, request, options));
+    const client = new ConsumerClient(handler, {
+      address: this.options.address,
+      consumer: definition.name,
+      instanceId: this.instanceId,
+      credentials: this.options.credentials,
+      ...this.transport,
+      logger: this.logger,
+    });
+    this.observers.set(definition.name, client);
+    return this;
+  }
+
   addQueries<D extends ServiceDefinitionLike>(definition: QueryDefinition<D>, loadFactor = 100): this {
     const projection = definition.projection ? this.consumerName(definition.projection) : "";
     for (const key of Object.keys(definition.service) as (keyof D & string)[]) {
@@ -134,7 +167,7 @@ export class MeshService {
   addProjection<C extends EventCodecs>(definition: ProjectionDefinition<C>): this {
     const consumer = this.consumerName(definition);
     // Two projectors under one consumer name would share, and fight over, one checkpoint.
-    if (this.projectors.has(consumer)) throw new Error(`a projection named ${consumer} is added already`);
+    if (this.projectors.has(consumer) || this.observers.has(consumer)) throw new Error(`a consumer named ${consumer} is added already`);
     const projector = new ConsumerClient(new ProjectionHandler(definition, consumer), {
       address: this.options.address,
       consumer,
@@ -164,6 +197,7 @@ export class MeshService {
     await Promise.all([...this.projectors.values()].map((p) => p.start()));
     // The link also carries this service's own calls to the mesh, so it is opened even with no handlers.
     await this.link.start();
+    await Promise.all([...this.observers.values()].map((o) => o.start()));
     await Promise.all(gated.map(([projection, methods]) => this.subscribeWhenCaughtUp(projection, methods)));
   }
 
@@ -196,14 +230,14 @@ export class MeshService {
   async drain(): Promise<void> {
     this.stopping.abort();
     // Together: a projector must not go on reconnecting while the link drains (the gateway may be stopping too).
-    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...[...this.projectors.values()].map((p) => p.drain())]);
+    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...[...this.projectors.values(), ...this.observers.values()].map((p) => p.drain())]);
   }
 
   /** Immediate stop, for tests that simulate a crash of the process's links. */
   close(): void {
     this.stopping.abort();
     this.link.close();
-    for (const projector of this.projectors.values()) void projector.drain();
+    for (const consumer of [...this.projectors.values(), ...this.observers.values()]) void consumer.drain();
   }
 }
 

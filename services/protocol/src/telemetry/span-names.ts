@@ -8,6 +8,8 @@ export const SpanName = {
   /** One attempt at running an accepted (`recq-mode: async`) command, in the trace of its acceptance. */
   ACCEPTED_EXECUTE: "recq.accepted.execute",
   PROJECTOR_APPLY: "recq.projector.apply",
+  /** An observer's handling of one event, a child of the command that caused it. */
+  OBSERVER_HANDLE: "recq.observer.handle",
   VIEW_WRITE: "recq.view.write",
   VIEW_READ: "recq.view.read",
 } as const;
