@@ -3,7 +3,9 @@
 import { startTelemetry } from "@recq-mesh/kit/telemetry";
 const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { FileCheckpointStore, jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore, ViewStoreCheckpoints } from "@recq-mesh/kit";
+import { notificationService } from "./src/notification-service";
+import { todoNotifier } from "./src/todo-notifier";
 import { todoAttachmentAggregate } from "./src/todo-attachment-aggregate";
 import { todoAttachmentQueries } from "./src/todo-attachment-queries";
 import { loadTodoConfig, TODO_BLOB_FOLDER, TODO_DATABASE } from "./src/todo-config";
@@ -22,6 +24,13 @@ async function main(): Promise<void> {
   const mesh = new MeshService({ address: config.gateway, component: "todo", credentials, tls, logger, catchUpTimeoutMs: config.catchUpTimeoutMs, blobs });
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: config.maxAttachmentBytes }));
   const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
+  if (config.roles.has("commands")) {
+    // Notifications: the service that delivers them, and the observer that sends them, from its own checkpoint —
+    // in the shared view store on MongoDB, in a folder of this process's disk on the embedded setup.
+    const checkpoints = views.scope === "shared" ? new ViewStoreCheckpoints(views.store) : await FileCheckpointStore.open(config.checkpointFolder);
+    mesh.addService(notificationService({ webhookUrl: config.notificationWebhookUrl, timeoutMs: config.notificationTimeoutMs, logger }));
+    mesh.addObserver(todoNotifier(checkpoints));
+  }
   const projection = todoListProjection(views.store, views.scope);
   if (config.roles.has("views")) {
     const traced = new TracedViewStore(views.store);

@@ -15,4 +15,19 @@ describe("TodoList service settings", () => {
       assert.throws(() => loadTodoConfig({ RECQ_CATCH_UP_TIMEOUT_MS: value }), new RegExp(`RECQ_CATCH_UP_TIMEOUT_MS must be a positive integer, got "${value.replace(".", "\\.")}"`));
     }
   });
+
+  it("takes TODO_NOTIFICATION_WEBHOOK_URL as an http(s) URL, unset meaning notifications are logged", () => {
+    assert.equal(loadTodoConfig({}).notificationWebhookUrl, undefined);
+    assert.equal(loadTodoConfig({ TODO_NOTIFICATION_WEBHOOK_URL: " " }).notificationWebhookUrl, undefined);
+    assert.equal(loadTodoConfig({ TODO_NOTIFICATION_WEBHOOK_URL: "http://127.0.0.1:8080/hooks/todo" }).notificationWebhookUrl, "http://127.0.0.1:8080/hooks/todo");
+    for (const value of ["not a url", "ftp://example.com/hook", "127.0.0.1:8080"]) {
+      assert.throws(() => loadTodoConfig({ TODO_NOTIFICATION_WEBHOOK_URL: value }), /TODO_NOTIFICATION_WEBHOOK_URL must be an http or https URL/);
+    }
+  });
+
+  it("takes TODO_NOTIFICATION_TIMEOUT_MS as a positive integer, 5 s by default", () => {
+    assert.equal(loadTodoConfig({}).notificationTimeoutMs, 5_000);
+    assert.equal(loadTodoConfig({ TODO_NOTIFICATION_TIMEOUT_MS: "250" }).notificationTimeoutMs, 250);
+    assert.throws(() => loadTodoConfig({ TODO_NOTIFICATION_TIMEOUT_MS: "0" }), /TODO_NOTIFICATION_TIMEOUT_MS must be a positive integer/);
+  });
 });

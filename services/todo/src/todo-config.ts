@@ -26,7 +26,19 @@ export interface TodoConfig {
   maxAttachmentBytes: number;
   /** Bytes per chunk of a download (`TODO_DOWNLOAD_CHUNK_BYTES`); default 256 KiB. */
   downloadChunkBytes: number;
+  /**
+   * Where the NotificationService POSTs notifications (`TODO_NOTIFICATION_WEBHOOK_URL`, http or https); unset: it
+   * logs them instead.
+   */
+  notificationWebhookUrl: string | undefined;
+  /** How long one webhook POST may take, ms (`TODO_NOTIFICATION_TIMEOUT_MS`); default 5 s. Past it the notifier retries. */
+  notificationTimeoutMs: number;
+  /** The folder of the todo-notifier's checkpoint on the embedded setup (`TODO_CHECKPOINT_DIR`); default data/todo-checkpoints. */
+  checkpointFolder: string;
 }
+
+export const DEFAULT_NOTIFICATION_TIMEOUT_MS = 5_000;
+export const TODO_CHECKPOINT_FOLDER = "data/todo-checkpoints";
 
 export const TODO_BLOB_FOLDER = "data/todo-blobs";
 
@@ -42,6 +54,9 @@ export function loadTodoConfig(env: NodeJS.ProcessEnv): TodoConfig {
     catchUpTimeoutMs: optionalPositiveInteger(env, "RECQ_CATCH_UP_TIMEOUT_MS"),
     maxAttachmentBytes: optionalPositiveInteger(env, "TODO_MAX_ATTACHMENT_BYTES") ?? DEFAULT_MAX_ATTACHMENT_BYTES,
     downloadChunkBytes: optionalPositiveInteger(env, "TODO_DOWNLOAD_CHUNK_BYTES") ?? DEFAULT_DOWNLOAD_CHUNK_BYTES,
+    notificationWebhookUrl: optionalHttpUrl(env, "TODO_NOTIFICATION_WEBHOOK_URL"),
+    notificationTimeoutMs: optionalPositiveInteger(env, "TODO_NOTIFICATION_TIMEOUT_MS") ?? DEFAULT_NOTIFICATION_TIMEOUT_MS,
+    checkpointFolder: env.TODO_CHECKPOINT_DIR || TODO_CHECKPOINT_FOLDER,
   };
 }
 
@@ -51,4 +66,18 @@ function optionalPositiveInteger(env: NodeJS.ProcessEnv, name: string): number |
   const value = Number(text);
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
   return value;
+}
+
+/** An http(s) URL, checked at start: a typo is a configuration error, not a notification lost at run time. */
+function optionalHttpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const text = env[name]?.trim();
+  if (text === undefined || text === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`${name} must be an http or https URL, got "${text}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`${name} must be an http or https URL, got "${text}"`);
+  return url.toString();
 }
