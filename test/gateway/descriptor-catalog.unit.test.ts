@@ -42,6 +42,8 @@ describe("loadDescriptorCatalog, on the project's descriptor set", () => {
         ["todo.v1.TodoAttachmentCommandService", "command", "TodoList"],
         ["todo.v1.TodoAttachmentQueryService", "query", "todo.v1.TodoAttachmentQueryService"],
         ["todo.v1.TodoListCommandService", "command", "TodoList"],
+        // A service (no routing key): its service events' aggregate type defaults to its full name.
+        ["todo.v1.NotificationService", "command", "todo.v1.NotificationService"],
         ["todo.v1.TodoListQueryService", "query", "todo.v1.TodoListQueryService"],
       ],
     );
@@ -131,7 +133,7 @@ describe("loadDescriptorCatalog, on several descriptor sets", () => {
     const catalog = loadDescriptorCatalog(domain, rest);
     assert.deepEqual(
       catalog.services.map((service) => service.fullName),
-      ["todo.v1.TodoListCommandService", "todo.v1.TodoAttachmentCommandService", "todo.v1.TodoAttachmentQueryService", "todo.v1.TodoListQueryService"],
+      ["todo.v1.TodoListCommandService", "todo.v1.TodoAttachmentCommandService", "todo.v1.TodoAttachmentQueryService", "todo.v1.NotificationService", "todo.v1.TodoListQueryService"],
     );
     const names = catalog.files.map((file) => file.name);
     assert.equal(new Set(names).size, names.length);
