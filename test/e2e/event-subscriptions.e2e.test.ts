@@ -155,7 +155,7 @@ describe("events for clients: a subscription through the gateway", () => {
     const cases: { request: Partial<SubscribeEventsRequest>; code: status; message: RegExp }[] = [
       { request: { aggregateId: "filtered" }, code: status.INVALID_ARGUMENT, message: /aggregate_id requires aggregate_type/ },
       { request: { eventTypes: ["TodoItemAdded"] }, code: status.INVALID_ARGUMENT, message: /"TodoItemAdded" is no message of the gateway's descriptor sets/ },
-      { request: { aggregateType: "Todo" }, code: status.INVALID_ARGUMENT, message: /"Todo" is no aggregate type of the gateway's command services \(TodoList\)/ },
+      { request: { aggregateType: "Todo" }, code: status.INVALID_ARGUMENT, message: /"Todo" is no aggregate type of the gateway's command services \(TodoList, todo\.v1\.NotificationService\)/ },
       { request: { afterPosition: "1000000" }, code: status.OUT_OF_RANGE, message: /after_position 1000000 is past the last stored event/ },
     ];
     for (const { request, code, message } of cases) {
