@@ -7,6 +7,8 @@ import { notificationEvents } from "@recq-mesh/todo";
 import { NotificationServiceClient, NotificationServiceService, type SendNotification } from "@recq-mesh/todo/gen/todo/v1/notifications";
 import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { eventClient, eventsReceived, subscribeEvents } from "../support/event-subscriber";
+import { getOutcome, outcomeClient } from "../support/outcome-client";
+import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
 import { Gateway } from "@recq-mesh/gateway";
 import { call, eventually, failure, startGateway, startTodo, tempDir, testCatalog, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 
@@ -143,6 +145,24 @@ describe("services: commands without a routing key that emit service events", ()
     assert.equal(ack.sequence, "1");
     assert.equal(runsOf("notify-flaky").length, 2, "UNAVAILABLE is not recorded: the retry ran it");
     assert.equal((await running.store.readAggregate(SERVICE_TYPE, "notify-flaky")).events.length, 1);
+  });
+
+  it("accepts a service command (recq-mode: async), runs it later, and keeps its outcome with the ack of its service events", async () => {
+    const outcomes = outcomeClient(running.address);
+    try {
+      const accepted = await call(client, client.sendNotification, { subject: "later", listId: "", itemId: "", text: "accepted" }, { "recq-command-id": "notify-accepted-async", "recq-mode": "async" });
+      assert.equal(accepted.commandId, "notify-accepted-async");
+      const outcome = await eventually(async () => {
+        const current = await getOutcome(outcomes, "notify-accepted-async");
+        assert.equal(current.state, OutcomeState.OUTCOME_STATE_SUCCEEDED);
+        return current;
+      });
+      assert.equal(outcome.ack?.sequence, "1");
+      const stream = await running.store.readAggregate(SERVICE_TYPE, "notify-accepted-async");
+      assert.deepEqual(stream.events.map((e) => [e.sequence, String(e.position)]), [[1, outcome.ack?.position]]);
+    } finally {
+      outcomes.close();
+    }
   });
 
   it("lets a service call the mesh through its link (context.call): an aggregate's command", async () => {
