@@ -36,3 +36,9 @@ export type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from ".
 export { FolderBlobStore } from "./src/blobs/folder-blob-store";
 export { FileCheckpointStore, ViewStoreCheckpoints, type CheckpointStore } from "./src/consumer/checkpoint-store";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";
+export { Invoker, type InvokerService } from "./src/invoker/invoker";
+export type { GatewayInvokerOptions } from "./src/invoker/gateway-client-transport";
+export type { CallerToken } from "./src/invoker/call-metadata";
+export { DEFAULT_INVOKE_TIMEOUT_MS, type InvokeOptions, type StreamOptions } from "./src/invoker/invoke-options";
+export type { InvokerTransport } from "./src/invoker/invoker-transport";
+export { timeOrderedId } from "./src/invoker/time-ordered-id";
