@@ -20,6 +20,8 @@ import {
   type RunningTodo,
 } from "../support/mesh-harness";
 import { issueCertificate, makeCa } from "../support/test-certificates";
+import { memorySpans } from "../support/tracing";
+import { trace } from "@opentelemetry/api";
 
 /** Its failure, as a MeshError: the invoker's calls must fail with one. */
 async function meshFailure(promise: Promise<unknown>): Promise<MeshError> {
@@ -135,6 +137,18 @@ describe("the Invoker over a gateway client", () => {
     stop.abort();
     await watching; // ends without an error: the caller asked for it
     assert.deepEqual(views.map((view) => view.name), ["Watched", "Renamed"]);
+  });
+
+  it("carries the caller's trace context: the gateway's span of the call joins the caller's trace", async () => {
+    const spans = memorySpans();
+    const listId = timeOrderedId();
+    const traceId = await trace.getTracer("invoker-test").startActiveSpan("web request", async (span) => {
+      await invoker.call(TodoListCommandServiceService.createTodoList, { listId, name: "Traced" });
+      span.end();
+      return span.spanContext().traceId;
+    });
+    const served = spans.getFinishedSpans().filter((s) => s.name === "todo.v1.TodoListCommandService/CreateTodoList" && s.spanContext().traceId === traceId);
+    assert.ok(served.length > 0, "the gateway's spans of the call are in the caller's trace");
   });
 
   it("fails a subscription with the caller's status: a list that does not exist", async () => {
