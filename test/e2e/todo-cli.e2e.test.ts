@@ -89,6 +89,9 @@ describe("the TodoList CLI", () => {
     assert.match(ambiguous.stderr, /2 lists are named "Chores": name one by its id/);
     const byId = await cli(mesh.address, "show", listId!);
     assert.equal(byId.stdout, "Chores (0 of 0 done)\n");
+    const unread = await cli(mesh.address, "create");
+    assert.equal(unread.code, 2);
+    assert.match(unread.stderr, /create takes a name\nusage: npm run todo --/);
   });
 
   it("refuses a duplicate id sent through the Invoker too: another command id, the same list id", async () => {
