@@ -18,12 +18,26 @@ export interface GatewayInvokerOptions {
   channelOptions?: ChannelOptions;
 }
 
+/**
+ * Pings while calls are open, so that a subscription over a connection that died without a FIN (a gateway host
+ * gone, a network cut) fails with UNAVAILABLE in seconds instead of waiting forever for its next answer. The
+ * gateway permits pings this often (the handler links send them too). An idle channel sends none.
+ */
+export const INVOKER_KEEPALIVE = {
+  "grpc.keepalive_time_ms": 20_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+} as const;
+
 /** Calls the gateway as any gRPC client does: one unary call per command or query, one server stream per subscription. */
 export class GatewayClientTransport implements InvokerTransport {
   private readonly client: Client;
 
   constructor(private readonly options: GatewayInvokerOptions) {
-    this.client = new Client(options.address, linkChannelCredentials(options.tls), { ...linkTlsChannelOptions(options.tls), ...options.channelOptions });
+    this.client = new Client(options.address, linkChannelCredentials(options.tls), {
+      ...INVOKER_KEEPALIVE,
+      ...linkTlsChannelOptions(options.tls),
+      ...options.channelOptions,
+    });
   }
 
   async unary<M extends MethodDefinitionLike>(method: M, request: RequestOf<M>, options: InvokeOptions): Promise<ResponseOf<M>> {
