@@ -16,7 +16,12 @@ const CLI = path.join(REPO, "services", "todo", "dist", "cli.js");
 
 /** One run of the CLI as a process of its own: its exit code and what it printed. */
 async function cli(address: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return promisify(execFile)(process.execPath, [CLI, "--gateway", address, ...args], { timeout: 20_000 }).then(
+  return cliWith({}, address, ...args);
+}
+
+/** The same, with more environment variables. */
+async function cliWith(env: NodeJS.ProcessEnv, address: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, [CLI, "--gateway", address, ...args], { timeout: 20_000, env: { ...process.env, ...env } }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? "", stderr: error.stderr ?? "" }),
   );
@@ -143,6 +148,26 @@ describe("the TodoList CLI", () => {
       assert.match(watch.printed(), /Short-lived \(deleted\)\n$/);
     } finally {
       watch.child.kill("SIGKILL");
+    }
+  });
+});
+
+describe("the TodoList CLI against a gateway that requires a caller token", () => {
+  it("sends RECQ_CLIENT_TOKEN as its bearer token; without it the gateway refuses", async () => {
+    const data = await tempDir("todo-cli-token");
+    const mesh = await startGateway(data.dir, { clientToken: "cli-secret" });
+    const todo = await startTodo(mesh.address);
+    try {
+      const refused = await cli(mesh.address, "create", "Private");
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /error: UNAUTHENTICATED: credentials are required/);
+      const created = await cliWith({ RECQ_CLIENT_TOKEN: "cli-secret" }, mesh.address, "create", "Private");
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout, /created list "Private" with id/);
+    } finally {
+      await closeHandlers(mesh.gateway, [todo.mesh]);
+      await mesh.gateway.stop();
+      await data.remove();
     }
   });
 });
