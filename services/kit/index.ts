@@ -39,3 +39,9 @@ export type { ObserverContext, ObserverDefinition, ObserverEventMeta } from "./s
 export type { ServiceContext, ServiceDefinition } from "./src/services/service-definition";
 export type { MeshCall } from "./src/services/mesh-call";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";
+export { Invoker, type InvokerService } from "./src/invoker/invoker";
+export type { GatewayInvokerOptions } from "./src/invoker/gateway-client-transport";
+export type { CallerToken } from "./src/invoker/call-metadata";
+export { DEFAULT_INVOKE_TIMEOUT_MS, type InvokeOptions, type StreamOptions } from "./src/invoker/invoke-options";
+export type { InvokerTransport } from "./src/invoker/invoker-transport";
+export { timeOrderedId } from "./src/invoker/time-ordered-id";
