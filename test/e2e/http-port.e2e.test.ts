@@ -295,15 +295,33 @@ describe("the gateway's HTTP port", () => {
   }
 
   it("keeps an idle Server-Sent Events stream alive with heartbeat comments", async () => {
-    await createList("idle");
+    const position = await createList("idle");
     const message = encodeURIComponent(JSON.stringify({ listId: "idle" }));
     const controller = new AbortController();
-    const response = await fetch(`${base}/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=${message}`, { headers: auth, signal: controller.signal });
+    const url = `${base}/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=${message}&recq-consistency-token=${position}`;
+    const response = await fetch(url, { headers: auth, signal: controller.signal });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     while (!text.includes(": heartbeat")) text += (await reader.read()).value ?? "";
     controller.abort();
     assert.match(text, /^id: 1\ndata: \{.*"listId":"idle"/m);
+  });
+
+  it("holds a Server-Sent Events stream until the projection has the consistency token given as a URL parameter", async () => {
+    // EventSource sends no headers of its own: the token travels in the URL. A token one past the list's creation
+    // makes the watch wait for the next command, so its first view is the one with the item.
+    const created = Number(await createList("sse-token"));
+    const message = encodeURIComponent(JSON.stringify({ listId: "sse-token" }));
+    const controller = new AbortController();
+    const url = `${base}/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=${message}&recq-consistency-token=${created + 1}`;
+    const response = await fetch(url, { headers: auth, signal: controller.signal });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const added = await postJson("/todo.v1.TodoListCommandService/AddTodoItem", { listId: "sse-token", itemId: "milk", text: "Milk" });
+    assert.equal(((await added.json()) as { position: string }).position, String(created + 1), "nothing else was appended meanwhile");
+    let text = "";
+    while (!text.includes("data: ")) text += (await reader.read()).value ?? "";
+    controller.abort();
+    assert.match(text, /^data: \{.*"itemId":"milk"/m, "the first view already holds the item");
   });
 
   it("answers a CORS preflight from an allowed origin, and refuses one from another", async () => {

@@ -43,7 +43,7 @@ export async function serveEvents(request: HttpRequest, response: HttpResponse, 
     response.once("close", stop);
     deps.shutdown.addEventListener("abort", stop);
     let count = 0;
-    const call: HttpServerCall = openStream(served, { request: payload, metadata: metadataOf(entries(request)), peer, deadlineMs: Infinity, signal: controller.signal }, (answer) => {
+    const call: HttpServerCall = openStream(served, { request: payload, metadata: metadataOf(entries(request, url)), peer, deadlineMs: Infinity, signal: controller.signal }, (answer) => {
       const message = fromBinary(method.output, answer);
       count += 1;
       const id = name === SUBSCRIBE_EVENTS ? positionOf(message) : String(count);
@@ -98,9 +98,17 @@ function positionOf(message: unknown): string {
   return String(value.value?.position ?? "");
 }
 
-function entries(request: HttpRequest): [string, string][] {
-  return Object.entries(request.headers).flatMap(([key, value]) => (typeof value === "string" ? [[key, value] as [string, string]] : []));
+/**
+ * The request's headers as metadata entries, and a `recq-consistency-token` URL parameter: `EventSource` cannot
+ * send headers, and a page that watches what it has just changed needs the token (a header of the same name wins).
+ */
+function entries(request: HttpRequest, url: URL): [string, string][] {
+  const headers = Object.entries(request.headers).flatMap(([key, value]) => (typeof value === "string" ? [[key, value] as [string, string]] : []));
+  const token = url.searchParams.get(CONSISTENCY_TOKEN);
+  return token !== null && request.headers[CONSISTENCY_TOKEN] === undefined ? [...headers, [CONSISTENCY_TOKEN, token]] : headers;
 }
+
+const CONSISTENCY_TOKEN = "recq-consistency-token";
 
 /**
  * The text/event-stream response: headers once the first message (or heartbeat) is written, or after a short wait;

@@ -60,9 +60,11 @@ function render(view) {
   $("status").textContent = "live: version " + (view.version || 0);
 }
 
-function watch(id) {
+// The token (a CommandAck's position) makes the watch wait until the view holds that command's change.
+function watch(id, token) {
   events?.close();
-  events = new EventSource("/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=" + encodeURIComponent(JSON.stringify({ listId: id })));
+  const after = token ? "&recq-consistency-token=" + token : "";
+  events = new EventSource("/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=" + encodeURIComponent(JSON.stringify({ listId: id })) + after);
   events.onmessage = (message) => render(JSON.parse(message.data));
   events.addEventListener("error", (event) => {
     if (event.data) $("error").textContent = JSON.parse(event.data).message;
@@ -74,14 +76,15 @@ $("open-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   listId = $("list-id").value.trim();
   $("error").textContent = "";
+  let token;
   try {
-    await call("CreateTodoList", { listId, name: listId });
+    token = (await call("CreateTodoList", { listId, name: listId })).position;
   } catch (error) {
     // A list that exists already is opened as it is.
     if (!String(error.message).startsWith("already_exists")) $("error").textContent = error.message;
   }
   $("item-form").hidden = false;
-  watch(listId);
+  watch(listId, token);
 });
 
 $("item-form").addEventListener("submit", async (event) => {
