@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { waitForCatchUp } from "./consumer/catch-up-wait";
 import { ConsumerClient } from "./consumer/consumer-client";
+import type { DeadEventSettings } from "./consumer/dead-event-settings";
 import { ProjectionHandler } from "./consumer/projection-handler";
 import { AggregateStateCache } from "./handlers/aggregate-state-cache";
 import { commandRunner } from "./handlers/command-runner";
@@ -54,6 +55,11 @@ export interface MeshServiceOptions {
   blobs?: BlobStore;
   /** Messages of one upload the gateway may send ahead of the handler's reading. Default 4. */
   uploadWindow?: number;
+  /**
+   * How every projection of this process retries an event its apply throws on before the gateway parks it (the
+   * dead-event queue): 5 tries, 100 ms to 5 s apart by default. `addProjection` may set it per projection.
+   */
+  deadEvents?: Partial<DeadEventSettings>;
 }
 
 /** Default of `MeshServiceOptions.catchUpTimeoutMs`. */
@@ -131,7 +137,7 @@ export class MeshService {
     return this;
   }
 
-  addProjection<C extends EventCodecs>(definition: ProjectionDefinition<C>): this {
+  addProjection<C extends EventCodecs>(definition: ProjectionDefinition<C>, options: { deadEvents?: Partial<DeadEventSettings> } = {}): this {
     const consumer = this.consumerName(definition);
     // Two projectors under one consumer name would share, and fight over, one checkpoint.
     if (this.projectors.has(consumer)) throw new Error(`a projection named ${consumer} is added already`);
@@ -142,6 +148,7 @@ export class MeshService {
       credentials: this.options.credentials,
       ...this.transport,
       logger: this.logger,
+      deadEvents: { ...this.options.deadEvents, ...options.deadEvents },
     });
     this.projectors.set(consumer, projector);
     return this;

@@ -27,7 +27,21 @@ export class ProjectionHandler<C extends EventCodecs> implements ConsumerEventHa
     return this.projection.store.checkpoint(this.consumer);
   }
 
-  async handle(envelope: EventEnvelope): Promise<void> {
+  handle(envelope: EventEnvelope): Promise<void> {
+    return this.applyUnder(this.consumer, envelope);
+  }
+
+  /** A parked event skips with an empty commit: the checkpoint moves past it, the views stay as they are. */
+  skip(position: number): Promise<void> {
+    return this.projection.store.commit(this.consumer, position, []);
+  }
+
+  /** Committed under a checkpoint of its own (`<consumer>#parked:<position>`): a second delivery changes nothing. */
+  handleRedriven(envelope: EventEnvelope): Promise<void> {
+    return this.applyUnder(parkedMarker(this.consumer, Number(envelope.position)), envelope);
+  }
+
+  private async applyUnder(checkpoint: string, envelope: EventEnvelope): Promise<void> {
     const position = Number(envelope.position);
     const parent = extractTraceContext(envelope.metadata);
     const span = startMeshSpan(
@@ -52,7 +66,7 @@ export class ProjectionHandler<C extends EventCodecs> implements ConsumerEventHa
         const writes = await this.projection.apply(event, meta, this.projection.store);
         const write = startMeshSpan(SpanName.VIEW_WRITE, { attributes: { [Attribute.POSITION]: position, "recq.view.writes": writes.length } }, active);
         try {
-          await this.projection.store.commit(this.consumer, position, writes);
+          await this.projection.store.commit(checkpoint, position, writes);
         } finally {
           write.end();
         }
@@ -64,4 +78,9 @@ export class ProjectionHandler<C extends EventCodecs> implements ConsumerEventHa
       span.end();
     }
   }
+}
+
+/** The checkpoint a redriven event of `consumer` at `position` commits under. */
+export function parkedMarker(consumer: string, position: number): string {
+  return `${consumer}#parked:${position}`;
 }
