@@ -49,3 +49,15 @@ export async function auditedPositions(views: EmbeddedViewStore, listId: string)
 export function deadEventClient(address: string): DeadEventServiceClient {
   return new DeadEventServiceClient(address, credentials.createInsecure());
 }
+
+export interface LogLine {
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  fields: Record<string, unknown> | undefined;
+}
+
+/** A logger that keeps every line, for assertions on what was logged. */
+export function capturingLogger(lines: LogLine[]): Logger {
+  const at = (level: LogLine["level"]) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, fields });
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
