@@ -7,10 +7,7 @@ export const AUDIT = "audit";
 export const AUDIT_CONSUMER = "dead-event-audit";
 
 /** One list's audit: the positions applied to it, in the order they were applied (a repeat would show twice). */
-export interface AuditDocument {
-  _id: string;
-  positions: number[];
-}
+export type AuditDocument = { _id: string; positions: number[] } & Record<string, unknown>;
 
 /**
  * A projection for the dead-event queue's tests: it records, per list, every position it applies, and it throws on
