@@ -13,9 +13,9 @@ export type AuditDocument = { _id: string; positions: number[] } & Record<string
  * A projection for the dead-event queue's tests: it records, per list, every position it applies, and it throws on
  * an item named "poison" while `broken` is set (a handler bug, fixed by clearing it).
  */
-export function auditProjection(views: EmbeddedViewStore, state: { broken: boolean }): ProjectionDefinition<typeof todoEvents> {
+export function auditProjection(views: EmbeddedViewStore, state: { broken: boolean }, name = AUDIT_CONSUMER): ProjectionDefinition<typeof todoEvents> {
   return {
-    name: AUDIT_CONSUMER,
+    name,
     scope: "shared",
     store: views,
     events: todoEvents,
@@ -31,10 +31,15 @@ export function auditProjection(views: EmbeddedViewStore, state: { broken: boole
 }
 
 /** The audit projection in this process, retrying in place 3 times, 10–20 ms apart, before an event is parked. */
-export async function startAudit(address: string, state: { broken: boolean }, logger?: Logger): Promise<{ mesh: MeshService; views: EmbeddedViewStore }> {
+export async function startAudit(
+  address: string,
+  state: { broken: boolean },
+  logger?: Logger,
+  name = AUDIT_CONSUMER,
+): Promise<{ mesh: MeshService; views: EmbeddedViewStore }> {
   const views = new EmbeddedViewStore();
   const mesh = new MeshService({ address, component: "audit", logger });
-  mesh.addProjection(auditProjection(views, state), { deadEvents: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 20 } });
+  mesh.addProjection(auditProjection(views, state, name), { deadEvents: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 20 } });
   await mesh.start();
   return { mesh, views };
 }
