@@ -28,6 +28,9 @@ export interface ConsumerClientOptions {
 
 type ConsumeStream = ClientDuplexStream<ConsumeRequest, ConsumeResponse>;
 
+/** How long a consumer waits for the gateway's answer to a failure report before it reconnects and tries again. */
+const PARKING_ANSWER_TIMEOUT_MS = 30_000;
+
 /**
  * Keeps a consumer (a projection, an observer, a saga) up with the event stream: opens a consumer stream from the
  * handler's checkpoint, hands it each event in order, reports progress and grants permits as it goes. On any
@@ -178,7 +181,8 @@ export class ConsumerClient {
       return;
     }
     // Without a way to pass it, the handler cannot have it parked: reconnect and try again, as before the queue.
-    if (this.handler.skip === undefined) throw failure;
+    // Draining, it stays where it is for the next start.
+    if (this.handler.skip === undefined || this.closed) throw failure;
     await this.report(stream, position, failure);
     if (this.parking.take(position)) await this.pass(position);
   }
@@ -199,6 +203,7 @@ export class ConsumerClient {
       stream.write(ConsumeRequest.fromPartial({ redrivenHandledPosition: envelope.position }));
       return;
     }
+    if (this.closed) throw failure;
     await this.report(stream, Number(envelope.position), failure);
   }
 
@@ -226,7 +231,7 @@ export class ConsumerClient {
       attempts: this.deadEvents.attempts,
       error: failure.message,
     });
-    const answer = this.parking.waitFor(position);
+    const answer = this.parking.waitFor(position, PARKING_ANSWER_TIMEOUT_MS);
     stream.write(ConsumeRequest.fromPartial({ failure: { position: String(position), error: failure.message, attempts: this.deadEvents.attempts } }));
     await answer;
   }

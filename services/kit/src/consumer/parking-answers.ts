@@ -8,10 +8,25 @@ export class ParkingAnswers {
   private readonly toPass = new Set<number>();
   private waiting: { position: number; resolve: () => void; reject: (error: Error) => void } | undefined;
 
-  /** Resolves when the answer for `position` comes; rejects if the stream is lost first. */
-  waitFor(position: number): Promise<void> {
+  /**
+   * Resolves when the answer for `position` comes; rejects if the stream is lost first, or after `timeoutMs` (a
+   * gateway that does not know failure reports never answers: the consumer then reconnects and tries again).
+   */
+  waitFor(position: number, timeoutMs: number): Promise<void> {
     this.waiting?.reject(new Error("a second failure report while one is unanswered"));
-    return new Promise<void>((resolve, reject) => (this.waiting = { position, resolve, reject }));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.waiting?.position !== position) return;
+        this.waiting = undefined;
+        reject(new Error(`the gateway did not answer the failure report of position ${position} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      const settle = <A extends unknown[]>(then: (...args: A) => void) => (...args: A) => {
+        clearTimeout(timer);
+        then(...args);
+      };
+      this.waiting = { position, resolve: settle(resolve), reject: settle(reject) };
+    });
   }
 
   answered(response: ConsumeResponse): void {
