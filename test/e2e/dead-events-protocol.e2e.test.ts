@@ -141,3 +141,30 @@ describe("DeadEventService credentials (simple mode)", () => {
     }
   });
 });
+
+describe("DeadEventService on the HTTP port (Connect JSON)", () => {
+  it("lists and skips with the callers' token, as on the gRPC port", async () => {
+    const data = await tempDir("dead-events-http");
+    const mesh = await startGateway(data.dir, { clientToken: "s3cret", http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 10_000 } });
+    const base = `http://127.0.0.1:${mesh.gateway.http!.port}`;
+    const post = (method: string, body: unknown, token = "s3cret") =>
+      fetch(`${base}/recq.v1.DeadEventService/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+    try {
+      const listed = await post("ListParkedEvents", { consumer: "todo-lists" });
+      assert.equal(listed.status, 200);
+      const answer = (await listed.json()) as { status?: { consumer?: string; parkedCount?: number } };
+      assert.equal(answer.status?.consumer, "todo-lists");
+      assert.equal(answer.status?.parkedCount ?? 0, 0);
+      const missing = await post("SkipParked", { consumer: "todo-lists", position: "4" });
+      assert.equal(missing.status, 404);
+      assert.equal((await post("ListParkedEvents", { consumer: "todo-lists" }, "wrong")).status, 403);
+    } finally {
+      await mesh.gateway.stop();
+      await data.remove();
+    }
+  });
+});

@@ -85,7 +85,7 @@ const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
 const EVENT_SERVICE_NAME = `${recqPackage}.EventService`;
 /** The caller services of recq.v1 the HTTP port serves besides the domain services (ReplyChannelService: Listen only). */
-const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME];
+const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME, DEAD_EVENT_SERVICE_NAME];
 const LISTED_PROTOCOL_SERVICES = [
   HEALTH_SERVICE_NAME,
   REFLECTION_V1_SERVICE_NAME,
