@@ -8,12 +8,12 @@ import { call, eventually, failure, startGateway, tempDir, type RunningGateway }
 type ConsumeStream = ClientDuplexStream<ConsumeRequest, ConsumeResponse>;
 
 /** A consumer speaking the link protocol by hand: the dead-event queue's frames, exactly. */
-function openConsumer(client: HandlerLinkServiceClient, name: string) {
+function openConsumer(client: HandlerLinkServiceClient, name: string, after = 0) {
   const messages: ConsumeResponse[] = [];
   const stream: ConsumeStream = client.consume();
   stream.on("data", (response: ConsumeResponse) => messages.push(response));
   stream.on("error", () => undefined);
-  stream.write(ConsumeRequest.fromPartial({ open: { consumer: name, afterPosition: "0", instanceId: name }, permits: 100, processedPosition: "0" }));
+  stream.write(ConsumeRequest.fromPartial({ open: { consumer: name, afterPosition: String(after), instanceId: name }, permits: 100, processedPosition: String(after) }));
   const positions = () => messages.flatMap((message) => message.events.map((event) => Number(event.position)));
   return { stream, messages, positions };
 }
@@ -110,6 +110,31 @@ describe("dead-event queue frames on a consumer stream", () => {
     const a5 = await append("a");
     await eventually(async () => assert.deepEqual(consumer.positions().slice(-1), [a5]), 5_000);
     consumer.stream.end();
+  });
+
+  it("keeps a retry for an instance to come, and redrives only once the consumer's checkpoint has passed the event", async () => {
+    const head = await mesh.store.headPosition();
+    const first = openConsumer(client, "comes-back", head);
+    const c1 = await append("c");
+    await eventually(async () => assert.deepEqual(first.positions(), [c1]));
+    first.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(c1), error: "boom", attempts: 1 } }));
+    await eventually(async () => assert.ok(first.messages.some((message) => message.answeredFailurePosition === String(c1))));
+    first.stream.end();
+    await eventually(async () => {
+      const answer = await call(admin, admin.retryParked, { consumer: "comes-back", aggregateType: "", aggregateId: "" });
+      assert.deepEqual(answer, { scheduled: 1, waitingForInstance: true });
+    });
+
+    // It comes back from its checkpoint (it never passed c1): c1 is named to pass, and not redriven before that.
+    const again = openConsumer(client, "comes-back", head);
+    await eventually(async () => assert.ok(again.messages.some((message) => message.skipPositions.includes(String(c1)))));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(!again.messages.some((message) => message.redriven), "not redriven while normal delivery could still bring it");
+    again.stream.write(ConsumeRequest.fromPartial({ processedPosition: String(c1) }));
+    await eventually(async () => assert.deepEqual(again.messages.filter((message) => message.redriven).flatMap((message) => message.events.map((event) => Number(event.position))), [c1]));
+    again.stream.write(ConsumeRequest.fromPartial({ redrivenHandledPosition: String(c1) }));
+    await eventually(async () => assert.deepEqual((await call(admin, admin.listParkedEvents, { consumer: "comes-back", afterPosition: "0", pageSize: 0 })).events, []));
+    again.stream.end();
   });
 
   it("refuses a failure report for a position the stream did not send, ending the stream with INVALID_ARGUMENT", async () => {
