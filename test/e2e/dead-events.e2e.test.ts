@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
-import type { EmbeddedViewStore, MeshService } from "@recq-mesh/kit";
+import { EmbeddedViewStore, MeshService } from "@recq-mesh/kit";
 import type { DeadEventServiceClient, ListParkedEventsResponse } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
 import { call, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
-import { AUDIT_CONSUMER, auditedPositions, deadEventClient, startAudit } from "../support/dead-event-audit";
+import { AUDIT_CONSUMER, auditProjection, auditedPositions, capturingLogger, deadEventClient, startAudit, type LogLine } from "../support/dead-event-audit";
 
 /**
  * The dead-event queue through a real gateway: the TodoList aggregate in one service, an audit projection (it
@@ -123,6 +123,20 @@ describe("dead-event queue", () => {
     handler.broken = false;
     await call(admin, admin.retryParked, { consumer: AUDIT_CONSUMER, aggregateType: "", aggregateId: "" });
     await eventually(async () => assert.deepEqual(await auditedPositions(audit.views, "stubborn"), [created, poison, later]), 10_000);
+  });
+
+  it("drains a consumer that is trying an event in place, leaving the event unparked for its next start", async () => {
+    handler.broken = false;
+    const lines: LogLine[] = [];
+    const stubborn = new MeshService({ address: mesh.address, component: "stubborn", logger: capturingLogger(lines) });
+    stubborn.addProjection(auditProjection(new EmbeddedViewStore(), { broken: true }, "draining"), { deadEvents: { attempts: 1_000, initialBackoffMs: 50, maxBackoffMs: 50 } });
+    await stubborn.start();
+    // It reads the stream from the start: the first poison item it meets (this one, or an earlier test's) fails.
+    await create("drained");
+    await add("drained", "p", "poison");
+    await eventually(async () => assert.ok(lines.some((line) => line.message === "consumer failed to handle an event; trying again")), 10_000);
+    await stubborn.drain();
+    assert.deepEqual(parkedPositions(await list("draining")), [], "nothing was reported for parking");
   });
 
   it("answers bad admin requests with INVALID_ARGUMENT or NOT_FOUND", async () => {
