@@ -82,7 +82,11 @@ export class EmbeddedParkedEventStore implements ParkedEventStore {
   park(entries: readonly ParkedEntry[]): Promise<void> {
     const fresh = entries.filter((entry) => !this.entries.has(entryKey(entry.consumer, entry.position)));
     for (const entry of fresh) this.entries.set(entryKey(entry.consumer, entry.position), { ...entry });
-    return this.append(fresh.map((entry): ParkedRecord => ({ kind: "parked", entry })));
+    return this.append(fresh.map((entry): ParkedRecord => ({ kind: "parked", entry }))).catch((error: unknown) => {
+      // Not durable: a later park of the same events must write them, not find them held.
+      for (const entry of fresh) this.entries.delete(entryKey(entry.consumer, entry.position));
+      throw error;
+    });
   }
 
   recordFailure(consumer: string, position: number, error: string, attempts: number): Promise<void> {
