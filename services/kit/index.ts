@@ -36,4 +36,5 @@ export type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from ".
 export { FolderBlobStore } from "./src/blobs/folder-blob-store";
 export { FileCheckpointStore, ViewStoreCheckpoints, type CheckpointStore } from "./src/consumer/checkpoint-store";
 export { DEFAULT_DEAD_EVENT_SETTINGS, deadEventSettings, type DeadEventSettings } from "./src/consumer/dead-event-settings";
+export { parkedMarker } from "./src/consumer/parked-marker";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";

@@ -4,6 +4,7 @@ import { Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpa
 import { decodeEvent } from "../handlers/command-runner";
 import type { EventCodecs, ProjectionDefinition } from "../handlers/definitions";
 import type { ConsumerEventHandler } from "./event-handler";
+import { parkedMarker } from "./parked-marker";
 
 /**
  * A projection as a consumer: each event's view writes and the checkpoint commit together in its view store, so the
@@ -78,9 +79,4 @@ export class ProjectionHandler<C extends EventCodecs> implements ConsumerEventHa
       span.end();
     }
   }
-}
-
-/** The checkpoint a redriven event of `consumer` at `position` commits under. */
-export function parkedMarker(consumer: string, position: number): string {
-  return `${consumer}#parked:${position}`;
 }
