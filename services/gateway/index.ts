@@ -10,5 +10,8 @@ export { EmbeddedEventStore, type EmbeddedEventStoreOptions } from "./src/store/
 export type { EventStore } from "./src/store/event-store";
 export { EmbeddedCommandInbox, type EmbeddedCommandInboxOptions } from "./src/accepted/embedded-command-inbox";
 export type { CommandInbox } from "./src/accepted/command-inbox";
+export { EmbeddedParkedEventStore, type EmbeddedParkedEventStoreOptions } from "./src/consumers/dead-events/embedded-parked-event-store";
+export { VolatileParkedEventStore } from "./src/consumers/dead-events/volatile-parked-event-store";
+export type { ParkedEntry, ParkedEventStore } from "./src/consumers/dead-events/parked-event-store";
 export type { AcceptedCommand } from "./src/accepted/accepted-command";
 export type { AcceptedExecutor } from "./src/accepted/accepted-executor";

@@ -31,12 +31,13 @@ async function main(): Promise<void> {
   const callers = config.security?.callers && CallerAuthorization.fromPolicy(config.security.callers, logger);
   const components = config.security?.components && new ComponentAuthorization(config.security.components, logger);
   const certificates = config.transport.mode === "tls" ? await CertificateFiles.open(config.transport.tls, logger) : undefined;
-  const { store, inbox, location } = await openEventStore(config, process.env, logger);
+  const { store, inbox, parkedEvents, location } = await openEventStore(config, process.env, logger);
   const gateway = await Gateway.start({
     address: config.address,
     catalog,
     store,
     inbox,
+    parkedEvents,
     linkToken: config.linkToken,
     clientToken: config.clientToken,
     eventsToken: config.eventsToken,

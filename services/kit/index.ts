@@ -38,6 +38,8 @@ export { FileCheckpointStore, ViewStoreCheckpoints, type CheckpointStore } from 
 export type { ObserverContext, ObserverDefinition, ObserverEventMeta } from "./src/consumer/observer-definition";
 export type { ServiceContext, ServiceDefinition } from "./src/services/service-definition";
 export type { MeshCall } from "./src/services/mesh-call";
+export { DEFAULT_DEAD_EVENT_SETTINGS, deadEventSettings, type DeadEventSettings } from "./src/consumer/dead-event-settings";
+export { parkedMarker } from "./src/consumer/parked-marker";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";
 export { Invoker, type InvokerService } from "./src/invoker/invoker";
 export type { GatewayInvokerOptions } from "./src/invoker/gateway-client-transport";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
-import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { HandlerLinkServiceClient, ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { HealthClient, HealthCheckResponse_ServingStatus } from "@recq-mesh/gateway/gen/grpc/health/v1/health";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
@@ -15,7 +15,7 @@ function consumer(client: HandlerLinkServiceClient, name: string, after: number,
     received.positions.push(...response.events.map((e) => Number(e.position)));
   });
   stream.on("error", () => undefined);
-  stream.write({ open: { consumer: name, eventTypes, afterPosition: String(after), instanceId: name, credentials: "" }, permits, processedPosition: String(after) });
+  stream.write(ConsumeRequest.fromPartial({ open: { consumer: name, eventTypes, afterPosition: String(after), instanceId: name, credentials: "" }, permits, processedPosition: String(after) }));
   return { stream, received };
 }
 
@@ -46,7 +46,7 @@ describe("consumer streams", () => {
     await eventually(async () => assert.deepEqual(received.positions, [4, 5, 6, 7]));
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(received.positions, [4, 5, 6, 7], "nothing beyond the permits");
-    stream.write({ open: undefined, permits: 100, processedPosition: "7" });
+    stream.write(ConsumeRequest.fromPartial({ open: undefined, permits: 100, processedPosition: "7" }));
     await eventually(async () => assert.deepEqual(received.positions, [4, 5, 6, 7, 8, 9, 10]));
     await mesh.store.append({ aggregateType: "TodoList", aggregateId: "live", expectedSequence: 0, commandId: "live", events: [{ type: "todo.v1.TodoListCreated", payload: Buffer.alloc(0), metadata: {} }] });
     await eventually(async () => assert.deepEqual(received.positions.slice(-1), [11]));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { credentials, status } from "@grpc/grpc-js";
 import { MeshError, MeshService, type ServiceContext } from "@recq-mesh/kit";
-import { HandlerLinkServiceClient, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { ConsumeRequest, HandlerLinkServiceClient, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { notificationEvents } from "@recq-mesh/todo";
 import { NotificationServiceClient, NotificationServiceService, type SendNotification } from "@recq-mesh/todo/gen/todo/v1/notifications";
 import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
@@ -101,7 +101,9 @@ describe("services: commands without a routing key that emit service events", ()
     const consumer = link.consume();
     consumer.on("data", (response: ConsumeResponse) => consumed.push(...response.events));
     consumer.on("error", () => undefined);
-    consumer.write({ open: { consumer: "service-events", eventTypes: ["todo.v1.NotificationSent"], afterPosition: "0", instanceId: "t", credentials: "" }, permits: 100, processedPosition: "0" });
+    consumer.write(
+      ConsumeRequest.fromPartial({ open: { consumer: "service-events", eventTypes: ["todo.v1.NotificationSent"], afterPosition: "0", instanceId: "t" }, permits: 100 }),
+    );
     try {
       await eventsReceived(subscriber, 1);
       const published = subscriber.events[0]!;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterAll, afterEach, beforeAll, describe, it } from "@jest/globals";
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
-import { ConsumerRole, HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { ConsumerRole, HandlerLinkServiceClient, ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { eventually, startGateway, tempDir, type RunningGateway } from "../support/mesh-harness";
 
 /**
@@ -47,7 +47,7 @@ describe("Consume: the head position and the position reflected", () => {
       }),
     );
     stream.on("error", () => undefined);
-    stream.write({ open: { consumer: name, eventTypes, afterPosition: String(after), instanceId: name, credentials: "" }, permits, processedPosition: String(after) });
+    stream.write(ConsumeRequest.fromPartial({ open: { consumer: name, eventTypes, afterPosition: String(after), instanceId: name, credentials: "" }, permits, processedPosition: String(after) }));
     return { stream, messages };
   }
 
@@ -133,16 +133,16 @@ describe("Consume: the head position and the position reflected", () => {
     await eventually(async () => assert.equal(standby.messages.length, 1));
     // The active instance was sent 1 and 2 but has processed nothing yet.
     assert.deepEqual(standby.messages[0], { positions: [], head: 12, reflected: 0, standby: true, role: STANDBY, after: 0 });
-    active.stream.write({ open: undefined, permits: 0, processedPosition: "2" });
+    active.stream.write(ConsumeRequest.fromPartial({ open: undefined, permits: 0, processedPosition: "2" }));
     await eventually(async () => assert.deepEqual(standby.messages.at(-1), { positions: [], head: 12, reflected: 2, standby: true, role: STANDBY, after: 0 }));
-    active.stream.write({ open: undefined, permits: 100, processedPosition: "2" });
+    active.stream.write(ConsumeRequest.fromPartial({ open: undefined, permits: 100, processedPosition: "2" }));
     await eventually(async () => assert.equal(active.messages.flatMap((m) => m.positions).at(-1), 12));
-    active.stream.write({ open: undefined, permits: 0, processedPosition: "12" });
+    active.stream.write(ConsumeRequest.fromPartial({ open: undefined, permits: 0, processedPosition: "12" }));
     await eventually(async () => assert.deepEqual(standby.messages.at(-1), { positions: [], head: 12, reflected: 12, standby: true, role: STANDBY, after: 0 }));
     const told = standby.messages.length;
     await mesh.store.append({ aggregateType: "TodoList", aggregateId: "l7", expectedSequence: 0, commandId: "c7", events: [{ type: CREATED, payload: Buffer.alloc(0), metadata: {} }] });
     await eventually(async () => assert.equal(active.messages.flatMap((m) => m.positions).at(-1), 13));
-    active.stream.write({ open: undefined, permits: 0, processedPosition: "13" });
+    active.stream.write(ConsumeRequest.fromPartial({ open: undefined, permits: 0, processedPosition: "13" }));
     await eventually(async () => assert.equal(active.messages.at(-1)!.reflected, 13));
     assert.equal(standby.messages.length, told, "a standby past its head hears nothing more");
 

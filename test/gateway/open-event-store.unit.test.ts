@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "@jest/globals";
 import { silentLogger } from "@recq-mesh/protocol";
-import { loadGatewayConfig, EmbeddedCommandInbox, EmbeddedEventStore, openEventStore } from "@recq-mesh/gateway";
+import { loadGatewayConfig, EmbeddedCommandInbox, EmbeddedEventStore, EmbeddedParkedEventStore, openEventStore } from "@recq-mesh/gateway";
 import { mongodbDriverLoadedBy } from "../support/mongodb-driver-loaded";
 
 describe("the gateway's choice of store", () => {
@@ -12,13 +12,15 @@ describe("the gateway's choice of store", () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "recq-open-store-"));
     try {
       const config = loadGatewayConfig(["--data-dir", dir], {});
-      const { store, inbox, location } = await openEventStore(config, {}, silentLogger);
+      const { store, inbox, parkedEvents, location } = await openEventStore(config, {}, silentLogger);
       assert.ok(store instanceof EmbeddedEventStore);
       assert.ok(inbox instanceof EmbeddedCommandInbox, "the accepted-command inbox sits beside it, in the same folder");
+      assert.ok(parkedEvents instanceof EmbeddedParkedEventStore, "so do the dead-event queue's parked events");
       assert.deepEqual(location, { store: "embedded", dataDir: dir });
+      await parkedEvents.close();
       await inbox.close();
       await store.close();
-      const script = `const g = require("@recq-mesh/gateway"); const { store, inbox } = await g.openEventStore(g.loadGatewayConfig(["--data-dir", ${JSON.stringify(dir)}], {}), process.env, require("@recq-mesh/protocol").silentLogger); await inbox.close(); await store.close();`;
+      const script = `const g = require("@recq-mesh/gateway"); const { store, inbox, parkedEvents } = await g.openEventStore(g.loadGatewayConfig(["--data-dir", ${JSON.stringify(dir)}], {}), process.env, require("@recq-mesh/protocol").silentLogger); await parkedEvents.close(); await inbox.close(); await store.close();`;
       assert.equal(await mongodbDriverLoadedBy(script), false);
       // The same script with a server that is not there, given up on at once: the driver was loaded to try it.
       assert.equal(await mongodbDriverLoadedBy(script, { MONGODB_URI: "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=200" }), true);
@@ -31,7 +33,8 @@ describe("the gateway's choice of store", () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "recq-open-store-"));
     try {
       const config = loadGatewayConfig(["--data-dir", dir], { RECQ_STORE_CACHE_BYTES: "4096" });
-      const { store, inbox } = await openEventStore(config, {}, silentLogger);
+      const { store, inbox, parkedEvents } = await openEventStore(config, {}, silentLogger);
+      await parkedEvents.close();
       await inbox.close();
       assert.ok(store instanceof EmbeddedEventStore);
       for (let n = 0; n < 20; n++) {

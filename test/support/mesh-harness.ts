@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { credentials, Metadata, type CallOptions, type ChannelCredentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import { MeshService, EmbeddedViewStore, TracedViewStore, type MeshServiceOptions, type BlobStore } from "@recq-mesh/kit";
-import { loadDescriptorCatalog, type DescriptorCatalog, Gateway, type GatewayOptions, EmbeddedCommandInbox, EmbeddedEventStore } from "@recq-mesh/gateway";
+import { loadDescriptorCatalog, type DescriptorCatalog, Gateway, type GatewayOptions, EmbeddedCommandInbox, EmbeddedEventStore, EmbeddedParkedEventStore } from "@recq-mesh/gateway";
 import { DEFAULT_MAX_ATTACHMENT_BYTES, todoAttachmentAggregate, todoAttachmentQueries, todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
 import { TODO_DESCRIPTORS } from "./built-packages";
 import { TodoListCommandServiceClient } from "@recq-mesh/todo/gen/todo/v1/commands";
@@ -29,14 +29,19 @@ export interface RunningGateway {
   address: string;
 }
 
-/** A real gateway on 127.0.0.1, port 0 unless given, on an embedded store (and accepted-command inbox) in `dataDir`. */
+/**
+ * A real gateway on 127.0.0.1, port 0 unless given, on an embedded store (and accepted-command inbox, and parked-event
+ * store) in `dataDir`.
+ */
 export async function startGateway(dataDir: string, options: Partial<GatewayOptions> & { port?: number } = {}): Promise<RunningGateway> {
   const store = await EmbeddedEventStore.open({ directory: dataDir });
   const inbox = await EmbeddedCommandInbox.open({ directory: dataDir });
+  const parkedEvents = await EmbeddedParkedEventStore.open({ directory: dataDir });
   const gateway = await Gateway.start({
     catalog: testCatalog(),
     store,
     inbox,
+    parkedEvents,
     ...options,
     address: `127.0.0.1:${options.port ?? 0}`,
     limits: { shutdownGraceMs: 500, ...options.limits },

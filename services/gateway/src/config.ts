@@ -134,6 +134,13 @@ export interface GatewayLimits {
   maxUploads: number;
   /** Answers a streaming query's handler may send ahead of what its caller has taken (RECQ_STREAM_ANSWER_WINDOW): 16. */
   streamAnswerWindow: number;
+  /**
+   * Parked events one consumer may hold (RECQ_MAX_PARKED_EVENTS_PER_CONSUMER): 10,000. One more stops the consumer:
+   * its stream fails with RESOURCE_EXHAUSTED (PARKED_EVENTS_FULL) and the event stays unhandled where it was.
+   */
+  maxParkedEventsPerConsumer: number;
+  /** Parked events one ListParkedEvents answer carries at most (RECQ_DEAD_EVENT_PAGE_SIZE): 100. */
+  deadEventPageSize: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -179,6 +186,8 @@ export const defaultLimits: GatewayLimits = {
   maxUploadBytes: 1024 * 1024 * 1024,
   maxUploads: 16,
   streamAnswerWindow: 16,
+  maxParkedEventsPerConsumer: 10_000,
+  deadEventPageSize: 100,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -224,6 +233,8 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxUploadBytes: "RECQ_MAX_UPLOAD_BYTES",
   maxUploads: "RECQ_MAX_UPLOADS",
   streamAnswerWindow: "RECQ_STREAM_ANSWER_WINDOW",
+  maxParkedEventsPerConsumer: "RECQ_MAX_PARKED_EVENTS_PER_CONSUMER",
+  deadEventPageSize: "RECQ_DEAD_EVENT_PAGE_SIZE",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

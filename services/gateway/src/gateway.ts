@@ -11,6 +11,10 @@ import { HandlerEventCheck } from "./commands/handler-event-check";
 import { CommandPipeline } from "./commands/command-pipeline";
 import { defaultLimits, type GatewayLimits } from "./config";
 import { ConsumerHub } from "./consumers/consumer-hub";
+import { DEAD_EVENT_SERVICE_NAME, DeadEventService } from "./consumers/dead-events/dead-event-service";
+import { ParkedChains } from "./consumers/dead-events/parked-chains";
+import type { ParkedEventStore } from "./consumers/dead-events/parked-event-store";
+import { VolatileParkedEventStore } from "./consumers/dead-events/volatile-parked-event-store";
 import { ProjectionPositions } from "./consumers/projection-positions";
 import { EventService } from "./events/event-service";
 import { knownEventNames } from "./events/known-event-names";
@@ -53,6 +57,11 @@ export interface GatewayOptions {
    * Without one, `recq-mode: async` is refused with UNIMPLEMENTED.
    */
   inbox?: CommandInbox;
+  /**
+   * Where the dead-event queue keeps parked events (docs/components.md); the gateway closes it on stop. Without one
+   * they are kept in memory only (VolatileParkedEventStore).
+   */
+  parkedEvents?: ParkedEventStore;
   linkToken?: string;
   clientToken?: string;
   /** Token of event subscribers; see EventPermissionTokens for the rule when it is unset. */
@@ -76,7 +85,7 @@ const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
 const EVENT_SERVICE_NAME = `${recqPackage}.EventService`;
 /** The caller services of recq.v1 the HTTP port serves besides the domain services (ReplyChannelService: Listen only). */
-const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME];
+const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME, DEAD_EVENT_SERVICE_NAME];
 const LISTED_PROTOCOL_SERVICES = [
   HEALTH_SERVICE_NAME,
   REFLECTION_V1_SERVICE_NAME,
@@ -84,6 +93,7 @@ const LISTED_PROTOCOL_SERVICES = [
   OUTCOME_SERVICE_NAME,
   REPLY_CHANNEL_SERVICE_NAME,
   EVENT_SERVICE_NAME,
+  DEAD_EVENT_SERVICE_NAME,
 ];
 
 /**
@@ -103,6 +113,7 @@ export class Gateway {
     private readonly channels: ReplyChannelService,
     private readonly health: HealthRegistry,
     private readonly store: EventStore,
+    private readonly parkedEvents: ParkedEventStore,
     private readonly accepted: { executor: AcceptedExecutor; inbox: CommandInbox } | undefined,
     private readonly outcomes: OutcomeService,
     private readonly limits: GatewayLimits,
@@ -173,8 +184,11 @@ export class Gateway {
       server.addService(definition, implementation);
     }
     const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, "over a link"), limits, logger);
-    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch }, logger);
+    const parkedEvents = options.parkedEvents ?? new VolatileParkedEventStore();
+    const parked = await ParkedChains.open(parkedEvents, limits.maxParkedEventsPerConsumer);
+    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch, parked }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
+    new DeadEventService(consumers.deadEvents, consumers, store, { clientToken: options.clientToken, pageSize: limits.deadEventPageSize }).register(server);
     outcomes.register(server);
     const events = eventService(options, limits, logger);
     server.addService(EventServiceService, { subscribeEvents: events.subscribeEvents });
@@ -203,7 +217,7 @@ export class Gateway {
       throw error;
     }));
     const accepted = executor && options.inbox && { executor, inbox: options.inbox };
-    return new Gateway(server, port, calls, links, consumers, events, channels, health, store, accepted, outcomes, limits, logger, http);
+    return new Gateway(server, port, calls, links, consumers, events, channels, health, store, parkedEvents, accepted, outcomes, limits, logger, http);
   }
 
   /** The accepted-command executor (how many commands it holds); undefined without an inbox. */
@@ -252,6 +266,7 @@ export class Gateway {
     });
     await httpClosed;
     await this.accepted?.inbox.close();
+    await this.parkedEvents.close();
     await this.store.close();
     this.logger.info("gateway stopped");
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { waitForCatchUp } from "./consumer/catch-up-wait";
 import { ConsumerClient } from "./consumer/consumer-client";
+import type { DeadEventSettings } from "./consumer/dead-event-settings";
 import { ProjectionHandler } from "./consumer/projection-handler";
 import { ObserverHandler } from "./consumer/observer-handler";
 import type { ObserverDefinition } from "./consumer/observer-definition";
@@ -58,6 +59,11 @@ export interface MeshServiceOptions {
   blobs?: BlobStore;
   /** Messages of one upload the gateway may send ahead of the handler's reading. Default 4. */
   uploadWindow?: number;
+  /**
+   * How every projection of this process retries an event its apply throws on before the gateway parks it (the
+   * dead-event queue): 5 tries, 100 ms to 5 s apart by default. `addProjection` and `addObserver` may set it per consumer.
+   */
+  deadEvents?: Partial<DeadEventSettings>;
 }
 
 /** Default of `MeshServiceOptions.catchUpTimeoutMs`. */
@@ -138,7 +144,7 @@ export class MeshService {
   }
 
   /** An observer: side effects of events, at least once, from its own checkpoint (consumer/observer-definition.ts). */
-  addObserver<C extends EventCodecs>(definition: ObserverDefinition<C>): this {
+  addObserver<C extends EventCodecs>(definition: ObserverDefinition<C>, options: { deadEvents?: Partial<DeadEventSettings> } = {}): this {
     // One name, one checkpoint: a projection or another observer under it would share the gateway's consumer.
     if (this.projectors.has(definition.name) || this.observers.has(definition.name)) throw new Error(`a consumer named ${definition.name} is added already`);
     const handler = new ObserverHandler(definition, (method, request, options) => this.call(method, request, options));
@@ -149,6 +155,7 @@ export class MeshService {
       credentials: this.options.credentials,
       ...this.transport,
       logger: this.logger,
+      deadEvents: { ...this.options.deadEvents, ...options.deadEvents },
     });
     this.observers.set(definition.name, client);
     return this;
@@ -164,7 +171,7 @@ export class MeshService {
     return this;
   }
 
-  addProjection<C extends EventCodecs>(definition: ProjectionDefinition<C>): this {
+  addProjection<C extends EventCodecs>(definition: ProjectionDefinition<C>, options: { deadEvents?: Partial<DeadEventSettings> } = {}): this {
     const consumer = this.consumerName(definition);
     // Two projectors under one consumer name would share, and fight over, one checkpoint.
     if (this.projectors.has(consumer) || this.observers.has(consumer)) throw new Error(`a consumer named ${consumer} is added already`);
@@ -175,6 +182,7 @@ export class MeshService {
       credentials: this.options.credentials,
       ...this.transport,
       logger: this.logger,
+      deadEvents: { ...this.options.deadEvents, ...options.deadEvents },
     });
     this.projectors.set(consumer, projector);
     return this;

@@ -7,6 +7,8 @@ import { checkCredentials } from "../links/credentials";
 import type { ComponentAuthorization } from "../security/component-authorization";
 import type { EventStore } from "../store/event-store";
 import { ConsumerSession, type ConsumeCall } from "./consumer-session";
+import { DeadEventDelivery } from "./dead-events/dead-event-delivery";
+import type { ParkedChains } from "./dead-events/parked-chains";
 import { SerialPump } from "./serial-pump";
 import type { ProjectionPositions } from "./projection-positions";
 
@@ -16,6 +18,8 @@ export interface ConsumerHubOptions {
   components?: ComponentAuthorization;
   /** Events read from the store per step of a catch-up. */
   readBatchSize: number;
+  /** The parked events (the dead-event queue: dead-events/). */
+  parked: ParkedChains;
 }
 
 interface ConsumerGroup {
@@ -33,6 +37,8 @@ export class ConsumerHub {
   private readonly stopListening: () => void;
   /** The store's head as last seen (appends and reads of it): what each batch tells as `head_position`. */
   private knownHead = 0;
+  /** The dead-event queue on these streams: parking, blocked aggregates, retries. */
+  readonly deadEvents: DeadEventDelivery;
 
   constructor(
     private readonly store: EventStore,
@@ -40,6 +46,11 @@ export class ConsumerHub {
     private readonly options: ConsumerHubOptions,
     private readonly logger: Logger,
   ) {
+    this.deadEvents = new DeadEventDelivery(options.parked, store, {
+      active: (consumer) => this.groups.get(consumer)?.active,
+      wake: (session) => this.pump(session),
+      fail: (session, thrown) => this.fail(session, thrown),
+    }, logger);
     this.stopListening = store.onAppended((head) => {
       this.noteHead(head);
       for (const group of this.groups.values()) if (group.active) this.pump(group.active);
@@ -72,6 +83,15 @@ export class ConsumerHub {
     call.on("error", end);
     call.on("close", end);
   };
+
+  /** The position through which the consumer's active instance reflects the stream (0 without one); DeadEventService's status. */
+  position(consumer: string): number {
+    return this.positions.positionOf(consumer);
+  }
+
+  hasActive(consumer: string): boolean {
+    return this.groups.get(consumer)?.active !== undefined;
+  }
 
   close(): void {
     this.stopListening();
@@ -125,6 +145,9 @@ export class ConsumerHub {
     if (processed > session.processed) session.processed = processed;
     const group = this.groups.get(session.consumer);
     if (group?.active !== session) return;
+    if (request.failure !== undefined) this.deadEvents.failed(session, request.failure);
+    if (request.redrivenHandledPosition !== "0") this.deadEvents.redrivenHandled(session, Number(request.redrivenHandledPosition));
+    this.deadEvents.progressed(session);
     this.positions.advance(session.consumer, session.effectivePosition);
     this.updateStandbys(group);
     this.pump(session);
@@ -139,6 +162,7 @@ export class ConsumerHub {
     session.closed = true;
     const group = this.groups.get(session.consumer);
     if (group === undefined) return;
+    this.deadEvents.left(session);
     if (group.active === session) {
       group.active = undefined;
       const next = group.standbys.shift();
@@ -156,7 +180,11 @@ export class ConsumerHub {
   private pump(session: ConsumerSession): void {
     session.pump ??= new SerialPump(
       async () => {
-        if (!session.announced) await this.announce(session);
+        if (!session.announced) {
+          await this.announce(session);
+          // Parked chains being retried go on with this instance, after its opening answer.
+          if (session.announced) this.deadEvents.activated(session);
+        }
         await this.catchUp(session);
       },
       () => session.closed,
@@ -174,21 +202,33 @@ export class ConsumerHub {
       // the projection's position any more.
       if (events.length === 0 || !this.isActive(session)) return;
       const batch: EventEnvelope[] = [];
+      // Events of aggregates blocked by parked ones: parked instead of sent, and named for the consumer to pass.
+      const parkings: Promise<void>[] = [];
+      const skipPositions: string[] = [];
       for (const event of events) {
         if (session.permits === 0) break;
         session.cursor = event.position;
         if (!session.wants(event.type)) continue;
+        const parking = this.deadEvents.parkIfBlocked(session, event);
+        if (parking !== undefined) {
+          parkings.push(parking);
+          skipPositions.push(String(event.position));
+          continue;
+        }
         batch.push(toEnvelope(event));
+        this.deadEvents.noteSent(session, event);
         session.permits -= 1;
         session.lastSent = event.position;
       }
+      // Durable before any later position is sent: the consumer's checkpoint may then move past them.
+      await Promise.all(parkings);
       this.positions.advance(session.consumer, session.effectivePosition);
       this.updateStandbys(this.groups.get(session.consumer));
       if (session.closed) return;
       // A step that found nothing wanted still tells a consumer that is catching up when it passed its opening
       // head: its projection is then caught up although no event came (one such message per activation).
       const passedHead = session.catchingUp && session.cursor >= (session.openingHead ?? 0);
-      if (batch.length > 0 || passedHead) await session.write(this.batch(session, batch));
+      if (batch.length > 0 || skipPositions.length > 0 || passedHead) await session.write({ ...this.batch(session, batch), skipPositions });
     }
   }
 
@@ -237,6 +277,9 @@ export class ConsumerHub {
       reflectedPosition: String(session.reported),
       role: ConsumerRole.CONSUMER_ROLE_STANDBY,
       deliveryAfterPosition: String(session.cursor),
+      skipPositions: [],
+      redriven: false,
+      answeredFailurePosition: "0",
     };
   }
 
@@ -250,6 +293,9 @@ export class ConsumerHub {
       reflectedPosition: String(session.cursor),
       role: ConsumerRole.CONSUMER_ROLE_UNSPECIFIED,
       deliveryAfterPosition: "0",
+      skipPositions: [],
+      redriven: false,
+      answeredFailurePosition: "0",
     };
   }
 

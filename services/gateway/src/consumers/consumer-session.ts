@@ -1,5 +1,6 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { ConsumeRequest, ConsumeResponse, ConsumerOpen } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { SentEvents } from "./dead-events/sent-events";
 import type { SerialPump } from "./serial-pump";
 import { writeWithBackpressure } from "./stream-backpressure";
 
@@ -26,6 +27,8 @@ export class ConsumerSession {
   closed = false;
   /** Its catch-up-then-live loop, made by the hub on its first wake. */
   pump: SerialPump | undefined;
+  /** Events sent and not yet reported processed: what a failure report (the dead-event queue) is checked against. */
+  readonly sent = new SentEvents();
   readonly types: ReadonlySet<string> | undefined;
 
   constructor(

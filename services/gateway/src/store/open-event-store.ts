@@ -3,6 +3,8 @@ import { type Logger, mongoSettingsFrom } from "@recq-mesh/protocol";
 import type { GatewayConfig } from "../config";
 import type { CommandInbox } from "../accepted/command-inbox";
 import { EmbeddedCommandInbox } from "../accepted/embedded-command-inbox";
+import { EmbeddedParkedEventStore } from "../consumers/dead-events/embedded-parked-event-store";
+import type { ParkedEventStore } from "../consumers/dead-events/parked-event-store";
 import { EmbeddedEventStore } from "./embedded-event-store";
 import type { EventStore } from "./event-store";
 
@@ -13,6 +15,8 @@ export interface OpenedEventStore {
   store: EventStore;
   /** The accepted-command inbox beside it: a file in the same data folder, or a collection in the same database. */
   inbox: CommandInbox;
+  /** The dead-event queue's parked events beside it: a file in the same data folder, or a collection in the same database. */
+  parkedEvents: ParkedEventStore;
   /** Where the state lives, for the start banner: never the URI, which may hold credentials. */
   location: { store: "mongodb"; database: string } | { store: "embedded"; dataDir: string };
 }
@@ -34,7 +38,11 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
     const store = await EmbeddedEventStore.open({ directory: config.dataDir, cacheBytes: config.limits.storeCacheBytes, ...shared });
     try {
       const inbox = await EmbeddedCommandInbox.open({ directory: config.dataDir, logger });
-      return { store, inbox, location: { store: "embedded", dataDir: config.dataDir } };
+      const parkedEvents = await EmbeddedParkedEventStore.open({ directory: config.dataDir, logger }).catch(async (error: unknown) => {
+        await inbox.close();
+        throw error;
+      });
+      return { store, inbox, parkedEvents, location: { store: "embedded", dataDir: config.dataDir } };
     } catch (error: unknown) {
       await store.close();
       throw error;
@@ -46,6 +54,7 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
   const { connectMongo } = require("@recq-mesh/protocol/mongodb") as typeof import("@recq-mesh/protocol/mongodb");
   const { MongoEventStore } = require("./mongo-event-store") as typeof import("./mongo-event-store");
   const { MongoCommandInbox } = require("../accepted/mongo-command-inbox") as typeof import("../accepted/mongo-command-inbox");
+  const { MongoParkedEventStore } = require("../consumers/dead-events/mongo-parked-event-store") as typeof import("../consumers/dead-events/mongo-parked-event-store");
   const client = await connectMongo(mongo, "recq-gateway");
   try {
     const store = await MongoEventStore.open({
@@ -60,7 +69,12 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
       await store.close();
       throw error;
     });
-    return { store, inbox, location: { store: "mongodb", database: mongo.database } };
+    const parkedEvents = await MongoParkedEventStore.open({ client, database: mongo.database }).catch(async (error: unknown) => {
+      await inbox.close();
+      await store.close();
+      throw error;
+    });
+    return { store, inbox, parkedEvents, location: { store: "mongodb", database: mongo.database } };
   } catch (error: unknown) {
     await client.close();
     throw error;

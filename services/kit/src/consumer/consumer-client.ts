@@ -1,8 +1,10 @@
 import { credentials, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
-import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { ConsumeRequest, HandlerLinkServiceClient, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Backoff, type Logger } from "@recq-mesh/protocol";
+import { deadEventSettings, type DeadEventSettings } from "./dead-event-settings";
 import type { ConsumerEventHandler } from "./event-handler";
+import { ParkingAnswers } from "./parking-answers";
 import { LINK_KEEPALIVE } from "../link/link-client";
 import { currentToken, type LinkSecurity } from "../link/link-security";
 
@@ -20,7 +22,14 @@ export interface ConsumerClientOptions {
   logger: Logger;
   /** Events granted ahead of processing: the flow-control window. Default 512. */
   window?: number;
+  /** In-place retries of an event the handler throws on, before the gateway parks it (dead-event-settings.ts). */
+  deadEvents?: Partial<DeadEventSettings>;
 }
+
+type ConsumeStream = ClientDuplexStream<ConsumeRequest, ConsumeResponse>;
+
+/** How long a consumer waits for the gateway's answer to a failure report before it reconnects and tries again. */
+const PARKING_ANSWER_TIMEOUT_MS = 30_000;
 
 /**
  * Keeps a consumer (a projection, an observer, a saga) up with the event stream: opens a consumer stream from the
@@ -32,7 +41,10 @@ export class ConsumerClient {
   private readonly client: HandlerLinkServiceClient;
   private readonly backoff = new Backoff();
   private readonly window: number;
-  private stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse> | undefined;
+  private readonly deadEvents: DeadEventSettings;
+  /** The gateway's answers to failure reports: positions to pass, and the wait for the answer. */
+  private readonly parking = new ParkingAnswers();
+  private stream: ConsumeStream | undefined;
   private work: Promise<void> = Promise.resolve();
   private applied = 0;
   /** The head the gateway named in the first message this projector received: what "caught up" means. */
@@ -48,6 +60,7 @@ export class ConsumerClient {
     private readonly options: ConsumerClientOptions,
   ) {
     this.window = options.window ?? 512;
+    this.deadEvents = deadEventSettings(options.deadEvents);
     this.client = new HandlerLinkServiceClient(options.address, options.channelCredentials ?? credentials.createInsecure(), {
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
       ...LINK_KEEPALIVE,
@@ -82,6 +95,7 @@ export class ConsumerClient {
   async drain(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    this.parking.lost(new Error("the consumer is draining"));
     await this.work;
     this.stream?.end();
     this.client.close();
@@ -92,18 +106,24 @@ export class ConsumerClient {
     this.applied = await this.handler.checkpoint();
     const stream = this.client.consume();
     this.stream = stream;
+    this.parking.reset();
     let standbyLogged = false;
     stream.on("data", (response: ConsumeResponse) => {
       if (response.standby && !standbyLogged) {
         standbyLogged = true;
         this.options.logger.info("consumer waits as standby", { consumer: this.options.consumer });
       }
+      // An answer to a failure report is taken at once: the work queue is waiting for it.
+      if (response.answeredFailurePosition !== "0") {
+        if (stream === this.stream) this.parking.answered(response);
+        return;
+      }
       this.target ??= Number(response.headPosition);
       this.enqueue(stream, response);
     });
     stream.on("error", (error: Error) => this.lost(stream, error));
     stream.on("end", () => this.lost(stream, new Error("the gateway ended the consumer stream")));
-    stream.write({
+    stream.write(ConsumeRequest.fromPartial({
       open: {
         consumer: this.options.consumer,
         eventTypes: this.handler.eventTypes,
@@ -113,20 +133,24 @@ export class ConsumerClient {
       },
       permits: this.window,
       processedPosition: String(this.applied),
-    });
+    }));
   }
 
   /** Applies a message's events in order, after those of earlier messages; an event-less one only reports progress. */
-  private enqueue(stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse>, response: ConsumeResponse): void {
+  private enqueue(stream: ConsumeStream, response: ConsumeResponse): void {
     const events = response.events;
     this.work = this.work.then(async () => {
       if (stream !== this.stream) return;
       try {
-        for (const envelope of events) await this.apply(envelope);
+        if (response.redriven) {
+          for (const envelope of events) await this.redrive(stream, envelope);
+          return;
+        }
+        await this.applyInOrder(stream, events, response.skipPositions.map(Number));
         this.noteReflected(Number(response.reflectedPosition));
-        if (events.length === 0) return;
+        if (events.length === 0 && response.skipPositions.length === 0) return;
         this.backoff.reset();
-        stream.write({ open: undefined, permits: events.length, processedPosition: String(this.applied) });
+        stream.write(ConsumeRequest.fromPartial({ permits: events.length, processedPosition: String(this.applied) }));
       } catch (thrown) {
         // The event stays unapplied: reconnect from the checkpoint and try again after a backoff.
         this.options.logger.error("consumer failed to handle an event", { consumer: this.options.consumer, error: MeshError.from(thrown).message });
@@ -136,11 +160,80 @@ export class ConsumerClient {
     });
   }
 
-  private async apply(envelope: EventEnvelope): Promise<void> {
+  /** The message's events and the parked positions it names, merged in position order. */
+  private async applyInOrder(stream: ConsumeStream, events: EventEnvelope[], skips: number[]): Promise<void> {
+    let next = 0;
+    for (const envelope of events) {
+      const position = Number(envelope.position);
+      while (next < skips.length && skips[next]! < position) await this.pass(skips[next++]!);
+      await this.apply(stream, envelope);
+    }
+    while (next < skips.length) await this.pass(skips[next++]!);
+  }
+
+  private async apply(stream: ConsumeStream, envelope: EventEnvelope): Promise<void> {
     const position = Number(envelope.position);
     if (position <= this.applied) return; // redelivered after a reconnect
-    await this.handler.handle(envelope);
+    if (this.parking.take(position)) return this.pass(position);
+    const failure = await this.tryInPlace(() => this.handler.handle(envelope));
+    if (failure === undefined) {
+      this.applied = position;
+      return;
+    }
+    // Without a way to pass it, the handler cannot have it parked: reconnect and try again, as before the queue.
+    // Draining, it stays where it is for the next start.
+    if (this.handler.skip === undefined || this.closed) throw failure;
+    await this.report(stream, position, failure);
+    if (this.parking.take(position)) await this.pass(position);
+  }
+
+  /** Moves the checkpoint past a parked event without handling it. */
+  private async pass(position: number): Promise<void> {
+    if (position <= this.applied) return;
+    await this.handler.skip?.(position);
     this.applied = position;
+  }
+
+  /** A parked event sent again: handled under its own marker, then acknowledged; one that fails again is reported. */
+  private async redrive(stream: ConsumeStream, envelope: EventEnvelope): Promise<void> {
+    const handleRedriven = this.handler.handleRedriven?.bind(this.handler);
+    const failure =
+      handleRedriven === undefined ? new Error("this consumer cannot handle parked events sent again") : await this.tryInPlace(() => handleRedriven(envelope));
+    if (failure === undefined) {
+      stream.write(ConsumeRequest.fromPartial({ redrivenHandledPosition: envelope.position }));
+      return;
+    }
+    if (this.closed) throw failure;
+    await this.report(stream, Number(envelope.position), failure);
+  }
+
+  /** Runs `attempt` up to the configured tries, with backoff between them; the last error if none succeeded. */
+  private async tryInPlace(attempt: () => Promise<void>): Promise<Error | undefined> {
+    const backoff = new Backoff(this.deadEvents.initialBackoffMs, this.deadEvents.maxBackoffMs);
+    for (let tried = 1; ; tried += 1) {
+      try {
+        await attempt();
+        return undefined;
+      } catch (thrown) {
+        const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+        if (tried >= this.deadEvents.attempts || this.closed) return error;
+        this.options.logger.warn("consumer failed to handle an event; trying again", { consumer: this.options.consumer, attempt: tried, error: error.message });
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
+      }
+    }
+  }
+
+  /** Tells the gateway the event could not be handled, and waits for its answer (the event is then parked). */
+  private async report(stream: ConsumeStream, position: number, failure: Error): Promise<void> {
+    this.options.logger.error("consumer failed to handle an event", {
+      consumer: this.options.consumer,
+      position,
+      attempts: this.deadEvents.attempts,
+      error: failure.message,
+    });
+    const answer = this.parking.waitFor(position, PARKING_ANSWER_TIMEOUT_MS);
+    stream.write(ConsumeRequest.fromPartial({ failure: { position: String(position), error: failure.message, attempts: this.deadEvents.attempts } }));
+    await answer;
   }
 
   private noteReflected(position: number): void {
@@ -148,9 +241,10 @@ export class ConsumerClient {
     if (this.target !== undefined && this.reflected >= this.target) this.caughtUpSignal.resolve();
   }
 
-  private lost(stream: ClientDuplexStream<ConsumeRequest, ConsumeResponse>, error: Error): void {
+  private lost(stream: ConsumeStream, error: Error): void {
     if (stream !== this.stream) return;
     this.stream = undefined;
+    this.parking.lost(error);
     stream.removeAllListeners("data");
     stream.on("error", () => undefined);
     this.scheduleReconnect(error);

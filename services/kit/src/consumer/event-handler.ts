@@ -17,4 +17,14 @@ export interface ConsumerEventHandler {
    * only for positions above the last one handled. Throwing leaves the event unhandled.
    */
   handle(envelope: EventEnvelope): Promise<void>;
+  /**
+   * Moves the checkpoint past `position` without handling the event there: the gateway parked it in the dead-event
+   * queue. A handler without it is not parked for: an event it throws on is retried by reconnecting, for ever.
+   */
+  skip?(position: number): Promise<void>;
+  /**
+   * Handles a parked event sent again (RetryParked). It is at or below the checkpoint, which must not move; it must
+   * take effect once however often it comes (a projection commits it under a checkpoint of its own).
+   */
+  handleRedriven?(envelope: EventEnvelope): Promise<void>;
 }

@@ -27,6 +27,24 @@ export class ObserverHandler<C extends EventCodecs> implements ConsumerEventHand
   }
 
   async handle(envelope: EventEnvelope): Promise<void> {
+    await this.run(envelope);
+    await this.observer.checkpoints.write(this.observer.name, Number(envelope.position));
+  }
+
+  /** A parked event: the checkpoint moves past it, nothing is done. */
+  skip(position: number): Promise<void> {
+    return this.observer.checkpoints.write(this.observer.name, position);
+  }
+
+  /**
+   * A parked event retried: handled again, the checkpoint (already past it) untouched. At least once, as every
+   * observer's event: its commands carry the same derived ids as the first time, so the gateway runs them once.
+   */
+  handleRedriven(envelope: EventEnvelope): Promise<void> {
+    return this.run(envelope);
+  }
+
+  private async run(envelope: EventEnvelope): Promise<void> {
     const position = Number(envelope.position);
     const parent = extractTraceContext(envelope.metadata);
     const span = startMeshSpan(
@@ -41,7 +59,6 @@ export class ObserverHandler<C extends EventCodecs> implements ConsumerEventHand
       const event = decodeEvent(this.observer.events, envelope.type, envelope.payload);
       // Active while it runs: the commands the observer sends continue this trace.
       await context.with(contextWithSpan(span, parent), () => this.observer.handle(event, metaOf(envelope), this.contextFor(position)));
-      await this.observer.checkpoints.write(this.observer.name, position);
     } catch (thrown) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(thrown) });
       throw thrown;

@@ -4,6 +4,7 @@ import { Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpa
 import { decodeEvent } from "../handlers/command-runner";
 import type { EventCodecs, ProjectionDefinition } from "../handlers/definitions";
 import type { ConsumerEventHandler } from "./event-handler";
+import { parkedMarker } from "./parked-marker";
 
 /**
  * A projection as a consumer: each event's view writes and the checkpoint commit together in its view store, so the
@@ -27,7 +28,21 @@ export class ProjectionHandler<C extends EventCodecs> implements ConsumerEventHa
     return this.projection.store.checkpoint(this.consumer);
   }
 
-  async handle(envelope: EventEnvelope): Promise<void> {
+  handle(envelope: EventEnvelope): Promise<void> {
+    return this.applyUnder(this.consumer, envelope);
+  }
+
+  /** A parked event skips with an empty commit: the checkpoint moves past it, the views stay as they are. */
+  skip(position: number): Promise<void> {
+    return this.projection.store.commit(this.consumer, position, []);
+  }
+
+  /** Committed under a checkpoint of its own (`<consumer>#parked:<position>`): a second delivery changes nothing. */
+  handleRedriven(envelope: EventEnvelope): Promise<void> {
+    return this.applyUnder(parkedMarker(this.consumer, Number(envelope.position)), envelope);
+  }
+
+  private async applyUnder(checkpoint: string, envelope: EventEnvelope): Promise<void> {
     const position = Number(envelope.position);
     const parent = extractTraceContext(envelope.metadata);
     const span = startMeshSpan(
@@ -52,7 +67,7 @@ export class ProjectionHandler<C extends EventCodecs> implements ConsumerEventHa
         const writes = await this.projection.apply(event, meta, this.projection.store);
         const write = startMeshSpan(SpanName.VIEW_WRITE, { attributes: { [Attribute.POSITION]: position, "recq.view.writes": writes.length } }, active);
         try {
-          await this.projection.store.commit(this.consumer, position, writes);
+          await this.projection.store.commit(checkpoint, position, writes);
         } finally {
           write.end();
         }

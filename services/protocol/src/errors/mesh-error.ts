@@ -18,6 +18,8 @@ export const Reason = {
   ACCEPTED_COMMANDS_FULL: "ACCEPTED_COMMANDS_FULL",
   /** An accepted command could not be executed within its time-to-live (RECQ_ACCEPTED_COMMAND_TTL_MS). */
   ACCEPTED_COMMAND_EXPIRED: "ACCEPTED_COMMAND_EXPIRED",
+  /** A consumer holds as many parked events as its limit allows (RECQ_MAX_PARKED_EVENTS_PER_CONSUMER): it is stopped. */
+  PARKED_EVENTS_FULL: "PARKED_EVENTS_FULL",
   OVERLOADED: "OVERLOADED",
   MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
   HANDLER_DRAINING: "HANDLER_DRAINING",

@@ -354,6 +354,27 @@ export interface ConsumeRequest {
   permits: number;
   /** The position through which the projector has durably applied events (its checkpoint). */
   processedPosition: string;
+  /**
+   * The consumer failed to handle an event after its in-place retries (the dead-event queue, docs/components.md):
+   * it handles nothing more until the gateway answers with `answered_failure_position` = this position.
+   */
+  failure?:
+    | ConsumeFailure
+    | undefined;
+  /**
+   * A redriven event (ConsumeResponse.redriven) at this position was handled: the gateway deletes it from the
+   * parked events and sends the next one of its aggregate.
+   */
+  redrivenHandledPosition: string;
+}
+
+/** An event the consumer could not handle: it is parked by the gateway for this consumer and its aggregate. */
+export interface ConsumeFailure {
+  position: string;
+  /** What the handler threw, for the operator (ListParkedEvents). */
+  error: string;
+  /** How many times the consumer tried it, in place, before giving up. */
+  attempts: number;
 }
 
 export interface ConsumerOpen {
@@ -395,6 +416,19 @@ export interface ConsumeResponse {
    * order. STANDBY: where delivery will start if this instance takes over (the `after_position` it opened with).
    */
   deliveryAfterPosition: string;
+  /**
+   * Positions the consumer must pass without handling, moving its checkpoint past them (a projection commits an
+   * empty write): events parked in the dead-event queue. In a message with events, in order with them; in the
+   * answer to a ConsumeFailure, the failed event and the later events of its aggregate sent before it was parked.
+   */
+  skipPositions: string[];
+  /**
+   * This message's events are parked ones sent again (RetryParked): the consumer handles them although they are at
+   * or below its checkpoint, exactly once each, and acknowledges each with `redriven_handled_position`.
+   */
+  redriven: boolean;
+  /** Set on the answer to a ConsumeFailure: the failed position. The consumer resumes handling on it. */
+  answeredFailurePosition: string;
 }
 
 function createBaseConnectRequest(): ConnectRequest {
@@ -3932,7 +3966,7 @@ export const StreamEnd: MessageFns<StreamEnd> = {
 };
 
 function createBaseConsumeRequest(): ConsumeRequest {
-  return { open: undefined, permits: 0, processedPosition: "0" };
+  return { open: undefined, permits: 0, processedPosition: "0", failure: undefined, redrivenHandledPosition: "0" };
 }
 
 export const ConsumeRequest: MessageFns<ConsumeRequest> = {
@@ -3945,6 +3979,12 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
     }
     if (message.processedPosition !== "0") {
       writer.uint32(24).uint64(message.processedPosition);
+    }
+    if (message.failure !== undefined) {
+      ConsumeFailure.encode(message.failure, writer.uint32(34).fork()).join();
+    }
+    if (message.redrivenHandledPosition !== "0") {
+      writer.uint32(40).uint64(message.redrivenHandledPosition);
     }
     return writer;
   },
@@ -3986,6 +4026,22 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
             message.processedPosition = reader.uint64().toString();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.failure = ConsumeFailure.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.redrivenHandledPosition = reader.uint64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4007,6 +4063,12 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
         : isSet(object.processed_position)
         ? globalThis.String(object.processed_position)
         : "0",
+      failure: isSet(object.failure) ? ConsumeFailure.fromJSON(object.failure) : undefined,
+      redrivenHandledPosition: isSet(object.redrivenHandledPosition)
+        ? globalThis.String(object.redrivenHandledPosition)
+        : isSet(object.redriven_handled_position)
+        ? globalThis.String(object.redriven_handled_position)
+        : "0",
     };
   },
 
@@ -4021,6 +4083,12 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
     if (message.processedPosition !== "0") {
       obj.processedPosition = message.processedPosition;
     }
+    if (message.failure !== undefined) {
+      obj.failure = ConsumeFailure.toJSON(message.failure);
+    }
+    if (message.redrivenHandledPosition !== "0") {
+      obj.redrivenHandledPosition = message.redrivenHandledPosition;
+    }
     return obj;
   },
 
@@ -4034,6 +4102,111 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
       : undefined;
     message.permits = object.permits ?? 0;
     message.processedPosition = object.processedPosition ?? "0";
+    message.failure = (object.failure !== undefined && object.failure !== null)
+      ? ConsumeFailure.fromPartial(object.failure)
+      : undefined;
+    message.redrivenHandledPosition = object.redrivenHandledPosition ?? "0";
+    return message;
+  },
+};
+
+function createBaseConsumeFailure(): ConsumeFailure {
+  return { position: "0", error: "", attempts: 0 };
+}
+
+export const ConsumeFailure: MessageFns<ConsumeFailure> = {
+  encode(message: ConsumeFailure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== "0") {
+      writer.uint32(8).uint64(message.position);
+    }
+    if (message.error !== "") {
+      writer.uint32(18).string(message.error);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(24).uint32(message.attempts);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsumeFailure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsumeFailure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.position = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsumeFailure {
+    return {
+      position: isSet(object.position) ? globalThis.String(object.position) : "0",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+    };
+  },
+
+  toJSON(message: ConsumeFailure): unknown {
+    const obj: any = {};
+    if (message.position !== "0") {
+      obj.position = message.position;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsumeFailure>, I>>(base?: I): ConsumeFailure {
+    return ConsumeFailure.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsumeFailure>, I>>(object: I): ConsumeFailure {
+    const message = createBaseConsumeFailure();
+    message.position = object.position ?? "0";
+    message.error = object.error ?? "";
+    message.attempts = object.attempts ?? 0;
     return message;
   },
 };
@@ -4184,7 +4357,17 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
 };
 
 function createBaseConsumeResponse(): ConsumeResponse {
-  return { events: [], standby: false, headPosition: "0", reflectedPosition: "0", role: 0, deliveryAfterPosition: "0" };
+  return {
+    events: [],
+    standby: false,
+    headPosition: "0",
+    reflectedPosition: "0",
+    role: 0,
+    deliveryAfterPosition: "0",
+    skipPositions: [],
+    redriven: false,
+    answeredFailurePosition: "0",
+  };
 }
 
 export const ConsumeResponse: MessageFns<ConsumeResponse> = {
@@ -4206,6 +4389,19 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     }
     if (message.deliveryAfterPosition !== "0") {
       writer.uint32(48).uint64(message.deliveryAfterPosition);
+    }
+    if (message.skipPositions.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.skipPositions) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.redriven !== false) {
+      writer.uint32(64).bool(message.redriven);
+    }
+    if (message.answeredFailurePosition !== "0") {
+      writer.uint32(72).uint64(message.answeredFailurePosition);
     }
     return writer;
   },
@@ -4271,6 +4467,40 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
             message.deliveryAfterPosition = reader.uint64().toString();
             continue;
           }
+          case 7: {
+            if (tag === 56) {
+              message.skipPositions.push(reader.uint64().toString());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.skipPositions.push(reader.uint64().toString());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.redriven = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.answeredFailurePosition = reader.uint64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4303,6 +4533,17 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
         : isSet(object.delivery_after_position)
         ? globalThis.String(object.delivery_after_position)
         : "0",
+      skipPositions: globalThis.Array.isArray(object?.skipPositions)
+        ? object.skipPositions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.skip_positions)
+        ? object.skip_positions.map((e: any) => globalThis.String(e))
+        : [],
+      redriven: isSet(object.redriven) ? globalThis.Boolean(object.redriven) : false,
+      answeredFailurePosition: isSet(object.answeredFailurePosition)
+        ? globalThis.String(object.answeredFailurePosition)
+        : isSet(object.answered_failure_position)
+        ? globalThis.String(object.answered_failure_position)
+        : "0",
     };
   },
 
@@ -4326,6 +4567,15 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     if (message.deliveryAfterPosition !== "0") {
       obj.deliveryAfterPosition = message.deliveryAfterPosition;
     }
+    if (message.skipPositions?.length) {
+      obj.skipPositions = message.skipPositions;
+    }
+    if (message.redriven !== false) {
+      obj.redriven = message.redriven;
+    }
+    if (message.answeredFailurePosition !== "0") {
+      obj.answeredFailurePosition = message.answeredFailurePosition;
+    }
     return obj;
   },
 
@@ -4340,6 +4590,9 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     message.reflectedPosition = object.reflectedPosition ?? "0";
     message.role = object.role ?? 0;
     message.deliveryAfterPosition = object.deliveryAfterPosition ?? "0";
+    message.skipPositions = object.skipPositions?.map((e) => e) || [];
+    message.redriven = object.redriven ?? false;
+    message.answeredFailurePosition = object.answeredFailurePosition ?? "0";
     return message;
   },
 };

@@ -1,0 +1,137 @@
+import { status, type Metadata, type Server, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  DeadEventServiceService,
+  type ListParkedEventsRequest,
+  type ListParkedEventsResponse,
+  type ParkedEvent,
+  type RetryParkedRequest,
+  type RetryParkedResponse,
+  type SkipParkedRequest,
+  type SkipParkedResponse,
+} from "@recq-mesh/protocol/gen/recq/v1/dead_events";
+import { MeshError, Reason } from "@recq-mesh/protocol";
+import { checkCredentials } from "../../links/credentials";
+import { firstValue } from "../../server/caller-trace-context";
+import type { EventStore } from "../../store/event-store";
+import type { DeadEventDelivery } from "./dead-event-delivery";
+import { aggregateKey } from "./parked-chains";
+import type { ParkedEntry } from "./parked-event-store";
+
+export const DEAD_EVENT_SERVICE_NAME = "recq.v1.DeadEventService";
+
+export interface DeadEventServiceOptions {
+  /** Callers present it as `authorization: Bearer <token>` (the simple mode; a security file's callers are checked before). */
+  clientToken: string | undefined;
+  /** The most events one ListParkedEvents answer carries (RECQ_DEAD_EVENT_PAGE_SIZE). */
+  pageSize: number;
+}
+
+/** Where a consumer stands, for ListParkedEvents' status. */
+export interface ConsumerStanding {
+  position(consumer: string): number;
+  hasActive(consumer: string): boolean;
+}
+
+/** recq.v1.DeadEventService: what operators do with parked events (list, retry, skip). */
+export class DeadEventService {
+  constructor(
+    private readonly delivery: DeadEventDelivery,
+    private readonly standing: ConsumerStanding,
+    private readonly store: EventStore,
+    private readonly options: DeadEventServiceOptions,
+  ) {}
+
+  register(server: Server): void {
+    server.addService(DeadEventServiceService, {
+      listParkedEvents: unary(this, (request: ListParkedEventsRequest) => this.list(request)),
+      retryParked: unary(this, (request: RetryParkedRequest) => this.retry(request)),
+      skipParked: unary(this, (request: SkipParkedRequest) => this.skip(request)),
+    });
+  }
+
+  admit(metadata: Metadata): void {
+    if (!this.options.clientToken) return;
+    const header = firstValue(metadata, "authorization");
+    checkCredentials(this.options.clientToken, header?.startsWith("Bearer ") ? header.slice(7) : header);
+  }
+
+  private async list(request: ListParkedEventsRequest): Promise<ListParkedEventsResponse> {
+    const consumer = requiredConsumer(request.consumer);
+    const entries = this.delivery.chains.entriesOf(consumer);
+    const limit = request.pageSize === 0 ? this.options.pageSize : Math.min(request.pageSize, this.options.pageSize);
+    const after = Number(request.afterPosition);
+    const page = entries.filter((entry) => entry.position > after).slice(0, limit + 1);
+    const more = page.length > limit;
+    const shown = page.slice(0, limit);
+    const chainHeads = new Set([...this.delivery.chains.chainsOf(consumer).values()].map((chain) => chain[0]?.position));
+    const head = await this.store.headPosition();
+    const position = this.standing.position(consumer);
+    return {
+      events: shown.map((entry) => parkedEventOf(entry, !chainHeads.has(entry.position))),
+      nextAfterPosition: more ? String(shown[shown.length - 1]!.position) : "0",
+      status: {
+        consumer,
+        position: String(position),
+        headPosition: String(head),
+        parkedCount: entries.length,
+        lag: String(Math.max(0, head - position) + entries.length),
+        active: this.standing.hasActive(consumer),
+      },
+    };
+  }
+
+  private async retry(request: RetryParkedRequest): Promise<RetryParkedResponse> {
+    const consumer = requiredConsumer(request.consumer);
+    if ((request.aggregateType === "") !== (request.aggregateId === "")) {
+      throw new MeshError(status.INVALID_ARGUMENT, "aggregate_type and aggregate_id go together: set both (one chain) or neither (every chain)", Reason.INVALID_REQUEST);
+    }
+    const aggregate = request.aggregateId === "" ? undefined : aggregateKey(request.aggregateType, request.aggregateId);
+    return this.delivery.retry(consumer, aggregate);
+  }
+
+  private async skip(request: SkipParkedRequest): Promise<SkipParkedResponse> {
+    const consumer = requiredConsumer(request.consumer);
+    if (request.all === (request.position !== "0")) {
+      throw new MeshError(status.INVALID_ARGUMENT, "name one parked event by position, or set all (not both)", Reason.INVALID_REQUEST);
+    }
+    const positions = request.all ? this.delivery.chains.entriesOf(consumer).map((entry) => entry.position) : [Number(request.position)];
+    const skipped = await this.delivery.skip(consumer, positions);
+    if (!request.all && skipped === 0) {
+      throw new MeshError(status.NOT_FOUND, `consumer ${consumer} has no parked event at position ${request.position}`, Reason.INVALID_REQUEST);
+    }
+    return { skipped };
+  }
+}
+
+/** A unary method: credentials checked, the answer or the error's status sent once. */
+function unary<Req, Res>(service: DeadEventService, answer: (request: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    Promise.resolve()
+      .then(() => {
+        service.admit(call.metadata);
+        return answer(call.request);
+      })
+      .then(
+        (response) => callback(null, response),
+        (thrown: unknown) => callback(MeshError.from(thrown).toStatus()),
+      );
+  };
+}
+
+function requiredConsumer(consumer: string): string {
+  if (consumer === "") throw new MeshError(status.INVALID_ARGUMENT, "consumer is required", Reason.INVALID_REQUEST);
+  return consumer;
+}
+
+function parkedEventOf(entry: ParkedEntry, waitingBehind: boolean): ParkedEvent {
+  return {
+    position: String(entry.position),
+    aggregateType: entry.aggregateType,
+    aggregateId: entry.aggregateId,
+    eventType: entry.eventType,
+    error: entry.error,
+    attempts: entry.attempts,
+    parkedTime: new Date(entry.parkedAtMs),
+    waitingBehind,
+  };
+}

@@ -1,0 +1,65 @@
+import { credentials } from "@grpc/grpc-js";
+import { EmbeddedViewStore, MeshService, type Logger, type ProjectionDefinition, type ViewWrite } from "@recq-mesh/kit";
+import { todoEvents } from "@recq-mesh/todo";
+import { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
+
+export const AUDIT = "audit";
+export const AUDIT_CONSUMER = "dead-event-audit";
+
+/** One list's audit: the positions applied to it, in the order they were applied (a repeat would show twice). */
+export type AuditDocument = { _id: string; positions: number[] } & Record<string, unknown>;
+
+/**
+ * A projection for the dead-event queue's tests: it records, per list, every position it applies, and it throws on
+ * an item named "poison" while `broken` is set (a handler bug, fixed by clearing it).
+ */
+export function auditProjection(views: EmbeddedViewStore, state: { broken: boolean }, name = AUDIT_CONSUMER): ProjectionDefinition<typeof todoEvents> {
+  return {
+    name,
+    scope: "shared",
+    store: views,
+    events: todoEvents,
+    apply: async (event, meta, store) => {
+      if (state.broken && event.type === "todo.v1.TodoItemAdded" && event.data.text === "poison") {
+        throw new Error(`cannot apply the poison item of list ${event.data.listId}`);
+      }
+      const current = (await store.findById(AUDIT, event.data.listId)) as AuditDocument | undefined;
+      const document: AuditDocument = { _id: event.data.listId, positions: [...(current?.positions ?? []), meta.position] };
+      return [{ kind: "put", collection: AUDIT, document } satisfies ViewWrite];
+    },
+  };
+}
+
+/** The audit projection in this process, retrying in place 3 times, 10–20 ms apart, before an event is parked. */
+export async function startAudit(
+  address: string,
+  state: { broken: boolean },
+  logger?: Logger,
+  name = AUDIT_CONSUMER,
+): Promise<{ mesh: MeshService; views: EmbeddedViewStore }> {
+  const views = new EmbeddedViewStore();
+  const mesh = new MeshService({ address, component: "audit", logger });
+  mesh.addProjection(auditProjection(views, state, name), { deadEvents: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 20 } });
+  await mesh.start();
+  return { mesh, views };
+}
+
+export async function auditedPositions(views: EmbeddedViewStore, listId: string): Promise<number[]> {
+  return ((await views.findById(AUDIT, listId)) as AuditDocument | undefined)?.positions ?? [];
+}
+
+export function deadEventClient(address: string): DeadEventServiceClient {
+  return new DeadEventServiceClient(address, credentials.createInsecure());
+}
+
+export interface LogLine {
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  fields: Record<string, unknown> | undefined;
+}
+
+/** A logger that keeps every line, for assertions on what was logged. */
+export function capturingLogger(lines: LogLine[]): Logger {
+  const at = (level: LogLine["level"]) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, fields });
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
