@@ -134,6 +134,8 @@ export interface GatewayLimits {
   maxUploads: number;
   /** Answers a streaming query's handler may send ahead of what its caller has taken (RECQ_STREAM_ANSWER_WINDOW): 16. */
   streamAnswerWindow: number;
+  /** Bytes of one saga instance's state (RECQ_MAX_SAGA_STATE_BYTES): 1 MiB. More → INVALID_ARGUMENT, reason SAGA_STATE_TOO_LARGE. */
+  maxSagaStateBytes: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -179,6 +181,7 @@ export const defaultLimits: GatewayLimits = {
   maxUploadBytes: 1024 * 1024 * 1024,
   maxUploads: 16,
   streamAnswerWindow: 16,
+  maxSagaStateBytes: 1024 * 1024,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -224,6 +227,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   maxUploadBytes: "RECQ_MAX_UPLOAD_BYTES",
   maxUploads: "RECQ_MAX_UPLOADS",
   streamAnswerWindow: "RECQ_STREAM_ANSWER_WINDOW",
+  maxSagaStateBytes: "RECQ_MAX_SAGA_STATE_BYTES",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
