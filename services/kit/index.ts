@@ -35,4 +35,5 @@ export type { FindOptions, ViewChange, ViewDocument, ViewFilter, ViewSort, ViewS
 export type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./src/blobs/blob-store";
 export { FolderBlobStore } from "./src/blobs/folder-blob-store";
 export { FileCheckpointStore, ViewStoreCheckpoints, type CheckpointStore } from "./src/consumer/checkpoint-store";
+export type { SagaContext, SagaDefinition, SagaSendOptions } from "./src/sagas/saga-definition";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";

@@ -23,6 +23,9 @@ import type { BlobStore } from "./blobs/blob-store";
 import { LinkClient } from "./link/link-client";
 import { linkChannelCredentials, linkTlsChannelOptions, type LinkSecurity, type LinkTlsOptions } from "./link/link-security";
 import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
+import type { SagaDefinition } from "./sagas/saga-definition";
+import { SagaHandler } from "./sagas/saga-handler";
+import { SagaStateClient } from "./sagas/saga-state-client";
 
 export interface MeshServiceOptions {
   /** The gateway, host:port. */
@@ -78,8 +81,10 @@ export interface CallOptions {
 export class MeshService {
   readonly instanceId: string;
   private readonly link: LinkClient;
-  /** The projectors, by consumer name. */
+  /** The consumer streams (projectors, sagas), by consumer name. */
   private readonly projectors = new Map<string, ConsumerClient>();
+  /** The saga state clients, closed with the service. */
+  private readonly sagaStates: SagaStateClient[] = [];
   /** Query methods by the consumer name of the projection whose views they read. */
   private readonly queriesByProjection = new Map<string, string[]>();
   /** Aborted by drain and close: ends the wait of queries for their projection. */
@@ -147,6 +152,27 @@ export class MeshService {
     return this;
   }
 
+  /**
+   * A saga: its events come on a consumer stream named for it (from `definition.checkpoints`), its instances' state
+   * is kept by the gateway, and its commands leave through this service's link (sagas/saga-handler.ts).
+   */
+  addSaga<C extends EventCodecs, S>(definition: SagaDefinition<C, S>): this {
+    if (this.projectors.has(definition.name)) throw new Error(`a consumer named ${definition.name} is added already`);
+    const states = new SagaStateClient({ address: this.options.address, credentials: this.options.credentials, ...this.transport });
+    this.sagaStates.push(states);
+    const handler = new SagaHandler(definition, states, (method, request, options) => this.call(method, request, options));
+    const consumer = new ConsumerClient(handler, {
+      address: this.options.address,
+      consumer: definition.name,
+      instanceId: this.instanceId,
+      credentials: this.options.credentials,
+      ...this.transport,
+      logger: this.logger,
+    });
+    this.projectors.set(definition.name, consumer);
+    return this;
+  }
+
   /** The consumer name the gateway knows a projection by: per instance when each process has its own views. */
   consumerName(projection: ProjectionRef): string {
     return projection.scope === "instance" ? `${projection.name}@${this.instanceId}` : projection.name;
@@ -197,6 +223,7 @@ export class MeshService {
     this.stopping.abort();
     // Together: a projector must not go on reconnecting while the link drains (the gateway may be stopping too).
     await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...[...this.projectors.values()].map((p) => p.drain())]);
+    for (const states of this.sagaStates) states.close();
   }
 
   /** Immediate stop, for tests that simulate a crash of the process's links. */
@@ -204,6 +231,7 @@ export class MeshService {
     this.stopping.abort();
     this.link.close();
     for (const projector of this.projectors.values()) void projector.drain();
+    for (const states of this.sagaStates) states.close();
   }
 }
 
