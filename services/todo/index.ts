@@ -8,3 +8,4 @@ export { TODO_LISTS, type TodoListDocument } from "./src/todo-list-view";
 export { loadTodoConfig, TODO_DATABASE, type TodoConfig, type TodoRole } from "./src/todo-config";
 export { todoAttachmentAggregate, DEFAULT_MAX_ATTACHMENT_BYTES } from "./src/todo-attachment-aggregate";
 export { todoAttachmentQueries, DEFAULT_DOWNLOAD_CHUNK_BYTES } from "./src/todo-attachment-queries";
+export { itemTransferSaga, ITEM_TRANSFER_SAGA } from "./src/item-transfer-saga";

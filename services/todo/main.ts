@@ -3,7 +3,8 @@
 import { startTelemetry } from "@recq-mesh/kit/telemetry";
 const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { FileCheckpointStore, jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore, ViewStoreCheckpoints } from "@recq-mesh/kit";
+import { itemTransferSaga } from "./src/item-transfer-saga";
 import { todoAttachmentAggregate } from "./src/todo-attachment-aggregate";
 import { todoAttachmentQueries } from "./src/todo-attachment-queries";
 import { loadTodoConfig, TODO_BLOB_FOLDER, TODO_DATABASE } from "./src/todo-config";
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
   const mesh = new MeshService({ address: config.gateway, component: "todo", credentials, tls, logger, catchUpTimeoutMs: config.catchUpTimeoutMs, blobs });
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: config.maxAttachmentBytes }));
   const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
+  // The item-transfer saga runs beside the aggregate; its checkpoint is durable either way (its state is the gateway's).
+  const sagaCheckpoints = views.scope === "shared" ? new ViewStoreCheckpoints(views.store) : await FileCheckpointStore.open(config.sagaCheckpointFolder);
+  if (config.roles.has("commands")) mesh.addSaga(itemTransferSaga(sagaCheckpoints));
   const projection = todoListProjection(views.store, views.scope);
   if (config.roles.has("views")) {
     const traced = new TracedViewStore(views.store);

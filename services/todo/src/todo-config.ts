@@ -26,6 +26,8 @@ export interface TodoConfig {
   maxAttachmentBytes: number;
   /** Bytes per chunk of a download (`TODO_DOWNLOAD_CHUNK_BYTES`); default 256 KiB. */
   downloadChunkBytes: number;
+  /** Where the item-transfer saga keeps its checkpoint without MongoDB (`TODO_SAGA_DIR`); default data/todo-sagas. */
+  sagaCheckpointFolder: string;
 }
 
 export const TODO_BLOB_FOLDER = "data/todo-blobs";
@@ -42,6 +44,7 @@ export function loadTodoConfig(env: NodeJS.ProcessEnv): TodoConfig {
     catchUpTimeoutMs: optionalPositiveInteger(env, "RECQ_CATCH_UP_TIMEOUT_MS"),
     maxAttachmentBytes: optionalPositiveInteger(env, "TODO_MAX_ATTACHMENT_BYTES") ?? DEFAULT_MAX_ATTACHMENT_BYTES,
     downloadChunkBytes: optionalPositiveInteger(env, "TODO_DOWNLOAD_CHUNK_BYTES") ?? DEFAULT_DOWNLOAD_CHUNK_BYTES,
+    sagaCheckpointFolder: env.TODO_SAGA_DIR || "data/todo-sagas",
   };
 }
 
