@@ -4,10 +4,31 @@ import { credentials, status } from "@grpc/grpc-js";
 import { FileCheckpointStore, MeshService, type Codec, type SagaDefinition } from "@recq-mesh/kit";
 import { Reason, REASON_METADATA_KEY, SpanName } from "@recq-mesh/protocol";
 import { SagaStateServiceClient, type LoadSagaStateResponse } from "@recq-mesh/protocol/gen/recq/v1/sagas";
+import { ConsumeRequest, HandlerLinkServiceClient, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { TodoItemAdded, TodoListCreated, TodoListRenamed } from "@recq-mesh/todo/gen/todo/v1/events";
 import { call, closeHandlers, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 import { memorySpans, parentOf } from "../support/tracing";
+import { eventClient, subscribeEvents } from "../support/event-subscriber";
+
+/** The event types a consumer stream that names no types gets, through `head`. */
+function consumeAll(address: string, head: number): Promise<string[]> {
+  const client = new HandlerLinkServiceClient(address, credentials.createInsecure());
+  const stream = client.consume();
+  const types: string[] = [];
+  return new Promise<string[]>((resolve, reject) => {
+    stream.on("data", (response: ConsumeResponse) => {
+      types.push(...response.events.map((e) => e.type));
+      const through = Math.max(Number(response.reflectedPosition), ...response.events.map((e) => Number(e.position)));
+      if (through >= head) resolve(types);
+    });
+    stream.on("error", reject);
+    stream.write(ConsumeRequest.fromPartial({ open: { consumer: "everything", eventTypes: [], afterPosition: "0", instanceId: "test", credentials: "link-secret" }, permits: 100_000 }));
+  }).finally(() => {
+    stream.cancel();
+    client.close();
+  });
+}
 
 interface ListState {
   items: number;
@@ -185,6 +206,25 @@ describe("sagas (kit)", () => {
     assert.ok(append);
     assert.ok(parentOf(step), "the step has a parent in the command's trace");
     assert.equal(step.attributes["recq.saga"], "traced");
+  });
+
+  it("keeps saga steps out of clients' event subscriptions and of consumers that name no event types", async () => {
+    const head = await mesh.store.headPosition();
+    const steps = (await mesh.store.readAll(0, head)).filter((e) => e.type === "recq.v1.SagaStepRecorded");
+    assert.ok(steps.length > 0, "the store holds saga steps");
+    const client = eventClient(mesh.address);
+    const subscriber = subscribeEvents(client);
+    try {
+      await eventually(async () => assert.ok(subscriber.lastSeen >= head), 10_000);
+      assert.ok(subscriber.events.length > 0);
+      assert.deepEqual(subscriber.events.filter((e) => e.aggregateType.startsWith("recq.saga.")), []);
+    } finally {
+      subscriber.cancel();
+      client.close();
+    }
+    const consumed = await consumeAll(mesh.address, head);
+    assert.ok(consumed.length > 0);
+    assert.deepEqual(consumed.filter((type) => type === "recq.v1.SagaStepRecorded"), []);
   });
 
   it("serves saga state to components only: the link token is required", async () => {

@@ -6,6 +6,11 @@ import type { AppendResult, EventStore } from "../store/event-store";
 
 /** The event type of a saga step in the store, and of its stream's snapshot. */
 export const SAGA_STEP_TYPE = "recq.v1.SagaStepRecorded";
+/** Whether an event of the store is a saga step (kept out of clients' subscriptions and of consumers that name no types). */
+export function isSagaStep(type: string): boolean {
+  return type === SAGA_STEP_TYPE;
+}
+
 /** Saga streams' aggregate types start so; no command service's aggregate type may (they are the gateway's own). */
 export const SAGA_AGGREGATE_PREFIX = "recq.saga.";
 
