@@ -50,9 +50,10 @@ async function moveItem(request: TodoItemTransferRequested, context: SagaContext
   try {
     await context.send(commands.addTodoItem, { listId: targetListId, itemId, text });
   } catch (thrown) {
-    // A domain refusal of the target: compensate on the source. (Anything else fails the step, to be run again.)
-    const reason = thrown instanceof MeshError ? thrown.message : String(thrown);
-    await context.send(commands.cancelTodoItemTransfer, { listId, itemId, transferId, reason });
+    // The target refused: compensate on the source. (A failure that is no refusal fails the step, to be run again;
+    // the kit would not let the compensation go out after it anyway.)
+    if (!(thrown instanceof MeshError)) throw thrown;
+    await context.send(commands.cancelTodoItemTransfer, { listId, itemId, transferId, reason: thrown.message });
     return { ...base, phase: ItemTransferPhase.ITEM_TRANSFER_PHASE_CANCELLING };
   }
   await context.send(commands.completeTodoItemTransfer, { listId, itemId, transferId });

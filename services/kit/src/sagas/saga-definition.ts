@@ -17,7 +17,8 @@ export interface SagaContext {
    * follow from the event and the state alone, in the same order.
    * A domain refusal (FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS, OUT_OF_RANGE, INVALID_ARGUMENT) rejects with
    * the MeshError, for the handler to compensate; any other failure (no handler, a lost link) fails the step
-   * whether the handler catches it or not, and the step runs again later.
+   * whether the handler catches it or not — every later send of the step rejects with it without going out — and
+   * the step runs again later.
    */
   send<M extends MethodDefinitionLike>(method: M, request: RequestOf<M>, options?: SagaSendOptions): Promise<ResponseOf<M>>;
   /** Ends the instance once this step is recorded: it handles no event after it. */

@@ -26,6 +26,9 @@ export class SagaStepContext implements SagaContext {
 
   async send<M extends MethodDefinitionLike>(method: M, request: RequestOf<M>, options: SagaSendOptions = {}): Promise<ResponseOf<M>> {
     const commandId = `saga:${this.saga}:${this.association}:${this.meta.position}:${++this.sends}`;
+    // After a failure the step cannot absorb, nothing more goes out: a compensation sent for a lost link would
+    // run for good, while the step (and its first send) runs again.
+    if (this.transient !== undefined) throw this.transient;
     try {
       return await this.sender(method, request, { ...options, commandId });
     } catch (thrown) {
