@@ -40,6 +40,7 @@ export type { ServiceContext, ServiceDefinition } from "./src/services/service-d
 export type { MeshCall } from "./src/services/mesh-call";
 export { DEFAULT_DEAD_EVENT_SETTINGS, deadEventSettings, type DeadEventSettings } from "./src/consumer/dead-event-settings";
 export { parkedMarker } from "./src/consumer/parked-marker";
+export type { SagaContext, SagaDefinition, SagaSendOptions } from "./src/sagas/saga-definition";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";
 export { Invoker, type InvokerService } from "./src/invoker/invoker";
 export type { GatewayInvokerOptions } from "./src/invoker/gateway-client-transport";

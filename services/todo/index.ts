@@ -10,3 +10,4 @@ export { todoAttachmentAggregate, DEFAULT_MAX_ATTACHMENT_BYTES } from "./src/tod
 export { todoAttachmentQueries, DEFAULT_DOWNLOAD_CHUNK_BYTES } from "./src/todo-attachment-queries";
 export { notificationService, notificationEvents, WEBHOOK_FAILED, type NotificationServiceOptions } from "./src/notification-service";
 export { todoNotifier, TODO_NOTIFIER } from "./src/todo-notifier";
+export { itemTransferSaga, ITEM_TRANSFER_SAGA } from "./src/item-transfer-saga";

@@ -6,6 +6,7 @@ const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Bo
 import { FileCheckpointStore, jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore, ViewStoreCheckpoints } from "@recq-mesh/kit";
 import { notificationService } from "./src/notification-service";
 import { todoNotifier } from "./src/todo-notifier";
+import { itemTransferSaga } from "./src/item-transfer-saga";
 import { todoAttachmentAggregate } from "./src/todo-attachment-aggregate";
 import { todoAttachmentQueries } from "./src/todo-attachment-queries";
 import { loadTodoConfig, TODO_BLOB_FOLDER, TODO_DATABASE } from "./src/todo-config";
@@ -25,11 +26,13 @@ async function main(): Promise<void> {
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: config.maxAttachmentBytes }));
   const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
   if (config.roles.has("commands")) {
-    // Notifications: the service that delivers them, and the observer that sends them, from its own checkpoint —
-    // in the shared view store on MongoDB, in a folder of this process's disk on the embedded setup.
+    // Notifications (the service that delivers them, the observer that sends them) and the item-transfer saga, each
+    // from its own checkpoint — in the shared view store on MongoDB, in a folder of this process's disk on the
+    // embedded setup (the saga's state itself is the gateway's).
     const checkpoints = views.scope === "shared" ? new ViewStoreCheckpoints(views.store) : await FileCheckpointStore.open(config.checkpointFolder);
     mesh.addService(notificationService({ webhookUrl: config.notificationWebhookUrl, timeoutMs: config.notificationTimeoutMs, logger }));
     mesh.addObserver(todoNotifier(checkpoints));
+    mesh.addSaga(itemTransferSaga(checkpoints));
   }
   const projection = todoListProjection(views.store, views.scope);
   if (config.roles.has("views")) {

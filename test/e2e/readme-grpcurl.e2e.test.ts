@@ -260,7 +260,9 @@ describeWith(GRPCURL)("the README's grpcurl examples, verbatim, against the runn
     // The command service's methods are the ones the section calls, and so are the query service's.
     const called = (service: string) => [...new Set(steps.flatMap((step) => [...step.command.matchAll(new RegExp(`${service}/(\\w+)`, "g"))].map((match) => match[1]!)))].sort();
     const commandMethods = lastOf(/ list todo\.v1\.TodoListCommandService$/).stdout.split("\n").filter(Boolean).map((line) => line.replace(/^todo\.v1\.TodoListCommandService\./, ""));
-    assert.deepEqual(commandMethods.sort(), called("todo\\.v1\\.TodoListCommandService"));
+    // Moving an item is the item-transfer saga's work (docs/todo-list-spec.md), which this section's service does not run.
+    const movingAnItem = new Set(["RequestTodoItemTransfer", "CompleteTodoItemTransfer", "CancelTodoItemTransfer"]);
+    assert.deepEqual(commandMethods.filter((method) => !movingAnItem.has(method)).sort(), called("todo\\.v1\\.TodoListCommandService"));
     const queryService = lastOf(/ describe todo\.v1\.TodoListQueryService$/).stdout;
     const queryMethods = [...queryService.matchAll(/^\s*rpc (\w+) /gm)].map((match) => match[1]!);
     assert.deepEqual(queryMethods.sort(), called("todo\\.v1\\.TodoListQueryService"));

@@ -77,7 +77,7 @@ describe("loadDescriptorCatalog, on the project's descriptor set", () => {
       routingKey: { fieldNumber: 1, fieldName: "list_id" },
     });
     const commands = catalog.serviceByName("todo.v1.TodoListCommandService");
-    assert.equal(commands?.methods.length, 6);
+    assert.equal(commands?.methods.length, 9);
     assert.ok(commands.methods.every((method) => method.routingKey?.fieldName === "list_id"));
   });
 

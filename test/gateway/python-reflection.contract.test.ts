@@ -89,7 +89,7 @@ describeWith(PYTHON_TOOL)("a strict Python client, through reflection alone", ()
       server_streaming: true,
     });
     const commands = listed.services.find((service) => service.name === "todo.v1.TodoListCommandService");
-    assert.deepEqual(commands?.methods.map((method) => method.output_type), new Array(6).fill("recq.v1.CommandAck"));
+    assert.deepEqual(commands?.methods.map((method) => method.output_type), new Array(9).fill("recq.v1.CommandAck"));
   });
 
   it("lists through reflection v1alpha too", async () => {

@@ -141,6 +141,8 @@ export interface GatewayLimits {
   maxParkedEventsPerConsumer: number;
   /** Parked events one ListParkedEvents answer carries at most (RECQ_DEAD_EVENT_PAGE_SIZE): 100. */
   deadEventPageSize: number;
+  /** Bytes of one saga instance's state (RECQ_MAX_SAGA_STATE_BYTES): 1 MiB. More → INVALID_ARGUMENT, reason SAGA_STATE_TOO_LARGE. */
+  maxSagaStateBytes: number;
 }
 
 export const defaultLimits: GatewayLimits = {
@@ -188,6 +190,7 @@ export const defaultLimits: GatewayLimits = {
   streamAnswerWindow: 16,
   maxParkedEventsPerConsumer: 10_000,
   deadEventPageSize: 100,
+  maxSagaStateBytes: 1024 * 1024,
 };
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
@@ -235,6 +238,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   streamAnswerWindow: "RECQ_STREAM_ANSWER_WINDOW",
   maxParkedEventsPerConsumer: "RECQ_MAX_PARKED_EVENTS_PER_CONSUMER",
   deadEventPageSize: "RECQ_DEAD_EVENT_PAGE_SIZE",
+  maxSagaStateBytes: "RECQ_MAX_SAGA_STATE_BYTES",
 };
 
 export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {

@@ -34,6 +34,9 @@ import { CallTracker } from "./server/call-tracker";
 import { ChannelListeners } from "./channels/channel-listeners";
 import { LISTEN_PATH, OPEN_PATH, OPEN_REQUEST_ENVELOPE_BYTES, REPLY_CHANNEL_SERVICE_NAME, ReplyChannelService } from "./channels/reply-channel-service";
 import { callerLimitsInterceptor } from "./server/caller-limits";
+import { SAGA_STATE_SERVICE_NAME, SagaStateService } from "./sagas/saga-state-service";
+import { SagaStates } from "./sagas/saga-states";
+import { SagaStateServiceService } from "@recq-mesh/protocol/gen/recq/v1/sagas";
 import { HttpPort, type HttpPortOptions } from "./http/http-port";
 import { RecordingServer } from "./http/recording-server";
 import { domainService } from "./server/domain-methods";
@@ -94,6 +97,7 @@ const LISTED_PROTOCOL_SERVICES = [
   REPLY_CHANNEL_SERVICE_NAME,
   EVENT_SERVICE_NAME,
   DEAD_EVENT_SERVICE_NAME,
+  SAGA_STATE_SERVICE_NAME,
 ];
 
 /**
@@ -190,6 +194,7 @@ export class Gateway {
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     new DeadEventService(consumers.deadEvents, consumers, store, { clientToken: options.clientToken, pageSize: limits.deadEventPageSize }).register(server);
     outcomes.register(server);
+    sagaStateService(options, limits).register(server);
     const events = eventService(options, limits, logger);
     server.addService(EventServiceService, { subscribeEvents: events.subscribeEvents });
     const health = new HealthRegistry();
@@ -335,6 +340,12 @@ function eventService(options: GatewayOptions, limits: GatewayLimits, logger: Lo
   );
 }
 
+/** Saga handlers' state (sagas/), in the event store, for components as their consumer streams are. */
+function sagaStateService(options: GatewayOptions, limits: GatewayLimits): SagaStateService {
+  const states = new SagaStates(options.store, { maxStateBytes: limits.maxSagaStateBytes, maxAssociationBytes: limits.maxRoutingKeyBytes });
+  return new SagaStateService(states, { linkToken: options.linkToken, components: options.components });
+}
+
 /** The handler links: routes learnt from components' subscriptions, and the calls they make over their links. */
 function linkService(options: GatewayOptions, router: MethodRouter, runCall: LinkCallRunner, limits: GatewayLimits, logger: Logger): LinkService {
   return new LinkService(
@@ -395,10 +406,15 @@ function admissionKind(catalog: DescriptorCatalog, path: string): AdmissionKind 
   return method.serverStreaming ? "subscription" : "call";
 }
 
-/** Handler links and consumer streams are components' (links/link-service.ts); Open's requests are checked one by one. */
+const COMPONENT_METHOD_PATHS = new Set<string>([...Object.values(GatewayLinkService), ...Object.values(SagaStateServiceService)].map((method) => method.path));
+
+/**
+ * Handler links, consumer streams and saga state are components' (links/link-service.ts, sagas/); Open's requests
+ * are checked one by one.
+ */
 function callerCheckOf(path: string): CallerCheck {
   if (path === OPEN_PATH) return "authenticate";
-  return Object.values(GatewayLinkService).some((method) => method.path === path) ? "none" : "authorize";
+  return COMPONENT_METHOD_PATHS.has(path) ? "none" : "authorize";
 }
 
 /** A request on a reply channel is held to its own method's permission, as the same call made alone would be. */

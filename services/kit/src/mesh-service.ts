@@ -28,6 +28,9 @@ import type { BlobStore } from "./blobs/blob-store";
 import { LinkClient } from "./link/link-client";
 import { linkChannelCredentials, linkTlsChannelOptions, type LinkSecurity, type LinkTlsOptions } from "./link/link-security";
 import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
+import type { SagaDefinition } from "./sagas/saga-definition";
+import { SagaHandler } from "./sagas/saga-handler";
+import { SagaStateClient } from "./sagas/saga-state-client";
 
 export interface MeshServiceOptions {
   /** The gateway, host:port. */
@@ -61,7 +64,7 @@ export interface MeshServiceOptions {
   uploadWindow?: number;
   /**
    * How every projection of this process retries an event its apply throws on before the gateway parks it (the
-   * dead-event queue): 5 tries, 100 ms to 5 s apart by default. `addProjection` and `addObserver` may set it per consumer.
+   * dead-event queue): 5 tries, 100 ms to 5 s apart by default. `addProjection`, `addObserver` and `addSaga` may set it per consumer.
    */
   deadEvents?: Partial<DeadEventSettings>;
 }
@@ -88,10 +91,12 @@ export interface CallOptions {
 export class MeshService {
   readonly instanceId: string;
   private readonly link: LinkClient;
-  /** The projectors, by consumer name. */
+  /** The consumer streams (projectors, sagas), by consumer name. */
   private readonly projectors = new Map<string, ConsumerClient>();
-  /** The observers, by consumer name: started once the link is up, since they send commands through it. */
-  private readonly observers = new Map<string, ConsumerClient>();
+  /** The observers and sagas, by consumer name: started once the link is up, since they send commands through it. */
+  private readonly reactors = new Map<string, ConsumerClient>();
+  /** The saga state clients, closed with the service. */
+  private readonly sagaStates: SagaStateClient[] = [];
   /** Query methods by the consumer name of the projection whose views they read. */
   private readonly queriesByProjection = new Map<string, string[]>();
   /** Aborted by drain and close: ends the wait of queries for their projection. */
@@ -146,7 +151,7 @@ export class MeshService {
   /** An observer: side effects of events, at least once, from its own checkpoint (consumer/observer-definition.ts). */
   addObserver<C extends EventCodecs>(definition: ObserverDefinition<C>, options: { deadEvents?: Partial<DeadEventSettings> } = {}): this {
     // One name, one checkpoint: a projection or another observer under it would share the gateway's consumer.
-    if (this.projectors.has(definition.name) || this.observers.has(definition.name)) throw new Error(`a consumer named ${definition.name} is added already`);
+    this.claimConsumerName(definition.name);
     const handler = new ObserverHandler(definition, (method, request, options) => this.call(method, request, options));
     const client = new ConsumerClient(handler, {
       address: this.options.address,
@@ -157,7 +162,7 @@ export class MeshService {
       logger: this.logger,
       deadEvents: { ...this.options.deadEvents, ...options.deadEvents },
     });
-    this.observers.set(definition.name, client);
+    this.reactors.set(definition.name, client);
     return this;
   }
 
@@ -174,7 +179,7 @@ export class MeshService {
   addProjection<C extends EventCodecs>(definition: ProjectionDefinition<C>, options: { deadEvents?: Partial<DeadEventSettings> } = {}): this {
     const consumer = this.consumerName(definition);
     // Two projectors under one consumer name would share, and fight over, one checkpoint.
-    if (this.projectors.has(consumer) || this.observers.has(consumer)) throw new Error(`a consumer named ${consumer} is added already`);
+    this.claimConsumerName(consumer);
     const projector = new ConsumerClient(new ProjectionHandler(definition, consumer), {
       address: this.options.address,
       consumer,
@@ -186,6 +191,33 @@ export class MeshService {
     });
     this.projectors.set(consumer, projector);
     return this;
+  }
+
+  /**
+   * A saga: its events come on a consumer stream named for it (from `definition.checkpoints`), its instances' state
+   * is kept by the gateway, and its commands leave through this service's link (sagas/saga-handler.ts).
+   */
+  addSaga<C extends EventCodecs, S>(definition: SagaDefinition<C, S>, options: { deadEvents?: Partial<DeadEventSettings> } = {}): this {
+    this.claimConsumerName(definition.name);
+    const states = new SagaStateClient({ address: this.options.address, credentials: this.options.credentials, ...this.transport });
+    this.sagaStates.push(states);
+    const handler = new SagaHandler(definition, states, (method, request, options) => this.call(method, request, options));
+    const consumer = new ConsumerClient(handler, {
+      address: this.options.address,
+      consumer: definition.name,
+      instanceId: this.instanceId,
+      credentials: this.options.credentials,
+      ...this.transport,
+      logger: this.logger,
+      deadEvents: { ...this.options.deadEvents, ...options.deadEvents },
+    });
+    this.reactors.set(definition.name, consumer);
+    return this;
+  }
+
+  /** One name, one checkpoint: two consumers under one name would share, and fight over, the gateway's consumer. */
+  private claimConsumerName(name: string): void {
+    if (this.projectors.has(name) || this.reactors.has(name)) throw new Error(`a consumer named ${name} is added already`);
   }
 
   /** The consumer name the gateway knows a projection by: per instance when each process has its own views. */
@@ -205,7 +237,7 @@ export class MeshService {
     await Promise.all([...this.projectors.values()].map((p) => p.start()));
     // The link also carries this service's own calls to the mesh, so it is opened even with no handlers.
     await this.link.start();
-    await Promise.all([...this.observers.values()].map((o) => o.start()));
+    await Promise.all([...this.reactors.values()].map((o) => o.start()));
     await Promise.all(gated.map(([projection, methods]) => this.subscribeWhenCaughtUp(projection, methods)));
   }
 
@@ -238,14 +270,16 @@ export class MeshService {
   async drain(): Promise<void> {
     this.stopping.abort();
     // Together: a projector must not go on reconnecting while the link drains (the gateway may be stopping too).
-    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...[...this.projectors.values(), ...this.observers.values()].map((p) => p.drain())]);
+    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...[...this.projectors.values(), ...this.reactors.values()].map((p) => p.drain())]);
+    for (const states of this.sagaStates) states.close();
   }
 
   /** Immediate stop, for tests that simulate a crash of the process's links. */
   close(): void {
     this.stopping.abort();
     this.link.close();
-    for (const consumer of [...this.projectors.values(), ...this.observers.values()]) void consumer.drain();
+    for (const consumer of [...this.projectors.values(), ...this.reactors.values()]) void consumer.drain();
+    for (const states of this.sagaStates) states.close();
   }
 }
 

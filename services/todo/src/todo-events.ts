@@ -4,6 +4,9 @@ import {
   TodoItemCompleted,
   TodoItemFileAttached,
   TodoItemRemoved,
+  TodoItemTransferCancelled,
+  TodoItemTransferred,
+  TodoItemTransferRequested,
   TodoListCreated,
   TodoListDeleted,
   TodoListRenamed,
@@ -18,6 +21,9 @@ export const todoEvents = {
   "todo.v1.TodoItemRemoved": TodoItemRemoved,
   "todo.v1.TodoListDeleted": TodoListDeleted,
   "todo.v1.TodoItemFileAttached": TodoItemFileAttached,
+  "todo.v1.TodoItemTransferRequested": TodoItemTransferRequested,
+  "todo.v1.TodoItemTransferred": TodoItemTransferred,
+  "todo.v1.TodoItemTransferCancelled": TodoItemTransferCancelled,
 };
 
 export type TodoEvent = DomainEvent<typeof todoEvents>;

@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { MeshError, type AggregateDefinition } from "@recq-mesh/kit";
 import { TodoListCommandServiceService } from "../gen/todo/v1/commands";
-import { TodoListState } from "../gen/todo/v1/events";
+import { TodoListState, type TodoItemState } from "../gen/todo/v1/events";
 import { todoEvents, type TodoEvent } from "./todo-events";
 
 export const MAX_NAME_LENGTH = 200;
@@ -52,11 +52,34 @@ export const todoListAggregate: AggregateDefinition<typeof TodoListCommandServic
     removeTodoItem: (command, state) => {
       requireLive(state, command.listId);
       const item = requireItem(state, command.listId, command.itemId);
+      requireNoTransfer(command.listId, item);
       return [{ type: "todo.v1.TodoItemRemoved", data: { listId: command.listId, itemId: item.itemId } }];
     },
     deleteTodoList: (command, state) => {
       requireLive(state, command.listId);
       return [{ type: "todo.v1.TodoListDeleted", data: { listId: command.listId } }];
+    },
+    requestTodoItemTransfer: (command, state, context) => {
+      requireLive(state, command.listId);
+      const item = requireItem(state, command.listId, command.itemId);
+      const target = requiredId("target_list_id", command.targetListId);
+      if (target === command.listId) throw new MeshError(status.INVALID_ARGUMENT, "target_list_id must name another list than list_id");
+      requireNoTransfer(command.listId, item);
+      // Unique per transfer without a caller's choice: the list and the sequence the event will have.
+      const transferId = `${command.listId}@${context.sequence + 1}`;
+      const data = { listId: command.listId, itemId: item.itemId, targetListId: target, text: item.text, transferId };
+      return [{ type: "todo.v1.TodoItemTransferRequested", data }];
+    },
+    completeTodoItemTransfer: (command, state) => {
+      const item = requireTransfer(state, command.listId, command.itemId, command.transferId);
+      const data = { listId: command.listId, itemId: item.itemId, targetListId: item.transferTarget, transferId: command.transferId };
+      return [{ type: "todo.v1.TodoItemTransferred", data }];
+    },
+    cancelTodoItemTransfer: (command, state) => {
+      const item = requireTransfer(state, command.listId, command.itemId, command.transferId);
+      const reason = command.reason.slice(0, MAX_TEXT_LENGTH);
+      const data = { listId: command.listId, itemId: item.itemId, targetListId: item.transferTarget, transferId: command.transferId, reason };
+      return [{ type: "todo.v1.TodoItemTransferCancelled", data }];
     },
   },
 };
@@ -68,13 +91,21 @@ export function evolve(state: TodoListState, event: TodoEvent): TodoListState {
     case "todo.v1.TodoListRenamed":
       return { ...state, name: event.data.name };
     case "todo.v1.TodoItemAdded":
-      return { ...state, items: [...state.items, { itemId: event.data.itemId, completed: false }] };
+      return { ...state, items: [...state.items, { itemId: event.data.itemId, completed: false, text: event.data.text, transferId: "", transferTarget: "" }] };
     case "todo.v1.TodoItemCompleted":
       return { ...state, items: state.items.map((i) => (i.itemId === event.data.itemId ? { ...i, completed: true } : i)) };
     case "todo.v1.TodoItemRemoved":
       return { ...state, items: state.items.filter((i) => i.itemId !== event.data.itemId) };
     case "todo.v1.TodoListDeleted":
       return { ...state, deleted: true };
+    case "todo.v1.TodoItemTransferRequested": {
+      const { itemId, transferId, targetListId } = event.data;
+      return { ...state, items: state.items.map((i) => (i.itemId === itemId ? { ...i, transferId, transferTarget: targetListId } : i)) };
+    }
+    case "todo.v1.TodoItemTransferred":
+      return { ...state, items: state.items.filter((i) => i.itemId !== event.data.itemId) };
+    case "todo.v1.TodoItemTransferCancelled":
+      return { ...state, items: state.items.map((i) => (i.itemId === event.data.itemId ? { ...i, transferId: "", transferTarget: "" } : i)) };
     case "todo.v1.TodoItemFileAttached":
       // The state decides nothing about attachments: the content and its description live in the event and the view.
       return state;
@@ -90,6 +121,20 @@ export function requireItem(state: TodoListState, listId: string, itemId: string
   requiredId("item_id", itemId);
   const item = state.items.find((i) => i.itemId === itemId);
   if (item === undefined) throw new MeshError(status.NOT_FOUND, `todo list ${listId} has no item ${itemId}`);
+  return item;
+}
+
+function requireNoTransfer(listId: string, item: TodoItemState): void {
+  if (item.transferId !== "") throw new MeshError(status.FAILED_PRECONDITION, `item ${item.itemId} of todo list ${listId} is being moved (transfer ${item.transferId})`);
+}
+
+/** The item of a transfer under way: the saga's commands name it exactly, or are refused. */
+function requireTransfer(state: TodoListState, listId: string, itemId: string, transferId: string): TodoItemState {
+  if (state.listId === "") throw new MeshError(status.NOT_FOUND, `todo list ${listId} does not exist`);
+  const item = requireItem(state, listId, itemId);
+  if (transferId === "" || item.transferId !== transferId) {
+    throw new MeshError(status.FAILED_PRECONDITION, `item ${itemId} of todo list ${listId} has no transfer ${transferId} under way`);
+  }
   return item;
 }
 

@@ -53,6 +53,12 @@ export function project(current: TodoListDocument | undefined, event: TodoEvent,
       return withCounts({ ...touched, items: current.items.filter((i) => i.itemId !== event.data.itemId) });
     case "todo.v1.TodoListDeleted":
       return { ...touched, deleted: true };
+    case "todo.v1.TodoItemTransferred":
+      return withCounts({ ...touched, items: current.items.filter((i) => i.itemId !== event.data.itemId) });
+    case "todo.v1.TodoItemTransferRequested":
+    case "todo.v1.TodoItemTransferCancelled":
+      // The view shows where items are; a move under way is the saga's business until it completes.
+      return touched;
     case "todo.v1.TodoItemFileAttached": {
       const { reference, fileName, contentType, sha256 } = event.data;
       const attachment = { reference, fileName, contentType, size: Number(event.data.size), sha256 };

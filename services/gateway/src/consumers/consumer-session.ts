@@ -2,6 +2,7 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { ConsumeRequest, ConsumeResponse, ConsumerOpen } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { SentEvents } from "./dead-events/sent-events";
 import type { SerialPump } from "./serial-pump";
+import { isSagaStep } from "../sagas/saga-states";
 import { writeWithBackpressure } from "./stream-backpressure";
 
 export type ConsumeCall = ServerDuplexStream<ConsumeRequest, ConsumeResponse>;
@@ -50,8 +51,9 @@ export class ConsumerSession {
     return this.openingHead === undefined || this.reported < this.openingHead;
   }
 
+  /** Every type it names; without names, every domain event (saga steps only when named: sagas/saga-states.ts). */
   wants(type: string): boolean {
-    return this.types === undefined || this.types.has(type);
+    return this.types === undefined ? !isSagaStep(type) : this.types.has(type);
   }
 
   /**

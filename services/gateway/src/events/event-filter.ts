@@ -1,6 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { MeshError, Reason } from "@recq-mesh/protocol";
 import type { SubscribeEventsRequest } from "@recq-mesh/protocol/gen/recq/v1/event_service";
+import { isSagaStep } from "../sagas/saga-states";
 import type { StoredEvent } from "../store/event-store";
 
 /** What a subscription's filter may name: the event messages and aggregate types of the gateway's descriptor sets. */
@@ -40,6 +41,8 @@ export class EventFilter {
 
   wants(event: StoredEvent): boolean {
     return (
+      // Saga steps are components' private state (sagas/saga-states.ts), never clients' events.
+      !isSagaStep(event.type) &&
       (this.types === undefined || this.types.has(event.type)) &&
       (this.aggregateType === undefined || event.aggregateType === this.aggregateType) &&
       (this.aggregateId === undefined || event.aggregateId === this.aggregateId)

@@ -31,6 +31,8 @@ export const Reason = {
   SHUTTING_DOWN: "SHUTTING_DOWN",
   /** A reply channel already has its one listener. */
   CHANNEL_IN_USE: "CHANNEL_IN_USE",
+  /** A saga step's state is larger than the gateway keeps (RECQ_MAX_SAGA_STATE_BYTES). */
+  SAGA_STATE_TOO_LARGE: "SAGA_STATE_TOO_LARGE",
   INTERNAL: "INTERNAL",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -12,6 +12,8 @@ export const SpanName = {
   OBSERVER_HANDLE: "recq.observer.handle",
   VIEW_WRITE: "recq.view.write",
   VIEW_READ: "recq.view.read",
+  /** One step of a saga instance: its state loaded, the event handled, the step recorded; a child of the event's trace. */
+  SAGA_STEP: "recq.saga.step",
 } as const;
 
 /** The mesh's own attributes; a call's method is its `rpc.service` and `rpc.method` (`rpc-spans.ts`). */
@@ -27,6 +29,8 @@ export const Attribute = {
   INSTANCE: "recq.instance",
   ATTEMPT: "recq.attempt",
   COLLECTION: "recq.view.collection",
+  SAGA: "recq.saga",
+  SAGA_ASSOCIATION: "recq.saga.association",
 } as const;
 
 export const TRACER_NAME = "recq-mesh";

@@ -56,6 +56,28 @@ export interface DeleteTodoList {
   listId: string;
 }
 
+export interface RequestTodoItemTransfer {
+  listId: string;
+  itemId: string;
+  /** The list the item moves to; another list than `list_id`. */
+  targetListId: string;
+}
+
+export interface CompleteTodoItemTransfer {
+  listId: string;
+  itemId: string;
+  /** The transfer's id, as TodoItemTransferRequested named it. */
+  transferId: string;
+}
+
+export interface CancelTodoItemTransfer {
+  listId: string;
+  itemId: string;
+  transferId: string;
+  /** Why the target refused (its status message). */
+  reason: string;
+}
+
 function createBaseCreateTodoList(): CreateTodoList {
   return { listId: "", name: "" };
 }
@@ -602,6 +624,361 @@ export const DeleteTodoList: MessageFns<DeleteTodoList> = {
   },
 };
 
+function createBaseRequestTodoItemTransfer(): RequestTodoItemTransfer {
+  return { listId: "", itemId: "", targetListId: "" };
+}
+
+export const RequestTodoItemTransfer: MessageFns<RequestTodoItemTransfer> = {
+  encode(message: RequestTodoItemTransfer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    if (message.itemId !== "") {
+      writer.uint32(18).string(message.itemId);
+    }
+    if (message.targetListId !== "") {
+      writer.uint32(26).string(message.targetListId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestTodoItemTransfer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestTodoItemTransfer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetListId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestTodoItemTransfer {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      targetListId: isSet(object.targetListId)
+        ? globalThis.String(object.targetListId)
+        : isSet(object.target_list_id)
+        ? globalThis.String(object.target_list_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RequestTodoItemTransfer): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.targetListId !== "") {
+      obj.targetListId = message.targetListId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RequestTodoItemTransfer>, I>>(base?: I): RequestTodoItemTransfer {
+    return RequestTodoItemTransfer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestTodoItemTransfer>, I>>(object: I): RequestTodoItemTransfer {
+    const message = createBaseRequestTodoItemTransfer();
+    message.listId = object.listId ?? "";
+    message.itemId = object.itemId ?? "";
+    message.targetListId = object.targetListId ?? "";
+    return message;
+  },
+};
+
+function createBaseCompleteTodoItemTransfer(): CompleteTodoItemTransfer {
+  return { listId: "", itemId: "", transferId: "" };
+}
+
+export const CompleteTodoItemTransfer: MessageFns<CompleteTodoItemTransfer> = {
+  encode(message: CompleteTodoItemTransfer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    if (message.itemId !== "") {
+      writer.uint32(18).string(message.itemId);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(26).string(message.transferId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteTodoItemTransfer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteTodoItemTransfer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteTodoItemTransfer {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CompleteTodoItemTransfer): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CompleteTodoItemTransfer>, I>>(base?: I): CompleteTodoItemTransfer {
+    return CompleteTodoItemTransfer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CompleteTodoItemTransfer>, I>>(object: I): CompleteTodoItemTransfer {
+    const message = createBaseCompleteTodoItemTransfer();
+    message.listId = object.listId ?? "";
+    message.itemId = object.itemId ?? "";
+    message.transferId = object.transferId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelTodoItemTransfer(): CancelTodoItemTransfer {
+  return { listId: "", itemId: "", transferId: "", reason: "" };
+}
+
+export const CancelTodoItemTransfer: MessageFns<CancelTodoItemTransfer> = {
+  encode(message: CancelTodoItemTransfer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    if (message.itemId !== "") {
+      writer.uint32(18).string(message.itemId);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(26).string(message.transferId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelTodoItemTransfer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelTodoItemTransfer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelTodoItemTransfer {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: CancelTodoItemTransfer): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelTodoItemTransfer>, I>>(base?: I): CancelTodoItemTransfer {
+    return CancelTodoItemTransfer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelTodoItemTransfer>, I>>(object: I): CancelTodoItemTransfer {
+    const message = createBaseCancelTodoItemTransfer();
+    message.listId = object.listId ?? "";
+    message.itemId = object.itemId ?? "";
+    message.transferId = object.transferId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 export type TodoListCommandServiceService = typeof TodoListCommandServiceService;
 export const TodoListCommandServiceService = {
   createTodoList: {
@@ -658,6 +1035,42 @@ export const TodoListCommandServiceService = {
     responseSerialize: (value: CommandAck): Buffer => Buffer.from(CommandAck.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommandAck => CommandAck.decode(value),
   },
+  /**
+   * Moves an item to another list: the item-transfer saga adds it there, then completes the move here (or cancels
+   * it when the target refuses). docs/todo-list-spec.md, "Moving an item".
+   */
+  requestTodoItemTransfer: {
+    path: "/todo.v1.TodoListCommandService/RequestTodoItemTransfer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RequestTodoItemTransfer): Buffer =>
+      Buffer.from(RequestTodoItemTransfer.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RequestTodoItemTransfer => RequestTodoItemTransfer.decode(value),
+    responseSerialize: (value: CommandAck): Buffer => Buffer.from(CommandAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandAck => CommandAck.decode(value),
+  },
+  /** The saga's: the item was added to the target list; it leaves this one. */
+  completeTodoItemTransfer: {
+    path: "/todo.v1.TodoListCommandService/CompleteTodoItemTransfer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteTodoItemTransfer): Buffer =>
+      Buffer.from(CompleteTodoItemTransfer.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteTodoItemTransfer => CompleteTodoItemTransfer.decode(value),
+    responseSerialize: (value: CommandAck): Buffer => Buffer.from(CommandAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandAck => CommandAck.decode(value),
+  },
+  /** The saga's: the target list refused the item; it stays here. */
+  cancelTodoItemTransfer: {
+    path: "/todo.v1.TodoListCommandService/CancelTodoItemTransfer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelTodoItemTransfer): Buffer =>
+      Buffer.from(CancelTodoItemTransfer.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelTodoItemTransfer => CancelTodoItemTransfer.decode(value),
+    responseSerialize: (value: CommandAck): Buffer => Buffer.from(CommandAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommandAck => CommandAck.decode(value),
+  },
 } as const;
 
 export interface TodoListCommandServiceServer extends UntypedServiceImplementation {
@@ -667,6 +1080,15 @@ export interface TodoListCommandServiceServer extends UntypedServiceImplementati
   completeTodoItem: handleUnaryCall<CompleteTodoItem, CommandAck>;
   removeTodoItem: handleUnaryCall<RemoveTodoItem, CommandAck>;
   deleteTodoList: handleUnaryCall<DeleteTodoList, CommandAck>;
+  /**
+   * Moves an item to another list: the item-transfer saga adds it there, then completes the move here (or cancels
+   * it when the target refuses). docs/todo-list-spec.md, "Moving an item".
+   */
+  requestTodoItemTransfer: handleUnaryCall<RequestTodoItemTransfer, CommandAck>;
+  /** The saga's: the item was added to the target list; it leaves this one. */
+  completeTodoItemTransfer: handleUnaryCall<CompleteTodoItemTransfer, CommandAck>;
+  /** The saga's: the target list refused the item; it stays here. */
+  cancelTodoItemTransfer: handleUnaryCall<CancelTodoItemTransfer, CommandAck>;
 }
 
 export interface TodoListCommandServiceClient extends Client {
@@ -756,6 +1178,57 @@ export interface TodoListCommandServiceClient extends Client {
   ): ClientUnaryCall;
   deleteTodoList(
     request: DeleteTodoList,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  /**
+   * Moves an item to another list: the item-transfer saga adds it there, then completes the move here (or cancels
+   * it when the target refuses). docs/todo-list-spec.md, "Moving an item".
+   */
+  requestTodoItemTransfer(
+    request: RequestTodoItemTransfer,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  requestTodoItemTransfer(
+    request: RequestTodoItemTransfer,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  requestTodoItemTransfer(
+    request: RequestTodoItemTransfer,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  /** The saga's: the item was added to the target list; it leaves this one. */
+  completeTodoItemTransfer(
+    request: CompleteTodoItemTransfer,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  completeTodoItemTransfer(
+    request: CompleteTodoItemTransfer,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  completeTodoItemTransfer(
+    request: CompleteTodoItemTransfer,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  /** The saga's: the target list refused the item; it stays here. */
+  cancelTodoItemTransfer(
+    request: CancelTodoItemTransfer,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  cancelTodoItemTransfer(
+    request: CancelTodoItemTransfer,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommandAck) => void,
+  ): ClientUnaryCall;
+  cancelTodoItemTransfer(
+    request: CancelTodoItemTransfer,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommandAck) => void,

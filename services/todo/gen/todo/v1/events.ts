@@ -64,6 +64,40 @@ export interface TodoListState {
 export interface TodoItemState {
   itemId: string;
   completed: boolean;
+  /** The transfer under way for the item, if any: the item waits for it to complete or be cancelled. */
+  transferId: string;
+  /** The item's text (kept since the transfer: a move carries it to the target list). */
+  text: string;
+  /** The list the transfer under way moves the item to. */
+  transferTarget: string;
+}
+
+/** A move of an item to another list began; the item-transfer saga carries it out. */
+export interface TodoItemTransferRequested {
+  listId: string;
+  itemId: string;
+  targetListId: string;
+  /** The item's text, for the target list. */
+  text: string;
+  /** Unique per transfer: `<list_id>@<sequence of this event>`. The saga's association value. */
+  transferId: string;
+}
+
+/** The item was added to the target list and has left this one. */
+export interface TodoItemTransferred {
+  listId: string;
+  itemId: string;
+  targetListId: string;
+  transferId: string;
+}
+
+/** The target list refused the item: it stays in this list. */
+export interface TodoItemTransferCancelled {
+  listId: string;
+  itemId: string;
+  targetListId: string;
+  transferId: string;
+  reason: string;
 }
 
 function createBaseTodoListCreated(): TodoListCreated {
@@ -915,7 +949,7 @@ export const TodoListState: MessageFns<TodoListState> = {
 };
 
 function createBaseTodoItemState(): TodoItemState {
-  return { itemId: "", completed: false };
+  return { itemId: "", completed: false, transferId: "", text: "", transferTarget: "" };
 }
 
 export const TodoItemState: MessageFns<TodoItemState> = {
@@ -925,6 +959,15 @@ export const TodoItemState: MessageFns<TodoItemState> = {
     }
     if (message.completed !== false) {
       writer.uint32(16).bool(message.completed);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(26).string(message.transferId);
+    }
+    if (message.text !== "") {
+      writer.uint32(34).string(message.text);
+    }
+    if (message.transferTarget !== "") {
+      writer.uint32(42).string(message.transferTarget);
     }
     return writer;
   },
@@ -958,6 +1001,30 @@ export const TodoItemState: MessageFns<TodoItemState> = {
             message.completed = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.transferTarget = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -978,6 +1045,17 @@ export const TodoItemState: MessageFns<TodoItemState> = {
         ? globalThis.String(object.item_id)
         : "",
       completed: isSet(object.completed) ? globalThis.Boolean(object.completed) : false,
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      transferTarget: isSet(object.transferTarget)
+        ? globalThis.String(object.transferTarget)
+        : isSet(object.transfer_target)
+        ? globalThis.String(object.transfer_target)
+        : "",
     };
   },
 
@@ -989,6 +1067,15 @@ export const TodoItemState: MessageFns<TodoItemState> = {
     if (message.completed !== false) {
       obj.completed = message.completed;
     }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.transferTarget !== "") {
+      obj.transferTarget = message.transferTarget;
+    }
     return obj;
   },
 
@@ -999,6 +1086,440 @@ export const TodoItemState: MessageFns<TodoItemState> = {
     const message = createBaseTodoItemState();
     message.itemId = object.itemId ?? "";
     message.completed = object.completed ?? false;
+    message.transferId = object.transferId ?? "";
+    message.text = object.text ?? "";
+    message.transferTarget = object.transferTarget ?? "";
+    return message;
+  },
+};
+
+function createBaseTodoItemTransferRequested(): TodoItemTransferRequested {
+  return { listId: "", itemId: "", targetListId: "", text: "", transferId: "" };
+}
+
+export const TodoItemTransferRequested: MessageFns<TodoItemTransferRequested> = {
+  encode(message: TodoItemTransferRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    if (message.itemId !== "") {
+      writer.uint32(18).string(message.itemId);
+    }
+    if (message.targetListId !== "") {
+      writer.uint32(26).string(message.targetListId);
+    }
+    if (message.text !== "") {
+      writer.uint32(34).string(message.text);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(42).string(message.transferId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TodoItemTransferRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTodoItemTransferRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetListId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TodoItemTransferRequested {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      targetListId: isSet(object.targetListId)
+        ? globalThis.String(object.targetListId)
+        : isSet(object.target_list_id)
+        ? globalThis.String(object.target_list_id)
+        : "",
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: TodoItemTransferRequested): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.targetListId !== "") {
+      obj.targetListId = message.targetListId;
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TodoItemTransferRequested>, I>>(base?: I): TodoItemTransferRequested {
+    return TodoItemTransferRequested.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TodoItemTransferRequested>, I>>(object: I): TodoItemTransferRequested {
+    const message = createBaseTodoItemTransferRequested();
+    message.listId = object.listId ?? "";
+    message.itemId = object.itemId ?? "";
+    message.targetListId = object.targetListId ?? "";
+    message.text = object.text ?? "";
+    message.transferId = object.transferId ?? "";
+    return message;
+  },
+};
+
+function createBaseTodoItemTransferred(): TodoItemTransferred {
+  return { listId: "", itemId: "", targetListId: "", transferId: "" };
+}
+
+export const TodoItemTransferred: MessageFns<TodoItemTransferred> = {
+  encode(message: TodoItemTransferred, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    if (message.itemId !== "") {
+      writer.uint32(18).string(message.itemId);
+    }
+    if (message.targetListId !== "") {
+      writer.uint32(26).string(message.targetListId);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(34).string(message.transferId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TodoItemTransferred {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTodoItemTransferred();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetListId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TodoItemTransferred {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      targetListId: isSet(object.targetListId)
+        ? globalThis.String(object.targetListId)
+        : isSet(object.target_list_id)
+        ? globalThis.String(object.target_list_id)
+        : "",
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: TodoItemTransferred): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.targetListId !== "") {
+      obj.targetListId = message.targetListId;
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TodoItemTransferred>, I>>(base?: I): TodoItemTransferred {
+    return TodoItemTransferred.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TodoItemTransferred>, I>>(object: I): TodoItemTransferred {
+    const message = createBaseTodoItemTransferred();
+    message.listId = object.listId ?? "";
+    message.itemId = object.itemId ?? "";
+    message.targetListId = object.targetListId ?? "";
+    message.transferId = object.transferId ?? "";
+    return message;
+  },
+};
+
+function createBaseTodoItemTransferCancelled(): TodoItemTransferCancelled {
+  return { listId: "", itemId: "", targetListId: "", transferId: "", reason: "" };
+}
+
+export const TodoItemTransferCancelled: MessageFns<TodoItemTransferCancelled> = {
+  encode(message: TodoItemTransferCancelled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listId !== "") {
+      writer.uint32(10).string(message.listId);
+    }
+    if (message.itemId !== "") {
+      writer.uint32(18).string(message.itemId);
+    }
+    if (message.targetListId !== "") {
+      writer.uint32(26).string(message.targetListId);
+    }
+    if (message.transferId !== "") {
+      writer.uint32(34).string(message.transferId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TodoItemTransferCancelled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTodoItemTransferCancelled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.listId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targetListId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transferId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TodoItemTransferCancelled {
+    return {
+      listId: isSet(object.listId)
+        ? globalThis.String(object.listId)
+        : isSet(object.list_id)
+        ? globalThis.String(object.list_id)
+        : "",
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      targetListId: isSet(object.targetListId)
+        ? globalThis.String(object.targetListId)
+        : isSet(object.target_list_id)
+        ? globalThis.String(object.target_list_id)
+        : "",
+      transferId: isSet(object.transferId)
+        ? globalThis.String(object.transferId)
+        : isSet(object.transfer_id)
+        ? globalThis.String(object.transfer_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: TodoItemTransferCancelled): unknown {
+    const obj: any = {};
+    if (message.listId !== "") {
+      obj.listId = message.listId;
+    }
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.targetListId !== "") {
+      obj.targetListId = message.targetListId;
+    }
+    if (message.transferId !== "") {
+      obj.transferId = message.transferId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TodoItemTransferCancelled>, I>>(base?: I): TodoItemTransferCancelled {
+    return TodoItemTransferCancelled.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TodoItemTransferCancelled>, I>>(object: I): TodoItemTransferCancelled {
+    const message = createBaseTodoItemTransferCancelled();
+    message.listId = object.listId ?? "";
+    message.itemId = object.itemId ?? "";
+    message.targetListId = object.targetListId ?? "";
+    message.transferId = object.transferId ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
