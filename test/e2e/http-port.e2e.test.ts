@@ -356,10 +356,17 @@ describe("the HTTP port at shutdown", () => {
         body: JSON.stringify({ listId: "stop", name: "Stop" }),
       });
       assert.equal(created.status, 200);
+      // Both watches wait, with the creation's position, until the view holds the list (else they may fail NOT_FOUND).
+      const { position } = (await created.json()) as { position: string };
       // One SSE stream over HTTP/1.1 and one Connect stream over HTTP/2, both open when the gateway stops.
-      const sse = await openSse(port, "/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=" + encodeURIComponent('{"listId":"stop"}'));
+      const sse = await openSse(port, `/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=${encodeURIComponent('{"listId":"stop"}')}&recq-consistency-token=${position}`);
       const session = http2.connect(`http://127.0.0.1:${port}`);
-      const stream = session.request({ ":method": "POST", ":path": "/todo.v1.TodoListQueryService/WatchTodoList", "content-type": "application/connect+json" });
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/todo.v1.TodoListQueryService/WatchTodoList",
+        "content-type": "application/connect+json",
+        "recq-consistency-token": position,
+      });
       const body = Buffer.from('{"listId":"stop"}');
       const envelope = Buffer.alloc(5);
       envelope.writeUInt32BE(body.length, 1);
