@@ -3,12 +3,12 @@
 import { startTelemetry } from "@recq-mesh/kit/telemetry";
 const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore } from "@recq-mesh/kit";
+import { GenerationalViewStore, jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore } from "@recq-mesh/kit";
 import { todoAttachmentAggregate } from "./src/todo-attachment-aggregate";
 import { todoAttachmentQueries } from "./src/todo-attachment-queries";
 import { loadTodoConfig, TODO_BLOB_FOLDER, TODO_DATABASE } from "./src/todo-config";
 import { todoListAggregate } from "./src/todo-list-aggregate";
-import { todoListProjection } from "./src/todo-list-projection";
+import { TODO_LIST_PROJECTION, todoListProjection } from "./src/todo-list-projection";
 import { todoListQueries } from "./src/todo-list-queries";
 
 async function main(): Promise<void> {
@@ -22,9 +22,11 @@ async function main(): Promise<void> {
   const mesh = new MeshService({ address: config.gateway, component: "todo", credentials, tls, logger, catchUpTimeoutMs: config.catchUpTimeoutMs, blobs });
   if (config.roles.has("commands")) mesh.addAggregate(todoListAggregate).addAggregate(todoAttachmentAggregate({ maxAttachmentBytes: config.maxAttachmentBytes }));
   const views = await openViewStore(process.env, { defaultDatabase: TODO_DATABASE, appName: "recq-todo" });
-  const projection = todoListProjection(views.store, views.scope);
+  // In generations, so that the projection can be rebuilt while its queries read it (ProjectionAdminService).
+  const generations = await GenerationalViewStore.open(views.store, TODO_LIST_PROJECTION);
+  const projection = todoListProjection(generations, views.scope);
   if (config.roles.has("views")) {
-    const traced = new TracedViewStore(views.store);
+    const traced = new TracedViewStore(generations);
     mesh.addProjection(projection).addQueries(todoListQueries(traced, projection));
     mesh.addQueries(todoAttachmentQueries(traced, blobs, projection, { downloadChunkBytes: config.downloadChunkBytes }));
   }
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
     logger.info("draining", { signal });
     void mesh
       .drain()
-      .then(() => views.store.close())
+      .then(() => generations.close())
       .then(() => blobs.close())
       .then(() => telemetry.shutdown())
       .then(() => process.exit(0));

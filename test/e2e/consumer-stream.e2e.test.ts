@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
-import { HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { ConsumerOpen, HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { HealthClient, HealthCheckResponse_ServingStatus } from "@recq-mesh/gateway/gen/grpc/health/v1/health";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
@@ -15,7 +15,7 @@ function consumer(client: HandlerLinkServiceClient, name: string, after: number,
     received.positions.push(...response.events.map((e) => Number(e.position)));
   });
   stream.on("error", () => undefined);
-  stream.write({ open: { consumer: name, eventTypes, afterPosition: String(after), instanceId: name, credentials: "" }, permits, processedPosition: String(after) });
+  stream.write({ open: ConsumerOpen.fromPartial({ consumer: name, eventTypes, afterPosition: String(after), instanceId: name }), permits, processedPosition: String(after) });
   return { stream, received };
 }
 

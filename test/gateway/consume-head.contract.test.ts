@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterAll, afterEach, beforeAll, describe, it } from "@jest/globals";
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
-import { ConsumerRole, HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { ConsumerOpen, ConsumerRole, HandlerLinkServiceClient, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { eventually, startGateway, tempDir, type RunningGateway } from "../support/mesh-harness";
 
 /**
@@ -47,7 +47,7 @@ describe("Consume: the head position and the position reflected", () => {
       }),
     );
     stream.on("error", () => undefined);
-    stream.write({ open: { consumer: name, eventTypes, afterPosition: String(after), instanceId: name, credentials: "" }, permits, processedPosition: String(after) });
+    stream.write({ open: ConsumerOpen.fromPartial({ consumer: name, eventTypes, afterPosition: String(after), instanceId: name }), permits, processedPosition: String(after) });
     return { stream, messages };
   }
 

@@ -12,6 +12,7 @@ import { CommandPipeline } from "./commands/command-pipeline";
 import { defaultLimits, type GatewayLimits } from "./config";
 import { ConsumerHub } from "./consumers/consumer-hub";
 import { ProjectionPositions } from "./consumers/projection-positions";
+import { PROJECTION_ADMIN_SERVICE_NAME, ProjectionAdminService } from "./consumers/rebuilds/projection-admin-service";
 import { EventService } from "./events/event-service";
 import { knownEventNames } from "./events/known-event-names";
 import type { DescriptorCatalog, ServiceEntry } from "./descriptors/descriptor-catalog";
@@ -76,7 +77,7 @@ const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
 const EVENT_SERVICE_NAME = `${recqPackage}.EventService`;
 /** The caller services of recq.v1 the HTTP port serves besides the domain services (ReplyChannelService: Listen only). */
-const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME];
+const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME, PROJECTION_ADMIN_SERVICE_NAME];
 const LISTED_PROTOCOL_SERVICES = [
   HEALTH_SERVICE_NAME,
   REFLECTION_V1_SERVICE_NAME,
@@ -84,6 +85,7 @@ const LISTED_PROTOCOL_SERVICES = [
   OUTCOME_SERVICE_NAME,
   REPLY_CHANNEL_SERVICE_NAME,
   EVENT_SERVICE_NAME,
+  PROJECTION_ADMIN_SERVICE_NAME,
 ];
 
 /**
@@ -175,6 +177,7 @@ export class Gateway {
     const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, "over a link"), limits, logger);
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
+    new ProjectionAdminService(consumers, options.clientToken).register(server);
     outcomes.register(server);
     const events = eventService(options, limits, logger);
     server.addService(EventServiceService, { subscribeEvents: events.subscribeEvents });

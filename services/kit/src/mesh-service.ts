@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { waitForCatchUp } from "./consumer/catch-up-wait";
-import { ConsumerClient } from "./consumer/consumer-client";
+import { ConsumerClient, type ConsumerClientOptions } from "./consumer/consumer-client";
+import type { ConsumerEventHandler } from "./consumer/event-handler";
 import { ProjectionHandler } from "./consumer/projection-handler";
+import { rebuildProjection } from "./consumer/projection-rebuild";
+import { GenerationalViewStore } from "./views/generational-view-store";
 import { AggregateStateCache } from "./handlers/aggregate-state-cache";
 import { commandRunner } from "./handlers/command-runner";
 import { context } from "@opentelemetry/api";
@@ -80,6 +83,8 @@ export class MeshService {
   private readonly link: LinkClient;
   /** The projectors, by consumer name. */
   private readonly projectors = new Map<string, ConsumerClient>();
+  /** The rebuilds running in this process, by consumer name, with their consumer clients (to drain them too). */
+  private readonly rebuilds = new Map<string, { generation: number; clients: Set<ConsumerClient> }>();
   /** Query methods by the consumer name of the projection whose views they read. */
   private readonly queriesByProjection = new Map<string, string[]>();
   /** Aborted by drain and close: ends the wait of queries for their projection. */
@@ -135,16 +140,60 @@ export class MeshService {
     const consumer = this.consumerName(definition);
     // Two projectors under one consumer name would share, and fight over, one checkpoint.
     if (this.projectors.has(consumer)) throw new Error(`a projection named ${consumer} is added already`);
-    const projector = new ConsumerClient(new ProjectionHandler(definition, consumer), {
+    this.projectors.set(consumer, this.projector(definition, consumer));
+    return this;
+  }
+
+  /**
+   * The consumer client of a projection. Over a GenerationalViewStore, it opens at the store's generation, follows a
+   * newer one the gateway names (a standby of a shared projection whose active instance switched), and rebuilds
+   * the projection when the gateway asks (ProjectionAdminService/RebuildProjection).
+   */
+  private projector<C extends EventCodecs>(definition: ProjectionDefinition<C>, consumer: string): ConsumerClient {
+    const store = definition.store instanceof GenerationalViewStore ? definition.store : undefined;
+    const generational = store && {
+      generation: () => store.generation,
+      onNewerGeneration: (generation: number) => store.follow(generation),
+      onRebuildRequest: (generation: number) => this.rebuild(definition, consumer, store, generation),
+    };
+    return this.consumerClient(new ProjectionHandler(definition, consumer), consumer, generational ?? {});
+  }
+
+  private consumerClient(handler: ConsumerEventHandler, consumer: string, extra: Partial<ConsumerClientOptions>): ConsumerClient {
+    return new ConsumerClient(handler, {
       address: this.options.address,
       consumer,
       instanceId: this.instanceId,
       credentials: this.options.credentials,
       ...this.transport,
       logger: this.logger,
+      ...extra,
     });
-    this.projectors.set(consumer, projector);
-    return this;
+  }
+
+  /** Runs a rebuild the gateway asked for, unless one runs already (the gateway answers that one to a second request). */
+  private rebuild<C extends EventCodecs>(definition: ProjectionDefinition<C>, consumer: string, store: GenerationalViewStore, generation: number): void {
+    const current = this.projectors.get(consumer);
+    if (this.rebuilds.has(consumer) || current === undefined || this.stopping.signal.aborted || generation <= store.generation) return;
+    const clients = new Set<ConsumerClient>();
+    this.rebuilds.set(consumer, { generation, clients });
+    const track = (client: ConsumerClient) => (clients.add(client), client);
+    rebuildProjection({
+      definition,
+      consumer,
+      store,
+      generation,
+      current,
+      rebuildClient: (handler, options) => track(this.consumerClient(handler, consumer, options)),
+      mainClient: () => track(this.projector(definition, consumer)),
+      logger: this.logger,
+    }).then(
+      (next) => {
+        if (this.stopping.signal.aborted) next.close();
+        else this.projectors.set(consumer, next);
+      },
+      (thrown: unknown) => this.logger.error("projection rebuild failed", { consumer, generation, error: String(thrown) }),
+    ).finally(() => this.rebuilds.delete(consumer));
   }
 
   /** The consumer name the gateway knows a projection by: per instance when each process has its own views. */
@@ -196,7 +245,7 @@ export class MeshService {
   async drain(): Promise<void> {
     this.stopping.abort();
     // Together: a projector must not go on reconnecting while the link drains (the gateway may be stopping too).
-    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...[...this.projectors.values()].map((p) => p.drain())]);
+    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...this.consumerClients().map((p) => p.drain())]);
   }
 
   /** Immediate stop, for tests that simulate a crash of the process's links. */
@@ -204,6 +253,13 @@ export class MeshService {
     this.stopping.abort();
     this.link.close();
     for (const projector of this.projectors.values()) void projector.drain();
+    // A rebuild's streams go away at once, as in a crash: its new generation stays at its checkpoint.
+    for (const rebuild of this.rebuilds.values()) for (const client of rebuild.clients) client.close();
+  }
+
+  /** The projections' clients and those of the rebuilds in progress. */
+  private consumerClients(): ConsumerClient[] {
+    return [...new Set([...this.projectors.values(), ...[...this.rebuilds.values()].flatMap((rebuild) => [...rebuild.clients])])];
   }
 }
 

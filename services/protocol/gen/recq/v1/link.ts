@@ -365,6 +365,14 @@ export interface ConsumerOpen {
   afterPosition: string;
   instanceId: string;
   credentials: string;
+  /**
+   * The generation of the projection's views this stream writes (0 means 1). A stream of a generation above the
+   * current one with `rebuild` set is a rebuild: the gateway serves it from `after_position` as its own group, apart
+   * from the positions consistency tokens wait on. Without `rebuild`, a higher generation becomes the current one: such
+   * a stream opened beside the active instance waits as a standby and is the first to take over.
+   */
+  generation: number;
+  rebuild: boolean;
 }
 
 /** Gateway → projector: a batch of events in global order. */
@@ -395,6 +403,16 @@ export interface ConsumeResponse {
    * order. STANDBY: where delivery will start if this instance takes over (the `after_position` it opened with).
    */
   deliveryAfterPosition: string;
+  /**
+   * Asks the active instance to rebuild the projection into this generation (from position 0, in views of their own,
+   * on a second consumer stream with `rebuild`). 0: no request.
+   */
+  rebuildGeneration: number;
+  /**
+   * On the acknowledgements of `open` and on standby answers: the generation of the views the projection's queries
+   * read. A standby whose store is at a lower generation follows it (the old one is being dropped). 0: unknown.
+   */
+  currentGeneration: number;
 }
 
 function createBaseConnectRequest(): ConnectRequest {
@@ -4039,7 +4057,15 @@ export const ConsumeRequest: MessageFns<ConsumeRequest> = {
 };
 
 function createBaseConsumerOpen(): ConsumerOpen {
-  return { consumer: "", eventTypes: [], afterPosition: "0", instanceId: "", credentials: "" };
+  return {
+    consumer: "",
+    eventTypes: [],
+    afterPosition: "0",
+    instanceId: "",
+    credentials: "",
+    generation: 0,
+    rebuild: false,
+  };
 }
 
 export const ConsumerOpen: MessageFns<ConsumerOpen> = {
@@ -4058,6 +4084,12 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     }
     if (message.credentials !== "") {
       writer.uint32(42).string(message.credentials);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(72).uint32(message.generation);
+    }
+    if (message.rebuild !== false) {
+      writer.uint32(80).bool(message.rebuild);
     }
     return writer;
   },
@@ -4115,6 +4147,22 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
             message.credentials = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.generation = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.rebuild = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4146,6 +4194,8 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
         ? globalThis.String(object.instance_id)
         : "",
       credentials: isSet(object.credentials) ? globalThis.String(object.credentials) : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      rebuild: isSet(object.rebuild) ? globalThis.Boolean(object.rebuild) : false,
     };
   },
 
@@ -4166,6 +4216,12 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     if (message.credentials !== "") {
       obj.credentials = message.credentials;
     }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.rebuild !== false) {
+      obj.rebuild = message.rebuild;
+    }
     return obj;
   },
 
@@ -4179,12 +4235,23 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     message.afterPosition = object.afterPosition ?? "0";
     message.instanceId = object.instanceId ?? "";
     message.credentials = object.credentials ?? "";
+    message.generation = object.generation ?? 0;
+    message.rebuild = object.rebuild ?? false;
     return message;
   },
 };
 
 function createBaseConsumeResponse(): ConsumeResponse {
-  return { events: [], standby: false, headPosition: "0", reflectedPosition: "0", role: 0, deliveryAfterPosition: "0" };
+  return {
+    events: [],
+    standby: false,
+    headPosition: "0",
+    reflectedPosition: "0",
+    role: 0,
+    deliveryAfterPosition: "0",
+    rebuildGeneration: 0,
+    currentGeneration: 0,
+  };
 }
 
 export const ConsumeResponse: MessageFns<ConsumeResponse> = {
@@ -4206,6 +4273,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     }
     if (message.deliveryAfterPosition !== "0") {
       writer.uint32(48).uint64(message.deliveryAfterPosition);
+    }
+    if (message.rebuildGeneration !== 0) {
+      writer.uint32(80).uint32(message.rebuildGeneration);
+    }
+    if (message.currentGeneration !== 0) {
+      writer.uint32(88).uint32(message.currentGeneration);
     }
     return writer;
   },
@@ -4271,6 +4344,22 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
             message.deliveryAfterPosition = reader.uint64().toString();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.rebuildGeneration = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.currentGeneration = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4303,6 +4392,16 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
         : isSet(object.delivery_after_position)
         ? globalThis.String(object.delivery_after_position)
         : "0",
+      rebuildGeneration: isSet(object.rebuildGeneration)
+        ? globalThis.Number(object.rebuildGeneration)
+        : isSet(object.rebuild_generation)
+        ? globalThis.Number(object.rebuild_generation)
+        : 0,
+      currentGeneration: isSet(object.currentGeneration)
+        ? globalThis.Number(object.currentGeneration)
+        : isSet(object.current_generation)
+        ? globalThis.Number(object.current_generation)
+        : 0,
     };
   },
 
@@ -4326,6 +4425,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     if (message.deliveryAfterPosition !== "0") {
       obj.deliveryAfterPosition = message.deliveryAfterPosition;
     }
+    if (message.rebuildGeneration !== 0) {
+      obj.rebuildGeneration = Math.round(message.rebuildGeneration);
+    }
+    if (message.currentGeneration !== 0) {
+      obj.currentGeneration = Math.round(message.currentGeneration);
+    }
     return obj;
   },
 
@@ -4340,6 +4445,8 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     message.reflectedPosition = object.reflectedPosition ?? "0";
     message.role = object.role ?? 0;
     message.deliveryAfterPosition = object.deliveryAfterPosition ?? "0";
+    message.rebuildGeneration = object.rebuildGeneration ?? 0;
+    message.currentGeneration = object.currentGeneration ?? 0;
     return message;
   },
 };
