@@ -5,7 +5,7 @@ import { RebuildState } from "@recq-mesh/protocol/gen/recq/v1/projections";
 import { ListTodoLists, type TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { EmbeddedViewStore } from "@recq-mesh/kit";
 import { TODO_LISTS } from "@recq-mesh/todo";
-import { call, eventually, failure, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, eventually, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 import { documentsById, freshProjection, projectionAdmin, projectionStatus, RebuildGate, startRebuildableTodo, type RebuildableTodo } from "../support/rebuild-harness";
 
 /**
@@ -152,6 +152,16 @@ describe("rebuilding a projection while it serves", () => {
     const todo = await start();
     const { projections } = await call(admin, admin.listProjections, {});
     assert.deepEqual(projections.map((p) => [p.projection, p.generation, p.rebuild]), [[todo.consumer, 1, undefined]]);
+
+    // A projection whose views are not in generations cannot be rebuilt: refused, not asked in vain.
+    const plain = await startTodo(gateway.address, { instanceId: "plain", roles: ["views"] });
+    try {
+      const refused = await failure(call(admin, admin.rebuildProjection, { projection: plain.mesh.consumerName({ name: "todo-lists", scope: "instance" }) }));
+      assert.equal(refused.code, status.FAILED_PRECONDITION);
+      assert.match(refused.details, /cannot be rebuilt: its instance plain does not keep its views in generations/);
+    } finally {
+      await plain.mesh.drain();
+    }
   });
 
   it("resumes a rebuild from its own checkpoint after the process died during it", async () => {
@@ -220,4 +230,27 @@ describe("rebuilding a projection while it serves", () => {
       assert.equal(status.standbys, 1);
     });
   }, 60_000);
+});
+
+describe("ProjectionAdminService on the HTTP port", () => {
+  it("answers Connect JSON (curl), with the client token as for every call", async () => {
+    const data = await tempDir("rebuild-http");
+    const gateway = await startGateway(data.dir, { clientToken: "admin-token", http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 1_000 } });
+    const todo = await startRebuildableTodo(gateway.address, { instanceId: "http" });
+    try {
+      const base = `http://127.0.0.1:${gateway.gateway.http!.port}/recq.v1.ProjectionAdminService`;
+      const post = (method: string, body: unknown, token = "admin-token") =>
+        fetch(`${base}/${method}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+      const listed = await post("ListProjections", {});
+      assert.equal(listed.status, 200);
+      assert.equal(((await listed.json()) as { projections: { projection: string }[] }).projections.map((p) => p.projection).join(), todo.consumer);
+      const rebuilt = await post("RebuildProjection", { projection: todo.consumer });
+      assert.equal(((await rebuilt.json()) as { rebuild: { generation: number } }).rebuild.generation, 2);
+      assert.equal((await post("ListProjections", {}, "wrong")).status, 403, "another token: permission_denied");
+    } finally {
+      await todo.mesh.drain();
+      await gateway.gateway.stop();
+      await data.remove();
+    }
+  });
 });

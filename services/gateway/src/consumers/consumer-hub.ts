@@ -299,6 +299,13 @@ export class ConsumerHub {
     if (group === undefined || active === undefined || active.rebuild) {
       throw new MeshError(status.FAILED_PRECONDITION, `projection ${projection} has no instance connected to rebuild it`, Reason.INVALID_REQUEST);
     }
+    if (!active.open.rebuildable) {
+      throw new MeshError(
+        status.FAILED_PRECONDITION,
+        `projection ${projection} cannot be rebuilt: its instance ${active.open.instanceId} does not keep its views in generations (GenerationalViewStore)`,
+        Reason.INVALID_REQUEST,
+      );
+    }
     const running = this.rebuilds.inProgress(projection);
     if (running !== undefined) return this.rebuildStatus(projection, running);
     const record = this.rebuilds.requested(projection, group.generation + 1, active.open.instanceId);

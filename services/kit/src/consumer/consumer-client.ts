@@ -175,6 +175,7 @@ export class ConsumerClient {
         credentials: currentToken(this.options.credentials),
         generation: this.openedGeneration,
         rebuild: this.options.rebuild ?? false,
+        rebuildable: this.options.onRebuildRequest !== undefined,
       },
       permits: this.window,
       processedPosition: String(this.applied),

@@ -373,6 +373,11 @@ export interface ConsumerOpen {
    */
   generation: number;
   rebuild: boolean;
+  /**
+   * The instance can rebuild the projection into a new generation when asked (its views are in generations). The
+   * gateway refuses a rebuild of a projection whose active instance cannot, rather than ask in vain.
+   */
+  rebuildable: boolean;
 }
 
 /** Gateway → projector: a batch of events in global order. */
@@ -4065,6 +4070,7 @@ function createBaseConsumerOpen(): ConsumerOpen {
     credentials: "",
     generation: 0,
     rebuild: false,
+    rebuildable: false,
   };
 }
 
@@ -4090,6 +4096,9 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     }
     if (message.rebuild !== false) {
       writer.uint32(80).bool(message.rebuild);
+    }
+    if (message.rebuildable !== false) {
+      writer.uint32(88).bool(message.rebuildable);
     }
     return writer;
   },
@@ -4163,6 +4172,14 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
             message.rebuild = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.rebuildable = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4196,6 +4213,7 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
       credentials: isSet(object.credentials) ? globalThis.String(object.credentials) : "",
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
       rebuild: isSet(object.rebuild) ? globalThis.Boolean(object.rebuild) : false,
+      rebuildable: isSet(object.rebuildable) ? globalThis.Boolean(object.rebuildable) : false,
     };
   },
 
@@ -4222,6 +4240,9 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     if (message.rebuild !== false) {
       obj.rebuild = message.rebuild;
     }
+    if (message.rebuildable !== false) {
+      obj.rebuildable = message.rebuildable;
+    }
     return obj;
   },
 
@@ -4237,6 +4258,7 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     message.credentials = object.credentials ?? "";
     message.generation = object.generation ?? 0;
     message.rebuild = object.rebuild ?? false;
+    message.rebuildable = object.rebuildable ?? false;
     return message;
   },
 };
