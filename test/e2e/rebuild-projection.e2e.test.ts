@@ -20,6 +20,8 @@ describe("rebuilding a projection while it serves", () => {
   let admin: ReturnType<typeof projectionAdmin>;
   const services: RebuildableTodo[] = [];
   const gates: RebuildGate[] = [];
+  /** Streams a failed test would leave open. */
+  const cleanups: (() => void)[] = [];
 
   beforeEach(async () => {
     data = await tempDir("rebuild");
@@ -33,6 +35,7 @@ describe("rebuilding a projection while it serves", () => {
     admin.close();
     // A held rebuild would hold the drain (it finishes the event in hand).
     for (const gate of gates.splice(0)) gate.open();
+    for (const cleanup of cleanups.splice(0)) cleanup();
     await Promise.all(services.splice(0).map((service) => service.mesh.drain()));
     await gateway.gateway.stop();
     await data.remove();
@@ -74,6 +77,7 @@ describe("rebuilding a projection while it serves", () => {
     const watch = clients.queries.watchTodoList({ listId: "list-0" });
     watch.on("data", (view: TodoListView) => watched.push(view));
     watch.on("error", () => undefined);
+    cleanups.push(() => watch.cancel());
     await eventually(async () => assert.equal(watched.length, 1));
 
     const requested = await call(admin, admin.rebuildProjection, { projection: todo.consumer });

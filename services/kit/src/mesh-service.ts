@@ -177,7 +177,15 @@ export class MeshService {
     if (this.rebuilds.has(consumer) || current === undefined || this.stopping.signal.aborted || generation <= store.generation) return;
     const clients = new Set<ConsumerClient>();
     this.rebuilds.set(consumer, { generation, clients });
-    const track = (client: ConsumerClient) => (clients.add(client), client);
+    // A client made after a drain started would never be drained: past that point the rebuild stops instead.
+    const track = (client: ConsumerClient) => {
+      if (this.stopping.signal.aborted) {
+        client.close();
+        throw new Error("the service is stopping");
+      }
+      clients.add(client);
+      return client;
+    };
     rebuildProjection({
       definition,
       consumer,

@@ -126,6 +126,8 @@ export class ConsumerHub {
       group.standbys.push(session);
       this.announceStandby(session).catch((thrown: unknown) => this.fail(session, thrown));
       this.logger.info("consumer waits as standby", { consumer: open.consumer, instance: open.instanceId });
+      // The projection's own stream at a new generation: its views are switched already (the old stream closes next).
+      if (!session.rebuild) this.noteGeneration(group, session.generation);
     }
     this.receive(session, request);
     return session;
