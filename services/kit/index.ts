@@ -27,6 +27,7 @@ export { MONGODB_DATABASE_ENV, MONGODB_URI_ENV, mongoSettingsFrom, type MongoSet
 export { openViewStore, type OpenedViewStore, type OpenViewStoreOptions } from "./src/views/open-view-store";
 export { TracedViewStore } from "./src/views/traced-view-store";
 export { EmbeddedViewStore } from "./src/views/embedded-view-store";
+export { GenerationalViewStore } from "./src/views/generational-view-store";
 export type { EmbeddedViewStoreOptions } from "./src/views/embedded-view-store-options";
 export type { MongoViewStore } from "./src/views/mongo-view-store";
 export type { MongoViewStoreOptions } from "./src/views/mongo-view-store-options";

@@ -1,7 +1,7 @@
 // The TodoList service's parts, for the mesh's own tests and benchmarks, which run them in process; the service
 // itself is main.ts.
 export { todoListAggregate, MAX_ID_LENGTH, MAX_ITEMS_PER_LIST, MAX_NAME_LENGTH, MAX_TEXT_LENGTH } from "./src/todo-list-aggregate";
-export { todoListProjection } from "./src/todo-list-projection";
+export { TODO_LIST_PROJECTION, todoListProjection } from "./src/todo-list-projection";
 export { todoListQueries, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./src/todo-list-queries";
 export { todoEvents, type TodoEvent } from "./src/todo-events";
 export { TODO_LISTS, type TodoListDocument } from "./src/todo-list-view";

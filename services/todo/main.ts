@@ -3,7 +3,7 @@
 import { startTelemetry } from "@recq-mesh/kit/telemetry";
 const telemetry = startTelemetry("recq-todo", undefined, { instrumentMongoDB: Boolean(process.env.MONGODB_URI?.trim()) });
 
-import { FileCheckpointStore, jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore, ViewStoreCheckpoints } from "@recq-mesh/kit";
+import { FileCheckpointStore, GenerationalViewStore, jsonLogger, linkSecurityFromEnv, MeshService, openBlobStore, openViewStore, TracedViewStore, ViewStoreCheckpoints } from "@recq-mesh/kit";
 import { notificationService } from "./src/notification-service";
 import { todoNotifier } from "./src/todo-notifier";
 import { itemTransferSaga } from "./src/item-transfer-saga";
@@ -11,7 +11,7 @@ import { todoAttachmentAggregate } from "./src/todo-attachment-aggregate";
 import { todoAttachmentQueries } from "./src/todo-attachment-queries";
 import { loadTodoConfig, TODO_BLOB_FOLDER, TODO_DATABASE } from "./src/todo-config";
 import { todoListAggregate } from "./src/todo-list-aggregate";
-import { todoListProjection } from "./src/todo-list-projection";
+import { TODO_LIST_PROJECTION, todoListProjection } from "./src/todo-list-projection";
 import { todoListQueries } from "./src/todo-list-queries";
 
 async function main(): Promise<void> {
@@ -34,9 +34,11 @@ async function main(): Promise<void> {
     mesh.addObserver(todoNotifier(checkpoints));
     mesh.addSaga(itemTransferSaga(checkpoints));
   }
-  const projection = todoListProjection(views.store, views.scope);
+  // In generations, so that the projection can be rebuilt while its queries read it (ProjectionAdminService).
+  const generations = await GenerationalViewStore.open(views.store, TODO_LIST_PROJECTION);
+  const projection = todoListProjection(generations, views.scope);
   if (config.roles.has("views")) {
-    const traced = new TracedViewStore(views.store);
+    const traced = new TracedViewStore(generations);
     mesh.addProjection(projection).addQueries(todoListQueries(traced, projection));
     mesh.addQueries(todoAttachmentQueries(traced, blobs, projection, { downloadChunkBytes: config.downloadChunkBytes }));
   }
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
     logger.info("draining", { signal });
     void mesh
       .drain()
-      .then(() => views.store.close())
+      .then(() => generations.close())
       .then(() => blobs.close())
       .then(() => telemetry.shutdown())
       .then(() => process.exit(0));

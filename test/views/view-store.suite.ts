@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "@jest/globals";
 import type { ViewChange, ViewDocument, ViewStore, ViewWrite } from "@recq-mesh/kit";
+import { runGenerationContract } from "./view-generations.suite";
 
 /**
  * The behaviour every ViewStore adapter must have; the embedded store runs it always, MongoDB when
@@ -396,6 +397,8 @@ export function runViewStoreContract(
         assert.ok(await store.findById("lists", "l1"));
       });
     });
+
+    runGenerationContract(() => store);
 
     describe("copies", () => {
       it("a caller mutating a returned document does not change the store", async () => {

@@ -16,6 +16,7 @@ import { ParkedChains } from "./consumers/dead-events/parked-chains";
 import type { ParkedEventStore } from "./consumers/dead-events/parked-event-store";
 import { VolatileParkedEventStore } from "./consumers/dead-events/volatile-parked-event-store";
 import { ProjectionPositions } from "./consumers/projection-positions";
+import { PROJECTION_ADMIN_SERVICE_NAME, ProjectionAdminService } from "./consumers/rebuilds/projection-admin-service";
 import { EventService } from "./events/event-service";
 import { knownEventNames } from "./events/known-event-names";
 import type { DescriptorCatalog, ServiceEntry } from "./descriptors/descriptor-catalog";
@@ -88,7 +89,7 @@ const HANDLER_LINK_SERVICE_NAME = `${recqPackage}.HandlerLinkService`;
 // v1alpha is served too, but not listed: the descriptor set has no v1alpha file for a client to describe.
 const EVENT_SERVICE_NAME = `${recqPackage}.EventService`;
 /** The caller services of recq.v1 the HTTP port serves besides the domain services (ReplyChannelService: Listen only). */
-const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME, DEAD_EVENT_SERVICE_NAME];
+const HTTP_PROTOCOL_SERVICES = [OUTCOME_SERVICE_NAME, EVENT_SERVICE_NAME, REPLY_CHANNEL_SERVICE_NAME, DEAD_EVENT_SERVICE_NAME, PROJECTION_ADMIN_SERVICE_NAME];
 const LISTED_PROTOCOL_SERVICES = [
   HEALTH_SERVICE_NAME,
   REFLECTION_V1_SERVICE_NAME,
@@ -98,6 +99,7 @@ const LISTED_PROTOCOL_SERVICES = [
   EVENT_SERVICE_NAME,
   DEAD_EVENT_SERVICE_NAME,
   SAGA_STATE_SERVICE_NAME,
+  PROJECTION_ADMIN_SERVICE_NAME,
 ];
 
 /**
@@ -193,6 +195,7 @@ export class Gateway {
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch, parked }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     new DeadEventService(consumers.deadEvents, consumers, store, { clientToken: options.clientToken, pageSize: limits.deadEventPageSize }).register(server);
+    new ProjectionAdminService(consumers, options.clientToken).register(server);
     outcomes.register(server);
     sagaStateService(options, limits).register(server);
     const events = eventService(options, limits, logger);

@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { waitForCatchUp } from "./consumer/catch-up-wait";
-import { ConsumerClient } from "./consumer/consumer-client";
+import { ConsumerClient, type ConsumerClientOptions } from "./consumer/consumer-client";
+import type { ConsumerEventHandler } from "./consumer/event-handler";
 import type { DeadEventSettings } from "./consumer/dead-event-settings";
 import { ProjectionHandler } from "./consumer/projection-handler";
+import { rebuildProjection } from "./consumer/projection-rebuild";
+import { GenerationalViewStore } from "./views/generational-view-store";
 import { ObserverHandler } from "./consumer/observer-handler";
 import type { ObserverDefinition } from "./consumer/observer-definition";
 import { serviceRunner } from "./services/service-runner";
@@ -97,6 +100,8 @@ export class MeshService {
   private readonly reactors = new Map<string, ConsumerClient>();
   /** The saga state clients, closed with the service. */
   private readonly sagaStates: SagaStateClient[] = [];
+  /** The rebuilds running in this process, by consumer name, with their consumer clients (to drain them too). */
+  private readonly rebuilds = new Map<string, { generation: number; clients: Set<ConsumerClient> }>();
   /** Query methods by the consumer name of the projection whose views they read. */
   private readonly queriesByProjection = new Map<string, string[]>();
   /** Aborted by drain and close: ends the wait of queries for their projection. */
@@ -153,16 +158,7 @@ export class MeshService {
     // One name, one checkpoint: a projection or another observer under it would share the gateway's consumer.
     this.claimConsumerName(definition.name);
     const handler = new ObserverHandler(definition, (method, request, options) => this.call(method, request, options));
-    const client = new ConsumerClient(handler, {
-      address: this.options.address,
-      consumer: definition.name,
-      instanceId: this.instanceId,
-      credentials: this.options.credentials,
-      ...this.transport,
-      logger: this.logger,
-      deadEvents: { ...this.options.deadEvents, ...options.deadEvents },
-    });
-    this.reactors.set(definition.name, client);
+    this.reactors.set(definition.name, this.consumerClient(handler, definition.name, { deadEvents: options.deadEvents }));
     return this;
   }
 
@@ -180,17 +176,70 @@ export class MeshService {
     const consumer = this.consumerName(definition);
     // Two projectors under one consumer name would share, and fight over, one checkpoint.
     this.claimConsumerName(consumer);
-    const projector = new ConsumerClient(new ProjectionHandler(definition, consumer), {
+    this.projectors.set(consumer, this.projector(definition, consumer, options.deadEvents));
+    return this;
+  }
+
+  /**
+   * The consumer client of a projection. Over a GenerationalViewStore, it opens at the store's generation, follows a
+   * newer one the gateway names (a standby of a shared projection whose active instance switched), and rebuilds
+   * the projection when the gateway asks (ProjectionAdminService/RebuildProjection).
+   */
+  private projector<C extends EventCodecs>(definition: ProjectionDefinition<C>, consumer: string, deadEvents?: Partial<DeadEventSettings>): ConsumerClient {
+    const store = definition.store instanceof GenerationalViewStore ? definition.store : undefined;
+    const generational = store && {
+      generation: () => store.generation,
+      onNewerGeneration: (generation: number) => store.follow(generation),
+      onRebuildRequest: (generation: number) => this.rebuild(definition, consumer, store, generation),
+    };
+    return this.consumerClient(new ProjectionHandler(definition, consumer), consumer, { ...generational, deadEvents });
+  }
+
+  /** A consumer stream of this service: its address, identity, transport and logger; dead-event settings over the service's. */
+  private consumerClient(handler: ConsumerEventHandler, consumer: string, extra: Partial<ConsumerClientOptions>): ConsumerClient {
+    return new ConsumerClient(handler, {
       address: this.options.address,
       consumer,
       instanceId: this.instanceId,
       credentials: this.options.credentials,
       ...this.transport,
       logger: this.logger,
-      deadEvents: { ...this.options.deadEvents, ...options.deadEvents },
+      ...extra,
+      deadEvents: { ...this.options.deadEvents, ...extra.deadEvents },
     });
-    this.projectors.set(consumer, projector);
-    return this;
+  }
+
+  /** Runs a rebuild the gateway asked for, unless one runs already (the gateway answers that one to a second request). */
+  private rebuild<C extends EventCodecs>(definition: ProjectionDefinition<C>, consumer: string, store: GenerationalViewStore, generation: number): void {
+    const current = this.projectors.get(consumer);
+    if (this.rebuilds.has(consumer) || current === undefined || this.stopping.signal.aborted || generation <= store.generation) return;
+    const clients = new Set<ConsumerClient>();
+    this.rebuilds.set(consumer, { generation, clients });
+    // A client made after a drain started would never be drained: past that point the rebuild stops instead.
+    const track = (client: ConsumerClient) => {
+      if (this.stopping.signal.aborted) {
+        client.close();
+        throw new Error("the service is stopping");
+      }
+      clients.add(client);
+      return client;
+    };
+    rebuildProjection({
+      definition,
+      consumer,
+      store,
+      generation,
+      current,
+      rebuildClient: (handler, options) => track(this.consumerClient(handler, consumer, options)),
+      mainClient: () => track(this.projector(definition, consumer)),
+      logger: this.logger,
+    }).then(
+      (next) => {
+        if (this.stopping.signal.aborted) next.close();
+        else this.projectors.set(consumer, next);
+      },
+      (thrown: unknown) => this.logger.error("projection rebuild failed", { consumer, generation, error: String(thrown) }),
+    ).finally(() => this.rebuilds.delete(consumer));
   }
 
   /**
@@ -202,16 +251,7 @@ export class MeshService {
     const states = new SagaStateClient({ address: this.options.address, credentials: this.options.credentials, ...this.transport });
     this.sagaStates.push(states);
     const handler = new SagaHandler(definition, states, (method, request, options) => this.call(method, request, options));
-    const consumer = new ConsumerClient(handler, {
-      address: this.options.address,
-      consumer: definition.name,
-      instanceId: this.instanceId,
-      credentials: this.options.credentials,
-      ...this.transport,
-      logger: this.logger,
-      deadEvents: { ...this.options.deadEvents, ...options.deadEvents },
-    });
-    this.reactors.set(definition.name, consumer);
+    this.reactors.set(definition.name, this.consumerClient(handler, definition.name, { deadEvents: options.deadEvents }));
     return this;
   }
 
@@ -270,7 +310,7 @@ export class MeshService {
   async drain(): Promise<void> {
     this.stopping.abort();
     // Together: a projector must not go on reconnecting while the link drains (the gateway may be stopping too).
-    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...[...this.projectors.values(), ...this.reactors.values()].map((p) => p.drain())]);
+    await Promise.all([this.link.drain(this.options.drainTimeoutMs ?? 10_000), ...this.consumerClients().map((p) => p.drain())]);
     for (const states of this.sagaStates) states.close();
   }
 
@@ -280,6 +320,13 @@ export class MeshService {
     this.link.close();
     for (const consumer of [...this.projectors.values(), ...this.reactors.values()]) void consumer.drain();
     for (const states of this.sagaStates) states.close();
+    // A rebuild's streams go away at once, as in a crash: its new generation stays at its checkpoint.
+    for (const rebuild of this.rebuilds.values()) for (const client of rebuild.clients) client.close();
+  }
+
+  /** The projections', observers' and sagas' clients, and those of the rebuilds in progress. */
+  private consumerClients(): ConsumerClient[] {
+    return [...new Set([...this.projectors.values(), ...this.reactors.values(), ...[...this.rebuilds.values()].flatMap((rebuild) => [...rebuild.clients])])];
   }
 }
 

@@ -2,10 +2,13 @@ import type { EventMeta, ProjectionDefinition, ViewStore, ViewWrite } from "@rec
 import { todoEvents, type TodoEvent } from "./todo-events";
 import { TODO_LISTS, type TodoListDocument } from "./todo-list-view";
 
+/** The projection's name: its consumer name (with `@<instance>` when each instance keeps its own views). */
+export const TODO_LIST_PROJECTION = "todo-lists";
+
 /** Keeps the `todo_lists` view: one document per list, with its items and counts. */
 export function todoListProjection(store: ViewStore, scope: "shared" | "instance"): ProjectionDefinition<typeof todoEvents> {
   return {
-    name: "todo-lists",
+    name: TODO_LIST_PROJECTION,
     scope,
     store,
     events: todoEvents,

@@ -1,7 +1,8 @@
 import { status } from "@grpc/grpc-js";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { ConsumerRole, type ConsumeRequest, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
+import { generationKey, MeshError, Reason, type Logger } from "@recq-mesh/protocol";
+import { RebuildState } from "@recq-mesh/protocol/gen/recq/v1/projections";
 import { toEnvelope } from "../commands/envelopes";
 import { checkCredentials } from "../links/credentials";
 import type { ComponentAuthorization } from "../security/component-authorization";
@@ -11,6 +12,8 @@ import { DeadEventDelivery } from "./dead-events/dead-event-delivery";
 import type { ParkedChains } from "./dead-events/parked-chains";
 import { SerialPump } from "./serial-pump";
 import type { ProjectionPositions } from "./projection-positions";
+import { RebuildRegistry } from "./rebuilds/rebuild-registry";
+import { nextActive, projectionStatus, rebuildRequest, type ProjectionStatus, type ProjectionRebuild } from "./rebuilds/projection-status";
 
 export interface ConsumerHubOptions {
   linkToken: string | undefined;
@@ -22,9 +25,15 @@ export interface ConsumerHubOptions {
   parked: ParkedChains;
 }
 
-interface ConsumerGroup {
+export interface ConsumerGroup {
   active: ConsumerSession | undefined;
   standbys: ConsumerSession[];
+  /** The generation of the views the projection's queries read: the highest its instances opened with. */
+  generation: number;
+  /** The generation of the last active instance (undefined before the first). */
+  servedGeneration: number | undefined;
+  /** The group of a rebuild's streams, not a projection's own. */
+  rebuild: boolean;
 }
 
 /**
@@ -39,6 +48,7 @@ export class ConsumerHub {
   private knownHead = 0;
   /** The dead-event queue on these streams: parking, blocked aggregates, retries. */
   readonly deadEvents: DeadEventDelivery;
+  private readonly rebuilds = new RebuildRegistry();
 
   constructor(
     private readonly store: EventStore,
@@ -47,7 +57,7 @@ export class ConsumerHub {
     private readonly logger: Logger,
   ) {
     this.deadEvents = new DeadEventDelivery(options.parked, store, {
-      active: (consumer) => this.groups.get(consumer)?.active,
+      active: (key) => this.activeByStreamKey(key),
       wake: (session) => this.pump(session),
       fail: (session, thrown) => this.fail(session, thrown),
     }, logger);
@@ -93,6 +103,19 @@ export class ConsumerHub {
     return this.groups.get(consumer)?.active !== undefined;
   }
 
+  /**
+   * The dead-event key of a consumer name: its active stream's key (`name~gN` once a projection was rebuilt into
+   * generation N), or the name itself when no instance is active (a key given as it is stays as it is).
+   */
+  keyOf(consumer: string): string {
+    return this.groups.get(consumer)?.active?.streamKey ?? consumer;
+  }
+
+  private activeByStreamKey(key: string): ConsumerSession | undefined {
+    for (const group of this.groups.values()) if (group.active?.streamKey === key) return group.active;
+    return undefined;
+  }
+
   close(): void {
     this.stopListening();
     for (const group of this.groups.values()) {
@@ -119,14 +142,25 @@ export class ConsumerHub {
       }
     }
     const session = new ConsumerSession(call, open);
-    const group = this.groups.get(open.consumer) ?? { active: undefined, standbys: [] };
-    this.groups.set(open.consumer, group);
+    const group = this.groups.get(session.groupKey) ?? {
+      active: undefined,
+      standbys: [],
+      generation: session.generation,
+      servedGeneration: undefined,
+      rebuild: session.rebuild,
+    };
+    this.groups.set(session.groupKey, group);
+    // A stream of the new generation as the projection's own (beside the old one, which it replaces) completes a rebuild.
+    if (session.rebuild) this.rebuilds.running(session.consumer, session.generation, open.instanceId);
+    else this.rebuilds.servedAt(session.consumer, session.generation, session.effectivePosition);
     if (group.active === undefined) {
       this.activate(group, session);
     } else {
       group.standbys.push(session);
       this.announceStandby(session).catch((thrown: unknown) => this.fail(session, thrown));
       this.logger.info("consumer waits as standby", { consumer: open.consumer, instance: open.instanceId });
+      // The projection's own stream at a new generation: its views are switched already (the old stream closes next).
+      if (!session.rebuild) this.noteGeneration(group, session.generation);
     }
     this.receive(session, request);
     return session;
@@ -134,7 +168,14 @@ export class ConsumerHub {
 
   private activate(group: ConsumerGroup, session: ConsumerSession): void {
     group.active = session;
-    this.positions.reset(session.consumer, session.effectivePosition);
+    const previous = group.servedGeneration;
+    group.servedGeneration = session.generation;
+    // A new generation takes over from an old one that it has caught up with: the position never goes back, so a
+    // consistency token honoured before the switch stays honoured. Otherwise the instance's checkpoint is the truth
+    // (an in-memory view store starts from 0 again).
+    if (previous !== undefined && session.generation > previous) this.positions.advance(session.groupKey, session.effectivePosition);
+    else this.positions.reset(session.groupKey, session.effectivePosition);
+    this.noteGeneration(group, session.generation);
     this.logger.info("consumer active", { consumer: session.consumer, instance: session.open.instanceId, after: session.cursor });
     this.pump(session);
   }
@@ -143,36 +184,37 @@ export class ConsumerHub {
     if (request.permits > 0) session.permits += request.permits;
     const processed = Number(request.processedPosition);
     if (processed > session.processed) session.processed = processed;
-    const group = this.groups.get(session.consumer);
+    const group = this.groups.get(session.groupKey);
     if (group?.active !== session) return;
     if (request.failure !== undefined) this.deadEvents.failed(session, request.failure);
     if (request.redrivenHandledPosition !== "0") this.deadEvents.redrivenHandled(session, Number(request.redrivenHandledPosition));
     this.deadEvents.progressed(session);
-    this.positions.advance(session.consumer, session.effectivePosition);
+    this.positions.advance(session.groupKey, session.effectivePosition);
     this.updateStandbys(group);
     this.pump(session);
   }
 
   private isActive(session: ConsumerSession): boolean {
-    return !session.closed && this.groups.get(session.consumer)?.active === session;
+    return !session.closed && this.groups.get(session.groupKey)?.active === session;
   }
 
   private leave(session: ConsumerSession): void {
     if (session.closed) return;
     session.closed = true;
-    const group = this.groups.get(session.consumer);
+    const group = this.groups.get(session.groupKey);
     if (group === undefined) return;
     this.deadEvents.left(session);
+    this.noteLeft(group, session);
     if (group.active === session) {
       group.active = undefined;
-      const next = group.standbys.shift();
+      const next = nextActive(group.standbys);
       if (next) this.activate(group, next);
     } else {
       group.standbys = group.standbys.filter((s) => s !== session);
     }
     if (group.active === undefined && group.standbys.length === 0) {
-      this.groups.delete(session.consumer);
-      this.positions.forget(session.consumer);
+      this.groups.delete(session.groupKey);
+      this.positions.forget(session.groupKey);
     }
   }
 
@@ -222,8 +264,8 @@ export class ConsumerHub {
       }
       // Durable before any later position is sent: the consumer's checkpoint may then move past them.
       await Promise.all(parkings);
-      this.positions.advance(session.consumer, session.effectivePosition);
-      this.updateStandbys(this.groups.get(session.consumer));
+      this.positions.advance(session.groupKey, session.effectivePosition);
+      this.updateStandbys(this.groups.get(session.groupKey));
       if (session.closed) return;
       // A step that found nothing wanted still tells a consumer that is catching up when it passed its opening
       // head: its projection is then caught up although no event came (one such message per activation).
@@ -242,7 +284,12 @@ export class ConsumerHub {
     if (!this.isActive(session)) return;
     session.announced = true;
     session.openingHead = head;
-    await session.write({ ...this.batch(session, []), role: ConsumerRole.CONSUMER_ROLE_ACTIVE, deliveryAfterPosition: String(session.cursor) });
+    await session.write({
+      ...this.batch(session, []),
+      role: ConsumerRole.CONSUMER_ROLE_ACTIVE,
+      deliveryAfterPosition: String(session.cursor),
+      currentGeneration: this.generationOf(session),
+    });
   }
 
   /** The standby answer: the head, and how far the active instance has brought the projection. */
@@ -250,7 +297,7 @@ export class ConsumerHub {
     const head = await this.readHead();
     if (session.closed || this.isActive(session)) return;
     session.openingHead = head;
-    session.reported = Math.max(session.reported, this.positions.positionOf(session.consumer));
+    session.reported = Math.max(session.reported, this.positions.positionOf(session.groupKey));
     session.call.write(this.standbyAnswer(session, head));
   }
 
@@ -260,7 +307,7 @@ export class ConsumerHub {
    */
   private updateStandbys(group: ConsumerGroup | undefined): void {
     if (group === undefined || group.standbys.length === 0 || group.active === undefined) return;
-    const position = this.positions.positionOf(group.active.consumer);
+    const position = this.positions.positionOf(group.active.groupKey);
     for (const standby of group.standbys) {
       if (standby.openingHead === undefined || !standby.catchingUp || position <= standby.reported) continue;
       standby.reported = position;
@@ -280,6 +327,8 @@ export class ConsumerHub {
       skipPositions: [],
       redriven: false,
       answeredFailurePosition: "0",
+      rebuildGeneration: 0,
+      currentGeneration: this.generationOf(session),
     };
   }
 
@@ -296,7 +345,81 @@ export class ConsumerHub {
       skipPositions: [],
       redriven: false,
       answeredFailurePosition: "0",
+      rebuildGeneration: 0,
+      currentGeneration: 0,
     };
+  }
+
+  /**
+   * Asks the projection's active instance to rebuild it into the next generation; answers the rebuild in progress
+   * instead when there is one. FAILED_PRECONDITION without an active instance: the rebuild runs in it.
+   */
+  requestRebuild(projection: string): ProjectionRebuild {
+    const group = this.groups.get(projection);
+    const active = group?.active;
+    if (group === undefined || active === undefined || active.rebuild) {
+      throw new MeshError(status.FAILED_PRECONDITION, `projection ${projection} has no instance connected to rebuild it`, Reason.INVALID_REQUEST);
+    }
+    if (!active.open.rebuildable) {
+      throw new MeshError(
+        status.FAILED_PRECONDITION,
+        `projection ${projection} cannot be rebuilt: its instance ${active.open.instanceId} does not keep its views in generations (GenerationalViewStore)`,
+        Reason.INVALID_REQUEST,
+      );
+    }
+    const running = this.rebuilds.inProgress(projection);
+    if (running !== undefined) return this.rebuildStatus(projection, running);
+    const record = this.rebuilds.requested(projection, group.generation + 1, active.open.instanceId);
+    active.call.write(rebuildRequest(active, record.generation, group.generation, this.knownHead));
+    this.logger.info("projection rebuild requested", { consumer: projection, generation: record.generation, instance: active.open.instanceId });
+    return this.rebuildStatus(projection, record);
+  }
+
+  /** A projection's status (undefined when no instance of it is connected). */
+  projection(projection: string): ProjectionStatus | undefined {
+    const group = this.groups.get(projection);
+    if (group === undefined || group.rebuild) return undefined;
+    const record = this.rebuilds.of(projection);
+    return projectionStatus(projection, group, this.positions.positionOf(projection), this.knownHead, record && this.rebuildStatus(projection, record));
+  }
+
+  /** Every projection with an instance connected, by name. */
+  projections(): ProjectionStatus[] {
+    const names = [...this.groups.keys()].sort();
+    return names.map((name) => this.projection(name)).filter((found): found is ProjectionStatus => found !== undefined);
+  }
+
+  private rebuildStatus(projection: string, record: NonNullable<ReturnType<RebuildRegistry["of"]>>): ProjectionRebuild {
+    const running = this.groups.has(generationKey(projection, record.generation));
+    const position = running ? this.positions.positionOf(generationKey(projection, record.generation)) : record.finalPosition;
+    return { generation: record.generation, position: String(position), head: String(this.knownHead), state: record.state, message: record.message };
+  }
+
+  /** The generation the projection's queries read, as this gateway knows it. */
+  private generationOf(session: ConsumerSession): number {
+    return this.groups.get(session.consumer)?.generation ?? session.generation;
+  }
+
+  /** A higher generation became the projection's: standbys that read an older one follow it (it is being dropped). */
+  private noteGeneration(group: ConsumerGroup, generation: number): void {
+    if (generation <= group.generation) return;
+    group.generation = generation;
+    for (const standby of group.standbys) {
+      if (standby.openingHead === undefined || standby.generation >= generation) continue;
+      standby.call.write(this.standbyAnswer(standby, this.knownHead));
+    }
+  }
+
+  /** A rebuild whose stream or requesting instance leaves before its switch is abandoned. */
+  private noteLeft(group: ConsumerGroup, session: ConsumerSession): void {
+    const record = this.rebuilds.inProgress(session.consumer);
+    if (record === undefined) return;
+    const position = this.positions.positionOf(generationKey(session.consumer, record.generation));
+    if (session.rebuild && session.generation === record.generation && group.active === session) {
+      this.rebuilds.abandoned(session.consumer, record.generation, position, `the rebuild stream of instance ${session.open.instanceId} closed before the switch`);
+    } else if (!session.rebuild && record.state === RebuildState.REBUILD_STATE_REQUESTED && record.instanceId === session.open.instanceId) {
+      this.rebuilds.abandoned(session.consumer, record.generation, position, `instance ${session.open.instanceId} went away before it started the rebuild`);
+    }
   }
 
   private async readHead(): Promise<number> {

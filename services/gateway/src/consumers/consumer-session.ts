@@ -1,4 +1,5 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { generationKey } from "@recq-mesh/protocol";
 import type { ConsumeRequest, ConsumeResponse, ConsumerOpen } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { SentEvents } from "./dead-events/sent-events";
 import type { SerialPump } from "./serial-pump";
@@ -44,6 +45,29 @@ export class ConsumerSession {
 
   get consumer(): string {
     return this.open.consumer;
+  }
+
+  /** The generation of the projection's views this stream writes (1 when unset). */
+  get generation(): number {
+    return Math.max(1, this.open.generation);
+  }
+
+  /** A stream rebuilding a new generation, beside the projection's own. */
+  get rebuild(): boolean {
+    return this.open.rebuild;
+  }
+
+  /**
+   * The group this stream belongs to: the projection's own (its name, what consistency tokens wait on) or, for a
+   * rebuild, that generation's (`generationKey`), whose progress moves nothing a query waits on.
+   */
+  get groupKey(): string {
+    return this.rebuild ? this.streamKey : this.consumer;
+  }
+
+  /** This stream's consumer key, from its name and generation: what the dead-event queue keys its events by. */
+  get streamKey(): string {
+    return generationKey(this.consumer, this.generation);
   }
 
   /** True until the consumer has been told it reflects the stream through its opening head. */

@@ -24,12 +24,26 @@ export interface ConsumerClientOptions {
   window?: number;
   /** In-place retries of an event the handler throws on, before the gateway parks it (dead-event-settings.ts). */
   deadEvents?: Partial<DeadEventSettings>;
+  /** The generation of the views the handler writes, read at each connect (ConsumerOpen.generation). Default 1. */
+  generation?: () => number;
+  /** A stream rebuilding a new generation beside the projection's own (ConsumerOpen.rebuild). */
+  rebuild?: boolean;
+  /** The gateway asks this (active) instance to rebuild the projection into `generation`. */
+  onRebuildRequest?: (generation: number) => void;
+  /**
+   * The gateway names a generation of the projection above the one this stream opened with (the active instance
+   * switched to a rebuilt one): the handler's views follow it, and the stream reopens at it.
+   */
+  onNewerGeneration?: (generation: number) => void;
 }
 
 type ConsumeStream = ClientDuplexStream<ConsumeRequest, ConsumeResponse>;
 
 /** How long a consumer waits for the gateway's answer to a failure report before it reconnects and tries again. */
 const PARKING_ANSWER_TIMEOUT_MS = 30_000;
+
+/** Events handled between two progress reports within one message of the gateway. */
+const PROGRESS_EVERY_EVENTS = 50;
 
 /**
  * Keeps a consumer (a projection, an observer, a saga) up with the event stream: opens a consumer stream from the
@@ -53,6 +67,11 @@ export class ConsumerClient {
   private reflected = 0;
   private readonly caughtUpSignal = new CaughtUpSignal();
   private closed = false;
+  /** While paused, events received are not handled (they are redelivered to whoever continues from the checkpoint). */
+  private paused = false;
+  private openedGeneration = 1;
+  private readonly positionWaiters: Array<{ position: number; resolve: () => void }> = [];
+  private readonly openedSignal = new CaughtUpSignal();
   private reconnectTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -86,6 +105,41 @@ export class ConsumerClient {
     return this.caughtUpSignal.promise;
   }
 
+  /** Resolves once the gateway acknowledged a stream of this client (as active or standby). */
+  opened(): Promise<void> {
+    return this.openedSignal.promise;
+  }
+
+  /** Resolves once the handler reflects the event stream through `position`. */
+  reached(position: number): Promise<void> {
+    if (this.catchUp.reflected >= position) return Promise.resolve();
+    return new Promise<void>((resolve) => this.positionWaiters.push({ position, resolve }));
+  }
+
+  /** Finishes the event in hand and handles no more: the stream stays open until `close` (a rebuild's switch). */
+  async pause(): Promise<void> {
+    this.paused = true;
+    await this.work;
+  }
+
+  /** Handles events again after a `pause`: the stream reopens from the checkpoint, since it dropped what came meanwhile. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const stream = this.stream;
+    if (stream === undefined) return;
+    stream.cancel();
+    this.lost(stream, new Error("resumed after a pause: reopening from the checkpoint"));
+  }
+
+  /** Closes the stream now, without waiting: what was received and not handled is redelivered from the checkpoint. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.stream?.cancel();
+    this.client.close();
+  }
+
   async start(): Promise<void> {
     await this.handler.setup?.();
     await this.connect();
@@ -104,6 +158,7 @@ export class ConsumerClient {
   private async connect(): Promise<void> {
     if (this.closed) return;
     this.applied = await this.handler.checkpoint();
+    this.openedGeneration = this.options.generation?.() ?? 1;
     const stream = this.client.consume();
     this.stream = stream;
     this.parking.reset();
@@ -119,6 +174,14 @@ export class ConsumerClient {
         return;
       }
       this.target ??= Number(response.headPosition);
+      this.openedSignal.resolve();
+      if (response.currentGeneration > this.openedGeneration && this.options.onNewerGeneration !== undefined) {
+        this.options.onNewerGeneration(response.currentGeneration);
+        stream.cancel();
+        this.lost(stream, new Error(`the projection moved to generation ${response.currentGeneration}`));
+        return;
+      }
+      if (response.rebuildGeneration > 0) this.options.onRebuildRequest?.(response.rebuildGeneration);
       this.enqueue(stream, response);
     });
     stream.on("error", (error: Error) => this.lost(stream, error));
@@ -130,6 +193,9 @@ export class ConsumerClient {
         afterPosition: String(this.applied),
         instanceId: this.options.instanceId,
         credentials: currentToken(this.options.credentials),
+        generation: this.openedGeneration,
+        rebuild: this.options.rebuild ?? false,
+        rebuildable: this.options.onRebuildRequest !== undefined,
       },
       permits: this.window,
       processedPosition: String(this.applied),
@@ -140,17 +206,24 @@ export class ConsumerClient {
   private enqueue(stream: ConsumeStream, response: ConsumeResponse): void {
     const events = response.events;
     this.work = this.work.then(async () => {
-      if (stream !== this.stream) return;
+      if (stream !== this.stream || this.paused) return;
       try {
         if (response.redriven) {
           for (const envelope of events) await this.redrive(stream, envelope);
           return;
         }
-        await this.applyInOrder(stream, events, response.skipPositions.map(Number));
+        let granted = 0;
+        // A long message (a rebuild's replay, a catch-up) reports its progress on the way, not only at its end.
+        const progress = (handled: number) => {
+          if (handled - granted < PROGRESS_EVERY_EVENTS || stream !== this.stream || this.paused) return;
+          stream.write(ConsumeRequest.fromPartial({ permits: handled - granted, processedPosition: String(this.applied) }));
+          granted = handled;
+        };
+        await this.applyInOrder(stream, events, response.skipPositions.map(Number), progress);
         this.noteReflected(Number(response.reflectedPosition));
         if (events.length === 0 && response.skipPositions.length === 0) return;
         this.backoff.reset();
-        stream.write(ConsumeRequest.fromPartial({ permits: events.length, processedPosition: String(this.applied) }));
+        stream.write(ConsumeRequest.fromPartial({ permits: events.length - granted, processedPosition: String(this.applied) }));
       } catch (thrown) {
         // The event stays unapplied: reconnect from the checkpoint and try again after a backoff.
         this.options.logger.error("consumer failed to handle an event", { consumer: this.options.consumer, error: MeshError.from(thrown).message });
@@ -161,12 +234,14 @@ export class ConsumerClient {
   }
 
   /** The message's events and the parked positions it names, merged in position order. */
-  private async applyInOrder(stream: ConsumeStream, events: EventEnvelope[], skips: number[]): Promise<void> {
+  private async applyInOrder(stream: ConsumeStream, events: EventEnvelope[], skips: number[], progress: (handled: number) => void): Promise<void> {
     let next = 0;
+    let handled = 0;
     for (const envelope of events) {
       const position = Number(envelope.position);
       while (next < skips.length && skips[next]! < position) await this.pass(skips[next++]!);
       await this.apply(stream, envelope);
+      progress(++handled);
     }
     while (next < skips.length) await this.pass(skips[next++]!);
   }
@@ -239,6 +314,12 @@ export class ConsumerClient {
   private noteReflected(position: number): void {
     this.reflected = Math.max(this.reflected, this.applied, position);
     if (this.target !== undefined && this.reflected >= this.target) this.caughtUpSignal.resolve();
+    for (let index = this.positionWaiters.length - 1; index >= 0; index--) {
+      const waiter = this.positionWaiters[index]!;
+      if (waiter.position > this.reflected) continue;
+      this.positionWaiters.splice(index, 1);
+      waiter.resolve();
+    }
   }
 
   private lost(stream: ConsumeStream, error: Error): void {

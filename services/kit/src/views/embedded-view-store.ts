@@ -121,6 +121,18 @@ export class EmbeddedViewStore implements ViewStore {
     this.collectionNamed(collection).ensureIndex(keys, options?.unique === true);
   }
 
+  async dropCollection(collection: string): Promise<void> {
+    this.assertOpen("dropCollection");
+    assertCollectionName(collection);
+    this.collections.delete(collection);
+  }
+
+  async dropCheckpoint(consumer: string): Promise<void> {
+    this.assertOpen("dropCheckpoint");
+    assertConsumerName(consumer);
+    this.checkpoints.delete(consumer);
+  }
+
   /** Drops every view, checkpoint and listener. Idempotent; every other call afterwards rejects with CLOSED. */
   async close(): Promise<void> {
     this.closed = true;

@@ -24,6 +24,9 @@ import { ViewStoreError } from "./view-store-error";
 
 export type { MongoViewStoreOptions } from "./mongo-view-store-options";
 
+/** Drops of an old generation are acknowledged by a majority, as commits are. */
+const MAJORITY = new WriteConcern("majority");
+
 /** A commit reads the checkpoint from a majority-committed snapshot and commits with majority write concern. */
 const COMMIT_TRANSACTION: TransactionOptions = {
   readConcern: new ReadConcern("snapshot"),
@@ -206,6 +209,27 @@ export class MongoViewStore implements ViewStore {
       await this.view(collection).createIndex(keys, options?.unique === true ? { unique: true } : {});
     } catch (error: unknown) {
       throw indexFailure(error, collection, keys);
+    }
+  }
+
+  async dropCollection(collection: string): Promise<void> {
+    this.assertOpen("dropCollection");
+    assertViewCollection(collection);
+    try {
+      await this.view(collection).drop({ writeConcern: MAJORITY });
+    } catch (error: unknown) {
+      // Servers before 7.0 answer NamespaceNotFound for a collection that does not exist: nothing to drop.
+      if (serverCode(error) !== ServerCode.NAMESPACE_NOT_FOUND) throw readFailure(error, `dropCollection of '${collection}'`);
+    }
+  }
+
+  async dropCheckpoint(consumer: string): Promise<void> {
+    this.assertOpen("dropCheckpoint");
+    assertConsumerName(consumer);
+    try {
+      await this.checkpoints.deleteOne({ _id: consumer }, { writeConcern: MAJORITY });
+    } catch (error: unknown) {
+      throw readFailure(error, `dropCheckpoint of '${consumer}'`);
     }
   }
 

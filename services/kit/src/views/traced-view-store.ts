@@ -37,6 +37,14 @@ export class TracedViewStore implements ViewStore {
     return this.inner.ensureIndex(collection, keys, options);
   }
 
+  dropCollection(collection: string): Promise<void> {
+    return this.inner.dropCollection(collection);
+  }
+
+  dropCheckpoint(consumer: string): Promise<void> {
+    return this.inner.dropCheckpoint(consumer);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

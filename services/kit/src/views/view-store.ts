@@ -56,5 +56,12 @@ export interface ViewStore {
   watch(collection: string, listener: (change: ViewChange) => void, options?: WatchOptions): () => void;
   /** Declares an index the queries of a collection need (the embedded adapter may ignore it). Idempotent. */
   ensureIndex(collection: string, keys: ViewSort, options?: { unique?: boolean }): Promise<void>;
+  /**
+   * Removes a collection with its documents and indexes (an old generation of a rebuilt projection). Watchers of the
+   * name stay subscribed. Dropping a collection that does not exist does nothing.
+   */
+  dropCollection(collection: string): Promise<void>;
+  /** Forgets `consumer`'s checkpoint: it reads 0 again. Forgetting an unknown one does nothing. */
+  dropCheckpoint(consumer: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { MongoBulkWriteError, MongoServerError, type WriteError } from "mongodb"
  * (github.com/mongodb/mongo, src/mongo/base/error_codes.yml).
  */
 export const ServerCode = {
+  NAMESPACE_NOT_FOUND: 26,
   NAMESPACE_EXISTS: 48,
   INDEX_OPTIONS_CONFLICT: 85,
   INDEX_KEY_SPECS_CONFLICT: 86,

@@ -1,9 +1,11 @@
 import type { ConsumerOpen } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { generationKey } from "@recq-mesh/protocol";
 
 /**
- * What parked events are kept under for a consumer stream: the consumer name. One function so that a consumer's
- * identity can grow (a projection rebuilt into a new generation parks apart from the one serving) in one place.
+ * What parked events are kept under for a consumer stream: its name and generation (`generationKey`: the name for a
+ * projection never rebuilt, `name~gN` after a rebuild into generation N). A rebuild's stream so parks apart from the
+ * generation serving, and the new generation keeps what its rebuild parked once it serves.
  */
-export function consumerKey(open: Pick<ConsumerOpen, "consumer">): string {
-  return open.consumer;
+export function consumerKey(open: Pick<ConsumerOpen, "consumer" | "generation">): string {
+  return generationKey(open.consumer, open.generation);
 }

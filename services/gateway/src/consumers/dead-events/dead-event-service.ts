@@ -30,6 +30,8 @@ export interface DeadEventServiceOptions {
 export interface ConsumerStanding {
   position(consumer: string): number;
   hasActive(consumer: string): boolean;
+  /** The key a consumer name's parked events are kept under (its serving generation's). */
+  keyOf(consumer: string): string;
 }
 
 /** recq.v1.DeadEventService: what operators do with parked events (list, retry, skip). */
@@ -56,7 +58,8 @@ export class DeadEventService {
   }
 
   private async list(request: ListParkedEventsRequest): Promise<ListParkedEventsResponse> {
-    const consumer = requiredConsumer(request.consumer);
+    const name = requiredConsumer(request.consumer);
+    const consumer = this.standing.keyOf(name);
     const entries = this.delivery.chains.entriesOf(consumer);
     const limit = request.pageSize === 0 ? this.options.pageSize : Math.min(request.pageSize, this.options.pageSize);
     const after = Number(request.afterPosition);
@@ -65,7 +68,7 @@ export class DeadEventService {
     const shown = page.slice(0, limit);
     const chainHeads = new Set([...this.delivery.chains.chainsOf(consumer).values()].map((chain) => chain[0]?.position));
     const head = await this.store.headPosition();
-    const position = this.standing.position(consumer);
+    const position = this.standing.position(name);
     return {
       events: shown.map((entry) => parkedEventOf(entry, !chainHeads.has(entry.position))),
       nextAfterPosition: more ? String(shown[shown.length - 1]!.position) : "0",
@@ -75,13 +78,13 @@ export class DeadEventService {
         headPosition: String(head),
         parkedCount: entries.length,
         lag: String(Math.max(0, head - position) + entries.length),
-        active: this.standing.hasActive(consumer),
+        active: this.standing.hasActive(name),
       },
     };
   }
 
   private async retry(request: RetryParkedRequest): Promise<RetryParkedResponse> {
-    const consumer = requiredConsumer(request.consumer);
+    const consumer = this.standing.keyOf(requiredConsumer(request.consumer));
     if ((request.aggregateType === "") !== (request.aggregateId === "")) {
       throw new MeshError(status.INVALID_ARGUMENT, "aggregate_type and aggregate_id go together: set both (one chain) or neither (every chain)", Reason.INVALID_REQUEST);
     }
@@ -90,7 +93,7 @@ export class DeadEventService {
   }
 
   private async skip(request: SkipParkedRequest): Promise<SkipParkedResponse> {
-    const consumer = requiredConsumer(request.consumer);
+    const consumer = this.standing.keyOf(requiredConsumer(request.consumer));
     if (request.all === (request.position !== "0")) {
       throw new MeshError(status.INVALID_ARGUMENT, "name one parked event by position, or set all (not both)", Reason.INVALID_REQUEST);
     }

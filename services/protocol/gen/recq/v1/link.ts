@@ -386,6 +386,19 @@ export interface ConsumerOpen {
   afterPosition: string;
   instanceId: string;
   credentials: string;
+  /**
+   * The generation of the projection's views this stream writes (0 means 1). A stream of a generation above the
+   * current one with `rebuild` set is a rebuild: the gateway serves it from `after_position` as its own group, apart
+   * from the positions consistency tokens wait on. Without `rebuild`, a higher generation becomes the current one: such
+   * a stream opened beside the active instance waits as a standby and is the first to take over.
+   */
+  generation: number;
+  rebuild: boolean;
+  /**
+   * The instance can rebuild the projection into a new generation when asked (its views are in generations). The
+   * gateway refuses a rebuild of a projection whose active instance cannot, rather than ask in vain.
+   */
+  rebuildable: boolean;
 }
 
 /** Gateway → projector: a batch of events in global order. */
@@ -429,6 +442,16 @@ export interface ConsumeResponse {
   redriven: boolean;
   /** Set on the answer to a ConsumeFailure: the failed position. The consumer resumes handling on it. */
   answeredFailurePosition: string;
+  /**
+   * Asks the active instance to rebuild the projection into this generation (from position 0, in views of their own,
+   * on a second consumer stream with `rebuild`). 0: no request.
+   */
+  rebuildGeneration: number;
+  /**
+   * On the acknowledgements of `open` and on standby answers: the generation of the views the projection's queries
+   * read. A standby whose store is at a lower generation follows it (the old one is being dropped). 0: unknown.
+   */
+  currentGeneration: number;
 }
 
 function createBaseConnectRequest(): ConnectRequest {
@@ -4212,7 +4235,16 @@ export const ConsumeFailure: MessageFns<ConsumeFailure> = {
 };
 
 function createBaseConsumerOpen(): ConsumerOpen {
-  return { consumer: "", eventTypes: [], afterPosition: "0", instanceId: "", credentials: "" };
+  return {
+    consumer: "",
+    eventTypes: [],
+    afterPosition: "0",
+    instanceId: "",
+    credentials: "",
+    generation: 0,
+    rebuild: false,
+    rebuildable: false,
+  };
 }
 
 export const ConsumerOpen: MessageFns<ConsumerOpen> = {
@@ -4231,6 +4263,15 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     }
     if (message.credentials !== "") {
       writer.uint32(42).string(message.credentials);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(72).uint32(message.generation);
+    }
+    if (message.rebuild !== false) {
+      writer.uint32(80).bool(message.rebuild);
+    }
+    if (message.rebuildable !== false) {
+      writer.uint32(88).bool(message.rebuildable);
     }
     return writer;
   },
@@ -4288,6 +4329,30 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
             message.credentials = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.generation = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.rebuild = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.rebuildable = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4319,6 +4384,9 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
         ? globalThis.String(object.instance_id)
         : "",
       credentials: isSet(object.credentials) ? globalThis.String(object.credentials) : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      rebuild: isSet(object.rebuild) ? globalThis.Boolean(object.rebuild) : false,
+      rebuildable: isSet(object.rebuildable) ? globalThis.Boolean(object.rebuildable) : false,
     };
   },
 
@@ -4339,6 +4407,15 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     if (message.credentials !== "") {
       obj.credentials = message.credentials;
     }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.rebuild !== false) {
+      obj.rebuild = message.rebuild;
+    }
+    if (message.rebuildable !== false) {
+      obj.rebuildable = message.rebuildable;
+    }
     return obj;
   },
 
@@ -4352,6 +4429,9 @@ export const ConsumerOpen: MessageFns<ConsumerOpen> = {
     message.afterPosition = object.afterPosition ?? "0";
     message.instanceId = object.instanceId ?? "";
     message.credentials = object.credentials ?? "";
+    message.generation = object.generation ?? 0;
+    message.rebuild = object.rebuild ?? false;
+    message.rebuildable = object.rebuildable ?? false;
     return message;
   },
 };
@@ -4367,6 +4447,8 @@ function createBaseConsumeResponse(): ConsumeResponse {
     skipPositions: [],
     redriven: false,
     answeredFailurePosition: "0",
+    rebuildGeneration: 0,
+    currentGeneration: 0,
   };
 }
 
@@ -4402,6 +4484,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     }
     if (message.answeredFailurePosition !== "0") {
       writer.uint32(72).uint64(message.answeredFailurePosition);
+    }
+    if (message.rebuildGeneration !== 0) {
+      writer.uint32(80).uint32(message.rebuildGeneration);
+    }
+    if (message.currentGeneration !== 0) {
+      writer.uint32(88).uint32(message.currentGeneration);
     }
     return writer;
   },
@@ -4501,6 +4589,22 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
             message.answeredFailurePosition = reader.uint64().toString();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.rebuildGeneration = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.currentGeneration = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4544,6 +4648,16 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
         : isSet(object.answered_failure_position)
         ? globalThis.String(object.answered_failure_position)
         : "0",
+      rebuildGeneration: isSet(object.rebuildGeneration)
+        ? globalThis.Number(object.rebuildGeneration)
+        : isSet(object.rebuild_generation)
+        ? globalThis.Number(object.rebuild_generation)
+        : 0,
+      currentGeneration: isSet(object.currentGeneration)
+        ? globalThis.Number(object.currentGeneration)
+        : isSet(object.current_generation)
+        ? globalThis.Number(object.current_generation)
+        : 0,
     };
   },
 
@@ -4576,6 +4690,12 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     if (message.answeredFailurePosition !== "0") {
       obj.answeredFailurePosition = message.answeredFailurePosition;
     }
+    if (message.rebuildGeneration !== 0) {
+      obj.rebuildGeneration = Math.round(message.rebuildGeneration);
+    }
+    if (message.currentGeneration !== 0) {
+      obj.currentGeneration = Math.round(message.currentGeneration);
+    }
     return obj;
   },
 
@@ -4593,6 +4713,8 @@ export const ConsumeResponse: MessageFns<ConsumeResponse> = {
     message.skipPositions = object.skipPositions?.map((e) => e) || [];
     message.redriven = object.redriven ?? false;
     message.answeredFailurePosition = object.answeredFailurePosition ?? "0";
+    message.rebuildGeneration = object.rebuildGeneration ?? 0;
+    message.currentGeneration = object.currentGeneration ?? 0;
     return message;
   },
 };
