@@ -21,7 +21,7 @@ export {
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_FRAMES, FrameBatcher, type FrameBatcherOptions } from "./src/link/frame-batcher";
 export { LINK_PROTOCOL_VERSION } from "./src/link/link-protocol-version";
 export { Backoff } from "./src/link/backoff";
-export { generationKey } from "./src/link/generation-key";
+export { consumerNameOf, generationKey } from "./src/link/generation-key";
 export { LruMap } from "./src/collections/lru-map";
 export { MONGODB_DATABASE_ENV, MONGODB_URI_ENV, mongoSettingsFrom, type MongoSettings } from "./src/mongo/mongo-settings";
 export { WakeableDelay } from "./src/mongo/wakeable-delay";

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { credentials } from "@grpc/grpc-js";
 import { FileCheckpointStore, MeshService } from "@recq-mesh/kit";
+import { HealthClient, HealthCheckResponse_ServingStatus as Serving } from "@recq-mesh/gateway/gen/grpc/health/v1/health";
 import { todoEvents } from "@recq-mesh/todo";
 import type { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
@@ -20,6 +22,7 @@ describe("dead-event queue of an observer", () => {
   let observer: MeshService;
   let clients: ReturnType<typeof todoClients>;
   let admin: DeadEventServiceClient;
+  let health: HealthClient;
   const state = { broken: true };
   /** Item ids the observer handled, per list, in order. */
   const handled = new Map<string, string[]>();
@@ -45,11 +48,13 @@ describe("dead-event queue of an observer", () => {
     await observer.start();
     clients = todoClients(mesh.address);
     admin = deadEventClient(mesh.address);
+    health = new HealthClient(mesh.address, credentials.createInsecure());
   });
 
   afterAll(async () => {
     clients.close();
     admin.close();
+    health.close();
     await observer?.drain();
     await todo?.mesh.drain();
     await mesh?.gateway.stop();
@@ -57,9 +62,13 @@ describe("dead-event queue of an observer", () => {
   });
 
   const add = (listId: string, itemId: string, text = itemId) => call(clients.commands, clients.commands.addTodoItem, { listId, itemId, text });
+  /** The observer's health: SERVING while active with nothing parked. */
+  const healthOf = () =>
+    new Promise<Serving>((resolve, reject) => health.check({ service: `recq.consumer/${OBSERVER}` }, (error, response) => (error ? reject(error) : resolve(response.status))));
   const parked = async () => (await call(admin, admin.listParkedEvents, { consumer: OBSERVER, afterPosition: "0", pageSize: 0 })).events;
 
   it("parks the poison event and its list's later events, goes on with other lists, and handles the parked ones once on retry", async () => {
+    assert.equal(await healthOf(), Serving.SERVING);
     for (const listId of ["calm", "troubled"]) await call(clients.commands, clients.commands.createTodoList, { listId, name: listId });
     await add("troubled", "p", "poison");
     await add("troubled", "after");
@@ -68,12 +77,14 @@ describe("dead-event queue of an observer", () => {
     await eventually(async () => assert.deepEqual(handled.get("calm"), ["c1"]), 10_000);
     await eventually(async () => assert.deepEqual((await parked()).map((event) => event.aggregateId), ["troubled", "troubled"]), 10_000);
     assert.equal(handled.get("troubled"), undefined, "nothing of the troubled list was handled");
+    assert.equal(await healthOf(), Serving.NOT_SERVING, "a consumer with parked events is not healthy");
 
     state.broken = false;
     const retried = await call(admin, admin.retryParked, { consumer: OBSERVER, aggregateType: "TodoList", aggregateId: "troubled" });
     assert.equal(retried.scheduled, 2);
     await eventually(async () => assert.deepEqual(handled.get("troubled"), ["p", "after"]), 10_000);
     await eventually(async () => assert.deepEqual(await parked(), []));
+    assert.equal(await healthOf(), Serving.SERVING, "healthy again once nothing is parked");
     // The list is unblocked: its next event is handled as usual, and nothing was handled twice.
     await add("troubled", "later");
     await eventually(async () => assert.deepEqual(handled.get("troubled"), ["p", "after", "later"]), 10_000);

@@ -192,7 +192,8 @@ export class Gateway {
     const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, "over a link"), limits, logger);
     const parkedEvents = options.parkedEvents ?? new VolatileParkedEventStore();
     const parked = await ParkedChains.open(parkedEvents, limits.maxParkedEventsPerConsumer);
-    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch, parked }, logger);
+    const health = new HealthRegistry();
+    const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch, parked, health }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     new DeadEventService(consumers.deadEvents, consumers, store, { clientToken: options.clientToken, pageSize: limits.deadEventPageSize }).register(server);
     new ProjectionAdminService(consumers, options.clientToken).register(server);
@@ -200,7 +201,6 @@ export class Gateway {
     sagaStateService(options, limits).register(server);
     const events = eventService(options, limits, logger);
     server.addService(EventServiceService, { subscribeEvents: events.subscribeEvents });
-    const health = new HealthRegistry();
     addHealthService(server, health);
     const served = [...catalog.services.map((s) => s.fullName), ...LISTED_PROTOCOL_SERVICES];
     addReflectionService(server, catalog, () => served);

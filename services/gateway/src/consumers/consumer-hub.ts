@@ -11,6 +11,9 @@ import { ConsumerSession, type ConsumeCall } from "./consumer-session";
 import { DeadEventDelivery } from "./dead-events/dead-event-delivery";
 import type { ParkedChains } from "./dead-events/parked-chains";
 import { SerialPump } from "./serial-pump";
+import { ConsumerHealth } from "./consumer-health";
+import type { HealthRegistry } from "../health/health-registry";
+import { consumerNameOf } from "@recq-mesh/protocol";
 import type { ProjectionPositions } from "./projection-positions";
 import { RebuildRegistry } from "./rebuilds/rebuild-registry";
 import { nextActive, projectionStatus, rebuildRequest, type ProjectionStatus, type ProjectionRebuild } from "./rebuilds/projection-status";
@@ -23,6 +26,8 @@ export interface ConsumerHubOptions {
   readBatchSize: number;
   /** The parked events (the dead-event queue: dead-events/). */
   parked: ParkedChains;
+  /** Where each consumer's health is told (consumer-health.ts); none in tests that need no health service. */
+  health?: HealthRegistry;
 }
 
 export interface ConsumerGroup {
@@ -49,6 +54,7 @@ export class ConsumerHub {
   /** The dead-event queue on these streams: parking, blocked aggregates, retries. */
   readonly deadEvents: DeadEventDelivery;
   private readonly rebuilds = new RebuildRegistry();
+  private readonly health: ConsumerHealth;
 
   constructor(
     private readonly store: EventStore,
@@ -56,6 +62,9 @@ export class ConsumerHub {
     private readonly options: ConsumerHubOptions,
     private readonly logger: Logger,
   ) {
+    this.health = new ConsumerHealth(options.health);
+    options.parked.onChange((key) => this.reportHealth(consumerNameOf(key)));
+    for (const key of options.parked.consumerKeys()) this.reportHealth(consumerNameOf(key));
     this.deadEvents = new DeadEventDelivery(options.parked, store, {
       active: (key) => this.activeByStreamKey(key),
       wake: (session) => this.pump(session),
@@ -177,6 +186,7 @@ export class ConsumerHub {
     else this.positions.reset(session.groupKey, session.effectivePosition);
     this.noteGeneration(group, session.generation);
     this.logger.info("consumer active", { consumer: session.consumer, instance: session.open.instanceId, after: session.cursor });
+    if (!session.rebuild) this.reportHealth(session.consumer);
     this.pump(session);
   }
 
@@ -216,6 +226,13 @@ export class ConsumerHub {
       this.groups.delete(session.groupKey);
       this.positions.forget(session.groupKey);
     }
+    if (!session.rebuild) this.reportHealth(session.consumer);
+  }
+
+  /** Tells the health service how a consumer (by name: its serving generation) stands. */
+  private reportHealth(consumer: string): void {
+    // Before the dead-event delivery exists (the store's parked events read at start), only the chains are needed.
+    this.health?.report(consumer, this.groups.get(consumer)?.active !== undefined, this.options.parked.count(this.keyOf(consumer)));
   }
 
   /** Sends what the session may have, in order; one pump per session at a time. */
@@ -380,7 +397,8 @@ export class ConsumerHub {
     const group = this.groups.get(projection);
     if (group === undefined || group.rebuild) return undefined;
     const record = this.rebuilds.of(projection);
-    return projectionStatus(projection, group, this.positions.positionOf(projection), this.knownHead, record && this.rebuildStatus(projection, record));
+    const parked = this.deadEvents.chains.count(this.keyOf(projection));
+    return projectionStatus(projection, group, this.positions.positionOf(projection), this.knownHead, record && this.rebuildStatus(projection, record), parked);
   }
 
   /** Every projection with an instance connected, by name. */

@@ -9,3 +9,8 @@
 export function generationKey(name: string, generation: number): string {
   return generation <= 1 ? name : `${name}~g${generation}`;
 }
+
+/** The name a `generationKey` was made from: `todo-lists~g2` → `todo-lists`. */
+export function consumerNameOf(key: string): string {
+  return key.replace(/~g\d+$/, "");
+}

@@ -16,6 +16,7 @@ export function aggregateKey(aggregateType: string, aggregateId: string): string
 export class ParkedChains {
   private readonly consumers = new Map<string, Map<string, ParkedEntry[]>>();
   private readonly counts = new Map<string, number>();
+  private readonly changeListeners: ((consumer: string) => void)[] = [];
 
   private constructor(
     private readonly store: ParkedEventStore,
@@ -26,6 +27,16 @@ export class ParkedChains {
     const chains = new ParkedChains(store, maxPerConsumer);
     for (const entry of await store.all()) chains.hold(entry);
     return chains;
+  }
+
+  /** Calls `listener` with a consumer's key each time its parked events change (health follows them). */
+  onChange(listener: (consumer: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** The keys of the consumers that hold parked events. */
+  consumerKeys(): string[] {
+    return [...this.consumers.keys()];
   }
 
   isBlocked(consumer: string, aggregate: string): boolean {
@@ -99,6 +110,11 @@ export class ParkedChains {
     chain.push({ ...entry });
     chain.sort((a, b) => a.position - b.position);
     this.counts.set(entry.consumer, this.count(entry.consumer) + 1);
+    this.changed(entry.consumer);
+  }
+
+  private changed(consumer: string): void {
+    for (const listener of this.changeListeners) listener(consumer);
   }
 
   private drop(consumer: string, positions: readonly number[]): string[] {
@@ -121,6 +137,7 @@ export class ParkedChains {
       this.consumers.delete(consumer);
       this.counts.delete(consumer);
     }
+    this.changed(consumer);
     return emptied;
   }
 }

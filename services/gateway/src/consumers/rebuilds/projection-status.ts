@@ -24,13 +24,15 @@ export function projectionStatus(
   position: number,
   head: number,
   rebuild: ProjectionRebuild | undefined,
+  parkedCount: number,
 ): ProjectionStatus {
   return {
     projection,
     generation: group.generation,
     position: String(position),
     head: String(head),
-    lag: String(Math.max(0, head - position)),
+    lag: String(Math.max(0, head - position) + parkedCount),
+    parkedCount,
     activeInstance: group.active?.open.instanceId ?? "",
     standbys: group.standbys.length,
     rebuild,

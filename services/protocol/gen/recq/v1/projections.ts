@@ -110,14 +110,18 @@ export interface ProjectionStatus {
   position: string;
   /** The event store's last position as the gateway knows it. */
   head: string;
-  /** head - position. */
+  /** head - position, plus the events parked in the dead-event queue (which the position has passed unapplied). */
   lag: string;
   /** The instance id of the instance events are delivered to (empty when none is). */
   activeInstance: string;
   /** Standby instances waiting to take over. */
   standbys: number;
   /** The rebuild in progress, or the last one this gateway saw; unset when there was none. */
-  rebuild?: ProjectionRebuild | undefined;
+  rebuild?:
+    | ProjectionRebuild
+    | undefined;
+  /** Events of the serving generation parked in the dead-event queue (recq.v1.DeadEventService lists them). */
+  parkedCount: number;
 }
 
 export interface ProjectionRebuild {
@@ -536,6 +540,7 @@ function createBaseProjectionStatus(): ProjectionStatus {
     activeInstance: "",
     standbys: 0,
     rebuild: undefined,
+    parkedCount: 0,
   };
 }
 
@@ -564,6 +569,9 @@ export const ProjectionStatus: MessageFns<ProjectionStatus> = {
     }
     if (message.rebuild !== undefined) {
       ProjectionRebuild.encode(message.rebuild, writer.uint32(66).fork()).join();
+    }
+    if (message.parkedCount !== 0) {
+      writer.uint32(72).uint32(message.parkedCount);
     }
     return writer;
   },
@@ -645,6 +653,14 @@ export const ProjectionStatus: MessageFns<ProjectionStatus> = {
             message.rebuild = ProjectionRebuild.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.parkedCount = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -671,6 +687,11 @@ export const ProjectionStatus: MessageFns<ProjectionStatus> = {
         : "",
       standbys: isSet(object.standbys) ? globalThis.Number(object.standbys) : 0,
       rebuild: isSet(object.rebuild) ? ProjectionRebuild.fromJSON(object.rebuild) : undefined,
+      parkedCount: isSet(object.parkedCount)
+        ? globalThis.Number(object.parkedCount)
+        : isSet(object.parked_count)
+        ? globalThis.Number(object.parked_count)
+        : 0,
     };
   },
 
@@ -700,6 +721,9 @@ export const ProjectionStatus: MessageFns<ProjectionStatus> = {
     if (message.rebuild !== undefined) {
       obj.rebuild = ProjectionRebuild.toJSON(message.rebuild);
     }
+    if (message.parkedCount !== 0) {
+      obj.parkedCount = Math.round(message.parkedCount);
+    }
     return obj;
   },
 
@@ -718,6 +742,7 @@ export const ProjectionStatus: MessageFns<ProjectionStatus> = {
     message.rebuild = (object.rebuild !== undefined && object.rebuild !== null)
       ? ProjectionRebuild.fromPartial(object.rebuild)
       : undefined;
+    message.parkedCount = object.parkedCount ?? 0;
     return message;
   },
 };
