@@ -116,11 +116,12 @@ describe("the gateway's HTTP port", () => {
       const queries = createClient(queryService as DescService, t) as Client<DescService>;
       const call = (client: Client<DescService>, method: string, init: Record<string, unknown>, type: string) =>
         (client[method] as (request: unknown, options: unknown) => Promise<unknown>)(create(registry.getMessage(type)!, init as never), { headers: auth });
-      await call(commands, "createTodoList", { listId, name }, "todo.v1.CreateTodoList");
+      const created = (await call(commands, "createTodoList", { listId, name }, "todo.v1.CreateTodoList")) as { position: bigint };
       const controller = new AbortController();
+      // With the creation's position, the watch waits until the view holds the list (else it may fail NOT_FOUND).
       const watch = (queries.watchTodoList as (request: unknown, options: unknown) => AsyncIterable<{ items: unknown[] }>)(
         create(registry.getMessage("todo.v1.WatchTodoList")!, { listId } as never),
-        { headers: auth, signal: controller.signal },
+        { headers: { ...auth, "recq-consistency-token": String(created.position) }, signal: controller.signal },
       );
       const seen: number[] = [];
       const added = (async () => {
