@@ -85,9 +85,15 @@ describe("the HTTP port's admission and tracing", () => {
 
     const todo = await startTodo(mesh.address);
     meshes.push(todo.mesh);
-    for (const listId of ["one", "two", "three"]) assert.equal((await post("/todo.v1.TodoListCommandService/CreateTodoList", { listId, name: listId })).status, 200);
+    let position = "";
+    for (const listId of ["one", "two", "three"]) {
+      const created = await post("/todo.v1.TodoListCommandService/CreateTodoList", { listId, name: listId });
+      assert.equal(created.status, 200);
+      ({ position } = (await created.json()) as { position: string });
+    }
+    // With the last creation's position, a watch waits until the view holds the lists (else it may answer NOT_FOUND).
     const watch = (listId: string, signal?: AbortSignal) =>
-      fetch(`${base}/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=${encodeURIComponent(JSON.stringify({ listId }))}`, { signal });
+      fetch(`${base}/recq/v1/sse/todo.v1.TodoListQueryService/WatchTodoList?message=${encodeURIComponent(JSON.stringify({ listId }))}&recq-consistency-token=${position}`, { signal });
     const open = new AbortController();
     const first = await watch("one", open.signal);
     assert.equal(first.status, 200);

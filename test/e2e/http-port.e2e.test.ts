@@ -116,11 +116,12 @@ describe("the gateway's HTTP port", () => {
       const queries = createClient(queryService as DescService, t) as Client<DescService>;
       const call = (client: Client<DescService>, method: string, init: Record<string, unknown>, type: string) =>
         (client[method] as (request: unknown, options: unknown) => Promise<unknown>)(create(registry.getMessage(type)!, init as never), { headers: auth });
-      await call(commands, "createTodoList", { listId, name }, "todo.v1.CreateTodoList");
+      const created = (await call(commands, "createTodoList", { listId, name }, "todo.v1.CreateTodoList")) as { position: bigint };
       const controller = new AbortController();
+      // With the creation's position, the watch waits until the view holds the list (else it may fail NOT_FOUND).
       const watch = (queries.watchTodoList as (request: unknown, options: unknown) => AsyncIterable<{ items: unknown[] }>)(
         create(registry.getMessage("todo.v1.WatchTodoList")!, { listId } as never),
-        { headers: auth, signal: controller.signal },
+        { headers: { ...auth, "recq-consistency-token": String(created.position) }, signal: controller.signal },
       );
       const seen: number[] = [];
       const added = (async () => {
@@ -302,7 +303,9 @@ describe("the gateway's HTTP port", () => {
     const response = await fetch(url, { headers: auth, signal: controller.signal });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
-    while (!text.includes(": heartbeat")) text += (await reader.read()).value ?? "";
+    // The stream is open while the token waits, so a heartbeat may come before the first view: read until one
+    // comes after it, when the stream is idle.
+    while (!/^data: .*\n[\s\S]*^: heartbeat/m.test(text)) text += (await reader.read()).value ?? "";
     controller.abort();
     assert.match(text, /^id: 1\ndata: \{.*"listId":"idle"/m);
   });

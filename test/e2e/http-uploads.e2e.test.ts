@@ -6,7 +6,7 @@ import http from "node:http";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, it } from "@jest/globals";
-import { credentials } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { FolderBlobStore, MeshService } from "@recq-mesh/kit";
 import { loadDescriptorCatalog, type GatewayLimits, type GatewayOptions } from "@recq-mesh/gateway";
 import { AttachFile, TodoAttachmentQueryServiceClient } from "@recq-mesh/todo/gen/todo/v1/attachments";
@@ -104,10 +104,13 @@ describe("uploads over the HTTP port: a raw body, cut into the upload's messages
     return { blobs: entries.filter((e) => e !== ".incoming"), incoming: [...(await blobs.inner.incoming())] };
   }
 
-  function downloadAll(reference: string): Promise<Buffer> {
+  /** Downloads with the upload's position as the consistency token: the handler finds the reference in the view. */
+  function downloadAll(reference: string, position: string): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const pieces: Buffer[] = [];
-      const stream = download.downloadAttachment({ listId: LIST, itemId: ITEM, reference }, { deadline: Date.now() + 30_000 });
+      const metadata = new Metadata();
+      metadata.set("recq-consistency-token", position);
+      const stream = download.downloadAttachment({ listId: LIST, itemId: ITEM, reference }, metadata, { deadline: Date.now() + 30_000 });
       stream.on("data", (chunk: { content: Buffer }) => pieces.push(chunk.content));
       stream.on("error", reject);
       stream.on("end", () => resolve(Buffer.concat(pieces)));
@@ -128,17 +131,17 @@ describe("uploads over the HTTP port: a raw body, cut into the upload's messages
     const [event] = await attachedEvents();
     assert.equal(event!.sha256, sha256);
     assert.equal(event!.size, String(content.length));
-    assert.ok((await downloadAll(event!.reference)).equals(content));
+    assert.ok((await downloadAll(event!.reference, ack.position)).equals(content));
     // The same file chunked (Transfer-Encoding: chunked, no length), a PUT from standard input.
     const piped = await promisify(execFile)("bash", ["-c", `curl -sS --fail-with-body -T - '${uploadUrl()}' < '${file}'`]);
     assert.ok(Number((JSON.parse(piped.stdout) as { position: string }).position) > Number(ack.position));
     // And over HTTP/2 (cleartext, prior knowledge).
-    await curl(["--http2-prior-knowledge", "--data-binary", `@${file}`, uploadUrl()]);
+    const overHttp2 = JSON.parse((await curl(["--http2-prior-knowledge", "--data-binary", `@${file}`, uploadUrl()])).stdout) as { position: string };
     const events = await attachedEvents();
     assert.equal(events.length, 3);
     assert.equal(events[1]!.sha256, sha256);
     assert.equal(events[2]!.sha256, sha256);
-    assert.ok((await downloadAll(events[2]!.reference)).equals(content));
+    assert.ok((await downloadAll(events[2]!.reference, overHttp2.position)).equals(content));
     // A repeat of the command id gets the recorded outcome, with no second file.
     const repeated = JSON.parse((await curl(["-H", "recq-command-id: upload-1", "--data-binary", `@${file}`, uploadUrl()])).stdout) as { position: string };
     assert.equal(repeated.position, ack.position);

@@ -301,14 +301,20 @@ describeWith(GRPCURL)("the README's grpcurl examples, verbatim, against the runn
     }
   });
 
-  it("reads its own write with the README's consistency token: the position of the list's last command", () => {
-    const read = lastOf(/recq-consistency-token: /);
-    const token = /recq-consistency-token: (\d+)/.exec(read.command)?.[1];
-    const listId = requestOf(read.command).list_id;
-    const before = outcomes.slice(0, outcomes.indexOf(read));
-    const last = before.filter((outcome) => outcome.ok && /CommandService\//.test(outcome.command) && requestOf(outcome.command).list_id === listId).at(-1);
-    assert.ok(last, `a command for ${String(listId)} before the read`);
-    assert.equal(answers(last.stdout)[0]?.position, token, `the README's token is the ack's position of ${last.command}`);
+  it("reads its own writes with the README's consistency tokens: each the position of the last command the read must see", () => {
+    const reads = outcomesOf(/recq-consistency-token: /);
+    assert.ok(reads.length >= 2, "the README reads a list and lists every list with a token");
+    for (const read of reads) {
+      const token = /recq-consistency-token: (\d+)/.exec(read.command)?.[1];
+      // A read of one list must see that list's last command; a read of every list, the last command of all.
+      const listId = requestOf(read.command).list_id;
+      const before = outcomes.slice(0, outcomes.indexOf(read));
+      const last = before
+        .filter((outcome) => outcome.ok && /CommandService\//.test(outcome.command) && (listId === undefined || requestOf(outcome.command).list_id === listId))
+        .at(-1);
+      assert.ok(last, `a command before ${read.command}`);
+      assert.equal(answers(last.stdout)[0]?.position, token, `the README's token in ${read.command} is the ack's position of ${last.command}`);
+    }
   });
 
   it("filters and pages ListTodoLists as the README's comments say", () => {

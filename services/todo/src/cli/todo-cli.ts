@@ -21,21 +21,21 @@ export async function runTodoCli(command: TodoCliCommand, invoker: Invoker, io: 
   switch (command.name) {
     case "create": {
       const listId = command.listId ?? timeOrderedId();
-      await commands.createTodoList({ listId, name: command.listName }, { commandId: timeOrderedId() });
+      await shownByViews(invoker, await commands.createTodoList({ listId, name: command.listName }, { commandId: timeOrderedId() }));
       io.print(`created list "${command.listName}" with id ${listId}`);
       return;
     }
     case "add": {
       const list = await findList(invoker, command.list);
       const itemId = timeOrderedId();
-      await commands.addTodoItem({ listId: list.listId, itemId, text: command.text }, { commandId: timeOrderedId() });
+      await shownByViews(invoker, await commands.addTodoItem({ listId: list.listId, itemId, text: command.text }, { commandId: timeOrderedId() }));
       io.print(`added "${command.text}" to "${list.name}" with id ${itemId}`);
       return;
     }
     case "done": {
       const list = await findList(invoker, command.list);
       const item = findItem(list, command.item);
-      await commands.completeTodoItem({ listId: list.listId, itemId: item.itemId }, { commandId: timeOrderedId() });
+      await shownByViews(invoker, await commands.completeTodoItem({ listId: list.listId, itemId: item.itemId }, { commandId: timeOrderedId() }));
       io.print(`completed "${item.text}" in "${list.name}"`);
       return;
     }
@@ -56,4 +56,13 @@ export async function runTodoCli(command: TodoCliCommand, invoker: Invoker, io: 
       return;
     }
   }
+}
+
+/**
+ * Waits until the views show a command's write: a query with the ack's position as its consistency token. Each run
+ * of the CLI is a process of its own, and the next one (`show`, `watch`, a list or an item named by its name) reads
+ * the views without this one's position; returning only once they show it gives read-your-writes from run to run.
+ */
+async function shownByViews(invoker: Invoker, ack: { position: string }): Promise<void> {
+  await invoker.service(TodoListQueryServiceService).listTodoLists(ListTodoLists.fromPartial({ pageSize: 1 }), { consistencyToken: ack.position });
 }
