@@ -197,9 +197,11 @@ describe("the published packages, as a user builds a domain on them (docs/your-o
       const shelf = await client.unary("library.v1.BookQueryService/ListBooks", { author: "Stanisław Lem", available_only: true });
       assert.deepEqual((shelf.response as { books: { book_id: string }[] }).books.map((book) => book.book_id), ["b-2"]);
 
-      const watching = client.serverStream("library.v1.BookQueryService/WatchBook", { book_id: "b-1" }, { take: 2, deadlineMs: 20_000 });
-      // The subscription answers the view first; the return is the change it then sends.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The subscription answers the view first; the return, sent once that view came, is the change it then sends.
+      let firstView: () => void = () => undefined;
+      const viewed = new Promise<void>((resolve) => (firstView = resolve));
+      const watching = client.serverStream("library.v1.BookQueryService/WatchBook", { book_id: "b-1" }, { take: 2, deadlineMs: 20_000, onMessage: () => firstView() });
+      await Promise.race([viewed, watching]);
       assert.ok((await command("ReturnBook", { book_id: "b-1" })).ok);
       const stream = await watching;
       assert.ok(stream.ok, stream.details);

@@ -38,6 +38,8 @@ export interface JsonCallOptions {
 export interface JsonStreamOptions extends JsonCallOptions {
   /** How many messages to collect before cancelling the call (a positive integer). */
   take: number;
+  /** Called with each message as it arrives (e.g. to act once a subscription's first view came). */
+  onMessage?: (message: unknown, index: number) => void;
 }
 
 export type StreamResult = CallResult & { messages: unknown[] };
@@ -218,6 +220,7 @@ export class ReflectionClient {
         if (messages.length >= options.take || decodeError !== undefined) return;
         try {
           messages.push(decodeOutput(desc, registry, bytes));
+          options.onMessage?.(messages[messages.length - 1], messages.length - 1);
         } catch (error: unknown) {
           decodeError = error;
           call.cancel();
