@@ -62,8 +62,10 @@ export async function startRebuildableTodo(
   const inner = options.inner ?? new EmbeddedViewStore();
   const views = await GenerationalViewStore.open(inner, "todo-lists");
   const poison = options.poison;
+  // The service's own settings would try a poison event for ever; the projection's (3 quick tries) must hold for its
+  // rebuild's stream and the one it switches to as well.
+  const mesh = new MeshService({ address, component: "todo", instanceId: options.instanceId, deadEvents: poison && { attempts: 1_000_000, initialBackoffMs: 50, maxBackoffMs: 50 } });
   const deadEvents = poison && { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 20 };
-  const mesh = new MeshService({ address, component: "todo", instanceId: options.instanceId, deadEvents });
   const roles = new Set(options.roles ?? ["commands", "views"]);
   const base = todoListProjection(views, options.scope ?? "instance");
   const gate = options.gate;
@@ -77,7 +79,7 @@ export async function startRebuildableTodo(
     },
   };
   if (roles.has("commands")) mesh.addAggregate(todoListAggregate);
-  if (roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views), projection));
+  if (roles.has("views")) mesh.addProjection(projection, { deadEvents }).addQueries(todoListQueries(new TracedViewStore(views), projection));
   await mesh.start();
   return { mesh, inner, views, consumer: mesh.consumerName(projection) };
 }
