@@ -102,8 +102,11 @@ describe("dead-event queue across a projection rebuild", () => {
       assert.deepEqual(positionsOf(switched), [poisoned, behind]);
       assert.equal(switched.status?.active, true);
       await eventually(async () => assert.deepEqual(await parkedKeys(), [`${REBUILD_KEY}@${poisoned}`, `${REBUILD_KEY}@${behind}`]));
-      const deleted = lines.find((line) => line.message === "parked events of a projection's older generations deleted: its new generation serves");
-      assert.deepEqual(deleted?.fields, { consumer: PROJECTION, generation: 2, keys: [PROJECTION], count: 2 });
+      // Logged once the deletion is durable (the store's entries change before its write completes).
+      await eventually(async () => {
+        const deleted = lines.find((line) => line.message === "parked events of a projection's older generations deleted: its new generation serves");
+        assert.deepEqual(deleted?.fields, { consumer: PROJECTION, generation: 2, keys: [PROJECTION], count: 2 });
+      });
       assert.deepEqual(await auditedPositions(todo.views, "bad"), [bad], "generation 2 did not apply the poison event either");
 
       // The handler is fixed: the retry applies them into generation 2's views, once each, in order.
