@@ -132,7 +132,8 @@ export class DeadEventDelivery {
     for (const key of stale) this.redrives.delete(key);
     this.chains.forget(stale).then(
       (count) => this.logger.info("parked events of a projection's older generations deleted: its new generation serves", { consumer, generation, keys: stale, count }),
-      // The index forgot them already; the store still holds them, and they are deleted again when the projection next opens.
+      // The index forgot them already; the store still holds them: the next start reads them back, and the projection's
+      // opening at its generation deletes them then.
       (thrown: unknown) => this.logger.error("could not delete the parked events of a projection's older generations", { consumer, generation, keys: stale, error: String(thrown) }),
     );
   }
