@@ -62,6 +62,17 @@ export function runParkedEventStoreContract(name: string, open: () => Promise<Pa
       assert.deepEqual(await reopened.all(), [parkedEntry(4, { error: "again", attempts: 6 })]);
     });
 
+    test("removes every entry of the named consumers durably, and nothing of the others", async () => {
+      current = await open();
+      const kept = [parkedEntry(2, { consumer: "todo-lists~g3" }), parkedEntry(5, { consumer: "todo-lists~g3", aggregateId: "other" })];
+      await current.store.park([parkedEntry(2), parkedEntry(6), parkedEntry(2, { consumer: "todo-lists~g2" }), ...kept]);
+      await current.store.removeConsumers(["todo-lists", "todo-lists~g2", "never-parked"]);
+      await current.store.removeConsumers([]);
+      assert.deepEqual(await current.store.all(), kept);
+      const reopened = await current.reopen();
+      assert.deepEqual(await reopened.all(), kept);
+    });
+
     test("removes only the named consumer's entries", async () => {
       current = await open();
       await current.store.park([parkedEntry(4), parkedEntry(4, { consumer: "audit" })]);

@@ -1,5 +1,5 @@
 import { credentials } from "@grpc/grpc-js";
-import { EmbeddedViewStore, MeshService, type Logger, type ProjectionDefinition, type ViewWrite } from "@recq-mesh/kit";
+import { EmbeddedViewStore, MeshService, type DomainEvent, type EventMeta, type Logger, type ProjectionDefinition, type ViewStore, type ViewWrite } from "@recq-mesh/kit";
 import { todoEvents } from "@recq-mesh/todo";
 import { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
 
@@ -19,15 +19,21 @@ export function auditProjection(views: EmbeddedViewStore, state: { broken: boole
     scope: "shared",
     store: views,
     events: todoEvents,
-    apply: async (event, meta, store) => {
-      if (state.broken && event.type === "todo.v1.TodoItemAdded" && event.data.text === "poison") {
-        throw new Error(`cannot apply the poison item of list ${event.data.listId}`);
-      }
-      const current = (await store.findById(AUDIT, event.data.listId)) as AuditDocument | undefined;
-      const document: AuditDocument = { _id: event.data.listId, positions: [...(current?.positions ?? []), meta.position] };
-      return [{ kind: "put", collection: AUDIT, document } satisfies ViewWrite];
-    },
+    apply: async (event, meta, store) => [await auditWrite(event, meta, store, state)],
   };
+}
+
+/**
+ * The audit projection's work for one event: throws on an item named "poison" while `broken`, else the write that adds
+ * the event's position to its list's audit document in `store`.
+ */
+export async function auditWrite(event: DomainEvent<typeof todoEvents>, meta: EventMeta, store: ViewStore, state: { broken: boolean }): Promise<ViewWrite> {
+  if (state.broken && event.type === "todo.v1.TodoItemAdded" && event.data.text === "poison") {
+    throw new Error(`cannot apply the poison item of list ${event.data.listId}`);
+  }
+  const current = (await store.findById(AUDIT, event.data.listId)) as AuditDocument | undefined;
+  const document: AuditDocument = { _id: event.data.listId, positions: [...(current?.positions ?? []), meta.position] };
+  return { kind: "put", collection: AUDIT, document };
 }
 
 /** The audit projection in this process, retrying in place 3 times, 10–20 ms apart, before an event is parked. */
@@ -44,7 +50,7 @@ export async function startAudit(
   return { mesh, views };
 }
 
-export async function auditedPositions(views: EmbeddedViewStore, listId: string): Promise<number[]> {
+export async function auditedPositions(views: ViewStore, listId: string): Promise<number[]> {
   return ((await views.findById(AUDIT, listId)) as AuditDocument | undefined)?.positions ?? [];
 }
 

@@ -36,7 +36,8 @@ export interface RunningGateway {
 export async function startGateway(dataDir: string, options: Partial<GatewayOptions> & { port?: number } = {}): Promise<RunningGateway> {
   const store = await EmbeddedEventStore.open({ directory: dataDir });
   const inbox = await EmbeddedCommandInbox.open({ directory: dataDir });
-  const parkedEvents = await EmbeddedParkedEventStore.open({ directory: dataDir });
+  // A test that looks into the parked-event store while the gateway runs passes its own.
+  const parkedEvents = options.parkedEvents ?? (await EmbeddedParkedEventStore.open({ directory: dataDir }));
   const gateway = await Gateway.start({
     catalog: testCatalog(),
     store,

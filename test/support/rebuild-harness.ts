@@ -5,6 +5,7 @@ import { ProjectionHandler } from "@recq-mesh/kit/internal/consumer/projection-h
 import { silentLogger } from "@recq-mesh/protocol";
 import { ProjectionAdminServiceClient } from "@recq-mesh/protocol/gen/recq/v1/projections";
 import { TODO_LISTS, todoListAggregate, todoListProjection, todoListQueries } from "@recq-mesh/todo";
+import { auditWrite } from "./dead-event-audit";
 import { call } from "./mesh-harness";
 
 /**
@@ -45,11 +46,26 @@ export interface RebuildableTodo {
  */
 export async function startRebuildableTodo(
   address: string,
-  options: { inner?: ViewStore; instanceId?: string; scope?: "shared" | "instance"; gate?: RebuildGate; roles?: ("commands" | "views")[] } = {},
+  options: {
+    inner?: ViewStore;
+    instanceId?: string;
+    scope?: "shared" | "instance";
+    gate?: RebuildGate;
+    roles?: ("commands" | "views")[];
+    /**
+     * The projection throws on an item named "poison" while `broken` (dead-event-audit.ts), parking it after 3 quick
+     * tries, and records every position it applies in an audit document per list, in the generation it writes.
+     */
+    poison?: { broken: boolean };
+  } = {},
 ): Promise<RebuildableTodo> {
   const inner = options.inner ?? new EmbeddedViewStore();
   const views = await GenerationalViewStore.open(inner, "todo-lists");
-  const mesh = new MeshService({ address, component: "todo", instanceId: options.instanceId });
+  const poison = options.poison;
+  // The service's own settings would try a poison event for ever; the projection's (3 quick tries) must hold for its
+  // rebuild's stream and the one it switches to as well.
+  const mesh = new MeshService({ address, component: "todo", instanceId: options.instanceId, deadEvents: poison && { attempts: 1_000_000, initialBackoffMs: 50, maxBackoffMs: 50 } });
+  const deadEvents = poison && { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 20 };
   const roles = new Set(options.roles ?? ["commands", "views"]);
   const base = todoListProjection(views, options.scope ?? "instance");
   const gate = options.gate;
@@ -57,11 +73,13 @@ export async function startRebuildableTodo(
     ...base,
     apply: async (...[event, meta, store]: Parameters<typeof base.apply>) => {
       if (gate !== undefined && store !== views) await gate.pass(meta.position);
-      return base.apply(event, meta, store);
+      if (poison === undefined) return base.apply(event, meta, store);
+      const audited = await auditWrite(event, meta, store, poison);
+      return [...(await base.apply(event, meta, store)), audited];
     },
   };
   if (roles.has("commands")) mesh.addAggregate(todoListAggregate);
-  if (roles.has("views")) mesh.addProjection(projection).addQueries(todoListQueries(new TracedViewStore(views), projection));
+  if (roles.has("views")) mesh.addProjection(projection, { deadEvents }).addQueries(todoListQueries(new TracedViewStore(views), projection));
   await mesh.start();
   return { mesh, inner, views, consumer: mesh.consumerName(projection) };
 }

@@ -190,7 +190,7 @@ export class MeshService {
     const generational = store && {
       generation: () => store.generation,
       onNewerGeneration: (generation: number) => store.follow(generation),
-      onRebuildRequest: (generation: number) => this.rebuild(definition, consumer, store, generation),
+      onRebuildRequest: (generation: number) => this.rebuild(definition, consumer, store, generation, deadEvents),
     };
     return this.consumerClient(new ProjectionHandler(definition, consumer), consumer, { ...generational, deadEvents });
   }
@@ -210,7 +210,13 @@ export class MeshService {
   }
 
   /** Runs a rebuild the gateway asked for, unless one runs already (the gateway answers that one to a second request). */
-  private rebuild<C extends EventCodecs>(definition: ProjectionDefinition<C>, consumer: string, store: GenerationalViewStore, generation: number): void {
+  private rebuild<C extends EventCodecs>(
+    definition: ProjectionDefinition<C>,
+    consumer: string,
+    store: GenerationalViewStore,
+    generation: number,
+    deadEvents: Partial<DeadEventSettings> | undefined,
+  ): void {
     const current = this.projectors.get(consumer);
     if (this.rebuilds.has(consumer) || current === undefined || this.stopping.signal.aborted || generation <= store.generation) return;
     const clients = new Set<ConsumerClient>();
@@ -230,8 +236,9 @@ export class MeshService {
       store,
       generation,
       current,
-      rebuildClient: (handler, options) => track(this.consumerClient(handler, consumer, options)),
-      mainClient: () => track(this.projector(definition, consumer)),
+      // Both streams keep the projection's own dead-event settings.
+      rebuildClient: (handler, options) => track(this.consumerClient(handler, consumer, { ...options, deadEvents })),
+      mainClient: () => track(this.projector(definition, consumer, deadEvents)),
       logger: this.logger,
     }).then(
       (next) => {

@@ -160,8 +160,13 @@ export class ConsumerHub {
     };
     this.groups.set(session.groupKey, group);
     // A stream of the new generation as the projection's own (beside the old one, which it replaces) completes a rebuild.
-    if (session.rebuild) this.rebuilds.running(session.consumer, session.generation, open.instanceId);
-    else this.rebuilds.servedAt(session.consumer, session.generation, session.effectivePosition);
+    if (session.rebuild) {
+      this.rebuilds.running(session.consumer, session.generation, open.instanceId);
+    } else {
+      this.rebuilds.servedAt(session.consumer, session.generation, session.effectivePosition);
+      // Also after a gateway restart, when a projection rebuilt meanwhile opens at its new generation at once.
+      this.deadEvents.dropOlderGenerations(session.consumer, session.generation);
+    }
     if (group.active === undefined) {
       this.activate(group, session);
     } else {
@@ -182,8 +187,13 @@ export class ConsumerHub {
     // A new generation takes over from an old one that it has caught up with: the position never goes back, so a
     // consistency token honoured before the switch stays honoured. Otherwise the instance's checkpoint is the truth
     // (an in-memory view store starts from 0 again).
-    if (previous !== undefined && session.generation > previous) this.positions.advance(session.groupKey, session.effectivePosition);
-    else this.positions.reset(session.groupKey, session.effectivePosition);
+    if (previous !== undefined && session.generation > previous) {
+      this.positions.advance(session.groupKey, session.effectivePosition);
+      // The old generation's stream, active until now, may have parked more since the new one opened.
+      this.deadEvents.dropOlderGenerations(session.consumer, session.generation);
+    } else {
+      this.positions.reset(session.groupKey, session.effectivePosition);
+    }
     this.noteGeneration(group, session.generation);
     this.logger.info("consumer active", { consumer: session.consumer, instance: session.open.instanceId, after: session.cursor });
     if (!session.rebuild) this.reportHealth(session.consumer);

@@ -9,3 +9,15 @@ import { generationKey } from "@recq-mesh/protocol";
 export function consumerKey(open: Pick<ConsumerOpen, "consumer" | "generation">): string {
   return generationKey(open.consumer, open.generation);
 }
+
+/**
+ * Whether `key` is the consumer key of `consumer` at a generation below `generation`: the name itself (generation 1),
+ * or `name~gK` with 1 < K < `generation`. What a projection serving `generation` has left behind.
+ */
+export function isOlderGenerationKey(key: string, consumer: string, generation: number): boolean {
+  if (key === consumer) return generation > 1;
+  const suffix = key.startsWith(`${consumer}~g`) ? key.slice(consumer.length + 2) : "";
+  if (!/^[1-9][0-9]*$/.test(suffix)) return false;
+  const older = Number(suffix);
+  return older > 1 && older < generation;
+}

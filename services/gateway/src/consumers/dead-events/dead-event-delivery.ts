@@ -4,7 +4,7 @@ import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
 import { toEnvelope } from "../../commands/envelopes";
 import type { EventStore, StoredEvent } from "../../store/event-store";
 import type { ConsumerSession } from "../consumer-session";
-import { consumerKey } from "./consumer-key";
+import { consumerKey, isOlderGenerationKey } from "./consumer-key";
 import { aggregateKey, type ParkedChains } from "./parked-chains";
 import type { ParkedEntry } from "./parked-event-store";
 
@@ -118,6 +118,24 @@ export class DeadEventDelivery {
     for (const position of skipped) this.logger.warn("parked event skipped", { consumer, position });
     this.unblocked(consumer, unblocked);
     return skipped.length;
+  }
+
+  /**
+   * The projection `consumer` is served at `generation` (its own stream opened, or took over, at it): what its older
+   * generations parked is stale. The new generation replayed those events itself, and what it could not handle its
+   * rebuild parked under its own key; retrying the old entries would apply them into the new generation's views a
+   * second time. They are deleted, durably, with any retry of them.
+   */
+  dropOlderGenerations(consumer: string, generation: number): void {
+    const stale = this.chains.consumerKeys().filter((key) => isOlderGenerationKey(key, consumer, generation));
+    if (stale.length === 0) return;
+    for (const key of stale) this.redrives.delete(key);
+    this.chains.forget(stale).then(
+      (count) => this.logger.info("parked events of a projection's older generations deleted: its new generation serves", { consumer, generation, keys: stale, count }),
+      // The index forgot them already; the store still holds them: the next start reads them back, and the projection's
+      // opening at its generation deletes them then.
+      (thrown: unknown) => this.logger.error("could not delete the parked events of a projection's older generations", { consumer, generation, keys: stale, error: String(thrown) }),
+    );
   }
 
   private async handleFailure(session: ConsumerSession, failure: ConsumeFailure): Promise<void> {

@@ -102,6 +102,18 @@ export class EmbeddedParkedEventStore implements ParkedEventStore {
     return this.append(held.length === 0 ? [] : [{ kind: "removed", consumer, positions: held }]);
   }
 
+  /** One "removed" record per consumer, naming the positions it held: the journal's format needs no new kind. */
+  removeConsumers(consumers: readonly string[]): Promise<void> {
+    const gone = new Set(consumers);
+    const held = new Map<string, number[]>();
+    for (const [key, entry] of this.entries) {
+      if (!gone.has(entry.consumer)) continue;
+      this.entries.delete(key);
+      held.set(entry.consumer, [...(held.get(entry.consumer) ?? []), entry.position]);
+    }
+    return this.append([...held].map(([consumer, positions]): ParkedRecord => ({ kind: "removed", consumer, positions })));
+  }
+
   async all(): Promise<ParkedEntry[]> {
     this.assertOpen();
     return [...this.entries.values()].map((entry) => ({ ...entry })).sort(compareEntries);

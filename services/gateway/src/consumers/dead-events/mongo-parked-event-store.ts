@@ -63,6 +63,12 @@ export class MongoParkedEventStore implements ParkedEventStore {
     await this.collection.deleteMany({ _id: { $in: positions.map((position) => documentId(consumer, position)) } });
   }
 
+  async removeConsumers(consumers: readonly string[]): Promise<void> {
+    if (consumers.length === 0) return;
+    // By the field, not by the entries this gateway holds: another gateway on the database may have parked more.
+    await this.collection.deleteMany({ consumer: { $in: [...consumers] } });
+  }
+
   async all(): Promise<ParkedEntry[]> {
     const documents = await this.collection.find({}, { sort: { consumer: 1, position: 1 } }).toArray();
     return documents.map(entryOf);

@@ -97,6 +97,26 @@ export class ParkedChains {
     return unblocked;
   }
 
+  /** The consumer keys that hold parked events. */
+  consumerKeys(): string[] {
+    return [...this.consumers.keys()];
+  }
+
+  /**
+   * Deletes every entry of these consumers; resolves with how many were held once the deletion is durable. The index
+   * forgets them at once (a failed deletion leaves them in the store only, to be read again at the next start).
+   */
+  async forget(consumers: readonly string[]): Promise<number> {
+    let held = 0;
+    for (const consumer of consumers) {
+      held += this.count(consumer);
+      this.consumers.delete(consumer);
+      this.counts.delete(consumer);
+    }
+    await this.store.removeConsumers(consumers);
+    return held;
+  }
+
   private holds(consumer: string, position: number, entry: ParkedEntry): boolean {
     return this.chain(consumer, aggregateKey(entry.aggregateType, entry.aggregateId)).some((held) => held.position === position);
   }

@@ -26,6 +26,8 @@ export interface ParkedEventStore {
   recordFailure(consumer: string, position: number, error: string, attempts: number): Promise<void>;
   /** Deletes the entries at these positions of the consumer; those not held are ignored. */
   remove(consumer: string, positions: readonly number[]): Promise<void>;
+  /** Deletes every entry of these consumers (a projection's generations left behind by a rebuild); none held is no error. */
+  removeConsumers(consumers: readonly string[]): Promise<void>;
   /** Every entry held, of every consumer, in (consumer, position) order. */
   all(): Promise<ParkedEntry[]>;
   close(): Promise<void>;

@@ -24,6 +24,11 @@ export class VolatileParkedEventStore implements ParkedEventStore {
     for (const position of positions) this.entries.delete(entryKey(consumer, position));
   }
 
+  async removeConsumers(consumers: readonly string[]): Promise<void> {
+    const gone = new Set(consumers);
+    for (const [key, entry] of this.entries) if (gone.has(entry.consumer)) this.entries.delete(key);
+  }
+
   async all(): Promise<ParkedEntry[]> {
     return [...this.entries.values()].map((entry) => ({ ...entry })).sort(compareEntries);
   }
