@@ -34,11 +34,6 @@ export class ParkedChains {
     this.changeListeners.push(listener);
   }
 
-  /** The keys of the consumers that hold parked events. */
-  consumerKeys(): string[] {
-    return [...this.consumers.keys()];
-  }
-
   isBlocked(consumer: string, aggregate: string): boolean {
     return this.consumers.get(consumer)?.has(aggregate) ?? false;
   }
@@ -112,6 +107,7 @@ export class ParkedChains {
       held += this.count(consumer);
       this.consumers.delete(consumer);
       this.counts.delete(consumer);
+      this.changed(consumer);
     }
     await this.store.removeConsumers(consumers);
     return held;
