@@ -4,7 +4,7 @@ import { credentials, status, type Client, type ServiceError } from "@grpc/grpc-
 import { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
 import { ProjectionAdminServiceClient } from "@recq-mesh/protocol/gen/recq/v1/projections";
 import { spawnGateway, type GatewayProcess } from "../support/gateway-process";
-import { call, eventually, failure, tempDir } from "../support/mesh-harness";
+import { call, eventually, failure, startGateway, tempDir } from "../support/mesh-harness";
 import { getOutcome, outcomeClient } from "../support/outcome-client";
 
 const CALLER_TOKEN = "caller-secret";
@@ -135,6 +135,23 @@ describe("without RECQ_ADMIN_TOKEN: the admin services take the callers' token, 
     } finally {
       gateway.child.kill("SIGTERM");
       await gateway.exited;
+      await data.remove();
+    }
+  });
+});
+
+describe("RECQ_ADMIN_TOKEN on a gateway whose callers are open", () => {
+  it("guards the admin services alone: callers' services stay open", async () => {
+    const data = await tempDir("admin-only");
+    const mesh = await startGateway(data.dir, { adminToken: ADMIN_TOKEN });
+    const outcomes = outcomeClient(mesh.address);
+    try {
+      assert.deepEqual(await adminAnswers(mesh.address, {}), everyMethod(status.UNAUTHENTICATED));
+      assert.deepEqual(await adminAnswers(mesh.address, bearer(ADMIN_TOKEN)), ADMITTED);
+      assert.ok(await getOutcome(outcomes, "never-sent"), "a caller needs no token");
+    } finally {
+      outcomes.close();
+      await mesh.gateway.stop();
       await data.remove();
     }
   });
