@@ -6,7 +6,7 @@ const telemetry = startTelemetry("recq-gateway", undefined, { instrumentMongoDB:
 
 import { jsonLogger } from "@recq-mesh/protocol";
 import { informationRequested } from "./src/command-line";
-import { loadGatewayConfig } from "./src/config";
+import { loadGatewayConfig, type GatewayConfig } from "./src/config";
 import { InvalidDescriptorSetError, loadDescriptorCatalog, type DescriptorCatalog } from "./src/descriptors/descriptor-catalog";
 import { describeSetOrder, readDescriptorSets, type DescriptorSetFile } from "./src/descriptors/descriptor-files";
 import { Gateway } from "./src/gateway";
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     parkedEvents,
     linkToken: config.linkToken,
     clientToken: config.clientToken,
+    adminToken: config.adminToken,
     eventsToken: config.eventsToken,
     limits: config.limits,
     logger,
@@ -56,11 +57,16 @@ async function main(): Promise<void> {
     transport: describeTransport(config.transport),
     callers: config.security?.callers ? "security file" : config.clientToken ? "shared token" : "open",
     components: config.security?.components ? "security file" : config.linkToken ? "shared token" : "open",
+    admin: adminAccess(config),
     ...location,
   });
   // Guarded callers beside open links: whoever reaches the port could register as the handler of their calls.
   if ((callers !== undefined || config.clientToken !== undefined) && components === undefined && config.linkToken === undefined) {
     logger.warn("handler links are open: set RECQ_LINK_TOKEN or the security file's components (docs/security.md)");
+  }
+  // Guarded callers, unguarded admin: every holder of the callers' token may drop parked events or start rebuilds.
+  if (config.clientToken !== undefined && config.adminToken === undefined) {
+    logger.warn("the admin services (DeadEventService, ProjectionAdminService) take the callers' token: set RECQ_ADMIN_TOKEN (docs/security.md)");
   }
   const stop = (signal: string) => {
     logger.info("stopping", { signal });
@@ -72,6 +78,13 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+}
+
+/** Who may call the admin services (DeadEventService, ProjectionAdminService), as the ready line says it. */
+function adminAccess(config: GatewayConfig): string {
+  if (config.security?.callers) return "security file";
+  if (config.adminToken !== undefined) return "admin token";
+  return config.clientToken !== undefined ? "open to callers (RECQ_CLIENT_TOKEN)" : "open";
 }
 
 /** The catalog of the sets read; a refusal says which file each "descriptor set N" is. */

@@ -94,7 +94,7 @@ describeWith(GRPCURL)("docs/security.md: the worked example, as written", () => 
         }
       }
     }
-    assert.equal(grpcurlRuns, 5);
+    assert.equal(grpcurlRuns, 7);
 
     // The README's Docker Compose section calls the TLS gateway the same certificates make: its grpcurl lines work
     // against this one (the compose stack itself needs a Docker engine).

@@ -9,7 +9,7 @@ import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/comma
 import { eventClient, eventsReceived, subscribeEvents } from "../support/event-subscriber";
 import { getOutcome, outcomeClient } from "../support/outcome-client";
 import { OutcomeState } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
-import { Gateway } from "@recq-mesh/gateway";
+import { EmbeddedEventStore, Gateway } from "@recq-mesh/gateway";
 import { call, eventually, failure, startGateway, startTodo, tempDir, testCatalog, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 
 const SERVICE_TYPE = "todo.v1.NotificationService";
@@ -223,5 +223,60 @@ describe("services: the same command id at the same time through two gateways on
     assert.deepEqual(acks[1], acks[0]);
     assert.equal(dispatched, 2, "the loser of the race is answered from the recorded outcome, not dispatched again");
     assert.equal((await first.store.readAggregate(SERVICE_TYPE, "notify-raced")).events.length, 1);
+  });
+});
+
+describe("services: a command repeated after its outcome expired (RECQ_OUTCOME_RETENTION_MS)", () => {
+  const RETENTION_MS = 300;
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let store: EmbeddedEventStore;
+  let gateway: Gateway;
+  let service: MeshService;
+  let client: NotificationServiceClient;
+  /** The command ids the handler ran, once per run: its side effect. */
+  const runs: string[] = [];
+
+  beforeAll(async () => {
+    data = await tempDir("services-expired");
+    store = await EmbeddedEventStore.open({ directory: data.dir, outcomeRetentionMs: RETENTION_MS });
+    gateway = await Gateway.start({ catalog: testCatalog(), store, address: "127.0.0.1:0", limits: { shutdownGraceMs: 500 } });
+    service = new MeshService({ address: `127.0.0.1:${gateway.port}`, component: "notifications" });
+    service.addService({
+      service: NotificationServiceService,
+      events: notificationEvents,
+      handle: {
+        async sendNotification(command, context) {
+          runs.push(context.commandId);
+          return command.subject === "quiet" ? [] : [{ type: "todo.v1.NotificationSent", data: { ...command, channel: "webhook" } }];
+        },
+      },
+    });
+    await service.start();
+    client = new NotificationServiceClient(`127.0.0.1:${gateway.port}`, credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    client.close();
+    await service.drain();
+    await gateway.stop();
+    await data.remove();
+  });
+
+  const send = (subject: string, commandId: string) => call(client, client.sendNotification, { subject, listId: "", itemId: "", text: "" }, { "recq-command-id": commandId });
+  const outcomeExpired = (commandId: string) => eventually(async () => assert.equal(await store.findOutcome(commandId), undefined), 5 * RETENTION_MS + 2_000);
+
+  it("answers a repeat from the command's stored events, without running the handler again", async () => {
+    const first = await send("expiring", "notify-expiring");
+    await outcomeExpired("notify-expiring");
+    for (let repeat = 0; repeat < 3; repeat++) assert.deepEqual(await send("expiring", "notify-expiring"), first);
+    assert.deepEqual(runs.filter((id) => id === "notify-expiring"), ["notify-expiring"], "the side effect ran once");
+    assert.equal((await store.readAggregate(SERVICE_TYPE, "notify-expiring")).events.length, 1);
+  });
+
+  it("runs again a repeat of a command that stored no events (only its outcome, now expired, recorded it)", async () => {
+    await send("quiet", "notify-quiet-expiring");
+    await outcomeExpired("notify-quiet-expiring");
+    await send("quiet", "notify-quiet-expiring");
+    assert.deepEqual(runs.filter((id) => id === "notify-quiet-expiring"), ["notify-quiet-expiring", "notify-quiet-expiring"]);
   });
 });

@@ -109,6 +109,14 @@ describe("gateway configuration", () => {
     }
   });
 
+  it("reads the admin services' token: none by default (they take the callers'), and one that no other token matches", () => {
+    assert.equal(loadGatewayConfig([], {}).adminToken, undefined);
+    assert.equal(loadGatewayConfig([], { RECQ_ADMIN_TOKEN: "" }).adminToken, undefined, "empty is unset");
+    assert.equal(loadGatewayConfig([], { RECQ_ADMIN_TOKEN: "a", RECQ_CLIENT_TOKEN: "c", RECQ_EVENTS_TOKEN: "e" }).adminToken, "a");
+    assert.throws(() => loadGatewayConfig([], { RECQ_ADMIN_TOKEN: "same", RECQ_CLIENT_TOKEN: "same" }), /RECQ_ADMIN_TOKEN must differ from RECQ_CLIENT_TOKEN and RECQ_EVENTS_TOKEN/);
+    assert.throws(() => loadGatewayConfig([], { RECQ_ADMIN_TOKEN: "same", RECQ_EVENTS_TOKEN: "same" }), /RECQ_ADMIN_TOKEN must differ/);
+  });
+
   it("opens the HTTP port only when given an address, with its origins and heartbeat", () => {
     assert.equal(loadGatewayConfig([], {}).http, undefined);
     assert.deepEqual(loadGatewayConfig(["--http-address", "127.0.0.1:8081"], { RECQ_HTTP_ADDRESS: "127.0.0.1:9" }).http, {

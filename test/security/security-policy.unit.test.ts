@@ -81,7 +81,9 @@ describe("RECQ_SECURITY_FILE in the gateway's configuration", () => {
     assert.equal(loadGatewayConfig([], {}).security, undefined);
     const config = loadGatewayConfig([], { RECQ_SECURITY_FILE: file });
     assert.deepEqual(config.security?.callers?.certificates.get("ops"), ["admin"]);
-    assert.throws(() => loadGatewayConfig([], { RECQ_SECURITY_FILE: file, RECQ_CLIENT_TOKEN: "t" }), /unset RECQ_CLIENT_TOKEN and RECQ_EVENTS_TOKEN/);
+    for (const token of ["RECQ_CLIENT_TOKEN", "RECQ_EVENTS_TOKEN", "RECQ_ADMIN_TOKEN"]) {
+      assert.throws(() => loadGatewayConfig([], { RECQ_SECURITY_FILE: file, [token]: "t" }), /unset RECQ_CLIENT_TOKEN, RECQ_EVENTS_TOKEN and RECQ_ADMIN_TOKEN/, token);
+    }
     assert.throws(() => loadGatewayConfig([], { RECQ_SECURITY_FILE: file, RECQ_LINK_TOKEN: "t" }), /unset RECQ_LINK_TOKEN/);
     assert.throws(() => loadGatewayConfig([], { RECQ_SECURITY_FILE: path.join(temp.dir, "missing.json") }), /RECQ_SECURITY_FILE .*missing\.json: ENOENT/);
   });

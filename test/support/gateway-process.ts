@@ -5,6 +5,8 @@ export interface GatewayProcess {
   child: ChildProcess;
   port: number;
   exited: Promise<number | null>;
+  /** What it has logged so far (JSON lines on stderr). */
+  log(): string;
 }
 
 /**
@@ -23,7 +25,7 @@ export function spawnGateway(dataDir: string, port: number, env: Record<string, 
     child.stderr!.on("data", (chunk: Buffer) => {
       log += chunk.toString();
       const ready = /"message":"gateway ready".*"port":(\d+)/.exec(log);
-      if (ready) resolve({ child, port: Number(ready[1]), exited });
+      if (ready) resolve({ child, port: Number(ready[1]), exited, log: () => log });
     });
     void exited.then((code) => reject(new Error(`gateway exited (${code}) before it was ready:\n${log}`)));
   });

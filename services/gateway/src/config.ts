@@ -21,6 +21,12 @@ export interface GatewayConfig {
   /** Token callers present as `authorization: Bearer …`. `RECQ_CLIENT_TOKEN`; default none (open). */
   clientToken: string | undefined;
   /**
+   * Token of the admin services (recq.v1.DeadEventService, recq.v1.ProjectionAdminService), presented as
+   * `authorization: Bearer …`; when set, they refuse the callers' token. `RECQ_ADMIN_TOKEN`; default none: they take
+   * the callers' token as every call does (open on an open gateway).
+   */
+  adminToken: string | undefined;
+  /**
    * Token event subscribers (recq.v1.EventService) present as `authorization: Bearer …`. `RECQ_EVENTS_TOKEN`;
    * default none: open when no caller token is set either, closed when one is (a caller token never grants events).
    */
@@ -270,6 +276,10 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
   if (env.RECQ_EVENTS_TOKEN && env.RECQ_EVENTS_TOKEN === env.RECQ_CLIENT_TOKEN) {
     throw new Error("RECQ_EVENTS_TOKEN must differ from RECQ_CLIENT_TOKEN: a caller's token must not grant event subscriptions");
   }
+  // An admin token that another token matches would grant the admin services to every holder of that one.
+  if (env.RECQ_ADMIN_TOKEN && (env.RECQ_ADMIN_TOKEN === env.RECQ_CLIENT_TOKEN || env.RECQ_ADMIN_TOKEN === env.RECQ_EVENTS_TOKEN)) {
+    throw new Error("RECQ_ADMIN_TOKEN must differ from RECQ_CLIENT_TOKEN and RECQ_EVENTS_TOKEN: a caller's or a subscriber's token must not grant the admin services");
+  }
   const address = values.address ?? env.RECQ_ADDRESS ?? "127.0.0.1:50051";
   const transport = transportSecurityFromEnv(env, address);
   checkHttpTransport(values["http-address"] ?? env.RECQ_HTTP_ADDRESS, transport, env);
@@ -279,6 +289,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     dataDir: path.resolve(values["data-dir"] ?? env.RECQ_DATA_DIR ?? "data/gateway"),
     linkToken: env.RECQ_LINK_TOKEN || undefined,
     clientToken: env.RECQ_CLIENT_TOKEN || undefined,
+    adminToken: env.RECQ_ADMIN_TOKEN || undefined,
     eventsToken: env.RECQ_EVENTS_TOKEN || undefined,
     gatewayId: gatewayIdFrom(env.RECQ_GATEWAY_ID),
     limits,
@@ -303,8 +314,8 @@ function checkHttpTransport(httpAddress: string | undefined, transport: Transpor
 function securityPolicyFrom(env: NodeJS.ProcessEnv): SecurityPolicy | undefined {
   if (!env.RECQ_SECURITY_FILE) return undefined;
   const policy = readSecurityPolicy(env.RECQ_SECURITY_FILE);
-  if (policy.callers !== undefined && (env.RECQ_CLIENT_TOKEN || env.RECQ_EVENTS_TOKEN)) {
-    throw new Error("RECQ_SECURITY_FILE sets callers: unset RECQ_CLIENT_TOKEN and RECQ_EVENTS_TOKEN (the simple mode), or remove callers from the file");
+  if (policy.callers !== undefined && (env.RECQ_CLIENT_TOKEN || env.RECQ_EVENTS_TOKEN || env.RECQ_ADMIN_TOKEN)) {
+    throw new Error("RECQ_SECURITY_FILE sets callers: unset RECQ_CLIENT_TOKEN, RECQ_EVENTS_TOKEN and RECQ_ADMIN_TOKEN (the simple mode), or remove callers from the file");
   }
   if (policy.components !== undefined && env.RECQ_LINK_TOKEN) {
     throw new Error("RECQ_SECURITY_FILE sets components: unset RECQ_LINK_TOKEN (the simple mode), or remove components from the file");

@@ -42,6 +42,7 @@ import { HttpPort, type HttpPortOptions } from "./http/http-port";
 import { RecordingServer } from "./http/recording-server";
 import { domainService } from "./server/domain-methods";
 import { Uploads } from "./uploads/uploads";
+import { adminCheck } from "./security/admin-access";
 import type { CallerAuthorization } from "./security/caller-authorization";
 import { authorizedMethod } from "./http/authorized-method";
 import type { ServedMethod } from "./http/recording-server";
@@ -68,6 +69,11 @@ export interface GatewayOptions {
   parkedEvents?: ParkedEventStore;
   linkToken?: string;
   clientToken?: string;
+  /**
+   * The admin services' token (recq.v1.DeadEventService, recq.v1.ProjectionAdminService): when set, they take it
+   * alone, not `clientToken`; unset, they take `clientToken` as every call does (security/admin-access.ts).
+   */
+  adminToken?: string;
   /** Token of event subscribers; see EventPermissionTokens for the rule when it is unset. */
   eventsToken?: string;
   limits?: Partial<GatewayLimits>;
@@ -195,8 +201,9 @@ export class Gateway {
     const health = new HealthRegistry();
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch, parked, health }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
-    new DeadEventService(consumers.deadEvents, consumers, store, { clientToken: options.clientToken, pageSize: limits.deadEventPageSize }).register(server);
-    new ProjectionAdminService(consumers, options.clientToken).register(server);
+    const admin = adminCheck({ adminToken: options.adminToken, clientToken: options.clientToken });
+    new DeadEventService(consumers.deadEvents, consumers, store, { admit: admin, pageSize: limits.deadEventPageSize }).register(server);
+    new ProjectionAdminService(consumers, admin).register(server);
     outcomes.register(server);
     sagaStateService(options, limits).register(server);
     const events = eventService(options, limits, logger);

@@ -233,6 +233,12 @@ export class CommandPipeline {
     const recorded = await this.fromStore(() => this.store.findOutcome(commandId));
     if (recorded !== undefined) return answerFrom(recorded);
     const aggregateType = call.aggregateType;
+    // A service command's outcome expires (RECQ_OUTCOME_RETENTION_MS), its events do not: a repeat whose events are
+    // stored has run, and must not run its side effects again.
+    if (aggregateId === "") {
+      const stored = await this.serviceStreamAck(aggregateType, commandId);
+      if (stored !== undefined) return stored;
+    }
     // An upload's content has streamed to the handler once and cannot be sent again: a conflict ends it (ABORTED).
     const maxRetries = call.requestSource === undefined ? this.options.maxConflictRetries : 0;
     for (let attempt = 0; attempt <= maxRetries; attempt++) {
@@ -273,10 +279,22 @@ export class CommandPipeline {
    * settled (reading the stream waits for that).
    */
   private async outcomeOfRacedServiceCommand(aggregateType: string, commandId: string): Promise<Buffer> {
-    await this.fromStore(() => this.store.readAggregate(aggregateType, commandId));
+    const stored = await this.serviceStreamAck(aggregateType, commandId);
     const recorded = await this.fromStore(() => this.store.findOutcome(commandId));
     if (recorded !== undefined) return answerFrom(recorded);
+    // Its outcome has expired already: the events are the answer.
+    if (stored !== undefined) return stored;
     throw new MeshError(status.ABORTED, `command ${commandId} ran at the same time elsewhere, and its outcome cannot be read yet: send it again`, Reason.AGGREGATE_CONFLICT);
+  }
+
+  /**
+   * The ack of a service command read from its stored events (their stream is named by its command id:
+   * service-stream.ts): the last one's position, and their count as the sequence. Undefined when it stored none.
+   */
+  private async serviceStreamAck(aggregateType: string, commandId: string): Promise<Buffer | undefined> {
+    const stream = await this.fromStore(() => this.store.readAggregate(aggregateType, commandId));
+    const last = stream.events[stream.events.length - 1];
+    return last === undefined ? undefined : encodeAck(commandId, last.position, stream.sequence);
   }
 
   /** A store read that fails is the store's outage, not the caller's fault: UNAVAILABLE, safe to retry. */

@@ -13,7 +13,9 @@ export interface AppendStream {
  * emits (service events) are stored under the service's aggregate type with the command id as aggregate id — each
  * command's events are a stream of their own (sequence 1..n), so concurrent service commands never conflict, and a
  * second append for the same command id (the same command run elsewhere at the same time) conflicts instead of
- * storing its events twice. A service command that emits nothing records only its outcome, as before.
+ * storing its events twice. The stream outlives the command's outcome (RECQ_OUTCOME_RETENTION_MS): a repeat of the
+ * command id whose stream exists is answered from it, without running the service again. A service command that
+ * emits nothing records only its outcome, so a repeat after that has expired runs it again.
  */
 export function appendStreamOf(aggregateId: string, expectedSequence: number, commandId: string, eventCount: number, hasSnapshot: boolean): AppendStream {
   if (aggregateId !== "") return { aggregateId, expectedSequence };

@@ -1,5 +1,4 @@
-import { status, type Server, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
-import { SpanKind } from "@opentelemetry/api";
+import { status, type Server, type ServerUnaryCall } from "@grpc/grpc-js";
 import {
   SagaStateServiceService,
   type LoadSagaStateRequest,
@@ -7,10 +6,10 @@ import {
   type RecordSagaStepRequest,
   type RecordSagaStepResponse,
 } from "@recq-mesh/protocol/gen/recq/v1/sagas";
-import { MeshError, Reason, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 import { checkCredentials } from "../links/credentials";
 import type { ComponentAuthorization } from "../security/component-authorization";
-import { callerTraceContext } from "../server/caller-trace-context";
+import { unaryMethod } from "../server/unary-method";
 import type { SagaStates } from "./saga-states";
 
 export const SAGA_STATE_SERVICE_NAME = "recq.v1.SagaStateService";
@@ -33,32 +32,31 @@ export class SagaStateService {
   ) {}
 
   register(server: Server): void {
-    server.addService(SagaStateServiceService, { loadSagaState: this.loadSagaState, recordSagaStep: this.recordSagaStep });
+    server.addService(SagaStateServiceService, {
+      loadSagaState: unaryMethod(
+        SagaStateServiceService.loadSagaState.path,
+        (call: ServerUnaryCall<LoadSagaStateRequest, LoadSagaStateResponse>) => this.authorize(call, call.request.saga, call.request.credentials),
+        (request) => this.states.load(request.saga, request.association),
+      ),
+      recordSagaStep: unaryMethod(
+        SagaStateServiceService.recordSagaStep.path,
+        (call: ServerUnaryCall<RecordSagaStepRequest, RecordSagaStepResponse>) => this.authorize(call, call.request.saga, call.request.credentials),
+        (request) => this.record(request),
+      ),
+    });
   }
 
-  private readonly loadSagaState = (call: ServerUnaryCall<LoadSagaStateRequest, LoadSagaStateResponse>, callback: sendUnaryData<LoadSagaStateResponse>): void => {
-    const { saga, association, credentials } = call.request;
-    this.answer(call, SagaStateServiceService.loadSagaState.path, callback, () => {
-      this.authorize(call, saga, credentials);
-      return this.states.load(saga, association);
+  private async record(request: RecordSagaStepRequest): Promise<RecordSagaStepResponse> {
+    const version = await this.states.record({
+      saga: request.saga,
+      association: request.association,
+      expectedVersion: Number(request.expectedVersion),
+      position: Number(request.position),
+      state: request.state ?? { type: "", payload: Buffer.alloc(0) },
+      ended: request.ended,
     });
-  };
-
-  private readonly recordSagaStep = (call: ServerUnaryCall<RecordSagaStepRequest, RecordSagaStepResponse>, callback: sendUnaryData<RecordSagaStepResponse>): void => {
-    const request = call.request;
-    this.answer(call, SagaStateServiceService.recordSagaStep.path, callback, async () => {
-      this.authorize(call, request.saga, request.credentials);
-      const version = await this.states.record({
-        saga: request.saga,
-        association: request.association,
-        expectedVersion: Number(request.expectedVersion),
-        position: Number(request.position),
-        state: request.state ?? { type: "", payload: Buffer.alloc(0) },
-        ended: request.ended,
-      });
-      return { version: String(version) };
-    });
-  };
+    return { version: String(version) };
+  }
 
   private authorize(call: ServerUnaryCall<unknown, unknown>, saga: string, credentials: string): void {
     if (this.options.components === undefined) {
@@ -69,28 +67,5 @@ export class SagaStateService {
     if (!component.mayConsume(saga)) {
       throw new MeshError(status.PERMISSION_DENIED, `component ${component.name} is not granted the saga ${saga} (its consumers)`, Reason.PERMISSION_DENIED);
     }
-  }
-
-  private answer<T>(call: ServerUnaryCall<unknown, unknown>, path: string, callback: sendUnaryData<T>, work: () => Promise<T>): void {
-    const span = startRpcSpan(path.slice(1), SpanKind.SERVER, callerTraceContext(call.metadata));
-    let answer: Promise<T>;
-    try {
-      answer = work();
-    } catch (thrown) {
-      answer = Promise.reject(thrown);
-    }
-    answer.then(
-      (response) => {
-        recordRpcOutcome(span);
-        span.end();
-        callback(null, response);
-      },
-      (thrown: unknown) => {
-        const error = MeshError.from(thrown);
-        recordRpcOutcome(span, error);
-        span.end();
-        callback(error.toStatus());
-      },
-    );
   }
 }

@@ -1,4 +1,4 @@
-import { status, type Metadata, type Server, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { status, type Metadata, type Server } from "@grpc/grpc-js";
 import {
   DeadEventServiceService,
   type ListParkedEventsRequest,
@@ -10,8 +10,8 @@ import {
   type SkipParkedResponse,
 } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
 import { MeshError, Reason } from "@recq-mesh/protocol";
-import { checkCredentials } from "../../links/credentials";
-import { firstValue } from "../../server/caller-trace-context";
+import type { AdminCheck } from "../../security/admin-access";
+import { unaryMethod } from "../../server/unary-method";
 import type { EventStore } from "../../store/event-store";
 import type { DeadEventDelivery } from "./dead-event-delivery";
 import { aggregateKey } from "./parked-chains";
@@ -20,8 +20,8 @@ import type { ParkedEntry } from "./parked-event-store";
 export const DEAD_EVENT_SERVICE_NAME = "recq.v1.DeadEventService";
 
 export interface DeadEventServiceOptions {
-  /** Callers present it as `authorization: Bearer <token>` (the simple mode; a security file's callers are checked before). */
-  clientToken: string | undefined;
+  /** The simple mode's token check (security/admin-access.ts); a security file's callers are checked before it. */
+  admit: AdminCheck;
   /** The most events one ListParkedEvents answer carries (RECQ_DEAD_EVENT_PAGE_SIZE). */
   pageSize: number;
 }
@@ -44,17 +44,12 @@ export class DeadEventService {
   ) {}
 
   register(server: Server): void {
+    const admit = (call: { metadata: Metadata }) => this.options.admit(call.metadata);
     server.addService(DeadEventServiceService, {
-      listParkedEvents: unary(this, (request: ListParkedEventsRequest) => this.list(request)),
-      retryParked: unary(this, (request: RetryParkedRequest) => this.retry(request)),
-      skipParked: unary(this, (request: SkipParkedRequest) => this.skip(request)),
+      listParkedEvents: unaryMethod(DeadEventServiceService.listParkedEvents.path, admit, (request: ListParkedEventsRequest) => this.list(request)),
+      retryParked: unaryMethod(DeadEventServiceService.retryParked.path, admit, (request: RetryParkedRequest) => this.retry(request)),
+      skipParked: unaryMethod(DeadEventServiceService.skipParked.path, admit, (request: SkipParkedRequest) => this.skip(request)),
     });
-  }
-
-  admit(metadata: Metadata): void {
-    if (!this.options.clientToken) return;
-    const header = firstValue(metadata, "authorization");
-    checkCredentials(this.options.clientToken, header?.startsWith("Bearer ") ? header.slice(7) : header);
   }
 
   private async list(request: ListParkedEventsRequest): Promise<ListParkedEventsResponse> {
@@ -104,21 +99,6 @@ export class DeadEventService {
     }
     return { skipped };
   }
-}
-
-/** A unary method: credentials checked, the answer or the error's status sent once. */
-function unary<Req, Res>(service: DeadEventService, answer: (request: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    Promise.resolve()
-      .then(() => {
-        service.admit(call.metadata);
-        return answer(call.request);
-      })
-      .then(
-        (response) => callback(null, response),
-        (thrown: unknown) => callback(MeshError.from(thrown).toStatus()),
-      );
-  };
 }
 
 function requiredConsumer(consumer: string): string {
