@@ -22,6 +22,7 @@ export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_FRAMES, FrameBatcher, type F
 export { LINK_PROTOCOL_VERSION } from "./src/link/link-protocol-version";
 export { Backoff } from "./src/link/backoff";
 export { generationKey } from "./src/link/generation-key";
+export { MAX_COMMAND_ID_LENGTH, RESERVED_COMMAND_ID_PREFIX, isReservedCommandId, reservedCommandId } from "./src/link/reserved-command-ids";
 export { LruMap } from "./src/collections/lru-map";
 export { MONGODB_DATABASE_ENV, MONGODB_URI_ENV, mongoSettingsFrom, type MongoSettings } from "./src/mongo/mongo-settings";
 export { WakeableDelay } from "./src/mongo/wakeable-delay";

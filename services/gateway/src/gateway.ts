@@ -48,7 +48,7 @@ import type { ServedMethod } from "./http/recording-server";
 import { callerInterceptor, type CallerCheck } from "./security/caller-interceptor";
 import type { CallerIdentity } from "./security/caller-identity";
 import type { ComponentAuthorization } from "./security/component-authorization";
-import { unaryCallRunner } from "./server/unary-call-runner";
+import { ON_A_REPLY_CHANNEL, OVER_A_LINK, unaryCallRunner } from "./server/unary-call-runner";
 import type { EventStore } from "./store/event-store";
 
 export interface GatewayOptions {
@@ -172,7 +172,7 @@ export class Gateway {
     };
     const paths = { catalog, commands, queries, replyChannels: listeners };
     const channels = new ReplyChannelService({
-      run: unaryCallRunner(paths, limits.maxRequestBytes, "on a reply channel"),
+      run: unaryCallRunner(paths, limits.maxRequestBytes, ON_A_REPLY_CHANNEL),
       listeners,
       admission,
       calls,
@@ -189,7 +189,7 @@ export class Gateway {
       const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, replyChannels: listeners, uploads, options: domainOptions });
       server.addService(definition, implementation);
     }
-    const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, "over a link"), limits, logger);
+    const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, OVER_A_LINK), limits, logger);
     const parkedEvents = options.parkedEvents ?? new VolatileParkedEventStore();
     const parked = await ParkedChains.open(parkedEvents, limits.maxParkedEventsPerConsumer);
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch, parked }, logger);
