@@ -137,6 +137,33 @@ describe("dead-event queue frames on a consumer stream", () => {
     again.stream.end();
   });
 
+  it("refuses to skip the event being retried (FAILED_PRECONDITION), and skips it once its retry has failed", async () => {
+    const head = await mesh.store.headPosition();
+    const consumer = openConsumer(client, "held", head);
+    const d1 = await append("d");
+    await eventually(async () => assert.deepEqual(consumer.positions(), [d1]));
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(d1), error: "boom", attempts: 1 } }));
+    await eventually(async () => assert.ok(consumer.messages.some((message) => message.answeredFailurePosition === String(d1))));
+    consumer.stream.write(ConsumeRequest.fromPartial({ processedPosition: String(d1) }));
+
+    // The retry sends d1; the consumer holds it (its handler is still applying it).
+    await call(admin, admin.retryParked, { consumer: "held", aggregateType: "", aggregateId: "" });
+    await eventually(async () => assert.ok(consumer.messages.some((message) => message.redriven)));
+    for (const request of [{ position: String(d1), all: false }, { position: "0", all: true }]) {
+      const refused = await failure(call(admin, admin.skipParked, { consumer: "held", ...request }));
+      assert.equal(refused.code, status.FAILED_PRECONDITION);
+      assert.match(refused.details, new RegExp(`parked event ${d1} of consumer held is being retried now`));
+    }
+    const listed = await call(admin, admin.listParkedEvents, { consumer: "held", afterPosition: "0", pageSize: 0 });
+    assert.deepEqual(listed.events.map((event) => Number(event.position)), [d1], "nothing was skipped");
+
+    // The retry fails: d1 stays parked, and may be skipped now.
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(d1), error: "boom again", attempts: 1 } }));
+    await eventually(async () => assert.equal(consumer.messages.filter((message) => message.answeredFailurePosition === String(d1)).length, 2));
+    assert.deepEqual(await call(admin, admin.skipParked, { consumer: "held", position: String(d1), all: false }), { skipped: 1 });
+    consumer.stream.end();
+  });
+
   it("refuses a failure report for a position the stream did not send, ending the stream with INVALID_ARGUMENT", async () => {
     const consumer = openConsumer(client, "liar");
     let ended: ServiceError | undefined;

@@ -110,8 +110,19 @@ export class DeadEventDelivery {
     return { scheduled, waitingForInstance: this.sessions.active(consumer) === undefined };
   }
 
-  /** SkipParked: deletes entries unhandled; an emptied chain unblocks its aggregate. */
+  /**
+   * SkipParked: deletes entries unhandled; an emptied chain unblocks its aggregate. Refused, nothing skipped, when
+   * one of them is being retried now: the consumer may apply it any moment, so "skipped" could not be true.
+   */
   async skip(consumer: string, positions: readonly number[]): Promise<number> {
+    const inFlight = this.redrives.get(consumer)?.inFlight?.position;
+    if (inFlight !== undefined && positions.includes(inFlight)) {
+      throw new MeshError(
+        status.FAILED_PRECONDITION,
+        `parked event ${inFlight} of consumer ${consumer} is being retried now: it cannot be skipped until the consumer has answered (handled: it leaves the queue; failed: it stays parked and can be skipped)`,
+        Reason.INVALID_REQUEST,
+      );
+    }
     const held = new Set(this.chains.entriesOf(consumer).map((entry) => entry.position));
     const skipped = positions.filter((position) => held.has(position));
     const unblocked = await this.chains.remove(consumer, skipped);
