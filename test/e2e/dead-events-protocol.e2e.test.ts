@@ -41,7 +41,7 @@ describe("dead-event queue frames on a consumer stream", () => {
 
   beforeAll(async () => {
     data = await tempDir("dead-events-protocol");
-    mesh = await startGateway(data.dir, { limits: { deadEventPageSize: 2 } });
+    mesh = await startGateway(data.dir, { limits: { deadEventPageSize: 2, maxParkedErrorBytes: 100 } });
     client = new HandlerLinkServiceClient(mesh.address, credentials.createInsecure());
     admin = new DeadEventServiceClient(mesh.address, credentials.createInsecure());
   });
@@ -161,6 +161,35 @@ describe("dead-event queue frames on a consumer stream", () => {
     consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(d1), error: "boom again", attempts: 1 } }));
     await eventually(async () => assert.equal(consumer.messages.filter((message) => message.answeredFailurePosition === String(d1)).length, 2));
     assert.deepEqual(await call(admin, admin.skipParked, { consumer: "held", position: String(d1), all: false }), { skipped: 1 });
+    consumer.stream.end();
+  });
+
+  it("keeps an error of RECQ_MAX_PARKED_ERROR_BYTES (100 here) as sent, and cuts one byte more between characters, saying so", async () => {
+    const head = await mesh.store.headPosition();
+    const consumer = openConsumer(client, "wordy", head);
+    const e1 = await append("e");
+    const f1 = await append("f");
+    await eventually(async () => assert.deepEqual(consumer.positions(), [e1, f1]));
+    const atLimit = "é".repeat(50); // 100 bytes
+    const onePast = `x${atLimit}`; // 101 bytes; the cut falls inside an "é"
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(e1), error: atLimit, attempts: 1 } }));
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(f1), error: onePast, attempts: 1 } }));
+    await eventually(async () => assert.equal(consumer.messages.filter((message) => message.answeredFailurePosition !== "0").length, 2));
+    const listed = await call(admin, admin.listParkedEvents, { consumer: "wordy", afterPosition: "0", pageSize: 0 });
+    const note = " … (101 bytes, cut at 100)";
+    const cut = `x${"é".repeat((100 - Buffer.byteLength(note) - 1) >> 1)}${note}`;
+    assert.deepEqual(listed.events.map((event) => event.error), [atLimit, cut]);
+    assert.ok(Buffer.byteLength(cut) <= 100);
+
+    // A retry that fails again with a longer error is held to the same bound.
+    consumer.stream.write(ConsumeRequest.fromPartial({ processedPosition: String(f1) }));
+    await call(admin, admin.retryParked, { consumer: "wordy", aggregateType: "TodoList", aggregateId: "e" });
+    await eventually(async () => assert.ok(consumer.messages.some((message) => message.redriven)));
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(e1), error: "y".repeat(1_000_000), attempts: 1 } }));
+    await eventually(async () => {
+      const again = await call(admin, admin.listParkedEvents, { consumer: "wordy", afterPosition: "0", pageSize: 0 });
+      assert.equal(again.events[0]!.error, `${"y".repeat(100 - Buffer.byteLength(" … (1000000 bytes, cut at 100)"))} … (1000000 bytes, cut at 100)`);
+    });
     consumer.stream.end();
   });
 

@@ -191,7 +191,7 @@ export class Gateway {
     }
     const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, OVER_A_LINK), limits, logger);
     const parkedEvents = options.parkedEvents ?? new VolatileParkedEventStore();
-    const parked = await ParkedChains.open(parkedEvents, limits.maxParkedEventsPerConsumer);
+    const parked = await ParkedChains.open(parkedEvents, { maxPerConsumer: limits.maxParkedEventsPerConsumer, maxErrorBytes: limits.maxParkedErrorBytes });
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch, parked }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });
     new DeadEventService(consumers.deadEvents, consumers, store, { clientToken: options.clientToken, pageSize: limits.deadEventPageSize }).register(server);
