@@ -4,7 +4,7 @@
 // The `recq.v1` contracts ship beside this: the .proto files in `proto/`, their generated code under
 // `@recq-mesh/protocol/gen/recq/v1/*`.
 export { MeshError, Reason, REASON_METADATA_KEY, RETRY_AFTER_METADATA_KEY } from "./src/errors/mesh-error";
-export { boundedStatusMessage, MAX_STATUS_MESSAGE_BYTES } from "./src/errors/status-text";
+export { boundedStatusMessage, boundedText, MAX_STATUS_MESSAGE_BYTES } from "./src/errors/status-text";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./src/logging/logger";
 export { Attribute, SpanName, TRACER_NAME } from "./src/telemetry/span-names";
 export { RPC_GRPC_STATUS_CODE, RPC_METHOD, RPC_SERVICE, RPC_SYSTEM, recordRpcOutcome, rpcIdentity, startRpcSpan } from "./src/telemetry/rpc-spans";
@@ -22,6 +22,7 @@ export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_FRAMES, FrameBatcher, type F
 export { LINK_PROTOCOL_VERSION } from "./src/link/link-protocol-version";
 export { Backoff } from "./src/link/backoff";
 export { consumerNameOf, generationKey } from "./src/link/generation-key";
+export { MAX_COMMAND_ID_LENGTH, RESERVED_COMMAND_ID_PREFIX, isReservedCommandId, reservedCommandId } from "./src/link/reserved-command-ids";
 export { LruMap } from "./src/collections/lru-map";
 export { MONGODB_DATABASE_ENV, MONGODB_URI_ENV, mongoSettingsFrom, type MongoSettings } from "./src/mongo/mongo-settings";
 export { WakeableDelay } from "./src/mongo/wakeable-delay";

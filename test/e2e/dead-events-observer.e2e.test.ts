@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { credentials } from "@grpc/grpc-js";
-import { FileCheckpointStore, MeshService } from "@recq-mesh/kit";
+import { status } from "@grpc/grpc-js";
+import { FileCheckpointStore, MeshError, MeshService, Reason } from "@recq-mesh/kit";
 import { HealthClient, HealthCheckResponse_ServingStatus as Serving } from "@recq-mesh/gateway/gen/grpc/health/v1/health";
 import { todoEvents } from "@recq-mesh/todo";
 import type { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
@@ -23,7 +24,7 @@ describe("dead-event queue of an observer", () => {
   let clients: ReturnType<typeof todoClients>;
   let admin: DeadEventServiceClient;
   let health: HealthClient;
-  const state = { broken: true };
+  const state = { broken: true, outages: 0 };
   /** Item ids the observer handled, per list, in order. */
   const handled = new Map<string, string[]>();
 
@@ -39,6 +40,10 @@ describe("dead-event queue of an observer", () => {
         checkpoints: await FileCheckpointStore.open(`${data.dir}/observer-checkpoints`),
         handle: (event) => {
           if (event.type !== "todo.v1.TodoItemAdded") return;
+          if (event.data.text === "outage" && state.outages > 0) {
+            state.outages -= 1;
+            throw new MeshError(status.UNAVAILABLE, "the mesh is out of reach", Reason.HANDLER_LOST);
+          }
           if (state.broken && event.data.text === "poison") throw new Error(`cannot notify about the poison item of ${event.data.listId}`);
           handled.set(event.data.listId, [...(handled.get(event.data.listId) ?? []), event.data.itemId]);
         },
@@ -89,5 +94,15 @@ describe("dead-event queue of an observer", () => {
     await add("troubled", "later");
     await eventually(async () => assert.deepEqual(handled.get("troubled"), ["p", "after", "later"]), 10_000);
     assert.deepEqual(handled.get("calm"), ["c1"]);
+  });
+
+  it("does not park an event whose handling fails only because the mesh is out of reach (UNAVAILABLE): it tries until it gets through", async () => {
+    state.broken = false;
+    state.outages = 6; // three times the tries before parking
+    await call(clients.commands, clients.commands.createTodoList, { listId: "outage", name: "outage" });
+    await add("outage", "o", "outage");
+    await eventually(async () => assert.deepEqual(handled.get("outage"), ["o"]), 10_000);
+    assert.equal(state.outages, 0);
+    assert.deepEqual(await parked(), [], "nothing parked");
   });
 });

@@ -41,7 +41,7 @@ describe("dead-event queue frames on a consumer stream", () => {
 
   beforeAll(async () => {
     data = await tempDir("dead-events-protocol");
-    mesh = await startGateway(data.dir, { limits: { deadEventPageSize: 2 } });
+    mesh = await startGateway(data.dir, { limits: { deadEventPageSize: 2, maxParkedErrorBytes: 100 } });
     client = new HandlerLinkServiceClient(mesh.address, credentials.createInsecure());
     admin = new DeadEventServiceClient(mesh.address, credentials.createInsecure());
   });
@@ -135,6 +135,62 @@ describe("dead-event queue frames on a consumer stream", () => {
     again.stream.write(ConsumeRequest.fromPartial({ redrivenHandledPosition: String(c1) }));
     await eventually(async () => assert.deepEqual((await call(admin, admin.listParkedEvents, { consumer: "comes-back", afterPosition: "0", pageSize: 0 })).events, []));
     again.stream.end();
+  });
+
+  it("refuses to skip the event being retried (FAILED_PRECONDITION), and skips it once its retry has failed", async () => {
+    const head = await mesh.store.headPosition();
+    const consumer = openConsumer(client, "held", head);
+    const d1 = await append("d");
+    await eventually(async () => assert.deepEqual(consumer.positions(), [d1]));
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(d1), error: "boom", attempts: 1 } }));
+    await eventually(async () => assert.ok(consumer.messages.some((message) => message.answeredFailurePosition === String(d1))));
+    consumer.stream.write(ConsumeRequest.fromPartial({ processedPosition: String(d1) }));
+
+    // The retry sends d1; the consumer holds it (its handler is still applying it).
+    await call(admin, admin.retryParked, { consumer: "held", aggregateType: "", aggregateId: "" });
+    await eventually(async () => assert.ok(consumer.messages.some((message) => message.redriven)));
+    for (const request of [{ position: String(d1), all: false }, { position: "0", all: true }]) {
+      const refused = await failure(call(admin, admin.skipParked, { consumer: "held", ...request }));
+      assert.equal(refused.code, status.FAILED_PRECONDITION);
+      assert.match(refused.details, new RegExp(`parked event ${d1} of consumer held is being retried now`));
+    }
+    const listed = await call(admin, admin.listParkedEvents, { consumer: "held", afterPosition: "0", pageSize: 0 });
+    assert.deepEqual(listed.events.map((event) => Number(event.position)), [d1], "nothing was skipped");
+
+    // The retry fails: d1 stays parked, and may be skipped now.
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(d1), error: "boom again", attempts: 1 } }));
+    await eventually(async () => assert.equal(consumer.messages.filter((message) => message.answeredFailurePosition === String(d1)).length, 2));
+    assert.deepEqual(await call(admin, admin.skipParked, { consumer: "held", position: String(d1), all: false }), { skipped: 1 });
+    consumer.stream.end();
+  });
+
+  it("keeps an error of RECQ_MAX_PARKED_ERROR_BYTES (100 here) as sent, and cuts one byte more between characters, saying so", async () => {
+    const head = await mesh.store.headPosition();
+    const consumer = openConsumer(client, "wordy", head);
+    const e1 = await append("e");
+    const f1 = await append("f");
+    await eventually(async () => assert.deepEqual(consumer.positions(), [e1, f1]));
+    const atLimit = "é".repeat(50); // 100 bytes
+    const onePast = `x${atLimit}`; // 101 bytes; the cut falls inside an "é"
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(e1), error: atLimit, attempts: 1 } }));
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(f1), error: onePast, attempts: 1 } }));
+    await eventually(async () => assert.equal(consumer.messages.filter((message) => message.answeredFailurePosition !== "0").length, 2));
+    const listed = await call(admin, admin.listParkedEvents, { consumer: "wordy", afterPosition: "0", pageSize: 0 });
+    const note = " … (101 bytes, cut at 100)";
+    const cut = `x${"é".repeat((100 - Buffer.byteLength(note) - 1) >> 1)}${note}`;
+    assert.deepEqual(listed.events.map((event) => event.error), [atLimit, cut]);
+    assert.ok(Buffer.byteLength(cut) <= 100);
+
+    // A retry that fails again with a longer error is held to the same bound.
+    consumer.stream.write(ConsumeRequest.fromPartial({ processedPosition: String(f1) }));
+    await call(admin, admin.retryParked, { consumer: "wordy", aggregateType: "TodoList", aggregateId: "e" });
+    await eventually(async () => assert.ok(consumer.messages.some((message) => message.redriven)));
+    consumer.stream.write(ConsumeRequest.fromPartial({ failure: { position: String(e1), error: "y".repeat(1_000_000), attempts: 1 } }));
+    await eventually(async () => {
+      const again = await call(admin, admin.listParkedEvents, { consumer: "wordy", afterPosition: "0", pageSize: 0 });
+      assert.equal(again.events[0]!.error, `${"y".repeat(100 - Buffer.byteLength(" … (1000000 bytes, cut at 100)"))} … (1000000 bytes, cut at 100)`);
+    });
+    consumer.stream.end();
   });
 
   it("refuses a failure report for a position the stream did not send, ending the stream with INVALID_ARGUMENT", async () => {

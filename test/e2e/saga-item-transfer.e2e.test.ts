@@ -89,8 +89,8 @@ describe("item-transfer saga", () => {
     await eventually(async () => assert.deepEqual((await eventTypes("happy-from")).slice(-1), ["todo.v1.TodoItemTransferred"]), 10_000);
     const added = (await events("happy-to")).filter((e) => e.type === "todo.v1.TodoItemAdded");
     assert.equal(added.length, 1);
-    // Sent by the saga, with the command id of its step: saga:<name>:<association>:<position>:<n>.
-    assert.match(added[0]!.commandId, /^saga:item-transfer:happy-from@3:\d+:1$/);
+    // Sent by the saga, with the command id of its step: recq:saga:<name>:<association>:<position>:<n>.
+    assert.match(added[0]!.commandId, /^recq:saga:item-transfer:happy-from@3:\d+:1$/);
     await eventually(async () => assert.equal((await loadState(ITEM_TRANSFER_SAGA, "happy-from@3")).ended, true), 10_000);
     const token = String(added[0]!.position);
     const view = await send((c) => call(c.queries, c.queries.getTodoList, { listId: "happy-to" }, { "recq-consistency-token": token }));

@@ -62,7 +62,7 @@ describe("TodoList notifications from the TodoList service process", () => {
     await call(c, c.completeTodoItem, { listId: "home", itemId: "a" });
     const [first] = await completedPositions();
     await eventually(async () => assert.equal(webhook.posts.length, 1), 10_000);
-    assert.equal(webhook.posts[0]!.idempotencyKey, `${TODO_NOTIFIER}:${first}`);
+    assert.equal(webhook.posts[0]!.idempotencyKey, `recq:observer:${TODO_NOTIFIER}:${first}`);
     const checkpoints = await FileCheckpointStore.open(checkpointDir());
     await eventually(async () => assert.equal(await checkpoints.read(TODO_NOTIFIER), first));
 
@@ -78,11 +78,11 @@ describe("TodoList notifications from the TodoList service process", () => {
     assert.deepEqual(
       webhook.posts.map((p) => [p.idempotencyKey, p.body.itemId]),
       [
-        [`${TODO_NOTIFIER}:${first}`, "a"],
-        [`${TODO_NOTIFIER}:${second}`, "b"],
+        [`recq:observer:${TODO_NOTIFIER}:${first}`, "a"],
+        [`recq:observer:${TODO_NOTIFIER}:${second}`, "b"],
       ],
     );
     const sent = (await running.store.readAll(0, 10_000)).filter((e) => e.type === "todo.v1.NotificationSent");
-    assert.deepEqual(sent.map((e) => e.aggregateId), [`${TODO_NOTIFIER}:${first}`, `${TODO_NOTIFIER}:${second}`]);
+    assert.deepEqual(sent.map((e) => e.aggregateId), [`recq:observer:${TODO_NOTIFIER}:${first}`, `recq:observer:${TODO_NOTIFIER}:${second}`]);
   });
 });

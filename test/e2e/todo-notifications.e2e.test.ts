@@ -38,7 +38,7 @@ describe("TodoList notifications: the todo-notifier observer and the Notificatio
   const stored = async (): Promise<StoredEvent[]> => running.store.readAll(0, 100_000);
   const notifiedEvents = async () => (await stored()).filter((e) => NOTIFIED.has(e.type));
   const sent = async () => (await stored()).filter((e) => e.type === "todo.v1.NotificationSent");
-  const keyOf = (event: StoredEvent) => `${TODO_NOTIFIER}:${event.position}`;
+  const keyOf = (event: StoredEvent) => `recq:observer:${TODO_NOTIFIER}:${event.position}`;
   const commands = () => clients.commands;
 
   beforeAll(async () => {

@@ -16,4 +16,10 @@ describe("the dead-event queue's gateway settings", () => {
       assert.throws(() => loadGatewayConfig([], { [name]: "0" }), new RegExp(`${name} must be an integer of at least 1`));
     }
   });
+
+  it("keeps 4 KiB of a parked event's error by default, and reads RECQ_MAX_PARKED_ERROR_BYTES: 64 at least", () => {
+    assert.equal(defaultLimits.maxParkedErrorBytes, 4_096);
+    assert.equal(loadGatewayConfig([], { RECQ_MAX_PARKED_ERROR_BYTES: "64" }).limits.maxParkedErrorBytes, 64);
+    assert.throws(() => loadGatewayConfig([], { RECQ_MAX_PARKED_ERROR_BYTES: "63" }), /RECQ_MAX_PARKED_ERROR_BYTES must be an integer of at least 64/);
+  });
 });

@@ -28,7 +28,7 @@ describe("a saga step's sends", () => {
     const step = new SagaStepContext("item-transfer", "groceries@3", META, send);
     await step.send(add, request);
     await step.send(add, request);
-    assert.deepEqual(ids, ["saga:item-transfer:groceries@3:42:1", "saga:item-transfer:groceries@3:42:2"]);
+    assert.deepEqual(ids, ["recq:saga:item-transfer:groceries@3:42:1", "recq:saga:item-transfer:groceries@3:42:2"]);
     step.throwIfTransient();
   });
 
@@ -48,7 +48,7 @@ describe("a saga step's sends", () => {
     const step = new SagaStepContext("s", "a", META, send);
     await assert.rejects(step.send(add, request), (error: MeshError) => error.code === status.UNAVAILABLE);
     await assert.rejects(step.send(add, request), (error: MeshError) => error.code === status.UNAVAILABLE);
-    assert.deepEqual(ids, ["saga:s:a:42:1"], "the compensation did not go out");
+    assert.deepEqual(ids, ["recq:saga:s:a:42:1"], "the compensation did not go out");
     assert.throws(() => step.throwIfTransient(), (error: MeshError) => error.code === status.UNAVAILABLE);
   });
 });

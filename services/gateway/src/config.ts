@@ -147,6 +147,11 @@ export interface GatewayLimits {
   maxParkedEventsPerConsumer: number;
   /** Parked events one ListParkedEvents answer carries at most (RECQ_DEAD_EVENT_PAGE_SIZE): 100. */
   deadEventPageSize: number;
+  /**
+   * Bytes of a parked event's error text as kept (RECQ_MAX_PARKED_ERROR_BYTES): 4 KiB, at least 64. A longer
+   * ConsumeFailure.error is cut between characters and says so; it bounds the store and a ListParkedEvents page.
+   */
+  maxParkedErrorBytes: number;
   /** Bytes of one saga instance's state (RECQ_MAX_SAGA_STATE_BYTES): 1 MiB. More → INVALID_ARGUMENT, reason SAGA_STATE_TOO_LARGE. */
   maxSagaStateBytes: number;
 }
@@ -196,8 +201,12 @@ export const defaultLimits: GatewayLimits = {
   streamAnswerWindow: 16,
   maxParkedEventsPerConsumer: 10_000,
   deadEventPageSize: 100,
+  maxParkedErrorBytes: 4 * 1024,
   maxSagaStateBytes: 1024 * 1024,
 };
+
+/** Room for the note of a cut error text (` … (N bytes, cut at M)`) and some of the text. */
+const MIN_PARKED_ERROR_BYTES = 64;
 
 const limitEnv: Record<keyof GatewayLimits, string> = {
   maxRequestBytes: "RECQ_MAX_REQUEST_BYTES",
@@ -244,6 +253,7 @@ const limitEnv: Record<keyof GatewayLimits, string> = {
   streamAnswerWindow: "RECQ_STREAM_ANSWER_WINDOW",
   maxParkedEventsPerConsumer: "RECQ_MAX_PARKED_EVENTS_PER_CONSUMER",
   deadEventPageSize: "RECQ_DEAD_EVENT_PAGE_SIZE",
+  maxParkedErrorBytes: "RECQ_MAX_PARKED_ERROR_BYTES",
   maxSagaStateBytes: "RECQ_MAX_SAGA_STATE_BYTES",
 };
 
@@ -264,7 +274,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     if (raw === undefined || raw === "") continue;
     const value = Number(raw);
     // Every limit must let something through: 0 would refuse every call or close every link.
-    const minimum = key === "maxConflictRetries" ? 0 : key === "admissionTolerancePercent" ? 100 : 1;
+    const minimum = key === "maxConflictRetries" ? 0 : key === "admissionTolerancePercent" ? 100 : key === "maxParkedErrorBytes" ? MIN_PARKED_ERROR_BYTES : 1;
     if (!Number.isInteger(value) || value < minimum) throw new Error(`${limitEnv[key]} must be an integer of at least ${minimum}, not "${raw}"`);
     limits[key] = value;
   }

@@ -49,7 +49,7 @@ import type { ServedMethod } from "./http/recording-server";
 import { callerInterceptor, type CallerCheck } from "./security/caller-interceptor";
 import type { CallerIdentity } from "./security/caller-identity";
 import type { ComponentAuthorization } from "./security/component-authorization";
-import { unaryCallRunner } from "./server/unary-call-runner";
+import { ON_A_REPLY_CHANNEL, OVER_A_LINK, unaryCallRunner } from "./server/unary-call-runner";
 import type { EventStore } from "./store/event-store";
 
 export interface GatewayOptions {
@@ -178,7 +178,7 @@ export class Gateway {
     };
     const paths = { catalog, commands, queries, replyChannels: listeners };
     const channels = new ReplyChannelService({
-      run: unaryCallRunner(paths, limits.maxRequestBytes, "on a reply channel"),
+      run: unaryCallRunner(paths, limits.maxRequestBytes, ON_A_REPLY_CHANNEL),
       listeners,
       admission,
       calls,
@@ -195,9 +195,9 @@ export class Gateway {
       const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, replyChannels: listeners, uploads, options: domainOptions });
       server.addService(definition, implementation);
     }
-    const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, "over a link"), limits, logger);
+    const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, OVER_A_LINK), limits, logger);
     const parkedEvents = options.parkedEvents ?? new VolatileParkedEventStore();
-    const parked = await ParkedChains.open(parkedEvents, limits.maxParkedEventsPerConsumer);
+    const parked = await ParkedChains.open(parkedEvents, { maxPerConsumer: limits.maxParkedEventsPerConsumer, maxErrorBytes: limits.maxParkedErrorBytes });
     const health = new HealthRegistry();
     const consumers = new ConsumerHub(store, positions, { linkToken: options.linkToken, components: options.components, readBatchSize: limits.consumerReadBatch, parked, health }, logger);
     server.addService(GatewayLinkService, { connect: links.connect, consume: consumers.consume });

@@ -11,7 +11,7 @@ const notifiedEvents = {
 
 /**
  * The todo-notifier Observer: when an item is completed or a list is deleted, it sends SendNotification to the
- * NotificationService. The command id is the observer's derived one (`todo-notifier:<position>`), so an event
+ * NotificationService. The command id is the observer's derived one (`recq:observer:todo-notifier:<position>`), so an event
  * delivered again (after a crash before the checkpoint moved, or after a failed webhook) is notified once.
  */
 export function todoNotifier(checkpoints: CheckpointStore): ObserverDefinition<typeof notifiedEvents> {

@@ -7,7 +7,9 @@ import {
   MeshError,
   Reason,
   Attribute,
+  MAX_COMMAND_ID_LENGTH,
   SpanName,
+  isReservedCommandId,
   frameTraceMetadata,
   injectTraceContext,
   recordRpcOutcome,
@@ -49,9 +51,9 @@ export interface CommandCall {
   traceContext: Context;
   /** An upload's messages after `payload` (its first), relayed to the handler under its grants. */
   requestSource?: RequestSource;
+  /** Sent by a component over its link: it may use the components' reserved command ids (`recq:…`). */
+  fromComponent?: boolean;
 }
-
-export const MAX_COMMAND_ID_LENGTH = 128;
 
 /**
  * Told when an execution of a watched command id starts and when it settles (outcomes/). Asked first whether the
@@ -118,19 +120,19 @@ export class CommandPipeline {
 
   /**
    * What can be checked of a command before it runs — its routing key (present, within its limit), its command
-   * id's length, a well-formed payload — as `execute` checks it; returns the routing key ("" without one). Throws
-   * the MeshError the caller gets.
+   * id (its length; not a reserved one: only components send those, over their links), a well-formed payload — as
+   * `execute` checks a caller's command; returns the routing key ("" without one). Throws the MeshError the caller gets.
    */
   check(method: MethodEntry, payload: Buffer, commandId: string | undefined): string {
     const aggregateId = this.routingKeyOf(method, payload);
-    checkCommandId(commandId);
+    checkCommandId(commandId, false);
     return aggregateId;
   }
 
   /** Resolves with the encoded CommandAck, or rejects with a MeshError. */
   execute(call: CommandCall): Promise<Buffer> {
     const aggregateId = this.routingKeyOf(call.method, call.payload);
-    const commandId = checkCommandId(call.commandId) ?? randomUUID();
+    const commandId = checkCommandId(call.commandId, call.fromComponent === true) ?? randomUUID();
     const running = this.running.get(commandId);
     // An execution every caller already left is being abandoned: a retry must not inherit its cancellation, so
     // it gets an execution of its own, after the abandoned one (which may yet have recorded an outcome).
@@ -147,7 +149,7 @@ export class CommandPipeline {
    */
   executeUpload(call: CommandCall, source: RequestSource): Promise<Buffer> {
     const aggregateId = this.routingKeyOf(call.method, call.payload);
-    const commandId = checkCommandId(call.commandId) ?? randomUUID();
+    const commandId = checkCommandId(call.commandId, call.fromComponent === true) ?? randomUUID();
     const running = this.running.get(commandId);
     if (running !== undefined) {
       throw new MeshError(status.ABORTED, `an upload with command id ${commandId} is running already; send it again once that one has ended`, Reason.AGGREGATE_CONFLICT);
@@ -403,10 +405,22 @@ export function isRecordedFailure(error: MeshError): boolean {
   return error instanceof HandlerFailure && recordedFailureCodes.has(error.code);
 }
 
-function checkCommandId(commandId: string | undefined): string | undefined {
+/**
+ * The one check of a command id, wherever it entered (the gRPC and HTTP ports, accepted commands, reply channels,
+ * links). A caller may not use the components' reserved ids: the gateway answers an id's recorded outcome whatever
+ * the method, so a caller sending one first would suppress the component's command, or forge its answer.
+ */
+function checkCommandId(commandId: string | undefined, fromComponent: boolean): string | undefined {
   if (commandId === undefined || commandId === "") return undefined;
   if (commandId.length > MAX_COMMAND_ID_LENGTH) {
     throw new MeshError(status.INVALID_ARGUMENT, `recq-command-id is longer than ${MAX_COMMAND_ID_LENGTH} characters`, Reason.INVALID_REQUEST);
+  }
+  if (!fromComponent && isReservedCommandId(commandId)) {
+    throw new MeshError(
+      status.INVALID_ARGUMENT,
+      `recq-command-id "${commandId}" starts with "recq:", which is reserved for the ids the mesh's components derive (observers, sagas): choose another id`,
+      Reason.INVALID_REQUEST,
+    );
   }
   return commandId;
 }

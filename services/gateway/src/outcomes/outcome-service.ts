@@ -8,8 +8,7 @@ import {
   type WatchOutcomeRequest,
   type WatchOutcomeResponse,
 } from "@recq-mesh/protocol/gen/recq/v1/outcomes";
-import { MeshError, Reason, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
-import { MAX_COMMAND_ID_LENGTH } from "../commands/command-pipeline";
+import { MAX_COMMAND_ID_LENGTH, MeshError, Reason, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
 import { checkCredentials } from "../links/credentials";
 import { CallSignal } from "../server/call-signal";
 import { callerTraceContext, firstValue } from "../server/caller-trace-context";

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { SagaStepRecorded, type LoadSagaStateResponse, type SagaState } from "@recq-mesh/protocol/gen/recq/v1/sagas";
-import { MeshError, Reason } from "@recq-mesh/protocol";
+import { MeshError, Reason, reservedCommandId } from "@recq-mesh/protocol";
 import { DuplicateCommandError } from "../store/duplicate-command-error";
 import type { AppendResult, EventStore } from "../store/event-store";
 
@@ -78,8 +78,9 @@ export class SagaStates {
         aggregateType: SAGA_AGGREGATE_PREFIX + step.saga,
         aggregateId: step.association,
         expectedSequence: step.expectedVersion,
-        // One id per (saga, instance, event): the store's outcome of a step names exactly what it was.
-        commandId: `saga:${step.saga}:${step.association}:${step.position}`,
+        // One id per (saga, instance, event): the store's outcome of a step names exactly what it was. Reserved
+        // (`recq:`), so no caller's command can hold it first.
+        commandId: reservedCommandId("saga-step", [step.saga, step.association], [step.position]),
         events: [{ type: SAGA_STEP_TYPE, payload, metadata: {} }],
         snapshot: { sequence: step.expectedVersion + 1, type: SAGA_STEP_TYPE, payload },
       });

@@ -37,10 +37,20 @@ export interface UnaryRunContext {
 /** Runs a request through the gateway's own command or query path; resolves with the encoded response. */
 export type UnaryCallRunner = (request: UnaryRequest, context: UnaryRunContext) => Promise<Buffer>;
 
+/** The way requests not made as gRPC unary calls came. */
+export interface UnaryCallSource {
+  /** For the refusal of a streaming query: "over a link", "on a reply channel". */
+  via: string;
+  /** A component's link: its commands may carry the components' reserved command ids (`recq:…`). */
+  fromComponent: boolean;
+}
+
+export const OVER_A_LINK: UnaryCallSource = { via: "over a link", fromComponent: true };
+export const ON_A_REPLY_CHANNEL: UnaryCallSource = { via: "on a reply channel", fromComponent: false };
+
 /**
  * Requests not made as gRPC unary calls take the same path as a caller's unary call — the command pipeline or
  * the query relay — with the same limits, deduplication, consistency tokens, failure statuses and server span.
- * `via` names the way they came, for the refusal of a streaming query ("over a link", "on a reply channel").
  */
 export interface UnaryCallPaths {
   catalog: DescriptorCatalog;
@@ -50,7 +60,7 @@ export interface UnaryCallPaths {
   replyChannels: ReplyChannels;
 }
 
-export function unaryCallRunner({ catalog, commands, queries, replyChannels }: UnaryCallPaths, maxRequestBytes: number, via: string): UnaryCallRunner {
+export function unaryCallRunner({ catalog, commands, queries, replyChannels }: UnaryCallPaths, maxRequestBytes: number, { via, fromComponent }: UnaryCallSource): UnaryCallRunner {
   const run = (method: MethodEntry, request: UnaryRequest, context: UnaryRunContext): Promise<Buffer> => {
     if (request.payload.length > maxRequestBytes) {
       throw new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${request.payload.length} bytes; the gateway accepts at most ${maxRequestBytes}`, Reason.REQUEST_TOO_LARGE);
@@ -68,6 +78,7 @@ export function unaryCallRunner({ catalog, commands, queries, replyChannels }: U
         headers,
         signal: context.signal,
         traceContext: context.traceContext,
+        fromComponent,
       });
       return replyTo === undefined ? result : alsoToChannel(result, replyTo, method.name, commandId!, replyChannels);
     }

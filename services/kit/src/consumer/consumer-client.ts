@@ -1,4 +1,4 @@
-import { credentials, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
+import { credentials, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { ConsumeRequest, HandlerLinkServiceClient, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Backoff, type Logger } from "@recq-mesh/protocol";
@@ -283,16 +283,23 @@ export class ConsumerClient {
   }
 
   /** Runs `attempt` up to the configured tries, with backoff between them; the last error if none succeeded. */
+  /**
+   * Tries the handler until it succeeds or has failed `attempts` times. A failure with UNAVAILABLE (the mesh out of
+   * reach: the link down, the gateway restarting, no handler linked for a command it sends) is not the event's fault:
+   * it is tried again, at the backoff's pace, without counting, so an outage does not park good events.
+   */
   private async tryInPlace(attempt: () => Promise<void>): Promise<Error | undefined> {
     const backoff = new Backoff(this.deadEvents.initialBackoffMs, this.deadEvents.maxBackoffMs);
-    for (let tried = 1; ; tried += 1) {
+    for (let tried = 1; ; ) {
       try {
         await attempt();
         return undefined;
       } catch (thrown) {
         const error = thrown instanceof Error ? thrown : new Error(String(thrown));
-        if (tried >= this.deadEvents.attempts || this.closed) return error;
-        this.options.logger.warn("consumer failed to handle an event; trying again", { consumer: this.options.consumer, attempt: tried, error: error.message });
+        const outage = thrown instanceof MeshError && thrown.code === status.UNAVAILABLE;
+        if ((!outage && tried >= this.deadEvents.attempts) || this.closed) return error;
+        this.options.logger.warn("consumer failed to handle an event; trying again", { consumer: this.options.consumer, attempt: tried, outage, error: error.message });
+        if (!outage) tried += 1;
         await new Promise((resolve) => setTimeout(resolve, backoff.next()));
       }
     }

@@ -13,9 +13,9 @@ export interface ObserverEventMeta extends EventMeta {
 
 export interface ObserverContext {
   /**
-   * The command id of the first command sent through `call` while handling this event: `${observer}:${position}`;
-   * the next ones get `…:2`, `…:3`. A redelivered event (at least once) so sends the same ids, and the gateway runs
-   * each id once.
+   * The command id of the first command sent through `call` while handling this event:
+   * `recq:observer:${observer}:${position}`; the next ones get `…:2`, `…:3`. A redelivered event (at least once) so
+   * sends the same ids, and the gateway runs each id once. Reserved ids (`recq:`): no caller can send them first.
    */
   readonly commandId: string;
   /** Sends a command or unary query through the service's link; a command gets the event's derived id unless `options.commandId` is given. */

@@ -1,6 +1,6 @@
 import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
-import { Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
+import { Attribute, SpanName, contextWithSpan, extractTraceContext, reservedCommandId, startMeshSpan } from "@recq-mesh/protocol";
 import { decodeEvent } from "../handlers/command-runner";
 import type { EventCodecs } from "../handlers/definitions";
 import type { MeshCall } from "../services/mesh-call";
@@ -68,11 +68,12 @@ export class ObserverHandler<C extends EventCodecs> implements ConsumerEventHand
   }
 
   private contextFor(position: number): ObserverContext {
-    const commandId = `${this.observer.name}:${position}`;
+    // In the components' reserved namespace: no caller can take these ids first (the gateway refuses them).
+    const commandId = reservedCommandId("observer", [this.observer.name], [position]);
     let calls = 0;
     const call: MeshCall = (method, request, options = {}) => {
       calls += 1;
-      const derived = calls === 1 ? commandId : `${commandId}:${calls}`;
+      const derived = calls === 1 ? commandId : reservedCommandId("observer", [this.observer.name], [position, calls]);
       return this.call(method, request, { ...options, commandId: options.commandId ?? derived });
     };
     return { commandId, call };

@@ -12,7 +12,8 @@ export interface SagaContext {
   readonly association: string;
   /**
    * Sends a command (or a query) through the service's link. Its command id is derived from the saga, the instance,
-   * the event's position and the send's rank in the step (`saga:<name>:<association>:<position>:<n>`), so a step run
+   * the event's position and the send's rank in the step (`recq:saga:<name>:<association>:<position>:<n>`, the
+   * names hashed past 128 characters; `recq:` ids are the components' own, refused from callers), so a step run
    * again after a crash sends nothing twice: it gets the outcomes recorded the first time. Sends must therefore
    * follow from the event and the state alone, in the same order.
    * A domain refusal (FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS, OUT_OF_RANGE, INVALID_ARGUMENT) rejects with

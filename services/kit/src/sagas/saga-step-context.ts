@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { MeshError } from "@recq-mesh/protocol";
+import { MeshError, reservedCommandId } from "@recq-mesh/protocol";
 import type { EventMeta, MethodDefinitionLike, RequestOf, ResponseOf } from "../handlers/definitions";
 import type { CallOptions } from "../mesh-service";
 import type { SagaContext, SagaSendOptions } from "./saga-definition";
@@ -25,7 +25,9 @@ export class SagaStepContext implements SagaContext {
   ) {}
 
   async send<M extends MethodDefinitionLike>(method: M, request: RequestOf<M>, options: SagaSendOptions = {}): Promise<ResponseOf<M>> {
-    const commandId = `saga:${this.saga}:${this.association}:${this.meta.position}:${++this.sends}`;
+    // In the components' reserved namespace (no caller can take it first), within the command id limit however
+    // long the saga's name and association value are.
+    const commandId = reservedCommandId("saga", [this.saga, this.association], [this.meta.position, ++this.sends]);
     // After a failure the step cannot absorb, nothing more goes out: a compensation sent for a lost link would
     // run for good, while the step (and its first send) runs again.
     if (this.transient !== undefined) throw this.transient;

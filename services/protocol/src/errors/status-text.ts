@@ -13,13 +13,21 @@ const REASON_PATTERN = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 /** `message`, or its first MAX_STATUS_MESSAGE_BYTES bytes (cut between characters) with a note of the cut. */
 export function boundedStatusMessage(message: string): string {
+  return boundedText(message, MAX_STATUS_MESSAGE_BYTES);
+}
+
+/**
+ * `text` when it is at most `maxBytes` bytes of UTF-8; else its first characters and a note of the cut
+ * (` … (N bytes, cut at maxBytes)`), `maxBytes` bytes at the most in all (the note alone when it leaves no room).
+ */
+export function boundedText(text: string, maxBytes: number): string {
   // Fast path: a string of n UTF-16 units is at most 3n bytes.
-  if (message.length * 3 <= MAX_STATUS_MESSAGE_BYTES) return message;
-  const bytes = Buffer.byteLength(message);
-  if (bytes <= MAX_STATUS_MESSAGE_BYTES) return message;
-  const note = ` … (${bytes} bytes, cut at ${MAX_STATUS_MESSAGE_BYTES})`;
-  const room = MAX_STATUS_MESSAGE_BYTES - Buffer.byteLength(note);
-  let cut = Buffer.from(message).subarray(0, room).toString("utf8");
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= maxBytes) return text;
+  const note = ` … (${bytes} bytes, cut at ${maxBytes})`;
+  const room = Math.max(0, maxBytes - Buffer.byteLength(note));
+  let cut = Buffer.from(text).subarray(0, room).toString("utf8");
   // A character split by the cut decodes to U+FFFD at the end: drop it.
   if (cut.endsWith("\uFFFD")) cut = cut.slice(0, -1);
   return cut + note;

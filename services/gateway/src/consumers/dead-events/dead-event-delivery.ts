@@ -110,8 +110,19 @@ export class DeadEventDelivery {
     return { scheduled, waitingForInstance: this.sessions.active(consumer) === undefined };
   }
 
-  /** SkipParked: deletes entries unhandled; an emptied chain unblocks its aggregate. */
+  /**
+   * SkipParked: deletes entries unhandled; an emptied chain unblocks its aggregate. Refused, nothing skipped, when
+   * one of them is being retried now: the consumer may apply it any moment, so "skipped" could not be true.
+   */
   async skip(consumer: string, positions: readonly number[]): Promise<number> {
+    const inFlight = this.redrives.get(consumer)?.inFlight?.position;
+    if (inFlight !== undefined && positions.includes(inFlight)) {
+      throw new MeshError(
+        status.FAILED_PRECONDITION,
+        `parked event ${inFlight} of consumer ${consumer} is being retried now: it cannot be skipped until the consumer has answered (handled: it leaves the queue; failed: it stays parked and can be skipped)`,
+        Reason.INVALID_REQUEST,
+      );
+    }
     const held = new Set(this.chains.entriesOf(consumer).map((entry) => entry.position));
     const skipped = positions.filter((position) => held.has(position));
     const unblocked = await this.chains.remove(consumer, skipped);
@@ -152,10 +163,11 @@ export class DeadEventDelivery {
     }
     const behind = session.sent.laterOfAggregate(position, sent.aggregateType, sent.aggregateId);
     const now = Date.now();
-    const head: ParkedEntry = { consumer, position, ...sent, error: failure.error, attempts: failure.attempts, parkedAtMs: now };
+    const error = this.chains.errorText(failure.error);
+    const head: ParkedEntry = { consumer, position, ...sent, error, attempts: failure.attempts, parkedAtMs: now };
     const entries = [head, ...behind.map((later): ParkedEntry => ({ consumer, position: later, ...session.sent.get(later)!, error: "", attempts: 0, parkedAtMs: now }))];
     await this.chains.park(consumer, entries);
-    this.logger.warn("event parked: the consumer could not handle it", { consumer, position, aggregateType: sent.aggregateType, aggregateId: sent.aggregateId, eventType: sent.eventType, error: failure.error, attempts: failure.attempts, waitingBehind: behind });
+    this.logger.warn("event parked: the consumer could not handle it", { consumer, position, aggregateType: sent.aggregateType, aggregateId: sent.aggregateId, eventType: sent.eventType, error, attempts: failure.attempts, waitingBehind: behind });
     await session.write(ConsumeResponse.fromPartial({ skipPositions: entries.map((entry) => String(entry.position)), answeredFailurePosition: String(position) }));
   }
 
@@ -166,8 +178,9 @@ export class DeadEventDelivery {
     const entry = this.chains.entriesOf(consumer).find((held) => held.position === position);
     redrive.inFlight = undefined;
     redrive.queue.shift();
-    await this.chains.recordFailure(consumer, position, failure.error, (entry?.attempts ?? 0) + failure.attempts);
-    this.logger.warn("parked event failed again on retry; it stays parked", { consumer, position, error: failure.error });
+    const error = this.chains.errorText(failure.error);
+    await this.chains.recordFailure(consumer, position, error, (entry?.attempts ?? 0) + failure.attempts);
+    this.logger.warn("parked event failed again on retry; it stays parked", { consumer, position, error });
     await session.write(ConsumeResponse.fromPartial({ answeredFailurePosition: String(position) }));
     this.continueRedrive(consumer);
   }

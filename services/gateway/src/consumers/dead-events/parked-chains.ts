@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { MeshError, Reason } from "@recq-mesh/protocol";
+import { MeshError, Reason, boundedText } from "@recq-mesh/protocol";
 import type { ParkedEntry, ParkedEventStore } from "./parked-event-store";
 
 /** An aggregate as the dead-event queue keys its chains: type and id. */
@@ -13,6 +13,13 @@ export function aggregateKey(aggregateType: string, aggregateId: string): string
  * once on each call (so the hub parks the next event of a just-blocked aggregate instead of sending it), and each
  * call's promise resolves once the change is durable. Rebuilt from the store at start.
  */
+export interface ParkedChainsLimits {
+  /** RECQ_MAX_PARKED_EVENTS_PER_CONSUMER. */
+  maxPerConsumer: number;
+  /** RECQ_MAX_PARKED_ERROR_BYTES: an entry's error text is kept to it. */
+  maxErrorBytes: number;
+}
+
 export class ParkedChains {
   private readonly consumers = new Map<string, Map<string, ParkedEntry[]>>();
   private readonly counts = new Map<string, number>();
@@ -20,18 +27,27 @@ export class ParkedChains {
 
   private constructor(
     private readonly store: ParkedEventStore,
-    private readonly maxPerConsumer: number,
+    private readonly limits: ParkedChainsLimits,
   ) {}
 
-  static async open(store: ParkedEventStore, maxPerConsumer: number): Promise<ParkedChains> {
-    const chains = new ParkedChains(store, maxPerConsumer);
-    for (const entry of await store.all()) chains.hold(entry);
+  static async open(store: ParkedEventStore, limits: ParkedChainsLimits): Promise<ParkedChains> {
+    const chains = new ParkedChains(store, limits);
+    // Entries kept before the cap (or under a larger one) are held to it too: a page of them stays bounded.
+    for (const entry of await store.all()) chains.hold({ ...entry, error: chains.errorText(entry.error) });
     return chains;
   }
 
   /** Calls `listener` with a consumer's key each time its parked events change (health follows them). */
   onChange(listener: (consumer: string) => void): void {
     this.changeListeners.push(listener);
+  }
+
+  /**
+   * A consumer's error text as kept: at most RECQ_MAX_PARKED_ERROR_BYTES, cut between characters with a note. The
+   * consumer's message is at most the link's message limit, and up to RECQ_MAX_PARKED_EVENTS_PER_CONSUMER are kept.
+   */
+  errorText(error: string): string {
+    return boundedText(error, this.limits.maxErrorBytes);
   }
 
   isBlocked(consumer: string, aggregate: string): boolean {
@@ -61,11 +77,11 @@ export class ParkedChains {
    * the consumer would hold more than its limit.
    */
   park(consumer: string, entries: readonly ParkedEntry[]): Promise<void> {
-    const fresh = entries.filter((entry) => !this.holds(consumer, entry.position, entry));
-    if (this.count(consumer) + fresh.length > this.maxPerConsumer) {
+    const fresh = entries.filter((entry) => !this.holds(consumer, entry.position, entry)).map((entry) => ({ ...entry, error: this.errorText(entry.error) }));
+    if (this.count(consumer) + fresh.length > this.limits.maxPerConsumer) {
       throw new MeshError(
         status.RESOURCE_EXHAUSTED,
-        `consumer ${consumer} holds ${this.count(consumer)} parked events and may hold no more than ${this.maxPerConsumer} (RECQ_MAX_PARKED_EVENTS_PER_CONSUMER): it is stopped until parked events are retried or skipped`,
+        `consumer ${consumer} holds ${this.count(consumer)} parked events and may hold no more than ${this.limits.maxPerConsumer} (RECQ_MAX_PARKED_EVENTS_PER_CONSUMER): it is stopped until parked events are retried or skipped`,
         Reason.PARKED_EVENTS_FULL,
       );
     }
@@ -80,6 +96,7 @@ export class ParkedChains {
   async recordFailure(consumer: string, position: number, error: string, attempts: number): Promise<void> {
     const entry = this.entriesOf(consumer).find((held) => held.position === position);
     if (entry === undefined) return;
+    error = this.errorText(error);
     entry.error = error;
     entry.attempts = attempts;
     await this.store.recordFailure(consumer, position, error, attempts);
