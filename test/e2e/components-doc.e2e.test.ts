@@ -3,15 +3,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
-import type { EmbeddedViewStore, MeshService } from "@recq-mesh/kit";
-import type { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
 import { SagaStateServiceClient, type LoadSagaStateResponse } from "@recq-mesh/protocol/gen/recq/v1/sagas";
 import { startProcess, type BackgroundProcess } from "../support/background-process";
 import { TODO_MAIN } from "../support/built-packages";
-import { auditedPositions, deadEventClient, startAudit } from "../support/dead-event-audit";
+import { auditedPositions, startPoisonedMesh, type PoisonedMesh } from "../support/dead-event-audit";
 import { DocumentedCommands, shellBlocks } from "../support/documented-commands";
 import { markdownSection, type ShellStep } from "../support/markdown-commands";
-import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
+import { call, eventually, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
 import { describeWith } from "../support/required-tool";
 import { GRPCURL, grpcurlEnv } from "../support/tools";
@@ -106,30 +104,18 @@ describeWith(GRPCURL)("docs/components.md's commands, verbatim, against the runn
   describe("the dead-event queue's admin calls, on a projection todo-lists that throws on an item named poison", () => {
     const blocks = sectionBlocks(DEAD_EVENTS_SECTION);
     const CONSUMER = "todo-lists";
-    let data: Awaited<ReturnType<typeof tempDir>> | undefined;
-    let mesh: RunningGateway | undefined;
-    let todo: RunningTodo | undefined;
-    let audit: { mesh: MeshService; views: EmbeddedViewStore } | undefined;
-    let admin: DeadEventServiceClient | undefined;
-    const commands = new DocumentedCommands({ [DOC_ADDRESS]: () => mesh!.address }, grpcurlEnv);
+    let running: PoisonedMesh | undefined;
+    const commands = new DocumentedCommands({ [DOC_ADDRESS]: () => running!.mesh.address }, grpcurlEnv);
 
     beforeAll(async () => {
-      data = await tempDir("components-doc-dead-events");
-      mesh = await startGateway(data.dir);
-      todo = await startTodo(mesh.address, { roles: ["commands"] });
-      audit = await startAudit(mesh.address, { broken: true }, undefined, CONSUMER);
-      admin = deadEventClient(mesh.address);
+      running = await startPoisonedMesh("components-doc-dead-events", CONSUMER);
     });
 
     afterAll(async () => {
-      admin?.close();
-      await audit?.mesh.drain();
-      await todo?.mesh.drain();
-      await mesh?.gateway.stop();
-      await data?.remove();
+      await running?.stop();
     });
 
-    const parked = async () => (await call(admin!, admin!.listParkedEvents, { consumer: CONSUMER, afterPosition: "0", pageSize: 0 })).events;
+    const parked = async () => (await call(running!.admin, running!.admin.listParkedEvents, { consumer: CONSUMER, afterPosition: "0", pageSize: 0 })).events;
     const attemptsAt = async (position: string) => (await parked()).find((event) => event.position === position)?.attempts ?? 0;
 
     it("lists, retries and skips as the section shows", async () => {
@@ -137,7 +123,7 @@ describeWith(GRPCURL)("docs/components.md's commands, verbatim, against the runn
       const [list, retry, skip] = blocks[0]!;
       assert.ok(list && retry && skip && blocks[0]!.length === 3, "list, retry, skip");
       // chores: created (position 1), the poison item (2: it throws), another item (3: parked behind it).
-      const clients = todoClients(mesh!.address);
+      const clients = todoClients(running!.mesh.address);
       try {
         await call(clients.commands, clients.commands.createTodoList, { listId: "chores", name: "Chores" });
         await call(clients.commands, clients.commands.addTodoItem, { listId: "chores", itemId: "p", text: "poison" });
@@ -155,7 +141,7 @@ describeWith(GRPCURL)("docs/components.md's commands, verbatim, against the runn
       await commands.runStep(skip);
       // The skipped head was never applied, and the event behind it stays parked (to be retried or skipped too).
       assert.deepEqual((await parked()).map((event) => event.position), ["3"]);
-      assert.deepEqual(await auditedPositions(audit!.views, "chores"), [1]);
+      assert.deepEqual(await auditedPositions(running!.audit.views, "chores"), [1]);
     }, 60_000);
   });
 });

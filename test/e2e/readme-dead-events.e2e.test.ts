@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { afterAll, beforeAll, it } from "@jest/globals";
-import type { EmbeddedViewStore, MeshService } from "@recq-mesh/kit";
-import type { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
 import { DocumentedCommands, shellBlocks } from "../support/documented-commands";
 import { markdownSection } from "../support/markdown-commands";
-import { call, eventually, startGateway, startTodo, tempDir, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
+import { call, eventually } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
 import { describeWith } from "../support/required-tool";
 import { GRPCURL, grpcurlEnv } from "../support/tools";
-import { auditedPositions, deadEventClient, startAudit } from "../support/dead-event-audit";
+import { auditedPositions, startPoisonedMesh, type PoisonedMesh } from "../support/dead-event-audit";
 
 /**
  * The README's "Dead events" section, run with grpcurl exactly as written, in order, against a fresh gateway, the
@@ -21,27 +19,15 @@ const CONSUMER = "todo-lists";
 
 describeWith(GRPCURL)("the README's dead events, verbatim, against the running mesh", () => {
   const blocks = shellBlocks(markdownSection(README, "Dead events"));
-  let data: Awaited<ReturnType<typeof tempDir>> | undefined;
-  let mesh: RunningGateway | undefined;
-  let todo: RunningTodo | undefined;
-  let audit: { mesh: MeshService; views: EmbeddedViewStore } | undefined;
-  let admin: DeadEventServiceClient | undefined;
-  const commands = new DocumentedCommands({ "127.0.0.1:50051": () => mesh!.address }, grpcurlEnv);
+  let running: PoisonedMesh | undefined;
+  const commands = new DocumentedCommands({ "127.0.0.1:50051": () => running!.mesh.address }, grpcurlEnv);
 
   beforeAll(async () => {
-    data = await tempDir("readme-dead-events");
-    mesh = await startGateway(data.dir);
-    todo = await startTodo(mesh.address, { roles: ["commands"] });
-    audit = await startAudit(mesh.address, { broken: true }, undefined, CONSUMER);
-    admin = deadEventClient(mesh.address);
+    running = await startPoisonedMesh("readme-dead-events", CONSUMER);
   });
 
   afterAll(async () => {
-    admin?.close();
-    await audit?.mesh.drain();
-    await todo?.mesh.drain();
-    await mesh?.gateway.stop();
-    await data?.remove();
+    await running?.stop();
   });
 
   it("shows the three admin RPCs", () => {
@@ -56,12 +42,12 @@ describeWith(GRPCURL)("the README's dead events, verbatim, against the running m
     const [events, list, skipAndRetry] = blocks;
     await commands.runBlock(events!);
     // The consumer tries in place before the gateway parks: the list is read once both events are parked.
-    const parked = async () => (await call(admin!, admin!.listParkedEvents, { consumer: CONSUMER, afterPosition: "0", pageSize: 0 })).events.length;
+    const parked = async () => (await call(running!.admin, running!.admin.listParkedEvents, { consumer: CONSUMER, afterPosition: "0", pageSize: 0 })).events.length;
     await eventually(async () => assert.equal(await parked(), 2), 10_000);
     await commands.runBlock(list!);
     await commands.runBlock(skipAndRetry!);
     // The skipped event was never applied; the one behind it was, once, after the retry.
-    await eventually(async () => assert.deepEqual(await auditedPositions(audit!.views, "chores"), [1, 3]), 10_000);
+    await eventually(async () => assert.deepEqual(await auditedPositions(running!.audit.views, "chores"), [1, 3]), 10_000);
     assert.equal(await parked(), 0);
   }, 120_000);
 });

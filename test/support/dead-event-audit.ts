@@ -2,6 +2,7 @@ import { credentials } from "@grpc/grpc-js";
 import { EmbeddedViewStore, MeshService, type DomainEvent, type EventMeta, type Logger, type ProjectionDefinition, type ViewStore, type ViewWrite } from "@recq-mesh/kit";
 import { todoEvents } from "@recq-mesh/todo";
 import { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
+import { startGateway, startTodo, tempDir, type RunningGateway } from "./mesh-harness";
 
 export const AUDIT = "audit";
 export const AUDIT_CONSUMER = "dead-event-audit";
@@ -68,4 +69,33 @@ export interface LogLine {
 export function capturingLogger(lines: LogLine[]): Logger {
   const at = (level: LogLine["level"]) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, fields });
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+/** A running mesh whose projection `consumer` throws on an item named "poison": what the documented admin calls act on. */
+export interface PoisonedMesh {
+  mesh: RunningGateway;
+  audit: { mesh: MeshService; views: EmbeddedViewStore };
+  admin: DeadEventServiceClient;
+  stop(): Promise<void>;
+}
+
+/** A gateway on port 0 with the TodoList aggregate and the broken audit projection named `consumer`. */
+export async function startPoisonedMesh(folder: string, consumer: string): Promise<PoisonedMesh> {
+  const data = await tempDir(folder);
+  const mesh = await startGateway(data.dir);
+  const todo = await startTodo(mesh.address, { roles: ["commands"] });
+  const audit = await startAudit(mesh.address, { broken: true }, undefined, consumer);
+  const admin = deadEventClient(mesh.address);
+  return {
+    mesh,
+    audit,
+    admin,
+    stop: async () => {
+      admin.close();
+      await audit.mesh.drain();
+      await todo.mesh.drain();
+      await mesh.gateway.stop();
+      await data.remove();
+    },
+  };
 }

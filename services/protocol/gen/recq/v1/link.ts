@@ -371,7 +371,10 @@ export interface ConsumeRequest {
 /** An event the consumer could not handle: it is parked by the gateway for this consumer and its aggregate. */
 export interface ConsumeFailure {
   position: string;
-  /** What the handler threw, for the operator (ListParkedEvents). */
+  /**
+   * What the handler threw, for the operator (ListParkedEvents); the gateway keeps at most RECQ_MAX_PARKED_ERROR_BYTES
+   * of it (cut between characters, with a note).
+   */
   error: string;
   /** How many times the consumer tried it, in place, before giving up. */
   attempts: number;
