@@ -1,18 +1,15 @@
-import { mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import * as path from "node:path";
+import type { FileHandle } from "node:fs/promises";
 import type { StoreLogger } from "../store/embedded-store-options";
 import { GroupCommitWriter } from "../store/group-commit-writer";
-import { openJournalFile, syncDirectory } from "../store/journal-file";
 import { frameRecord, type EncodedRecord } from "../store/journal-frame";
-import { JournalLock } from "../store/journal-lock";
-import { replayFrames } from "../store/journal-replay";
+import type { JournalLock } from "../store/journal-lock";
+import { openRecordJournal, replaceRecordJournal } from "../store/record-journal";
 import type { AcceptedCommand } from "./accepted-command";
 import { decodeInboxRecord, encodeInboxRecord, type InboxRecord } from "./accepted-record-codec";
 import type { CommandInbox } from "./command-inbox";
 
 export const INBOX_FILE_NAME = "accepted.journal";
 const INBOX_LOCK_NAME = "accepted.lock";
-const COMPACTING_SUFFIX = ".compacting";
 /** The inbox file's header: its own format name, so an event journal is never read as an inbox or the other way round. */
 export const INBOX_MAGIC = Buffer.from("RECQINB1", "latin1");
 
@@ -80,37 +77,22 @@ export class EmbeddedCommandInbox implements CommandInbox {
       compactAfterBytes: options.compactAfterBytes ?? 4 * 1024 * 1024,
       logger: options.logger,
     };
-    await mkdir(settings.directory, { recursive: true });
-    const lock = await JournalLock.acquire(settings.directory, INBOX_LOCK_NAME);
-    try {
-      const filePath = path.join(settings.directory, INBOX_FILE_NAME);
-      // A compaction cut short by a crash: the old file is still whole, the partial new one is dropped.
-      await unlink(filePath + COMPACTING_SUFFIX).catch(() => undefined);
-      const file = await openJournalFile(filePath, INBOX_MAGIC);
-      try {
-        const replayed = new Map<string, AcceptedCommand>();
-        const replay = await replayFrames({ filePath, handle: file.handle, size: file.size, maxTornTailBytes: settings.maxWriteBytes }, (body) =>
-          apply(replayed, decodeInboxRecord(body)),
-        );
-        if (replay.tornTail !== undefined) {
-          await file.handle.truncate(replay.tornTail.offset);
-          await file.handle.datasync();
-          settings.logger?.warn("the accepted-command inbox ended in a torn write, as a crash mid-write leaves it; the incomplete end was cut off", {
-            inbox: filePath,
-            ...replay.tornTail,
-          });
-        }
-        const inbox = new EmbeddedCommandInbox(filePath, file.handle, replay.endOffset, lock, settings, replayed);
-        inbox.compactIfWasteful();
-        return inbox;
-      } catch (error) {
-        await file.handle.close();
-        throw error;
-      }
-    } catch (error) {
-      await lock.release();
-      throw error;
-    }
+    const replayed = new Map<string, AcceptedCommand>();
+    const journal = await openRecordJournal(
+      {
+        directory: settings.directory,
+        fileName: INBOX_FILE_NAME,
+        lockName: INBOX_LOCK_NAME,
+        magic: INBOX_MAGIC,
+        maxTornTailBytes: settings.maxWriteBytes,
+        describedAs: "the accepted-command inbox",
+        logger: settings.logger,
+      },
+      (body) => apply(replayed, decodeInboxRecord(body)),
+    );
+    const inbox = new EmbeddedCommandInbox(journal.filePath, journal.handle, journal.endOffset, journal.lock, settings, replayed);
+    inbox.compactIfWasteful();
+    return inbox;
   }
 
   /** Waiting commands, and the bytes of the file (header included), for tests and metrics. */
@@ -226,30 +208,20 @@ export class EmbeddedCommandInbox implements CommandInbox {
   private async compact(): Promise<void> {
     this.held = [];
     await this.writer.whenIdle();
-    const target = this.filePath + COMPACTING_SUFFIX;
-    const handle = await open(target, "w+");
-    try {
-      const records = [...this.live.values()].map((entry) => frameRecord(encodeInboxRecord({ kind: "accepted", command: entry.command })));
-      const chunks = [INBOX_MAGIC, ...records.flatMap((record) => record.chunks)];
-      let length = 0;
+    const records = [...this.live.values()].map((entry) => frameRecord(encodeInboxRecord({ kind: "accepted", command: entry.command })));
+    const chunks = [INBOX_MAGIC, ...records.flatMap((record) => record.chunks)];
+    let length = 0;
+    const handle = await replaceRecordJournal(this.filePath, async (file) => {
       for (const chunk of chunks) {
-        await handle.write(chunk, 0, chunk.length, length);
+        await file.write(chunk, 0, chunk.length, length);
         length += chunk.length;
       }
-      await handle.datasync();
-      await rename(target, this.filePath);
-      await syncDirectory(path.dirname(this.filePath));
-      const old = this.handle;
-      this.handle = handle;
-      this.writer = this.newWriter(handle, length);
-      await old.close();
-    } catch (error) {
-      if (this.handle !== handle) {
-        await handle.close().catch(() => undefined);
-        await unlink(target).catch(() => undefined);
-      }
-      throw error;
-    }
+      await file.datasync();
+    });
+    const old = this.handle;
+    this.handle = handle;
+    this.writer = this.newWriter(handle, length);
+    await old.close();
   }
 
   private release(): void {

@@ -1,16 +1,13 @@
-import { mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import * as path from "node:path";
+import type { FileHandle } from "node:fs/promises";
 import type { StoreLogger } from "../../store/embedded-store-options";
-import { openJournalFile, syncDirectory } from "../../store/journal-file";
 import { frameRecord, type EncodedRecord } from "../../store/journal-frame";
-import { JournalLock } from "../../store/journal-lock";
-import { replayFrames } from "../../store/journal-replay";
+import type { JournalLock } from "../../store/journal-lock";
+import { openRecordJournal, replaceRecordJournal } from "../../store/record-journal";
 import { compareEntries, entryKey, type ParkedEntry, type ParkedEventStore } from "./parked-event-store";
 import { decodeParkedRecord, encodeParkedRecord, type ParkedRecord } from "./parked-record-codec";
 
 export const PARKED_FILE_NAME = "parked-events.journal";
 const PARKED_LOCK_NAME = "parked-events.lock";
-const COMPACTING_SUFFIX = ".compacting";
 /** The file's header: its own format name, so no other journal of the data folder is read as this one. */
 export const PARKED_MAGIC = Buffer.from("RECQPRK1", "latin1");
 /** Records are small (one entry's fields as JSON): a torn tail is at most one write of a batch of them. */
@@ -49,35 +46,22 @@ export class EmbeddedParkedEventStore implements ParkedEventStore {
   }
 
   static async open(options: EmbeddedParkedEventStoreOptions): Promise<EmbeddedParkedEventStore> {
-    await mkdir(options.directory, { recursive: true });
-    const lock = await JournalLock.acquire(options.directory, PARKED_LOCK_NAME);
-    try {
-      const filePath = path.join(options.directory, PARKED_FILE_NAME);
-      await unlink(filePath + COMPACTING_SUFFIX).catch(() => undefined);
-      const file = await openJournalFile(filePath, PARKED_MAGIC);
-      try {
-        const replayed = new Map<string, ParkedEntry>();
-        const replay = await replayFrames({ filePath, handle: file.handle, size: file.size, maxTornTailBytes: MAX_WRITE_BYTES }, (body) =>
-          apply(replayed, decodeParkedRecord(body)),
-        );
-        if (replay.tornTail !== undefined) {
-          await file.handle.truncate(replay.tornTail.offset);
-          await file.handle.datasync();
-          options.logger?.warn("the parked-event store ended in a torn write, as a crash mid-write leaves it; the incomplete end was cut off", {
-            file: filePath,
-            ...replay.tornTail,
-          });
-        }
-        return new EmbeddedParkedEventStore(filePath, file.handle, replay.endOffset, lock, options.compactAfterBytes ?? 1024 * 1024, options.logger, replayed);
-      } catch (error) {
-        await file.handle.close();
-        throw error;
-      }
-    } catch (error) {
-      await lock.release();
-      throw error;
-    }
+    const replayed = new Map<string, ParkedEntry>();
+    const journal = await openRecordJournal(
+      {
+        directory: options.directory,
+        fileName: PARKED_FILE_NAME,
+        lockName: PARKED_LOCK_NAME,
+        magic: PARKED_MAGIC,
+        maxTornTailBytes: MAX_WRITE_BYTES,
+        describedAs: "the parked-event store",
+        logger: options.logger,
+      },
+      (body) => apply(replayed, decodeParkedRecord(body)),
+    );
+    return new EmbeddedParkedEventStore(journal.filePath, journal.handle, journal.endOffset, journal.lock, options.compactAfterBytes ?? 1024 * 1024, options.logger, replayed);
   }
+
 
   park(entries: readonly ParkedEntry[]): Promise<void> {
     const fresh = entries.filter((entry) => !this.entries.has(entryKey(entry.consumer, entry.position)));
@@ -164,18 +148,10 @@ export class EmbeddedParkedEventStore implements ParkedEventStore {
     const records = [...this.entries.values()].sort(compareEntries).map((entry) => frameRecord(encodeParkedRecord({ kind: "parked", entry })));
     const liveBytes = PARKED_MAGIC.length + records.reduce((sum, record) => sum + record.byteLength, 0);
     if (liveBytes * 2 > this.length) return;
-    const target = this.filePath + COMPACTING_SUFFIX;
-    const handle = await open(target, "w+");
-    try {
-      await handle.write(PARKED_MAGIC, 0, PARKED_MAGIC.length, 0);
-      await this.writeAt(handle, PARKED_MAGIC.length, records);
-      await rename(target, this.filePath);
-      await syncDirectory(path.dirname(this.filePath));
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      await unlink(target).catch(() => undefined);
-      throw error;
-    }
+    const handle = await replaceRecordJournal(this.filePath, async (file) => {
+      await file.write(PARKED_MAGIC, 0, PARKED_MAGIC.length, 0);
+      await this.writeAt(file, PARKED_MAGIC.length, records);
+    });
     const old = this.handle;
     this.handle = handle;
     this.length = liveBytes;
