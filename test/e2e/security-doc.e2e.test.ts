@@ -58,7 +58,9 @@ describeWith(GRPCURL)("docs/security.md: the worked example, as written", () => 
     const sectionFile = path.join(temp.dir, "section.md");
     writeFileSync(sectionFile, section);
     const address = `127.0.0.1:${await freePort()}`;
-    const env = { ...process.env, PATH: `${path.dirname(GRPCURL_PATH!)}${path.delimiter}${process.env.PATH}` };
+    // The document's gateway and service keep their state in the data folder it names: a MONGODB_URI of the test
+    // run (for the MongoDB suites) would put them in the default databases, shared by every run and never dropped.
+    const env = { ...process.env, MONGODB_URI: "", PATH: `${path.dirname(GRPCURL_PATH!)}${path.delimiter}${process.env.PATH}` };
     // The document's blocks in order: a ```json <file> block is written when the commands before it have run.
     const blocks = fencedBlocks(sectionFile).filter((block) => block.info === "sh" || block.info.startsWith("json "));
     assert.ok(blocks.some((block) => block.info === "json tls-demo/security.json"), "the section writes tls-demo/security.json");
