@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { GridFSBucket, MongoRuntimeError, ObjectId, type Db, type GridFSBucketOptions, type GridFSBucketWriteStream } from "mongodb";
+import { GridFSBucket, MongoRuntimeError, ObjectId, ReadPreference, WriteConcern, type Db, type GridFSBucketOptions, type GridFSBucketWriteStream } from "mongodb";
 import { abortedBy, blobNotFound, blobTooLarge } from "./blob-errors";
 import type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./blob-store";
+
+const MAJORITY = new WriteConcern("majority");
 
 export interface GridFsBlobStoreOptions {
   db: Db;
@@ -86,10 +88,16 @@ export class GridFsBlobStore implements BlobStore {
 /**
  * The bucket's options: `chunkSizeBytes` only when given — the driver spreads the options over its defaults, so an
  * undefined one would replace the 255 KiB default and break every write.
+ *
+ * Whatever the database handle or the URI says, chunks and the files document are written with majority write
+ * concern and read from the primary. An event carries the reference once the write resolved: a blob acknowledged by
+ * the primary alone (`w=1`, or the implicit default of a set with an arbiter) could be rolled back by a failover while
+ * the event that names it survives; and a download from a secondary that has not replicated the upload yet
+ * (`readPreference=secondaryPreferred`) would answer NOT_FOUND for a blob that exists.
  */
 export function bucketOptions(options: Omit<GridFsBlobStoreOptions, "db">): GridFSBucketOptions {
   const chunkSize = options.chunkSizeBytes === undefined ? {} : { chunkSizeBytes: options.chunkSizeBytes };
-  return { bucketName: options.bucketName ?? "blobs", ...chunkSize };
+  return { bucketName: options.bucketName ?? "blobs", ...chunkSize, writeConcern: MAJORITY, readPreference: ReadPreference.primary };
 }
 
 function drained(upload: GridFSBucketWriteStream): Promise<void> {
