@@ -17,10 +17,10 @@ export interface GridFsBlobStoreOptions {
 /**
  * A blob store in GridFS (the MongoDB driver's GridFSBucket): a blob is one GridFS file whose id is the reference
  * (an ObjectId, hex). GridFS writes the chunk documents as the content comes and the `files` document last, once
- * the content is whole: before that no reader finds the blob. A failed or aborted write calls the upload stream's
- * `abort()`, which deletes the chunks written so far. (A process that dies mid-write leaves orphan chunks without a
- * files document: invisible, and removable by their `files_id` having no file.) Any MongoDB driver reads and writes
- * the same buckets: the GridFS specification is common to all of them.
+ * the content is whole: before that no reader finds the blob. A failed or aborted write deletes what it wrote
+ * (`discard`). (A process that dies mid-write leaves orphan chunks without a files document: invisible, and
+ * removable by their `files_id` having no file.) Any MongoDB driver reads and writes the same buckets: the GridFS
+ * specification is common to all of them.
  */
 export class GridFsBlobStore implements BlobStore {
   private readonly bucket: GridFSBucket;
@@ -52,7 +52,7 @@ export class GridFsBlobStore implements BlobStore {
       await once(upload, "finish");
       return { reference: id.toHexString(), size, sha256: hash.digest("hex") };
     } catch (thrown) {
-      await upload.abort().catch(() => undefined);
+      await this.discard(upload, id);
       throw thrown;
     }
   }
@@ -62,6 +62,7 @@ export class GridFsBlobStore implements BlobStore {
     const download = this.bucket.openDownloadStream(new ObjectId(reference));
     const onAbort = () => download.destroy(abortedBy(options.signal!) as Error);
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    let allRead = false;
     try {
       // GridFS hands out its chunk documents; they are cut to the asked size here.
       let pending: Buffer = Buffer.alloc(0);
@@ -72,6 +73,7 @@ export class GridFsBlobStore implements BlobStore {
           pending = pending.subarray(options.chunkBytes);
         }
       }
+      allRead = true;
       if (pending.length > 0) yield pending;
     } catch (thrown) {
       // The driver says "FileNotFound" with a MongoRuntimeError when there is no files document.
@@ -79,10 +81,26 @@ export class GridFsBlobStore implements BlobStore {
       throw thrown;
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
+      // A read that stops early (the reader went away, an abort, a damaged blob) destroys the download stream, and
+      // the driver's stream closes its chunks cursor only when it runs out: the cursor would stay open on the server
+      // (and its session checked out) until the server's idle-cursor timeout, 10 minutes. `abort()` kills it.
+      if (!allRead) await download.abort().catch(() => undefined);
     }
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * Leaves nothing of a failed write. The upload's `abort()` deletes the chunks written so far, but refuses once the
+   * upload has ended, which is where the last chunk and the files document are written: if one of those fails, the
+   * chunks would stay. And a files document whose insert failed on a network error may have been stored: the blob
+   * would be readable although its write failed. `delete` removes the files document and every chunk of the id (it
+   * then says "File not found" when there was none, which is expected here).
+   */
+  private async discard(upload: GridFSBucketWriteStream, id: ObjectId): Promise<void> {
+    await upload.abort().catch(() => undefined);
+    await this.bucket.delete(id).catch(() => undefined);
+  }
 }
 
 /**
