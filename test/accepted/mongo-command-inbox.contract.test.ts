@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { afterAll, describe, test } from "@jest/globals";
+import { MongoClient, type CommandStartedEvent } from "mongodb";
 import { MongoCommandInbox } from "@recq-mesh/gateway/internal/accepted/mongo-command-inbox";
-import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
+import { INBOX_COLLECTION, inboxDocumentOf, type InboxDocument } from "@recq-mesh/gateway/internal/accepted/mongo-inbox-documents";
+import { MONGODB_URI, mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
 import { acceptedCommand, runCommandInboxContract } from "./command-inbox.suite";
 
 // Needs a replica set (majority write concern); a single-node one will do.
@@ -63,6 +65,51 @@ if (mongoTestsEnabled("MongoDB command inbox")) {
       } finally {
         await stranger.close();
         await restarted.close();
+      }
+    });
+  });
+
+  describe("MongoDB, what the driver or the server may leave unsaid", () => {
+    test("an acceptance stored although its add failed (its answer lost) is added by the caller's retry, not left to no one", async () => {
+      const database = await server.freshDatabase("inbox-unheard");
+      databases.push(database);
+      const client = await server.client();
+      const named = { client, database: database.name, leaseMs: 600_000 };
+      const inbox = await MongoCommandInbox.open({ ...named, owner: "gateway-0" });
+      const other = await MongoCommandInbox.open({ ...named, owner: "gateway-1" });
+      try {
+        // What an add whose insert was applied, then answered by a network error or a write concern timeout, left.
+        const lost = acceptedCommand();
+        await database.db.collection<InboxDocument>(INBOX_COLLECTION).insertOne(inboxDocumentOf(lost, 1, "gateway-0", new Date(Date.now() + 600_000)));
+        assert.equal(await other.add(lost), "present", "another gateway's repeat: the owner runs it");
+        assert.equal(await inbox.add(lost), "added", "the owner's retry runs it: nothing else would while it renews the lease");
+        assert.equal(await inbox.add(lost), "present", "recorded now: a further repeat is one");
+        const claimedBefore = acceptedCommand();
+        await database.db.collection<InboxDocument>(INBOX_COLLECTION).insertOne({ ...inboxDocumentOf(claimedBefore, 2, "gateway-0", new Date(0)), claim: "an-earlier-claim" });
+        assert.equal(await inbox.add(claimedBefore), "present", "claimed: a claim hands it out");
+      } finally {
+        await inbox.close();
+        await other.close();
+      }
+    });
+
+    test("writes ask a majority with a bounded wait (wtimeout), whatever the URI says", async () => {
+      const database = await server.freshDatabase("inbox-wtimeout");
+      databases.push(database);
+      // A client of its own, to see the commands it sends.
+      const client = new MongoClient(MONGODB_URI!, { monitorCommands: true, w: 1 });
+      const inserts: CommandStartedEvent[] = [];
+      client.on("commandStarted", (event) => {
+        if (event.commandName === "insert") inserts.push(event);
+      });
+      try {
+        await client.connect();
+        const inbox = await MongoCommandInbox.open({ client, database: database.name, majorityWaitMs: 4_321 });
+        await inbox.add(acceptedCommand());
+        await inbox.close();
+        assert.deepEqual(inserts.map((event) => event.command.writeConcern), [{ w: "majority", wtimeout: 4_321 }]);
+      } finally {
+        await client.close();
       }
     });
   });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "@jest/globals";
 import { Binary } from "mongodb";
-import { acceptedCommandOf, inboxDocumentOf, nextOrder } from "@recq-mesh/gateway/internal/accepted/mongo-inbox-documents";
+import { acceptedCommandOf, inboxDocumentOf, nextOrder, writtenUnheard } from "@recq-mesh/gateway/internal/accepted/mongo-inbox-documents";
 import { acceptedCommand } from "./command-inbox.suite";
 
 describe("the MongoDB inbox's documents", () => {
@@ -25,5 +25,13 @@ describe("the MongoDB inbox's documents", () => {
     assert.equal(nextOrder(first, 1_000), first + 1);
     assert.equal(nextOrder(first, 999), first + 1);
     assert.equal(nextOrder(first, 1_001), 1_001_000);
+  });
+});
+
+describe("an add that meets its command id in the MongoDB inbox", () => {
+  test("finds its own lost acceptance only in a document its gateway wrote and nobody claimed since", () => {
+    assert.equal(writtenUnheard({ owner: "gateway-0", claim: null }, "gateway-0"), true);
+    assert.equal(writtenUnheard({ owner: "gateway-1", claim: null }, "gateway-0"), false, "another gateway accepted it and runs it");
+    assert.equal(writtenUnheard({ owner: "gateway-0", claim: "c1" }, "gateway-0"), false, "claimed: a claim hands it out");
   });
 });

@@ -120,7 +120,10 @@ export interface GatewayLimits {
    * (RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT): 100. At the limit the gateway stops reading that stream until one is answered.
    */
   maxChannelRequestsInFlight: number;
-  /** How long the MongoDB store's group-commit transaction may take, retries and majority wait included (RECQ_MONGODB_COMMIT_TIMEOUT_MS): 10 s. */
+  /**
+   * How long the MongoDB store's group-commit transaction may take, retries and majority wait included, and how long
+   * the inbox's and the parked events' writes wait for a majority (RECQ_MONGODB_COMMIT_TIMEOUT_MS): 10 s.
+   */
   mongoCommitTimeoutMs: number;
   /** Accepted (`recq-mode: async`) commands waiting or running (RECQ_MAX_ACCEPTED_COMMANDS): 100,000. More → RESOURCE_EXHAUSTED. */
   maxAcceptedCommands: number;

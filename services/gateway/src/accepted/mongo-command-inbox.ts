@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { ReadConcern, WriteConcern, type Collection, type MongoClient } from "mongodb";
+import type { Collection, MongoClient } from "mongodb";
 import { isDuplicateKey, serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
 import type { StoreLogger } from "../store/embedded-store-options";
+import { DEFAULT_MAJORITY_WAIT_MS, majorityDatabase } from "../store/mongo-majority-database";
 import type { AcceptedCommand } from "./accepted-command";
 import type { CommandInbox } from "./command-inbox";
-import { INBOX_COLLECTION, acceptedCommandOf, inboxDocumentOf, nextOrder, type InboxDocument } from "./mongo-inbox-documents";
+import { INBOX_COLLECTION, acceptedCommandOf, inboxDocumentOf, nextOrder, writtenUnheard, type InboxDocument } from "./mongo-inbox-documents";
 
 export interface MongoCommandInboxOptions {
   client: MongoClient;
@@ -21,12 +22,15 @@ export interface MongoCommandInboxOptions {
    * restarted gateway takes back the commands its previous run left at once, instead of once their lease runs out.
    */
   owner?: string;
+  /** How long a write waits for a majority before it fails (RECQ_MONGODB_COMMIT_TIMEOUT_MS). Default 10 s. */
+  majorityWaitMs?: number;
   logger?: StoreLogger;
 }
 
 /**
  * The MongoDB inbox: one document per accepted command in `acceptedCommands`, written and read with majority
- * concern (an acceptance acknowledged on a primary alone could be rolled back by a failover, and the command lost).
+ * concern (an acceptance acknowledged on a primary alone could be rolled back by a failover, and the command lost),
+ * the wait for a majority bounded (`majorityDatabase`).
  *
  * Several gateways may share the database. Each executes the commands it accepted, under a lease it renews; a
  * claim takes over the commands whose lease ran out (one `updateMany` whose filter each document passes only once,
@@ -42,6 +46,8 @@ export class MongoCommandInbox implements CommandInbox {
   private lastOrder = 0;
   /** Ids this inbox handed out by a claim and not settled yet: a later claim does not hand them out again. */
   private readonly handed = new Set<string>();
+  /** Ids this inbox recorded (their insert acknowledged) and not settled yet. */
+  private readonly recorded = new Set<string>();
   private readonly renewal: NodeJS.Timeout;
   private closed = false;
 
@@ -58,11 +64,7 @@ export class MongoCommandInbox implements CommandInbox {
   }
 
   static async open(options: MongoCommandInboxOptions): Promise<MongoCommandInbox> {
-    const db = options.client.db(options.database, {
-      readConcern: new ReadConcern("majority"),
-      writeConcern: new WriteConcern("majority"),
-      promoteBuffers: true,
-    });
+    const db = majorityDatabase(options.client, options.database, options.majorityWaitMs ?? DEFAULT_MAJORITY_WAIT_MS);
     try {
       await db.createCollection(INBOX_COLLECTION);
     } catch (error: unknown) {
@@ -79,14 +81,29 @@ export class MongoCommandInbox implements CommandInbox {
     this.assertOpen();
     this.lastOrder = nextOrder(this.lastOrder, Date.now());
     try {
-      // A retryable write: if the driver retries it after a network error and the first attempt had committed,
-      // the retry meets the duplicate key, which reads as "present": the command is recorded either way.
+      // A retryable write: the driver retries it once after a network error, and the server answers a retry whose
+      // first attempt had committed with that attempt's result.
       await this.collection.insertOne(inboxDocumentOf(command, this.lastOrder, this.owner, this.leaseEnd()));
-      return "added";
     } catch (error: unknown) {
-      if (isDuplicateKey(error)) return "present";
-      throw error;
+      if (!isDuplicateKey(error)) throw error;
+      if (!(await this.lostAcceptance(command.commandId))) return "present";
     }
+    this.recorded.add(command.commandId);
+    return "added";
+  }
+
+  /**
+   * Whether the document that holds `commandId` is one this inbox wrote without hearing so: an earlier `add` that
+   * failed (a second network error, a write concern timeout) after the server had stored it. The command was then
+   * refused to its caller and runs nowhere — this gateway runs only what it accepted or claimed, and its lease
+   * renewals keep the document from every other gateway — so the caller's retry must be the one that runs it, as
+   * with the embedded inbox, which writes a failed acceptance again. A document another gateway wrote, or one
+   * this inbox recorded or was handed, is the repeat the duplicate key says it is.
+   */
+  private async lostAcceptance(commandId: string): Promise<boolean> {
+    if (this.recorded.has(commandId) || this.handed.has(commandId)) return false;
+    const existing = await this.collection.findOne({ _id: commandId }, { projection: { owner: 1, claim: 1 } });
+    return existing !== null && writtenUnheard(existing, this.owner);
   }
 
   /**
@@ -109,6 +126,7 @@ export class MongoCommandInbox implements CommandInbox {
     this.assertOpen();
     await this.collection.deleteOne({ _id: commandId });
     this.handed.delete(commandId);
+    this.recorded.delete(commandId);
   }
 
   async close(): Promise<void> {

@@ -61,3 +61,12 @@ export function acceptedCommandOf(document: InboxDocument): AcceptedCommand {
 export function nextOrder(last: number, nowMs: number): number {
   return Math.max(nowMs * 1000, last + 1);
 }
+
+/**
+ * Whether an inbox document that an `add` of `owner` met as a duplicate key is that owner's own acceptance, by
+ * its fields: written by `owner`, and never claimed since (a claim, this gateway's or another's, sets `claim`).
+ * The inbox asks only for command ids it neither recorded nor was handed in this run.
+ */
+export function writtenUnheard(existing: Pick<InboxDocument, "owner" | "claim">, owner: string): boolean {
+  return existing.owner === owner && existing.claim === null;
+}

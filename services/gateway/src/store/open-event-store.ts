@@ -65,11 +65,17 @@ export async function openEventStore(config: GatewayConfig, env: NodeJS.ProcessE
       ...shared,
     });
     // Opened after the store, which created the database's collections; it shares the store's client.
-    const inbox = await MongoCommandInbox.open({ client, database: mongo.database, owner: config.gatewayId, logger }).catch(async (error: unknown) => {
+    const inbox = await MongoCommandInbox.open({
+      client,
+      database: mongo.database,
+      owner: config.gatewayId,
+      majorityWaitMs: config.limits.mongoCommitTimeoutMs,
+      logger,
+    }).catch(async (error: unknown) => {
       await store.close();
       throw error;
     });
-    const parkedEvents = await MongoParkedEventStore.open({ client, database: mongo.database }).catch(async (error: unknown) => {
+    const parkedEvents = await MongoParkedEventStore.open({ client, database: mongo.database, majorityWaitMs: config.limits.mongoCommitTimeoutMs }).catch(async (error: unknown) => {
       await inbox.close();
       await store.close();
       throw error;

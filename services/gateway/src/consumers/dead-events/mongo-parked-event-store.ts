@@ -1,5 +1,6 @@
-import { ReadConcern, WriteConcern, type Collection, type MongoClient } from "mongodb";
+import type { Collection, MongoClient } from "mongodb";
 import { serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
+import { DEFAULT_MAJORITY_WAIT_MS, majorityDatabase } from "../../store/mongo-majority-database";
 import type { ParkedEntry, ParkedEventStore } from "./parked-event-store";
 
 export const PARKED_COLLECTION = "parkedEvents";
@@ -21,19 +22,21 @@ export interface MongoParkedEventStoreOptions {
   client: MongoClient;
   /** The event store's database. */
   database: string;
+  /** How long a write waits for a majority before it fails (RECQ_MONGODB_COMMIT_TIMEOUT_MS). Default 10 s. */
+  majorityWaitMs?: number;
 }
 
 /**
  * The MongoDB parked-event store: one document per parked event in `parkedEvents`, written and read with majority
  * concern (a parking acknowledged by a primary alone could be rolled back by a failover while the consumer's
- * checkpoint has already moved past the event: it would be lost). Parking is an upsert with `$setOnInsert`, so a
- * repeat keeps the first entry.
+ * checkpoint has already moved past the event: it would be lost), the wait for a majority bounded
+ * (`majorityDatabase`). Parking is an upsert with `$setOnInsert`, so a repeat keeps the first entry.
  */
 export class MongoParkedEventStore implements ParkedEventStore {
   private constructor(private readonly collection: Collection<ParkedDocument>) {}
 
   static async open(options: MongoParkedEventStoreOptions): Promise<MongoParkedEventStore> {
-    const db = options.client.db(options.database, { readConcern: new ReadConcern("majority"), writeConcern: new WriteConcern("majority") });
+    const db = majorityDatabase(options.client, options.database, options.majorityWaitMs ?? DEFAULT_MAJORITY_WAIT_MS);
     try {
       await db.createCollection(PARKED_COLLECTION);
     } catch (error: unknown) {
