@@ -2,4 +2,4 @@
 // and only on the paths that use MongoDB.
 export { connectMongo } from "./src/mongo/mongo-client";
 export { CausalReads } from "./src/mongo/causal-reads";
-export { firstWriteError, isDuplicateKey, isRequestFault, isRequestFaultCode, serverCode, ServerCode } from "./src/mongo/mongo-errors";
+export { firstWriteError, isDuplicateKey, isRequestFault, isRequestFaultCode, isUnavailability, serverCode, ServerCode } from "./src/mongo/mongo-errors";

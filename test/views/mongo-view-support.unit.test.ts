@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
-import { Binary, MongoBulkWriteError, MongoServerError, type BulkWriteResult, type WriteError } from "mongodb";
+import { status } from "@grpc/grpc-js";
+import {
+  Binary,
+  MongoBulkWriteError,
+  MongoClient,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoWriteConcernError,
+  type BulkWriteResult,
+  type WriteError,
+} from "mongodb";
+import { MeshError, Reason } from "@recq-mesh/protocol";
 import { assertNoScripts } from "@recq-mesh/kit/internal/views/filter-scripts";
 import { CommitChanges, type FeedEvent } from "@recq-mesh/kit/internal/views/mongo-commit-changes";
 import { commitFailure, indexFailure, readFailure } from "@recq-mesh/kit/internal/views/mongo-view-errors";
@@ -82,10 +94,35 @@ describe("MongoDB view store: errors as ViewStoreError codes", () => {
     assert.equal(immutable instanceof ViewStoreError && immutable.code, "INVALID_WRITE");
   });
 
-  it("lets an unavailable server's error through unchanged", () => {
-    const transient = new MongoServerError({ message: "not primary", code: 10107, errorLabels: ["TransientTransactionError"] });
-    assert.equal(commitFailure(transient, undefined, COMMIT, 1), transient);
-    assert.equal(readFailure(transient, "find"), transient);
+  it("makes an unavailable server, network or replica set UNAVAILABLE (STORE_UNAVAILABLE), the driver's error its cause", async () => {
+    // The driver's own: a client that finds no server within its selection timeout (nothing listens on port 1).
+    const client = new MongoClient("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200");
+    const noServer: unknown = await client.connect().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await client.close();
+    assert.ok(noServer instanceof MongoServerSelectionError, String(noServer));
+    // What the driver throws once its own retries are spent: a consumer must try the event again without counting
+    // it toward parking, and a query caller may retry; a raw driver error is neither.
+    const unavailable = [
+      new MongoServerError({ message: "not primary", code: 10107, errorLabels: ["TransientTransactionError"] }),
+      new MongoServerError({ message: "interrupted due to repl state change", code: 11602 }),
+      new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 64, errmsg: "waiting for replication timed out", errInfo: { wtimeout: true } } }),
+      new MongoNetworkError("connection 4 to 127.0.0.1:27017 closed"),
+      noServer,
+    ];
+    for (const error of unavailable) {
+      for (const mapped of [commitFailure(error, undefined, "commit of 'p' at 1", 1), readFailure(error, "invalid filter on 'lists'", "find on 'lists'"), indexFailure(error, "lists", { a: 1 })]) {
+        assert.ok(mapped instanceof MeshError, `${error.message}: ${String(mapped)}`);
+        assert.equal(mapped.code, status.UNAVAILABLE);
+        assert.equal(mapped.reason, Reason.STORE_UNAVAILABLE);
+        assert.equal(mapped.cause, error);
+      }
+    }
+    const commit = commitFailure(unavailable[0], undefined, "commit of 'p' at 1", 1) as MeshError;
+    assert.match(commit.message, /commit of 'p' at 1 may or may not be applied/);
+    assert.match((readFailure(unavailable[3], "invalid filter on 'lists'", "find on 'lists'") as MeshError).message, /^find on 'lists': the view store's MongoDB is unavailable/);
   });
 
   it("maps a refused filter to INVALID_ARGUMENT and index conflicts to INDEX_CONFLICT or DUPLICATE_KEY", () => {

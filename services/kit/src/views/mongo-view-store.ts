@@ -47,8 +47,8 @@ const COMMIT_TRANSACTION: TransactionOptions = {
  *   the commit, not before its promise resolves.
  * - Reads use the primary, whatever the URI's read preference; checkpoints outside a commit are read with
  *   majority read concern (mongo-view-database.ts); commits use majority write concern.
- * - Failures are `ViewStoreError`s with the embedded store's codes; a server or network that is unavailable
- *   propagates the driver's error unchanged.
+ * - Failures are `ViewStoreError`s with the embedded store's codes; a server or network that is unavailable is a
+ *   MeshError UNAVAILABLE (reason STORE_UNAVAILABLE) with the driver's error as its cause (mongo-view-errors.ts).
  */
 export class MongoViewStore implements ViewStore {
   private readonly notifier: ViewChangeNotifier;
@@ -113,7 +113,7 @@ export class MongoViewStore implements ViewStore {
     try {
       found = await this.view(collection).find(filter, { sort: plan.sort, skip: plan.skip, limit: plan.take }).toArray();
     } catch (error: unknown) {
-      throw readFailure(error, `invalid filter on '${collection}'`);
+      throw readFailure(error, `invalid filter on '${collection}'`, `find on '${collection}'`);
     }
     if (!plan.limited && found.length > this.settings.maxFindResults) {
       throw new ViewStoreError(
@@ -133,7 +133,7 @@ export class MongoViewStore implements ViewStore {
     try {
       return await this.view(collection).countDocuments(filter);
     } catch (error: unknown) {
-      throw readFailure(error, `invalid filter on '${collection}'`);
+      throw readFailure(error, `invalid filter on '${collection}'`, `count on '${collection}'`);
     }
   }
 
@@ -150,7 +150,8 @@ export class MongoViewStore implements ViewStore {
         `commit of '${consumer}' at ${position} has ${writes.length} writes, more than the store's maximum of ${this.settings.maxWritesPerCommit}`,
       );
     }
-    const describeCommit = `commit of '${consumer}' at ${position} rejected, nothing applied`;
+    const commitName = `commit of '${consumer}' at ${position}`;
+    const describeCommit = `${commitName} rejected, nothing applied`;
     for (const write of writes) assertNotCheckpoints((write as { collection?: unknown } | null)?.collection);
     const runs = prepareWrites(writes, describeCommit);
     const attempt: { failedRun: WriteRun | undefined } = { failedRun: undefined };
@@ -173,7 +174,7 @@ export class MongoViewStore implements ViewStore {
         attempt.failedRun = undefined;
       }, COMMIT_TRANSACTION);
     } catch (error: unknown) {
-      throw commitFailure(error, attempt.failedRun, describeCommit, writes.length);
+      throw commitFailure(error, attempt.failedRun, commitName, writes.length);
     } finally {
       await session.endSession();
     }
@@ -250,7 +251,11 @@ export class MongoViewStore implements ViewStore {
   }
 
   private async checkpointOf(consumer: string): Promise<number> {
-    return (await this.majorityCheckpoints.findOne({ _id: consumer }))?.position ?? 0;
+    try {
+      return (await this.majorityCheckpoints.findOne({ _id: consumer }))?.position ?? 0;
+    } catch (error: unknown) {
+      throw readFailure(error, `checkpoint of '${consumer}'`);
+    }
   }
 
   private assertOpen(operation: string): void {

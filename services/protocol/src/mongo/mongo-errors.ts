@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, MongoServerError, type WriteError } from "mongodb";
+import { MongoBulkWriteError, MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError, type WriteError } from "mongodb";
 
 /**
  * Reading the MongoDB driver's errors, in one place for both stores. Codes from the server's error_codes.yml
@@ -29,6 +29,7 @@ const UNAVAILABILITY_CODES = new Set([
   46, // LockBusy
   50, // MaxTimeMSExpired
   63, // StaleShardVersion
+  64, // WriteConcernFailed: a majority did not acknowledge within wtimeout
   89, // NetworkTimeout
   91, // ShutdownInProgress
   112, // WriteConflict
@@ -80,6 +81,20 @@ export function isRequestFault(error: unknown): boolean {
   if (!(error instanceof MongoServerError) || error.errorLabels.length > 0) return false;
   const code = serverCode(error);
   return code === undefined || !UNAVAILABILITY_CODES.has(code);
+}
+
+/**
+ * The server, the network or the replica set is not available now, or the operation collided with another one:
+ * nothing is wrong with the request, and the same call may succeed later. The driver's network and server
+ * selection failures (no primary within `serverSelectionTimeoutMS`), a labelled error (labels mark transient and
+ * retryable errors: TransientTransactionError, UnknownTransactionCommitResult, RetryableWriteError…), or a code of
+ * unavailability. What a caller retries without counting it against the request.
+ */
+export function isUnavailability(error: unknown): boolean {
+  if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
+  if (!(error instanceof MongoError)) return false;
+  if (error.errorLabels.length > 0) return true;
+  return typeof error.code === "number" && UNAVAILABILITY_CODES.has(error.code);
 }
 
 /** The same judgement for one write error of a bulk write, by its code. */
