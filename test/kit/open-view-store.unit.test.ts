@@ -24,4 +24,10 @@ describe("the kit's choice of view store", () => {
   it("with MONGODB_URI set, refuses a bad RECQ_MONGODB_DATABASE before connecting", async () => {
     await assert.rejects(openViewStore({ MONGODB_URI: "mongodb://127.0.0.1:9", RECQ_MONGODB_DATABASE: "a b" }, OPTIONS), /RECQ_MONGODB_DATABASE/);
   });
+
+  it("with MONGODB_URI set, refuses a RECQ_MONGODB_COMMIT_TIMEOUT_MS that is not a positive whole number before connecting", async () => {
+    for (const value of ["0", "-5", "1.5", "10s", "abc"]) {
+      await assert.rejects(openViewStore({ MONGODB_URI: "mongodb://127.0.0.1:9", RECQ_MONGODB_COMMIT_TIMEOUT_MS: value }, OPTIONS), /RECQ_MONGODB_COMMIT_TIMEOUT_MS/, value);
+    }
+  });
 });

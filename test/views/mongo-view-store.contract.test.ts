@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { afterAll, describe, test } from "@jest/globals";
+import { MongoClient, type CommandStartedEvent } from "mongodb";
 import { MongoViewStore, type MongoViewStoreOptions } from "@recq-mesh/kit/mongodb";
 import type { ViewChange } from "@recq-mesh/kit";
-import { mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
+import { MONGODB_URI, mongoTestsEnabled, MongoTestServer, type TestDatabase } from "../support/mongo";
 import { runViewStoreContract } from "./view-store.suite";
 
 /**
@@ -102,6 +103,29 @@ if (mongoTestsEnabled("MongoDB view store")) {
         await assert.rejects(store.findById("lists", "x"), closed);
         await assert.rejects(store.commit("p", 1, []), closed);
         assert.throws(() => store.watch("lists", () => undefined), closed);
+      }), 20_000,
+    );
+
+    test("a commit's wait for a majority is bounded: commitTransaction carries maxTimeMS, and a wtimeout past it", () =>
+      withDatabase("commit-bound", async (_open, database) => {
+        // A client of its own, to see the commands it sends.
+        const client = new MongoClient(MONGODB_URI!, { monitorCommands: true });
+        const commits: CommandStartedEvent[] = [];
+        client.on("commandStarted", (event) => {
+          if (event.commandName === "commitTransaction") commits.push(event);
+        });
+        try {
+          await client.connect();
+          const store = await MongoViewStore.open({ client, database: database.name, commitTimeoutMs: 3_000, ...quiet });
+          await store.commit("p", 1, [{ kind: "put", collection: "lists", document: { _id: "l1" } }]);
+          await store.close();
+          assert.deepEqual(
+            commits.map((event) => [event.command.maxTimeMS, event.command.writeConcern]),
+            [[3_000, { w: "majority", wtimeout: 4_000 }]],
+          );
+        } finally {
+          await client.close();
+        }
       }), 20_000,
     );
 

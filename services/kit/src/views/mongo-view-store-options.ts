@@ -14,15 +14,25 @@ export interface MongoViewStoreOptions {
   maxWritesPerCommit?: number;
   /** Most documents one `find` may return (default 1 000); see `EmbeddedViewStoreOptions.maxFindResults`. */
   maxFindResults?: number;
+  /**
+   * How long a commit, a drop of a collection or of a checkpoint may wait for a majority (default 10 000 ms,
+   * `RECQ_MONGODB_COMMIT_TIMEOUT_MS` for `openViewStore`): past it the call fails with UNAVAILABLE
+   * (STORE_UNAVAILABLE) where there is no majority — a drop instead of waiting for ever, a commit instead of after
+   * the driver's 120 s of commit retries.
+   */
+  commitTimeoutMs?: number;
   /** Hears a watch listener's exception (default: a process warning); it never reaches the change stream. */
   onListenerError?: (error: unknown, change: ViewChange) => void;
   /** Hears a change stream failure; the stream is reopened after a backoff (default: a process warning). */
   onWatchError?: (error: unknown, collection: string) => void;
 }
 
+export const DEFAULT_VIEW_COMMIT_TIMEOUT_MS = 10_000;
+
 export interface MongoViewStoreSettings {
   maxWritesPerCommit: number;
   maxFindResults: number;
+  commitTimeoutMs: number;
   closeClient: boolean;
   onListenerError: (error: unknown, change: ViewChange) => void;
   onWatchError: (error: unknown, collection: string) => void;
@@ -33,6 +43,7 @@ export function resolveMongoViewOptions(options: MongoViewStoreOptions): MongoVi
   return {
     maxWritesPerCommit: positiveInteger("maxWritesPerCommit", options.maxWritesPerCommit ?? DEFAULT_MAX_WRITES_PER_COMMIT),
     maxFindResults: positiveInteger("maxFindResults", options.maxFindResults ?? DEFAULT_MAX_FIND_RESULTS),
+    commitTimeoutMs: positiveInteger("commitTimeoutMs", options.commitTimeoutMs ?? DEFAULT_VIEW_COMMIT_TIMEOUT_MS),
     closeClient: options.closeClient === true,
     onListenerError: options.onListenerError ?? warnAboutListenerError,
     onWatchError: options.onWatchError ?? warnAboutWatchError,

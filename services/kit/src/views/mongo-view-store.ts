@@ -1,10 +1,10 @@
-import { ReadConcern, ReadPreference, WriteConcern, type Collection, type Db, type MongoClient, type TransactionOptions } from "mongodb";
+import type { Collection, Db, MongoClient } from "mongodb";
 import { serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
 import { assertNoScripts } from "./filter-scripts";
 import { planFind } from "./find-range";
 import { CHECKPOINTS_COLLECTION, type CheckpointDocument, type ViewRecord } from "./mongo-view-documents";
 import { ViewChangeFeed } from "./mongo-view-change-feed";
-import { checkpointReads, viewDatabase } from "./mongo-view-database";
+import { checkpointReads, commitTransactionOptions, viewDatabase } from "./mongo-view-database";
 import { commitFailure, indexFailure, readFailure } from "./mongo-view-errors";
 import { ViewFeeds } from "./mongo-view-feeds";
 import { resolveMongoViewOptions, type MongoViewStoreOptions, type MongoViewStoreSettings } from "./mongo-view-store-options";
@@ -24,16 +24,6 @@ import { ViewStoreError } from "./view-store-error";
 
 export type { MongoViewStoreOptions } from "./mongo-view-store-options";
 
-/** Drops of an old generation are acknowledged by a majority, as commits are. */
-const MAJORITY = new WriteConcern("majority");
-
-/** A commit reads the checkpoint from a majority-committed snapshot and commits with majority write concern. */
-const COMMIT_TRANSACTION: TransactionOptions = {
-  readConcern: new ReadConcern("snapshot"),
-  writeConcern: new WriteConcern("majority"),
-  readPreference: ReadPreference.primary,
-};
-
 /**
  * The view store on MongoDB: each view is a collection of the database, named as the projection names it;
  * checkpoints are documents of `recq_checkpoints` beside them. Every instance of a service may share one database.
@@ -46,7 +36,8 @@ const COMMIT_TRANSACTION: TransactionOptions = {
  * - `watch` follows a change stream (see `ViewChangeFeed`), so it needs a replica set; notifications come after
  *   the commit, not before its promise resolves.
  * - Reads use the primary, whatever the URI's read preference; checkpoints outside a commit are read with
- *   majority read concern (mongo-view-database.ts); commits use majority write concern.
+ *   majority read concern (mongo-view-database.ts); commits and drops use majority write concern, their wait for
+ *   the majority bounded by `commitTimeoutMs`.
  * - Failures are `ViewStoreError`s with the embedded store's codes; a server or network that is unavailable is a
  *   MeshError UNAVAILABLE (reason STORE_UNAVAILABLE) with the driver's error as its cause (mongo-view-errors.ts).
  */
@@ -80,7 +71,7 @@ export class MongoViewStore implements ViewStore {
   /** Opens the store on `options.database`, creating its checkpoints collection if missing. */
   static async open(options: MongoViewStoreOptions): Promise<MongoViewStore> {
     const settings = resolveMongoViewOptions(options);
-    const db = viewDatabase(options.client, options.database);
+    const db = viewDatabase(options.client, options.database, settings.commitTimeoutMs);
     try {
       await db.createCollection(CHECKPOINTS_COLLECTION);
     } catch (error: unknown) {
@@ -172,7 +163,7 @@ export class MongoViewStore implements ViewStore {
           );
         }
         attempt.failedRun = undefined;
-      }, COMMIT_TRANSACTION);
+      }, commitTransactionOptions(this.settings.commitTimeoutMs));
     } catch (error: unknown) {
       throw commitFailure(error, attempt.failedRun, commitName, writes.length);
     } finally {
@@ -217,7 +208,7 @@ export class MongoViewStore implements ViewStore {
     this.assertOpen("dropCollection");
     assertViewCollection(collection);
     try {
-      await this.view(collection).drop({ writeConcern: MAJORITY });
+      await this.view(collection).drop();
     } catch (error: unknown) {
       // Servers before 7.0 answer NamespaceNotFound for a collection that does not exist: nothing to drop.
       if (serverCode(error) !== ServerCode.NAMESPACE_NOT_FOUND) throw readFailure(error, `dropCollection of '${collection}'`);
@@ -228,7 +219,7 @@ export class MongoViewStore implements ViewStore {
     this.assertOpen("dropCheckpoint");
     assertConsumerName(consumer);
     try {
-      await this.checkpoints.deleteOne({ _id: consumer }, { writeConcern: MAJORITY });
+      await this.checkpoints.deleteOne({ _id: consumer });
     } catch (error: unknown) {
       throw readFailure(error, `dropCheckpoint of '${consumer}'`);
     }
