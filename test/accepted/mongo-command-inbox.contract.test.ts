@@ -93,6 +93,28 @@ if (mongoTestsEnabled("MongoDB command inbox")) {
       }
     });
 
+    test("a takeover is read a page at a time, in acceptance order across the pages", async () => {
+      const database = await server.freshDatabase("inbox-pages");
+      databases.push(database);
+      const client = await server.client();
+      const leaseMs = 300;
+      const stopped = await MongoCommandInbox.open({ client, database: database.name, leaseMs, owner: "gateway-0" });
+      const left = Array.from({ length: 7 }, () => acceptedCommand());
+      for (const command of left) await stopped.add(command);
+      await stopped.close();
+      await new Promise((resolve) => setTimeout(resolve, leaseMs + 50));
+      const taker = await MongoCommandInbox.open({ client, database: database.name, leaseMs, owner: "gateway-1", claimPageSize: 3 });
+      try {
+        assert.deepEqual(
+          (await taker.claim()).map((command) => command.commandId),
+          left.map((command) => command.commandId),
+        );
+        assert.deepEqual(await taker.claim(), []);
+      } finally {
+        await taker.close();
+      }
+    });
+
     test("writes ask a majority with a bounded wait (wtimeout), whatever the URI says", async () => {
       const database = await server.freshDatabase("inbox-wtimeout");
       databases.push(database);

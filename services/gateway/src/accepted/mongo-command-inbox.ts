@@ -24,8 +24,12 @@ export interface MongoCommandInboxOptions {
   owner?: string;
   /** How long a write waits for a majority before it fails (RECQ_MONGODB_COMMIT_TIMEOUT_MS). Default 10 s. */
   majorityWaitMs?: number;
+  /** Commands a claim reads in one query (see `claim`). Default 1,000; smaller in tests. */
+  claimPageSize?: number;
   logger?: StoreLogger;
 }
+
+const DEFAULT_CLAIM_PAGE_SIZE = 1_000;
 
 /**
  * The MongoDB inbox: one document per accepted command in `acceptedCommands`, written and read with majority
@@ -43,6 +47,7 @@ export interface MongoCommandInboxOptions {
 export class MongoCommandInbox implements CommandInbox {
   private readonly owner: string;
   private readonly leaseMs: number;
+  private readonly claimPageSize: number;
   private lastOrder = 0;
   /** Ids this inbox handed out by a claim and not settled yet: a later claim does not hand them out again. */
   private readonly handed = new Set<string>();
@@ -57,6 +62,7 @@ export class MongoCommandInbox implements CommandInbox {
   ) {
     this.owner = options.owner ?? `gateway-${randomUUID()}`;
     this.leaseMs = options.leaseMs ?? 30_000;
+    this.claimPageSize = options.claimPageSize ?? DEFAULT_CLAIM_PAGE_SIZE;
     this.renewal = setInterval(() => {
       this.renew().catch((error: unknown) => options.logger?.warn("could not renew the lease on accepted commands", { owner: this.owner, error: String(error) }));
     }, Math.max(1, Math.floor(this.leaseMs / 3)));
@@ -110,16 +116,26 @@ export class MongoCommandInbox implements CommandInbox {
    * Takes over what ran out of lease, then hands out every command this gateway owns by a claim and has not handed
    * out yet — not only this claim's: `updateMany` is not a retryable write, so one cut short by a network error may
    * have taken some documents without this gateway hearing of it; the next claim finds them.
+   *
+   * The commands are read a page at a time, in acceptance order: a takeover may take as many as the gateways that
+   * stopped held (up to RECQ_MAX_ACCEPTED_COMMANDS and RECQ_MAX_ACCEPTED_BYTES each), and one query for them all
+   * would name every id in one `$in` (a command document is at most 16 MiB: ~120,000 ids of 128 characters) and sort
+   * every payload in memory (a sort over 100 MiB fails on servers before 6.0, which do not spill to disk by default).
    */
   async claim(): Promise<AcceptedCommand[]> {
     this.assertOpen();
     await this.collection.updateMany({ leaseUntil: { $lte: new Date() } }, { $set: { owner: this.owner, leaseUntil: this.leaseEnd(), claim: randomUUID() } });
     const owned = await this.collection.find({ owner: this.owner, claim: { $ne: null } }, { sort: { order: 1 }, projection: { _id: 1 } }).toArray();
     const fresh = owned.map((document) => document._id).filter((id) => !this.handed.has(id));
-    if (fresh.length === 0) return [];
-    const documents = await this.collection.find({ _id: { $in: fresh } }, { sort: { order: 1 } }).toArray();
-    for (const document of documents) this.handed.add(document._id);
-    return documents.map(acceptedCommandOf);
+    const claimed: AcceptedCommand[] = [];
+    for (let start = 0; start < fresh.length; start += this.claimPageSize) {
+      const page = fresh.slice(start, start + this.claimPageSize);
+      for (const document of await this.collection.find({ _id: { $in: page } }, { sort: { order: 1 } }).toArray()) {
+        this.handed.add(document._id);
+        claimed.push(acceptedCommandOf(document));
+      }
+    }
+    return claimed;
   }
 
   async settle(commandId: string): Promise<void> {
