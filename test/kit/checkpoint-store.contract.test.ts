@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, it } from "@jest/globals";
+import { afterAll, describe, it } from "@jest/globals";
 import { EmbeddedViewStore, FileCheckpointStore, ViewStoreCheckpoints, type CheckpointStore } from "@recq-mesh/kit";
+import { MongoViewStore } from "@recq-mesh/kit/mongodb";
 import { tempDir } from "../support/mesh-harness";
+import { mongoTestsEnabled, MongoTestServer } from "../support/mongo";
 
 /** What every checkpoint store must do, on a real folder and a real (embedded) view store. */
 function runCheckpointContract(name: string, open: () => Promise<{ store: CheckpointStore; reopen: () => Promise<CheckpointStore>; cleanup: () => Promise<void> }>): void {
@@ -62,3 +64,29 @@ describe("FileCheckpointStore", () => {
     }
   });
 });
+
+// The checkpoints of observers and sagas on MongoDB (services/todo's `ViewStoreCheckpoints` over the shared view
+// store): needs MONGODB_URI naming a replica set (a commit is a transaction); a single node will do.
+if (mongoTestsEnabled("checkpoint store on the MongoDB view store")) {
+  const server = new MongoTestServer();
+  afterAll(() => server.close());
+
+  runCheckpointContract("MongoDB view store", async () => {
+    const database = await server.freshDatabase("checkpoints");
+    const client = await server.client();
+    const opened: MongoViewStore[] = [];
+    const open = async () => {
+      const views = await MongoViewStore.open({ client, database: database.name });
+      opened.push(views);
+      return new ViewStoreCheckpoints(views);
+    };
+    return {
+      store: await open(),
+      reopen: open,
+      cleanup: async () => {
+        for (const views of opened) await views.close();
+        await database.drop();
+      },
+    };
+  });
+}
