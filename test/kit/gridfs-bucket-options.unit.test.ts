@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
-import { GridFSBucket, MongoClient, ReadPreference, type WriteConcern } from "mongodb";
-import { bucketOptions } from "@recq-mesh/kit/internal/blobs/gridfs-blob-store";
+import { status } from "@grpc/grpc-js";
+import { GridFSBucket, MongoClient, MongoNetworkError, MongoServerError, ReadPreference, type WriteConcern } from "mongodb";
+import { MeshError, Reason } from "@recq-mesh/protocol";
+import { bucketOptions, gridFsFailure } from "@recq-mesh/kit/internal/blobs/gridfs-blob-store";
 
 interface EffectiveOptions {
   bucketName: string;
@@ -30,5 +32,18 @@ describe("GridFsBlobStore's bucket options, as the MongoDB driver reads them", (
     const options = effective({}, "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=1&w=1&readPreference=secondaryPreferred");
     assert.equal(options.writeConcern?.w, "majority");
     assert.equal(options.readPreference?.mode, ReadPreference.PRIMARY);
+  });
+});
+
+describe("GridFsBlobStore's failures", () => {
+  it("makes an unavailable server or network UNAVAILABLE (STORE_UNAVAILABLE), and leaves any other failure as it is", () => {
+    for (const error of [new MongoNetworkError("connection 2 to 127.0.0.1:27017 closed"), new MongoServerError({ message: "not primary", code: 10107 })]) {
+      const mapped = gridFsFailure(error, "a blob write");
+      assert.ok(mapped instanceof MeshError, String(mapped));
+      assert.deepEqual([mapped.code, mapped.reason, mapped.cause], [status.UNAVAILABLE, Reason.STORE_UNAVAILABLE, error]);
+      assert.match(mapped.message, /^a blob write failed: the blob store's MongoDB is unavailable/);
+    }
+    const refused = new MongoServerError({ message: "Document failed validation", code: 121 });
+    assert.equal(gridFsFailure(refused, "a blob write"), refused);
   });
 });

@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
+import { status } from "@grpc/grpc-js";
 import { GridFSBucket, MongoRuntimeError, ObjectId, ReadPreference, WriteConcern, type Db, type GridFSBucketOptions, type GridFSBucketWriteStream } from "mongodb";
+import { MeshError, Reason } from "@recq-mesh/protocol";
+import { isUnavailability } from "@recq-mesh/protocol/mongodb";
 import { abortedBy, blobNotFound, blobTooLarge } from "./blob-errors";
 import type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./blob-store";
 
@@ -53,7 +56,7 @@ export class GridFsBlobStore implements BlobStore {
       return { reference: id.toHexString(), size, sha256: hash.digest("hex") };
     } catch (thrown) {
       await this.discard(upload, id);
-      throw thrown;
+      throw gridFsFailure(thrown, "a blob write");
     }
   }
 
@@ -78,7 +81,7 @@ export class GridFsBlobStore implements BlobStore {
     } catch (thrown) {
       // The driver says "FileNotFound" with a MongoRuntimeError when there is no files document.
       if (thrown instanceof MongoRuntimeError && /FileNotFound|File not found/i.test(thrown.message)) throw blobNotFound(reference);
-      throw thrown;
+      throw gridFsFailure(thrown, `the read of blob ${reference}`);
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
       // A read that stops early (the reader went away, an abort, a damaged blob) destroys the download stream, and
@@ -116,6 +119,18 @@ export class GridFsBlobStore implements BlobStore {
 export function bucketOptions(options: Omit<GridFsBlobStoreOptions, "db">): GridFSBucketOptions {
   const chunkSize = options.chunkSizeBytes === undefined ? {} : { chunkSizeBytes: options.chunkSizeBytes };
   return { bucketName: options.bucketName ?? "blobs", ...chunkSize, writeConcern: MAJORITY, readPreference: ReadPreference.primary };
+}
+
+/**
+ * A failure of the server, the network or the replica set (`isUnavailability`) is UNAVAILABLE, reason
+ * STORE_UNAVAILABLE, the driver's error its cause: an upload or a download then answers a status its caller may
+ * retry, where the raw driver error reached it as INTERNAL. Anything else is thrown as it is.
+ */
+export function gridFsFailure(thrown: unknown, operation: string): unknown {
+  if (!isUnavailability(thrown)) return thrown;
+  return new MeshError(status.UNAVAILABLE, `${operation} failed: the blob store's MongoDB is unavailable: ${thrown instanceof Error ? thrown.message : String(thrown)}`, Reason.STORE_UNAVAILABLE, {
+    cause: thrown,
+  });
 }
 
 function drained(upload: GridFSBucketWriteStream): Promise<void> {
