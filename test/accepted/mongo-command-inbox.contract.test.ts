@@ -115,6 +115,32 @@ if (mongoTestsEnabled("MongoDB command inbox")) {
       }
     });
 
+    test("leases run on the server's clock: a gateway whose clock is ahead takes no live gateway's commands", async () => {
+      const database = await server.freshDatabase("inbox-skew");
+      databases.push(database);
+      const client = await server.client();
+      const leaseMs = 2_000;
+      const live = await MongoCommandInbox.open({ client, database: database.name, leaseMs, owner: "gateway-0" });
+      // A minute ahead: on its own clock every lease the live gateway holds ran out long ago.
+      const ahead = await MongoCommandInbox.open({ client, database: database.name, leaseMs, owner: "gateway-1", clock: () => Date.now() + 60_000 });
+      try {
+        const accepted = [acceptedCommand(), acceptedCommand()];
+        for (const command of accepted) await live.add(command);
+        // Renewed since: the lease is the server's now + leaseMs, whatever the live gateway's clock says.
+        await new Promise((resolve) => setTimeout(resolve, leaseMs / 3 + 200));
+        assert.deepEqual(await ahead.claim(), [], "the live gateway renews its lease: nothing to take");
+        const stranded = acceptedCommand();
+        await ahead.add(stranded);
+        // Its acceptance's first lease is from its own clock (a minute late to run out); its renewal is the server's.
+        await new Promise((resolve) => setTimeout(resolve, leaseMs / 3 + 200));
+        await ahead.close(); // stops renewing: its command's lease runs out on the server's clock
+        await new Promise((resolve) => setTimeout(resolve, leaseMs + 200));
+        assert.deepEqual((await live.claim()).map((command) => command.commandId), [stranded.commandId]);
+      } finally {
+        await live.close();
+      }
+    }, 20_000);
+
     test("writes ask a majority with a bounded wait (wtimeout), whatever the URI says", async () => {
       const database = await server.freshDatabase("inbox-wtimeout");
       databases.push(database);

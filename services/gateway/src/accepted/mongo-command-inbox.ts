@@ -26,6 +26,8 @@ export interface MongoCommandInboxOptions {
   majorityWaitMs?: number;
   /** Commands a claim reads in one query (see `claim`). Default 1,000; smaller in tests. */
   claimPageSize?: number;
+  /** This gateway's clock, in ms since the epoch. Default `Date.now`; a skewed one in tests. */
+  clock?: () => number;
   logger?: StoreLogger;
 }
 
@@ -48,6 +50,7 @@ export class MongoCommandInbox implements CommandInbox {
   private readonly owner: string;
   private readonly leaseMs: number;
   private readonly claimPageSize: number;
+  private readonly clock: () => number;
   private lastOrder = 0;
   /** Ids this inbox handed out by a claim and not settled yet: a later claim does not hand them out again. */
   private readonly handed = new Set<string>();
@@ -63,6 +66,7 @@ export class MongoCommandInbox implements CommandInbox {
     this.owner = options.owner ?? `gateway-${randomUUID()}`;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.claimPageSize = options.claimPageSize ?? DEFAULT_CLAIM_PAGE_SIZE;
+    this.clock = options.clock ?? Date.now;
     this.renewal = setInterval(() => {
       this.renew().catch((error: unknown) => options.logger?.warn("could not renew the lease on accepted commands", { owner: this.owner, error: String(error) }));
     }, Math.max(1, Math.floor(this.leaseMs / 3)));
@@ -85,7 +89,7 @@ export class MongoCommandInbox implements CommandInbox {
 
   async add(command: AcceptedCommand): Promise<"added" | "present"> {
     this.assertOpen();
-    this.lastOrder = nextOrder(this.lastOrder, Date.now());
+    this.lastOrder = nextOrder(this.lastOrder, this.clock());
     try {
       // A retryable write: the driver retries it once after a network error, and the server answers a retry whose
       // first attempt had committed with that attempt's result.
@@ -113,9 +117,9 @@ export class MongoCommandInbox implements CommandInbox {
   }
 
   /**
-   * Takes over what ran out of lease, then hands out every command this gateway owns by a claim and has not handed
-   * out yet — not only this claim's: `updateMany` is not a retryable write, so one cut short by a network error may
-   * have taken some documents without this gateway hearing of it; the next claim finds them.
+   * Takes over what ran out of lease (on the server's clock), then hands out every command this gateway owns by a
+   * claim and has not handed out yet — not only this claim's: `updateMany` is not a retryable write, so one cut short
+   * by a network error may have taken some documents without this gateway hearing of it; the next claim finds them.
    *
    * The commands are read a page at a time, in acceptance order: a takeover may take as many as the gateways that
    * stopped held (up to RECQ_MAX_ACCEPTED_COMMANDS and RECQ_MAX_ACCEPTED_BYTES each), and one query for them all
@@ -124,7 +128,9 @@ export class MongoCommandInbox implements CommandInbox {
    */
   async claim(): Promise<AcceptedCommand[]> {
     this.assertOpen();
-    await this.collection.updateMany({ leaseUntil: { $lte: new Date() } }, { $set: { owner: this.owner, leaseUntil: this.leaseEnd(), claim: randomUUID() } });
+    await this.collection.updateMany({ $expr: { $lte: ["$leaseUntil", "$$NOW"] } }, [
+      { $set: { owner: { $literal: this.owner }, leaseUntil: this.serverLeaseEnd(), claim: { $literal: randomUUID() } } },
+    ]);
     const owned = await this.collection.find({ owner: this.owner, claim: { $ne: null } }, { sort: { order: 1 }, projection: { _id: 1 } }).toArray();
     const fresh = owned.map((document) => document._id).filter((id) => !this.handed.has(id));
     const claimed: AcceptedCommand[] = [];
@@ -152,11 +158,25 @@ export class MongoCommandInbox implements CommandInbox {
 
   private async renew(): Promise<void> {
     if (this.closed) return;
-    await this.collection.updateMany({ owner: this.owner }, { $set: { leaseUntil: this.leaseEnd() } });
+    await this.collection.updateMany({ owner: this.owner }, [{ $set: { leaseUntil: this.serverLeaseEnd() } }]);
   }
 
+  /**
+   * The end of a lease given at acceptance, on this gateway's clock: an insert cannot read the server's. It stands
+   * until the first renewal, a third of a lease later, which moves it to the server's clock.
+   */
   private leaseEnd(): Date {
-    return new Date(Date.now() + this.leaseMs);
+    return new Date(this.clock() + this.leaseMs);
+  }
+
+  /**
+   * The end of a lease given or renewed now, on the server's clock (`$$NOW`, an update pipeline's expression), as
+   * every claim reads it: gateways sharing the database need not agree on the time. With each gateway's own clock, one
+   * whose clock ran ahead by more than two thirds of a lease took the live gateways' commands (run twice then, and out
+   * of order), and one behind took over a stopped gateway's commands that much late.
+   */
+  private serverLeaseEnd(): { $add: [string, number] } {
+    return { $add: ["$$NOW", this.leaseMs] };
   }
 
   private assertOpen(): void {
