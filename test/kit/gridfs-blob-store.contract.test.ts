@@ -37,7 +37,7 @@ if (mongoTestsEnabled("GridFS blob store")) {
       const database = await server.freshDatabase("blobs-refused");
       try {
         // The chunks go in; the files document, written last, fails validation.
-        await database.db.createCollection("blobs.files", { validator: { $expr: false }, validationAction: "error" });
+        await database.db.createCollection("blobs.files", { validator: { $jsonSchema: { required: ["neverWrittenByGridFs"] } }, validationAction: "error" });
         const store = new GridFsBlobStore({ db: database.db, chunkSizeBytes: 1024 });
         await assert.rejects(store.write(pieces(randomBytes(10 * 1024 + 7))), /validation/i);
         assert.equal(await database.db.collection("blobs.chunks").countDocuments(), 0, "no chunk left");
