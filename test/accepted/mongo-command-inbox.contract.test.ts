@@ -131,10 +131,11 @@ if (mongoTestsEnabled("MongoDB command inbox")) {
         assert.deepEqual(await ahead.claim(), [], "the live gateway renews its lease: nothing to take");
         const stranded = acceptedCommand();
         await ahead.add(stranded);
-        // Its acceptance's first lease is from its own clock (a minute late to run out); its renewal is the server's.
-        await new Promise((resolve) => setTimeout(resolve, leaseMs / 3 + 200));
+        // Its acceptance's first lease is from its own clock (a minute late to run out); its renewals, every third of
+        // a lease, are the server's: wait for a few.
+        await new Promise((resolve) => setTimeout(resolve, leaseMs));
         await ahead.close(); // stops renewing: its command's lease runs out on the server's clock
-        await new Promise((resolve) => setTimeout(resolve, leaseMs + 200));
+        await new Promise((resolve) => setTimeout(resolve, leaseMs + 500));
         assert.deepEqual((await live.claim()).map((command) => command.commandId), [stranded.commandId]);
       } finally {
         await live.close();
