@@ -73,7 +73,13 @@ if (mongoTestsEnabled("MongoDB command inbox")) {
     test("an acceptance stored although its add failed (its answer lost) is added by the caller's retry, not left to no one", async () => {
       const database = await server.freshDatabase("inbox-unheard");
       databases.push(database);
-      const client = await server.client();
+      // A client of its own, to see the commands it sends.
+      const client = new MongoClient(MONGODB_URI!, { monitorCommands: true });
+      const finds: CommandStartedEvent[] = [];
+      client.on("commandStarted", (event) => {
+        if (event.commandName === "find" && event.command.find === INBOX_COLLECTION) finds.push(event);
+      });
+      await client.connect();
       const named = { client, database: database.name, leaseMs: 600_000 };
       const inbox = await MongoCommandInbox.open({ ...named, owner: "gateway-0" });
       const other = await MongoCommandInbox.open({ ...named, owner: "gateway-1" });
@@ -87,9 +93,13 @@ if (mongoTestsEnabled("MongoDB command inbox")) {
         const claimedBefore = acceptedCommand();
         await database.db.collection<InboxDocument>(INBOX_COLLECTION).insertOne({ ...inboxDocumentOf(claimedBefore, 2, "gateway-0", new Date(0)), claim: "an-earlier-claim" });
         assert.equal(await inbox.add(claimedBefore), "present", "claimed: a claim hands it out");
+        // A write that timed out waiting for a majority is on the primary only: the check reads it there.
+        assert.ok(finds.length > 0);
+        for (const find of finds) assert.deepEqual(find.command.readConcern, { level: "local" });
       } finally {
         await inbox.close();
         await other.close();
+        await client.close();
       }
     });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Collection, MongoClient } from "mongodb";
+import { ReadConcern, ReadPreference, type Collection, type MongoClient } from "mongodb";
 import { isDuplicateKey, serverCode, ServerCode } from "@recq-mesh/protocol/mongodb";
 import type { StoreLogger } from "../store/embedded-store-options";
 import { DEFAULT_MAJORITY_WAIT_MS, majorityDatabase } from "../store/mongo-majority-database";
@@ -112,7 +112,12 @@ export class MongoCommandInbox implements CommandInbox {
    */
   private async lostAcceptance(commandId: string): Promise<boolean> {
     if (this.recorded.has(commandId) || this.handed.has(commandId)) return false;
-    const existing = await this.collection.findOne({ _id: commandId }, { projection: { owner: 1, claim: 1 } });
+    // The document the duplicate key met, as the primary holds it: a majority read would not see one whose write
+    // timed out waiting for a majority until the majority is back, and would call it another gateway's.
+    const existing = await this.collection.findOne(
+      { _id: commandId },
+      { projection: { owner: 1, claim: 1 }, readConcern: new ReadConcern("local"), readPreference: ReadPreference.primary },
+    );
     return existing !== null && writtenUnheard(existing, this.owner);
   }
 
