@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
-import { ConnectResponse, type GatewayFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { encodedHistory, serializeConnectResponse } from "@recq-mesh/gateway/internal/links/event-wire-cache";
+import { ConnectResponse, Dispatch, type GatewayFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { encodedHistory, encodedHistoryLength, serializeConnectResponse } from "@recq-mesh/gateway/internal/links/event-wire-cache";
 
 const envelope = (sequence: number): EventEnvelope => ({
   position: String(100 + sequence),
@@ -73,6 +73,16 @@ describe("link serializers with cached event bytes", () => {
     assert.deepEqual(historyOf([dispatchFrame(history)]), [envelope(3)]);
     history[0] = envelope(9);
     assert.deepEqual(historyOf([dispatchFrame(history)]), [envelope(9)]);
+  });
+
+  it("measure a history as the bytes it takes in a Dispatch, exactly (what a handler's message limit is checked against)", () => {
+    const history = [envelope(1), envelope(2), { ...envelope(3), payload: Buffer.alloc(300, 7) }];
+    const frame = dispatchFrame(history).frame;
+    assert.equal(frame?.$case, "dispatch");
+    const withHistory = Dispatch.encode(frame.value).finish().length;
+    const without = Dispatch.encode({ ...frame.value, history: [] }).finish().length;
+    assert.equal(encodedHistoryLength(history), withHistory - without);
+    assert.equal(encodedHistoryLength([]), 0);
   });
 
   it("give every message bytes of its own, however large the one before was", () => {

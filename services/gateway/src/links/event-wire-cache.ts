@@ -31,6 +31,16 @@ const historyBytes = new WeakMap<readonly EventEnvelope[], EncodedHistory>();
 
 /** The Dispatch.history fields of `history`, from the bytes made for it before where they still hold. */
 export function encodedHistory(history: readonly EventEnvelope[]): Uint8Array {
+  const encoded = encodeHistory(history);
+  return encoded.bytes.subarray(0, encoded.used);
+}
+
+/** The bytes of `history`'s Dispatch.history fields: exact, and the encoding is then ready for the dispatch. */
+export function encodedHistoryLength(history: readonly EventEnvelope[]): number {
+  return history.length === 0 ? 0 : encodeHistory(history).used;
+}
+
+function encodeHistory(history: readonly EventEnvelope[]): EncodedHistory {
   let encoded = historyBytes.get(history);
   if (encoded === undefined || encoded.count > history.length || encoded.first !== history[0]) {
     encoded = { bytes: new Uint8Array(0), used: 0, count: 0, first: history[0] };
@@ -46,7 +56,7 @@ export function encodedHistory(history: readonly EventEnvelope[]): Uint8Array {
     append(encoded, writer.finish());
     encoded.count = history.length;
   }
-  return encoded.bytes.subarray(0, encoded.used);
+  return encoded;
 }
 
 function append(encoded: EncodedHistory, fields: Uint8Array): void {
