@@ -68,6 +68,17 @@ describe("the handler's link decoder", () => {
       }).finish(),
     );
     assert.deepEqual(readAll(deserializeConnectResponse(bytes)), ConnectResponse.decode(bytes));
+    assert.deepEqual(deserializeConnectResponse(Buffer.alloc(0)), { frames: [] });
+  });
+
+  it("leaves a message it does not expect to the generated decoder, and fails on bytes that are no message as it does", () => {
+    // A ConnectResponse with an unknown field beside its frames: protobuf skips it.
+    const frames = Buffer.from(ConnectResponse.encode({ frames: [dispatchFrame([envelope(1)])] }).finish());
+    const withUnknown = Buffer.concat([frames, Buffer.from([(9 << 3) | 0, 1])]);
+    assert.deepEqual(readAll(deserializeConnectResponse(withUnknown)), ConnectResponse.decode(withUnknown));
+    const cut = frames.subarray(0, frames.length - 3);
+    assert.throws(() => ConnectResponse.decode(cut));
+    assert.throws(() => deserializeConnectResponse(cut));
   });
 
   it("decodes only the history envelopes a fold from a cached state reads", () => {

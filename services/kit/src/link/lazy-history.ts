@@ -18,8 +18,7 @@ const FIXED32 = 5;
 export function deserializeConnectResponse(bytes: Buffer): ConnectResponse {
   const frames: GatewayFrame[] = [];
   for (const field of fieldsOf(bytes, 0, bytes.length)) {
-    if (field === undefined) return ConnectResponse.decode(bytes);
-    if (field.number !== CONNECT_RESPONSE_FRAMES || field.wireType !== LENGTH_DELIMITED) return ConnectResponse.decode(bytes);
+    if (field?.number !== CONNECT_RESPONSE_FRAMES || field.wireType !== LENGTH_DELIMITED) return ConnectResponse.decode(bytes);
     const frame = decodeFrame(bytes, field.start, field.end);
     if (frame === undefined) return ConnectResponse.decode(bytes);
     frames.push(frame);
@@ -39,12 +38,12 @@ function decodeFrame(bytes: Buffer, start: number, end: number): GatewayFrame | 
   if (dispatchFields.some((field) => field === undefined)) return undefined;
   const history = dispatchFields.filter((field) => field!.number === DISPATCH_HISTORY);
   if (history.length === 0) return GatewayFrame.decode(bytes.subarray(start, end));
+  if (history.some((field) => field!.wireType !== LENGTH_DELIMITED)) return undefined;
   // The frame without its dispatch, and the dispatch without its history: small copies, decoded as usual.
   const frame = GatewayFrame.decode(Buffer.concat(fields.filter((field) => field !== dispatchField).map((field) => bytes.subarray(field!.tagStart, field!.end))));
   const dispatch = Dispatch.decode(
     Buffer.concat(dispatchFields.filter((field) => field!.number !== DISPATCH_HISTORY).map((field) => bytes.subarray(field!.tagStart, field!.end))),
   );
-  if (history.some((field) => field!.wireType !== LENGTH_DELIMITED)) return undefined;
   dispatch.history = history.map((field) => new LazyEnvelope(bytes, field!.start, field!.end));
   frame.frame = { $case: "dispatch", value: dispatch };
   return frame;
