@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
-import { ConnectResponse, type GatewayFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { encodedEnvelope, serializeConnectResponse } from "@recq-mesh/gateway/internal/links/event-wire-cache";
+import { ConnectResponse, Dispatch, type GatewayFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { encodedHistory, encodedHistoryLength, serializeConnectResponse } from "@recq-mesh/gateway/internal/links/event-wire-cache";
 
 const envelope = (sequence: number): EventEnvelope => ({
   position: String(100 + sequence),
@@ -51,8 +51,51 @@ describe("link serializers with cached event bytes", () => {
     const first = decoded.frames[0]!.frame;
     assert.equal(first?.$case, "dispatch");
     assert.deepEqual(first.value.history.map((e) => e.sequence), ["5", "6", "7"]);
-    // The same envelopes in a later dispatch are the same bytes, encoded once.
-    assert.equal(encodedEnvelope(history[1]!), encodedEnvelope(history[1]!));
+    // The same history in a later dispatch is the same bytes, encoded once.
+    assert.equal(encodedHistory(history).buffer, encodedHistory(history).buffer);
     assert.deepEqual(ConnectResponse.decode(serializeConnectResponse({ frames: [dispatchFrame(history)] })).frames[0], decoded.frames[0]);
+  });
+
+  it("extend a history's bytes when events are appended to it, and encode a history that changed in front afresh", () => {
+    const history = [envelope(1), envelope(2)];
+    const historyOf = (frames: GatewayFrame[]) => {
+      const frame = ConnectResponse.decode(serializeConnectResponse({ frames })).frames[0]!.frame;
+      assert.equal(frame?.$case, "dispatch");
+      return frame.value.history;
+    };
+    assert.deepEqual(historyOf([dispatchFrame(history)]), history);
+    const before = encodedHistory(history).length;
+    history.push(envelope(3));
+    assert.deepEqual(historyOf([dispatchFrame(history)]), history);
+    assert.ok(encodedHistory(history).length > before);
+    // What a snapshot does to a cached entry is a new array; shrinking or replacing in place is caught too.
+    history.splice(0, 2);
+    assert.deepEqual(historyOf([dispatchFrame(history)]), [envelope(3)]);
+    history[0] = envelope(9);
+    assert.deepEqual(historyOf([dispatchFrame(history)]), [envelope(9)]);
+  });
+
+  it("measure a history as the bytes it takes in a Dispatch, exactly (what a handler's message limit is checked against)", () => {
+    const history = [envelope(1), envelope(2), { ...envelope(3), payload: Buffer.alloc(300, 7) }];
+    const frame = dispatchFrame(history).frame;
+    assert.equal(frame?.$case, "dispatch");
+    const withHistory = Dispatch.encode(frame.value).finish().length;
+    const without = Dispatch.encode({ ...frame.value, history: [] }).finish().length;
+    assert.equal(encodedHistoryLength(history), withHistory - without);
+    assert.equal(encodedHistoryLength([]), 0);
+  });
+
+  it("give every message bytes of its own, however large the one before was", () => {
+    const large = Array.from({ length: 3000 }, (_, n) => ({ ...envelope(n), payload: Buffer.alloc(500, n % 256) }));
+    const small = dispatchFrame([envelope(1)]);
+    const first = serializeConnectResponse({ frames: [small] });
+    const big = serializeConnectResponse({ frames: [dispatchFrame(large)] });
+    const second = serializeConnectResponse({ frames: [small] });
+    const third = serializeConnectResponse({ frames: [dispatchFrame([envelope(2)])] });
+    assert.ok(big.length > 1024 * 1024);
+    assert.equal(ConnectResponse.decode(big).frames[0]?.frame?.$case, "dispatch");
+    assert.deepEqual(ConnectResponse.decode(first), ConnectResponse.decode(second));
+    assert.notDeepEqual(ConnectResponse.decode(second), ConnectResponse.decode(third));
+    assert.deepEqual(ConnectResponse.decode(first).frames[0], ConnectResponse.decode(ConnectResponse.encode({ frames: [small] }).finish()).frames[0]);
   });
 });

@@ -20,13 +20,13 @@ describe("AggregateStateCache", () => {
   it("starts after the cached event when the history holds it at the same position", () => {
     const cache = new AggregateStateCache<string>(10);
     const history = [created(10), added(2, 11), added(3, 12)];
-    cache.remember("l1", history, "state@3");
-    assert.deepEqual(cache.startFor("l1", [...history, added(4, 13)]), { state: "state@3", sequence: 3, nextIndex: 3 });
+    cache.remember("l1", history, "state@3", 120);
+    assert.deepEqual(cache.startFor("l1", [...history, added(4, 13)]), { state: "state@3", sequence: 3, nextIndex: 3, bytes: 120 });
   });
 
   it("folds in full when the event at the cached sequence is another (a replaced store), or history starts after it", () => {
     const cache = new AggregateStateCache<string>(10);
-    cache.remember("l1", [created(10), added(2, 11)], "state@2");
+    cache.remember("l1", [created(10), added(2, 11)], "state@2", 80);
     assert.equal(cache.startFor("l1", [created(10), added(2, 99), added(3, 100)]), undefined);
     assert.equal(cache.startFor("l1", [created(10), { ...added(2, 11), commandId: "another" }, added(3, 12)]), undefined, "a fresh store reusing positions");
     assert.equal(cache.startFor("l1", [added(3, 12), added(4, 13)]), undefined, "a snapshot past the cached state");
@@ -36,9 +36,27 @@ describe("AggregateStateCache", () => {
 
   it("forgets the least recently used aggregate beyond its capacity", () => {
     const cache = new AggregateStateCache<string>(1);
-    cache.remember("l1", [created(10)], "l1@1");
-    cache.remember("l2", [{ ...created(20), aggregateId: "l2" }], "l2@1");
+    cache.remember("l1", [created(10)], "l1@1", 10);
+    cache.remember("l2", [{ ...created(20), aggregateId: "l2" }], "l2@1", 10);
     assert.equal(cache.startFor("l1", [created(10), added(2, 11)]), undefined);
+  });
+
+  it("forgets the least recently used states beyond its bytes, keeps one of exactly its bytes, and none larger", () => {
+    const cache = new AggregateStateCache<string>(100, 100);
+    const history = (id: string) => [{ ...created(10), aggregateId: id }];
+    cache.remember("a", history("a"), "a", 40);
+    cache.remember("b", history("b"), "b", 40);
+    assert.ok(cache.startFor("a", history("a")) !== undefined, "a is now the most recently used");
+    cache.remember("c", history("c"), "c", 40);
+    assert.deepEqual(["a", "b", "c"].map((id) => cache.startFor(id, history(id))?.state), ["a", undefined, "c"]);
+    assert.equal(cache.bytes, 80);
+    cache.remember("a", history("a"), "a again", 60);
+    assert.equal(cache.bytes, 100, "a replaced, not counted twice");
+    cache.remember("d", history("d"), "d", 100);
+    assert.deepEqual(["a", "c", "d"].map((id) => cache.startFor(id, history(id))?.state), [undefined, undefined, "d"]);
+    cache.remember("e", history("e"), "e", 101);
+    assert.equal(cache.startFor("e", history("e")), undefined);
+    assert.equal(cache.bytes, 100, "d stays: a state too large to keep evicts nothing");
   });
 });
 
@@ -75,5 +93,18 @@ describe("commandRunner with a state cache", () => {
     assert.deepEqual(outcome, await run(full, dispatch(second, "i3")), "the same decision (i3 already exists) as folding it all");
     assert.equal(outcome?.$case, "failure");
     assert.match(outcome.value.message, /already has an item i3/);
+    assert.equal(cache.bytes, second.reduce((sum, e) => sum + e.payload.length, 0), "counted: the payloads folded");
+  });
+
+  it("keeps the states of many small aggregates within its bytes, as the TodoList's cache does", async () => {
+    const { maxAggregates, maxBytes } = todoListAggregate.stateCache!;
+    const cache = new AggregateStateCache<Parameters<typeof todoListAggregate.evolve>[0]>(maxAggregates, maxBytes);
+    const runner = commandRunner(todoListAggregate, "addTodoItem", cache);
+    // More lists than the 1,000 the TodoList kept before: a round over them all must find each one cached.
+    const lists = 2_000;
+    const historyOf = (list: number) => [{ ...created(list), aggregateId: `l${list}` }];
+    const dispatchTo = (list: number) => ({ ...dispatch(historyOf(list), `i${list}`), aggregateId: `l${list}` });
+    for (let list = 0; list < lists; list++) await run(runner, dispatchTo(list));
+    for (let list = 0; list < lists; list++) assert.ok(cache.startFor(`l${list}`, historyOf(list)) !== undefined, `list ${list} is cached`);
   });
 });

@@ -139,11 +139,14 @@ describe("embedded event store: memory", () => {
     const fromCache = await everythingIn(cached);
     assert.deepEqual(fromCache.all, appendedEvents);
     assert.ok(cached.stats().cachedRecords > 0);
+    // Every record is cached, failures and commits of no events too: a consumer's reads walk them in memory.
+    assert.equal(cached.stats().scannedBytes, 0);
     await cached.close();
 
     const uncached = await EmbeddedEventStore.open({ directory, cacheBytes: 1 });
     assert.deepEqual(await everythingIn(uncached), fromCache);
     assert.equal(uncached.stats().cachedRecords, 0);
+    assert.ok(uncached.stats().scannedBytes > 0);
     await uncached.close();
   });
 

@@ -18,16 +18,21 @@ function commit(position: number, payloadBytes = 100): CommitRecord {
   };
 }
 
+/** A record's place in the journal, 50 bytes long. */
+function at(offset: number) {
+  return { offset, length: 50 };
+}
+
 describe("record cache", () => {
   test("keeps a record of exactly its bound, and not one a byte larger", () => {
     const record = commit(1);
     const atTheBound = new RecordCache(estimatedRecordBytes(record));
-    atTheBound.add(8, record);
+    atTheBound.add(at(8), record);
     assert.equal(atTheBound.size, 1);
     assert.equal(atTheBound.bytes, estimatedRecordBytes(record));
 
     const belowIt = new RecordCache(estimatedRecordBytes(record) - 1);
-    const answered = belowIt.add(8, record);
+    const answered = belowIt.add(at(8), record);
     assert.equal(belowIt.size, 0);
     assert.equal(belowIt.bytes, 0);
     assert.deepEqual(answered.events[0]?.payload, record.events[0]!.payload, "an uncached record is still answered");
@@ -36,10 +41,10 @@ describe("record cache", () => {
   test("evicts the least recently used record first, and only as many as the bound needs", () => {
     const each = estimatedRecordBytes(commit(1));
     const cache = new RecordCache(2 * each);
-    cache.add(100, commit(1));
-    cache.add(200, commit(2));
+    cache.add(at(100), commit(1));
+    cache.add(at(200), commit(2));
     assert.ok(cache.get(100, true) !== undefined);
-    cache.add(300, commit(3));
+    cache.add(at(300), commit(3));
     assert.equal(cache.get(200, false), undefined, "the record used least recently went");
     assert.deepEqual([cache.get(100, false)?.events[0]?.commandId, cache.get(300, false)?.events[0]?.commandId], ["c1", "c3"]);
     assert.equal(cache.bytes, 2 * each);
@@ -48,17 +53,26 @@ describe("record cache", () => {
   test("a peek does not make a record recent", () => {
     const each = estimatedRecordBytes(commit(1));
     const cache = new RecordCache(2 * each);
-    cache.add(100, commit(1));
-    cache.add(200, commit(2));
+    cache.add(at(100), commit(1));
+    cache.add(at(200), commit(2));
     cache.get(100, false);
-    cache.add(300, commit(3));
+    cache.add(at(300), commit(3));
     assert.equal(cache.get(100, false), undefined);
+  });
+
+  test("knows each record's length, and keeps records without events for a scan to step over", () => {
+    const cache = new RecordCache(1024 * 1024);
+    cache.add({ offset: 8, length: 180 }, commit(1));
+    cache.addWithoutEvents({ offset: 188, length: 60 });
+    assert.equal(cache.get(8, false)?.length, 180);
+    assert.deepEqual(cache.get(188, false), { events: [], snapshot: undefined, length: 60 });
+    assert.equal(cache.size, 2);
   });
 
   test("holds payloads in a Buffer of its own, not the one it was given", () => {
     const record = commit(1);
     const cache = new RecordCache(1024 * 1024);
-    const cached = cache.add(8, record);
+    const cached = cache.add(at(8), record);
     record.events[0]!.payload.fill(0);
     assert.deepEqual(cached.events[0]?.payload, Buffer.alloc(100, 1));
     assert.notEqual(cached.events[0]?.payload.buffer, record.events[0]!.payload.buffer);

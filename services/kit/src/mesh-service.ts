@@ -134,7 +134,7 @@ export class MeshService {
 
   addAggregate<D extends ServiceDefinitionLike, S, C extends EventCodecs>(definition: AggregateDefinition<D, S, C>): this {
     // One state cache for all of the aggregate's commands: a list's AddTodoItem warms its CompleteTodoItem.
-    const cache = definition.stateCache && new AggregateStateCache<S>(definition.stateCache.maxAggregates);
+    const cache = definition.stateCache && new AggregateStateCache<S>(definition.stateCache.maxAggregates, definition.stateCache.maxBytes);
     for (const key of Object.keys(definition.service) as (keyof D & string)[]) {
       const method = definition.service[key]!;
       const runner = method.requestStream ? uploadRunner(definition, key, this.options.blobs, cache) : commandRunner(definition, key, cache);

@@ -17,9 +17,10 @@ export const todoListAggregate: AggregateDefinition<typeof TodoListCommandServic
   initialState: () => TodoListState.fromPartial({}),
   evolve,
   snapshot: { type: "todo.v1.TodoListState", codec: TodoListState, every: 100 },
-  // evolve returns new states and decide only reads them, so folded states may be reused. A list holds at
-  // most 1,000 short items, so a thousand cached lists stay within tens of MiB.
-  stateCache: { maxAggregates: 1_000 },
+  // evolve returns new states and decide only reads them, so folded states may be reused. Bounded by the bytes
+  // the states were folded from as well as by count: 8 MiB of events (ids and item texts) make a few tens of MiB
+  // of state, whether as 10,000 short lists or as a few hundred full ones.
+  stateCache: { maxAggregates: 10_000, maxBytes: 8 * 1024 * 1024 },
   decide: {
     createTodoList: (command, state) => {
       checkId("list_id", command.listId);

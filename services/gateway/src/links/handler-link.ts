@@ -1,6 +1,7 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { ConnectRequest, ConnectResponse, Dispatch, GatewayFrame, Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, FrameBatcher } from "@recq-mesh/protocol";
+import { encodedHistoryLength } from "./event-wire-cache";
 
 /** What the gateway does with the replies to one dispatch. */
 export interface PendingDispatch {
@@ -225,9 +226,9 @@ function gatewayFrameSize(frame: GatewayFrame): number {
   if (frame.frame?.$case === "requestChunk") return 64 + frame.frame.value.payload.length;
   if (frame.frame?.$case !== "dispatch") return 64;
   const dispatch = frame.frame.value;
-  let size = 128 + dispatch.payload.length + (dispatch.snapshot?.payload.length ?? 0) + mapSize(frame.metadata) + mapSize(dispatch.headers);
-  for (const event of dispatch.history) size += 160 + event.payload.length + event.aggregateId.length + event.type.length + mapSize(event.metadata);
-  return size;
+  const size = 128 + dispatch.payload.length + (dispatch.snapshot?.payload.length ?? 0) + mapSize(frame.metadata) + mapSize(dispatch.headers);
+  // The history's exact bytes, encoded once per event for every dispatch of the aggregate (event-wire-cache.ts).
+  return size + encodedHistoryLength(dispatch.history);
 }
 
 function mapSize(map: Record<string, string>): number {

@@ -38,6 +38,8 @@ export interface EmbeddedStoreStats extends GroupCommitStats {
   /** Bytes of the sparse position index's and the outcome index's arrays. */
   positionIndexBytes: number;
   outcomeIndexBytes: number;
+  /** Bytes that reads of all events (`readAll`: consumers) read back from the journal file, their cache misses. */
+  scannedBytes: number;
 }
 
 /** A record on its way to the journal, with the append (or recordFailure) waiting for it. */
@@ -84,6 +86,7 @@ export class EmbeddedEventStore implements EventStore {
   private readonly listeners = new Set<(headPosition: number) => void>();
   private readonly pruneTimer: NodeJS.Timeout;
   private notifiedHead: number;
+  private scannedBytes = 0;
   /** The journal's last durable record: where a checkpoint taken now would end. */
   private lastRecord: RecordLocation | undefined;
   /** Where the checkpoint on disk ends (the journal length when opened from one), so an unchanged one is not rewritten. */
@@ -207,6 +210,7 @@ export class EmbeddedEventStore implements EventStore {
       cachedBytes: this.cache.bytes,
       positionIndexBytes: this.index.positionIndexBytes,
       outcomeIndexBytes: this.outcomes.allocatedBytes,
+      scannedBytes: this.scannedBytes,
     };
   }
 
@@ -277,7 +281,7 @@ export class EmbeddedEventStore implements EventStore {
       at += location.length;
       this.lastRecord = location;
       try {
-        const events = write.record.kind === "commit" ? this.commit(write.record, location) : [];
+        const events = write.record.kind === "commit" ? this.commit(write.record, location) : this.failed(location);
         this.outcomes.record(commandIdOf(write.record), location, write.record.timeMs, now);
         write.onDurable(events);
       } catch (error) {
@@ -290,24 +294,46 @@ export class EmbeddedEventStore implements EventStore {
   private commit(record: CommitRecord, location: RecordLocation): StoredEvent[] {
     if (record.aggregateId !== "") this.pending.release(aggregateKey(record.aggregateType, record.aggregateId));
     this.index.apply(record, location);
-    if (record.events.length > 0 || record.snapshot !== undefined) this.cache.add(location.offset, record);
+    if (record.events.length > 0 || record.snapshot !== undefined) this.cache.add(location, record);
+    else this.cache.addWithoutEvents(location);
     return storedEventsOf(record);
+  }
+
+  /** A failure record holds no events; the cache knows its length so that a consumer's scan steps over it in memory. */
+  private failed(location: RecordLocation): StoredEvent[] {
+    this.cache.addWithoutEvents(location);
+    return [];
   }
 
   /**
    * Events `first ..= last`, walking the journal from the sparse index's entry at or before `first`. Records in the
-   * cache are taken from it (a live tail is); others are decoded from the scan's read and, as a consumer catching
-   * up reads history once, not cached: they would push the aggregates being worked on out.
+   * cache are taken from it, lengths included, so a consumer on the live tail reads nothing from the file. Others
+   * are read and decoded from the journal and, as a consumer catching up reads history once, not cached: they would
+   * push the aggregates being worked on out.
    */
   private async scanEvents(first: number, last: number): Promise<StoredEvent[]> {
-    const scanner = new JournalScanner(this.file.handle, this.journalPath, this.writer.length);
+    const end = this.writer.length;
+    let scanner: JournalScanner | undefined;
     const events: StoredEvent[] = [];
-    for (let offset = this.index.scanStart(first).offset; events.length <= last - first; ) {
-      if (offset >= scanner.end) throw new Error(`the journal ${this.journalPath} ends before position ${first + events.length}`);
-      const location = await scanner.locationAt(offset);
-      const stored = this.cache.get(offset, false)?.events ?? eventsOf(await scanner.recordAt(location));
-      for (const event of stored) if (event.position >= first && event.position <= last) events.push(event);
-      offset += location.length;
+    try {
+      for (let offset = this.index.scanStart(first).offset; events.length <= last - first; ) {
+        if (offset >= end) throw new Error(`the journal ${this.journalPath} ends before position ${first + events.length}`);
+        const cached = this.cache.get(offset, false);
+        let stored: readonly StoredEvent[];
+        let length: number;
+        if (cached !== undefined) {
+          ({ events: stored, length } = cached);
+        } else {
+          scanner ??= new JournalScanner(this.file.handle, this.journalPath, end);
+          const location = await scanner.locationAt(offset);
+          stored = eventsOf(await scanner.recordAt(location));
+          length = location.length;
+        }
+        for (const event of stored) if (event.position >= first && event.position <= last) events.push(event);
+        offset += length;
+      }
+    } finally {
+      this.scannedBytes += scanner?.bytesRead ?? 0;
     }
     return events;
   }
@@ -322,9 +348,12 @@ export class EmbeddedEventStore implements EventStore {
       else found.set(location.offset, cached);
     }
     if (missing.length === 0) return found;
-    for (const [offset, record] of await this.reader.read(missing)) {
-      if (record.kind !== "commit") throw new Error(`the journal holds a failure record at byte ${offset}, where the index expects a commit`);
-      found.set(offset, this.cache.add(offset, record));
+    const read = await this.reader.read(missing);
+    for (const location of missing) {
+      const record = read.get(location.offset);
+      if (record === undefined || found.has(location.offset)) continue;
+      if (record.kind !== "commit") throw new Error(`the journal holds a failure record at byte ${location.offset}, where the index expects a commit`);
+      found.set(location.offset, this.cache.add(location, record));
     }
     return found;
   }

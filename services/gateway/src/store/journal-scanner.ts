@@ -25,6 +25,11 @@ export class JournalScanner {
     this.file = new SequentialFileReader(handle, end, SCAN_READ_AHEAD_BYTES);
   }
 
+  /** Bytes this scan read from the journal file. */
+  get bytesRead(): number {
+    return this.file.bytesRead;
+  }
+
   /** The record that starts at `offset`, a record boundary before `end`. */
   async locationAt(offset: number): Promise<RecordLocation> {
     const header = await this.file.slice(offset, FRAME_HEADER_BYTES);

@@ -1,4 +1,5 @@
 import type { SnapshotRecord, StoredEvent } from "./event-store";
+import type { RecordLocation } from "./event-locations";
 import type { CommitRecord } from "./journal-record";
 import { storedEventsOf } from "./stored-events";
 
@@ -6,7 +7,12 @@ import { storedEventsOf } from "./stored-events";
 export interface CachedRecord {
   readonly events: readonly StoredEvent[];
   readonly snapshot: SnapshotRecord | undefined;
+  /** The record's bytes in the journal, frame header included: where the next record starts, for a scan. */
+  readonly length: number;
 }
+
+/** What a record without events (a failure, a commit of none) is cached as: only its length, for a scan to step over it. */
+const NO_EVENTS: readonly StoredEvent[] = [];
 
 /** A cached record, linked in recency order (`older` toward the next to evict). */
 interface Entry {
@@ -27,7 +33,8 @@ const EVENT_OVERHEAD_BYTES = 256;
  * their memory (payloads, strings and object overhead): a live tail of consumers and the aggregates being worked on
  * are answered from memory, the rest from the journal. A record larger than the bound is not kept. Payloads are
  * copied into one Buffer per record, so an entry never holds on to the larger Buffer its payloads were read or
- * received in, and what is counted is what is held.
+ * received in, and what is counted is what is held. Each entry knows its record's length in the journal, so a
+ * consumer reading the live tail walks from record to record in memory, without reading the journal's headers.
  *
  * Recency is a linked list rather than a Map's insertion order: finding a Map's oldest entry walks past every
  * entry deleted since the Map last compacted, which made each eviction cost thousands of steps.
@@ -61,18 +68,26 @@ export class RecordCache {
     return entry.record;
   }
 
-  /** Keeps the record at `offset` as the most recently used; returns it in the form readers get. */
-  add(offset: number, record: CommitRecord): CachedRecord {
-    const cached = detached(record);
-    const bytes = estimatedRecordBytes(record);
+  /** Keeps the commit record at `location` as the most recently used; returns it in the form readers get. */
+  add(location: RecordLocation, record: CommitRecord): CachedRecord {
+    const cached = detached(record, location.length);
+    this.keep(location.offset, cached, estimatedRecordBytes(record));
+    return cached;
+  }
+
+  /** Keeps a record that holds no events (a failure, a commit of none), so that a scan steps over it in memory. */
+  addWithoutEvents(location: RecordLocation): void {
+    this.keep(location.offset, { events: NO_EVENTS, snapshot: undefined, length: location.length }, RECORD_OVERHEAD_BYTES);
+  }
+
+  private keep(offset: number, cached: CachedRecord, bytes: number): void {
     this.delete(offset);
-    if (bytes > this.maxBytes) return cached;
+    if (bytes > this.maxBytes) return;
     const entry: Entry = { offset, record: cached, bytes, older: undefined, newer: undefined };
     this.entries.set(offset, entry);
     this.link(entry);
     this.heldBytes += bytes;
     while (this.heldBytes > this.maxBytes && this.oldest !== undefined) this.delete(this.oldest.offset);
-    return cached;
   }
 
   private delete(offset: number): void {
@@ -103,13 +118,13 @@ export class RecordCache {
 }
 
 /** The record's events and snapshot with their payloads copied into one Buffer of their own. */
-function detached(record: CommitRecord): CachedRecord {
+function detached(record: CommitRecord, length: number): CachedRecord {
   const payloads = record.events.map((event) => event.payload);
   if (record.snapshot !== undefined) payloads.push(record.snapshot.payload);
   const copies = copyInto(payloads);
   const events = storedEventsOf(record).map((event, index) => ({ ...event, payload: copies[index]! }));
   const snapshot = record.snapshot && { ...record.snapshot, payload: copies[copies.length - 1]! };
-  return { events, snapshot };
+  return { events, snapshot, length };
 }
 
 function copyInto(payloads: readonly Buffer[]): Buffer[] {

@@ -7,12 +7,18 @@ import type { FileHandle } from "node:fs/promises";
 export class SequentialFileReader {
   private window = Buffer.alloc(0);
   private windowStart = 0;
+  private readBytes = 0;
 
   constructor(
     private readonly handle: Pick<FileHandle, "read">,
     private readonly fileSize: number,
     private readonly readAheadBytes = 1024 * 1024,
   ) {}
+
+  /** Bytes read from the file so far. */
+  get bytesRead(): number {
+    return this.readBytes;
+  }
 
   /** Bytes `[offset, offset + length)`, or undefined when the file ends before them. */
   async slice(offset: number, length: number): Promise<Buffer | undefined> {
@@ -54,6 +60,7 @@ export class SequentialFileReader {
       const { bytesRead } = await this.handle.read(target, filled, target.length - filled, filePosition + filled - from);
       if (bytesRead === 0) throw new Error(`file ended at byte ${filePosition + filled - from} while reading; it shrank under the reader`);
       filled += bytesRead;
+      this.readBytes += bytesRead;
     }
   }
 }

@@ -70,14 +70,16 @@ export function fold<S, C extends EventCodecs>(
     state: snapshot && definition.snapshot ? definition.snapshot.codec.decode(snapshot.payload) : definition.initialState(),
     sequence: snapshot ? Number(snapshot.sequence) : 0,
     nextIndex: 0,
+    bytes: snapshot?.payload.length ?? 0,
   };
-  let { state, sequence } = start;
+  let { state, sequence, bytes } = start;
   for (let index = start.nextIndex; index < history.length; index++) {
     const envelope = history[index]!;
     state = definition.evolve(state, decodeEvent(definition.events, envelope.type, envelope.payload));
     sequence = Number(envelope.sequence);
+    bytes += envelope.payload.length;
   }
-  cache?.remember(dispatch.aggregateId, history, state);
+  cache?.remember(dispatch.aggregateId, history, state, bytes);
   return { state, sequence };
 }
 

@@ -78,7 +78,15 @@ export interface AggregateDefinition<D extends ServiceDefinitionLike, S, C exten
    * the next command of a busy aggregate folds only the events since. Only for aggregates whose `evolve`
    * returns a new state and whose `decide` leaves the state it is given unchanged: a cached state is reused.
    */
-  stateCache?: { maxAggregates: number };
+  stateCache?: {
+    maxAggregates: number;
+    /**
+     * Optionally, a bound on the payload bytes (snapshot and events) the cached states were folded from, which a
+     * state's memory follows: with it, `maxAggregates` may be set for many small aggregates without letting a
+     * few large ones take as much memory each.
+     */
+    maxBytes?: number;
+  };
 }
 
 export interface QueryContext {

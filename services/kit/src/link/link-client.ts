@@ -1,6 +1,7 @@
-import { credentials, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
+import { credentials, makeGenericClientConstructor, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import {
-  HandlerLinkServiceClient,
+  HandlerLinkServiceService,
+  type HandlerLinkServiceClient,
   type ConnectRequest,
   type ConnectResponse,
   type Dispatch,
@@ -13,6 +14,7 @@ import {
 import { MeshError, Reason, type Logger, Backoff, FrameBatcher, LINK_PROTOCOL_VERSION } from "@recq-mesh/protocol";
 import { AnswerWindow } from "./answer-window";
 import { DispatchCancellation } from "./dispatch-cancellation";
+import { deserializeConnectResponse } from "./lazy-history";
 import { currentToken, type LinkSecurity } from "./link-security";
 import { RequestChunks } from "./request-chunks";
 
@@ -83,6 +85,12 @@ export const LINK_KEEPALIVE = {
   "grpc.enable_channelz": 0,
 } as const;
 
+/** The generated link client, with the decoder that leaves dispatch histories encoded until read. */
+const LinkServiceClient = makeGenericClientConstructor(
+  { ...HandlerLinkServiceService, connect: { ...HandlerLinkServiceService.connect, responseDeserialize: deserializeConnectResponse } },
+  "recq.v1.HandlerLinkService",
+) as unknown as new (address: string, channelCredentials: ChannelCredentials, options?: ChannelOptions) => HandlerLinkServiceClient;
+
 /**
  * The handler's end of a link: connects, says hello, subscribes, grants permits and runs dispatches. When the
  * stream breaks it reconnects with backoff and subscribes again to everything, so no subscription is lost.
@@ -117,7 +125,7 @@ export class LinkClient {
   constructor(private readonly options: LinkClientOptions) {
     this.maxConcurrent = options.maxConcurrent ?? 256;
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
-    this.client = new HandlerLinkServiceClient(options.address, options.channelCredentials ?? credentials.createInsecure(), {
+    this.client = new LinkServiceClient(options.address, options.channelCredentials ?? credentials.createInsecure(), {
       "grpc.max_receive_message_length": this.maxMessageBytes,
       "grpc.max_send_message_length": this.maxMessageBytes,
       ...LINK_KEEPALIVE,
