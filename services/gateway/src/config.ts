@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port";
 import { isLoopback, transportSecurityFromEnv, type TransportSecurity } from "./security/tls-settings";
 import { readSecurityPolicy, type SecurityPolicy } from "./security/security-policy";
+import { jwksSettingsFromEnv, type JwksSettings } from "./security/jwks-settings";
 
 /** Everything the gateway can be told, with its default. Flags win over environment variables. */
 export interface GatewayConfig {
@@ -49,6 +50,8 @@ export interface GatewayConfig {
   transport: TransportSecurity;
   /** Callers' and components' identities and permissions (RECQ_SECURITY_FILE; docs/security.md); unset: the simple mode. */
   security: SecurityPolicy | undefined;
+  /** How the security file's JWKS (URL or file) is kept current (RECQ_JWKS_*; security/jwks-settings.ts, docs/security.md). */
+  jwks: JwksSettings;
 }
 
 /** Every limit of the gateway, explicit. Environment variable names in parentheses. */
@@ -306,6 +309,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     http: httpOptions(values["http-address"] ?? env.RECQ_HTTP_ADDRESS, env),
     transport,
     security: securityPolicyFrom(env),
+    jwks: jwksSettingsFromEnv(env),
   };
 }
 
