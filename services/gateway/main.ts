@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const sets = readDescriptorSets(config.descriptorsPaths);
   const catalog = loadCatalogOf(sets);
   // Every file the security settings name is read before the store opens: a mistake stops the start at once.
-  const callers = config.security?.callers && CallerAuthorization.fromPolicy(config.security.callers, logger);
+  const callers = config.security?.callers && CallerAuthorization.fromPolicy(config.security.callers, logger, config.jwks);
   const components = config.security?.components && new ComponentAuthorization(config.security.components, logger);
   const certificates = config.transport.mode === "tls" ? await CertificateFiles.open(config.transport.tls, logger) : undefined;
   const { store, inbox, parkedEvents, location } = await openEventStore(config, process.env, logger);

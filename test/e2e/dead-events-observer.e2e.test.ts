@@ -24,7 +24,7 @@ describe("dead-event queue of an observer", () => {
   let clients: ReturnType<typeof todoClients>;
   let admin: DeadEventServiceClient;
   let health: HealthClient;
-  const state = { broken: true, outages: 0 };
+  const state = { broken: true, outages: 0, overloads: 0 };
   /** Item ids the observer handled, per list, in order. */
   const handled = new Map<string, string[]>();
 
@@ -43,6 +43,11 @@ describe("dead-event queue of an observer", () => {
           if (event.data.text === "outage" && state.outages > 0) {
             state.outages -= 1;
             throw new MeshError(status.UNAVAILABLE, "the mesh is out of reach", Reason.HANDLER_LOST);
+          }
+          // What a call through the link gets from a saturated gateway (its admission).
+          if (event.data.text === "overload" && state.overloads > 0) {
+            state.overloads -= 1;
+            throw new MeshError(status.RESOURCE_EXHAUSTED, "overloaded: the gateway has 10 calls in flight, at its limit of 10 now; retry later", Reason.OVERLOADED);
           }
           if (state.broken && event.data.text === "poison") throw new Error(`cannot notify about the poison item of ${event.data.listId}`);
           handled.set(event.data.listId, [...(handled.get(event.data.listId) ?? []), event.data.itemId]);
@@ -103,6 +108,16 @@ describe("dead-event queue of an observer", () => {
     await add("outage", "o", "outage");
     await eventually(async () => assert.deepEqual(handled.get("outage"), ["o"]), 10_000);
     assert.equal(state.outages, 0);
+    assert.deepEqual(await parked(), [], "nothing parked");
+  });
+
+  it("does not park an event whose handling fails only because the gateway is overloaded (RESOURCE_EXHAUSTED, OVERLOADED): it tries until it gets through", async () => {
+    state.broken = false;
+    state.overloads = 6; // three times the tries before parking
+    await call(clients.commands, clients.commands.createTodoList, { listId: "overload", name: "overload" });
+    await add("overload", "v", "overload");
+    await eventually(async () => assert.deepEqual(handled.get("overload"), ["v"]), 10_000);
+    assert.equal(state.overloads, 0);
     assert.deepEqual(await parked(), [], "nothing parked");
   });
 });

@@ -123,9 +123,15 @@ describe("gateway configuration", () => {
       address: "127.0.0.1:8081",
       allowedOrigins: [],
       heartbeatMs: 15_000,
+      timeouts: { protocolTimeoutMs: 10_000, headersTimeoutMs: 10_000, idleTimeoutMs: 5_000 },
     });
     const http = loadGatewayConfig([], { RECQ_ALLOW_PLAINTEXT: "true", RECQ_HTTP_ADDRESS: "0.0.0.0:8080", RECQ_HTTP_ALLOWED_ORIGINS: " https://a.example , http://localhost:5173,", RECQ_HTTP_HEARTBEAT_MS: "1" }).http;
-    assert.deepEqual(http, { address: "0.0.0.0:8080", allowedOrigins: ["https://a.example", "http://localhost:5173"], heartbeatMs: 1 });
+    assert.deepEqual(http, {
+      address: "0.0.0.0:8080",
+      allowedOrigins: ["https://a.example", "http://localhost:5173"],
+      heartbeatMs: 1,
+      timeouts: { protocolTimeoutMs: 10_000, headersTimeoutMs: 10_000, idleTimeoutMs: 5_000 },
+    });
     assert.throws(() => loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "127.0.0.1:8080", RECQ_HTTP_HEARTBEAT_MS: "0" }), /RECQ_HTTP_HEARTBEAT_MS/);
     // Cleartext on a network address only when allowed, as the gRPC port.
     assert.throws(() => loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "0.0.0.0:8080" }), /the HTTP port would listen on 0\.0\.0\.0:8080 in plaintext/);
@@ -143,5 +149,26 @@ describe("gateway configuration", () => {
     ]);
     assert.deepEqual(paths([], { RECQ_DESCRIPTORS: "/d, e.binpb" }), ["/d", path.resolve("e.binpb")]);
     assert.throws(() => loadGatewayConfig(["--descriptors", " , "], {}), /names no file/);
+  });
+
+  it("reads the HTTP port's bounds on slow clients: 1 ms at least", () => {
+    const env = { RECQ_HTTP_ADDRESS: "127.0.0.1:8080" };
+    const at = loadGatewayConfig([], { ...env, RECQ_HTTP_PROTOCOL_TIMEOUT_MS: "1", RECQ_HTTP_HEADERS_TIMEOUT_MS: "2", RECQ_HTTP_IDLE_TIMEOUT_MS: "2147483647" }).http?.timeouts;
+    assert.deepEqual(at, { protocolTimeoutMs: 1, headersTimeoutMs: 2, idleTimeoutMs: 2_147_483_647 });
+    for (const name of ["RECQ_HTTP_PROTOCOL_TIMEOUT_MS", "RECQ_HTTP_HEADERS_TIMEOUT_MS", "RECQ_HTTP_IDLE_TIMEOUT_MS"]) {
+      assert.throws(() => loadGatewayConfig([], { ...env, [name]: "0" }), new RegExp(`${name} must be an integer from 1 to 2147483647, not "0"`));
+      assert.throws(() => loadGatewayConfig([], { ...env, [name]: "2147483648" }), new RegExp(`${name} must be an integer from 1`));
+    }
+  });
+
+  it("reads how a JWKS is kept current: jose's defaults, 1 ms at least", () => {
+    assert.deepEqual(loadGatewayConfig([], {}).jwks, { timeoutMs: 5_000, cooldownMs: 30_000, maxAgeMs: 600_000 });
+    const at = loadGatewayConfig([], { RECQ_JWKS_TIMEOUT_MS: "1", RECQ_JWKS_COOLDOWN_MS: "1", RECQ_JWKS_MAX_AGE_MS: "2147483647" }).jwks;
+    assert.deepEqual(at, { timeoutMs: 1, cooldownMs: 1, maxAgeMs: 2_147_483_647 });
+    for (const name of ["RECQ_JWKS_TIMEOUT_MS", "RECQ_JWKS_COOLDOWN_MS", "RECQ_JWKS_MAX_AGE_MS"]) {
+      assert.throws(() => loadGatewayConfig([], { [name]: "0" }), new RegExp(`${name} must be an integer from 1 to 2147483647, not "0"`));
+      assert.throws(() => loadGatewayConfig([], { [name]: "2147483648" }), new RegExp(`${name} must be an integer from 1`));
+      assert.throws(() => loadGatewayConfig([], { [name]: "1.5" }), new RegExp(`${name} must be an integer`));
+    }
   });
 });

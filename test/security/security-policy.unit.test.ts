@@ -59,11 +59,28 @@ describe("the security file", () => {
   it("refuses a file that would leave a hole, naming the field", () => {
     assert.throws(() => parse({ callers: { permissions: {} } }), /callers: give jwt, certificates or both/);
     assert.throws(() => parse({ callers: { jwt: { secretFile: "s", audience: "a" } } }), /issuer and audience are required/);
-    assert.throws(() => parse({ callers: { jwt: { secretFile: "s", jwksFile: "j", issuer: "i", audience: "a" } } }), /jwksFile or secretFile \(one of them\)/);
+    assert.throws(() => parse({ callers: { jwt: { secretFile: "s", jwksFile: "j", issuer: "i", audience: "a" } } }), /jwksFile, jwksUrl or secretFile \(one of them\)/);
+    assert.throws(() => parse({ callers: { jwt: { jwksUrl: "https://idp.example/jwks", jwksFile: "j", issuer: "i", audience: "a" } } }), /jwksFile, jwksUrl or secretFile \(one of them\)/);
     assert.throws(() => parse({ callers: { certificates: { cli: "admin" } } }), /callers.certificates.cli must be an array/);
     assert.throws(() => parse({ components: { todo: { methods: ["*"] } } }), /components.todo: give tokenFile, certificateNames or both/);
     assert.throws(() => parse({ component: {} }), /unknown field "component"/);
     assert.throws(() => parse({ callers: { jwt: { secretFile: "s", issuer: "i", audience: "a", clockToleranceSeconds: 301 } } }), /clockToleranceSeconds must be an integer from 0 to 300/);
+  });
+});
+
+describe("the security file's jwt.jwksUrl", () => {
+  const jwt = (jwksUrl: string) => parse({ callers: { jwt: { jwksUrl, issuer: "i", audience: "a" } } }).callers?.jwt?.jwksUrl;
+
+  it("takes an https URL, or http to a loopback host", () => {
+    assert.equal(jwt("https://idp.example/.well-known/jwks.json"), "https://idp.example/.well-known/jwks.json");
+    for (const loopback of ["http://127.0.0.1:8081/jwks", "http://localhost/jwks", "http://[::1]:9/jwks", "http://127.9.0.1/jwks"]) assert.equal(jwt(loopback), loopback);
+  });
+
+  it("refuses http to any other host, another scheme, and what is not a URL, naming the field", () => {
+    for (const refused of ["http://idp.example/jwks", "http://10.0.0.1/jwks", "http://128.0.0.1/jwks", "ftp://127.0.0.1/jwks", "file:///etc/jwks.json"]) {
+      assert.throws(() => jwt(refused), /callers\.jwt\.jwksUrl: .* must be an https URL \(http only to a loopback host/, refused);
+    }
+    assert.throws(() => jwt("idp.example/jwks"), /callers\.jwt\.jwksUrl: "idp.example\/jwks" is not a URL/);
   });
 });
 

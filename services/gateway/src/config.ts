@@ -1,8 +1,10 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port";
+import { DEFAULT_CONNECTION_TIMEOUTS, type ConnectionTimeouts } from "./http/connection-timeouts";
 import { isLoopback, transportSecurityFromEnv, type TransportSecurity } from "./security/tls-settings";
 import { readSecurityPolicy, type SecurityPolicy } from "./security/security-policy";
+import { jwksSettingsFromEnv, type JwksSettings } from "./security/jwks-settings";
 
 /** Everything the gateway can be told, with its default. Flags win over environment variables. */
 export interface GatewayConfig {
@@ -42,13 +44,16 @@ export interface GatewayConfig {
    * The HTTP port (docs/web.md): `--http-address`, `RECQ_HTTP_ADDRESS`; default none (no HTTP port; `npm start` sets
    * 127.0.0.1:8080). `RECQ_HTTP_ALLOWED_ORIGINS`: origins browsers may call from, comma-separated, `*` for any;
    * default none. `RECQ_HTTP_HEARTBEAT_MS`: a comment on idle Server-Sent Events streams this often; default 15 s.
-   * `RECQ_HTTP_PAGE=1`: the TodoList page at `/`; default off.
+   * `RECQ_HTTP_PAGE=1`: the TodoList page at `/`; default off. `RECQ_HTTP_PROTOCOL_TIMEOUT_MS`,
+   * `RECQ_HTTP_HEADERS_TIMEOUT_MS`, `RECQ_HTTP_IDLE_TIMEOUT_MS`: bounds on slow clients (docs/web.md, Slow clients).
    */
   http: HttpPortOptions | undefined;
   /** TLS on the port, or plaintext (RECQ_TLS_* and RECQ_ALLOW_PLAINTEXT; security/tls-settings.ts, docs/security.md). */
   transport: TransportSecurity;
   /** Callers' and components' identities and permissions (RECQ_SECURITY_FILE; docs/security.md); unset: the simple mode. */
   security: SecurityPolicy | undefined;
+  /** How the security file's JWKS (URL or file) is kept current (RECQ_JWKS_*; security/jwks-settings.ts, docs/security.md). */
+  jwks: JwksSettings;
 }
 
 /** Every limit of the gateway, explicit. Environment variable names in parentheses. */
@@ -309,6 +314,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     http: httpOptions(values["http-address"] ?? env.RECQ_HTTP_ADDRESS, env),
     transport,
     security: securityPolicyFrom(env),
+    jwks: jwksSettingsFromEnv(env),
   };
 }
 
@@ -351,7 +357,24 @@ function httpOptions(address: string | undefined, env: NodeJS.ProcessEnv): HttpP
   if (!Number.isInteger(heartbeatMs) || heartbeatMs < 1) throw new Error(`RECQ_HTTP_HEARTBEAT_MS must be an integer of at least 1, not "${heartbeat}"`);
   const allowedOrigins = (env.RECQ_HTTP_ALLOWED_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
   const page = env.RECQ_HTTP_PAGE === "1" || env.RECQ_HTTP_PAGE === "true";
-  return { address, allowedOrigins, heartbeatMs, ...(page ? { page } : {}) };
+  return { address, allowedOrigins, heartbeatMs, timeouts: httpTimeouts(env), ...(page ? { page } : {}) };
+}
+
+/** The HTTP port's bounds on slow clients (http/connection-timeouts.ts, docs/web.md). */
+function httpTimeouts(env: NodeJS.ProcessEnv): ConnectionTimeouts {
+  const read = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    // Node timers hold at most 2^31-1 ms.
+    if (!Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1) throw new Error(`${name} must be an integer from 1 to ${2 ** 31 - 1}, not "${raw}"`);
+    return value;
+  };
+  return {
+    protocolTimeoutMs: read("RECQ_HTTP_PROTOCOL_TIMEOUT_MS", DEFAULT_CONNECTION_TIMEOUTS.protocolTimeoutMs),
+    headersTimeoutMs: read("RECQ_HTTP_HEADERS_TIMEOUT_MS", DEFAULT_CONNECTION_TIMEOUTS.headersTimeoutMs),
+    idleTimeoutMs: read("RECQ_HTTP_IDLE_TIMEOUT_MS", DEFAULT_CONNECTION_TIMEOUTS.idleTimeoutMs),
+  };
 }
 
 /** Each value may list several files, comma-separated; relative paths are from the working directory. */

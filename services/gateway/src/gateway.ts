@@ -195,7 +195,7 @@ export class Gateway {
       const { definition, implementation } = domainService(service, { calls, commands, accepted: executor, queries, replyChannels: listeners, uploads, options: domainOptions });
       server.addService(definition, implementation);
     }
-    const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, OVER_A_LINK), limits, logger);
+    const links = linkService(options, router, unaryCallRunner(paths, limits.maxRequestBytes, OVER_A_LINK), limits, admission, logger);
     const parkedEvents = options.parkedEvents ?? new VolatileParkedEventStore();
     const parked = await ParkedChains.open(parkedEvents, { maxPerConsumer: limits.maxParkedEventsPerConsumer, maxErrorBytes: limits.maxParkedErrorBytes });
     const health = new HealthRegistry();
@@ -357,7 +357,7 @@ function sagaStateService(options: GatewayOptions, limits: GatewayLimits): SagaS
 }
 
 /** The handler links: routes learnt from components' subscriptions, and the calls they make over their links. */
-function linkService(options: GatewayOptions, router: MethodRouter, runCall: LinkCallRunner, limits: GatewayLimits, logger: Logger): LinkService {
+function linkService(options: GatewayOptions, router: MethodRouter, runCall: LinkCallRunner, limits: GatewayLimits, admission: AdmissionControl, logger: Logger): LinkService {
   return new LinkService(
     { isDomainMethod: (path) => options.catalog.methodByPath(path) !== undefined },
     router,
@@ -369,6 +369,7 @@ function linkService(options: GatewayOptions, router: MethodRouter, runCall: Lin
       maxMessageBytes: limits.maxLinkMessageBytes,
       maxCallsPerLink: limits.maxCallsPerLink,
       maxCallMsWithoutDeadline: limits.maxCallMsWithoutDeadline,
+      admission,
     },
     logger,
     runCall,

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
+import type tls from "node:tls";
 import type { SecureContextOptions } from "node:tls";
 import type { Logger } from "@recq-mesh/protocol";
 import type { AdmissionControl } from "../admission/admission-control";
@@ -8,6 +9,7 @@ import type { AdmissionKind } from "../admission/admission-interceptor";
 import type { DescriptorCatalog } from "../descriptors/descriptor-catalog";
 import { acceptAsync, getOutcome, OUTCOMES_PREFIX, prefersAsync } from "./async-commands";
 import { cleartextListener } from "./cleartext-listener";
+import { closeIdleSession, DEFAULT_CONNECTION_TIMEOUTS, Http1Clocks, type ConnectionTimeouts } from "./connection-timeouts";
 import { connectHandler } from "./connect-handler";
 import { applyCors } from "./cors";
 import { headerOf, sendError, type HttpRequest, type HttpResponse } from "./http-answers";
@@ -30,6 +32,8 @@ export interface HttpPortOptions {
   page?: boolean;
   /** TLS with the gRPC port's certificate files (RECQ_TLS_*); cleartext without. */
   tls?: HttpTls;
+  /** Bounds on slow clients (RECQ_HTTP_PROTOCOL_TIMEOUT_MS, RECQ_HTTP_HEADERS_TIMEOUT_MS, RECQ_HTTP_IDLE_TIMEOUT_MS): DEFAULT_CONNECTION_TIMEOUTS when not given. */
+  timeouts?: ConnectionTimeouts;
 }
 
 /**
@@ -98,10 +102,15 @@ export class HttpPort {
     const sseDeps = { ...routeDeps, heartbeatMs: options.heartbeatMs, shutdown: shutdown.signal };
     // A raw upload body is cut into messages no larger than a gRPC upload's may be: both limits bind each message.
     const uploadDeps = { ...routeDeps, maxUploadChunkBytes: Math.min(deps.maxUploadChunkBytes, deps.maxRequestBytes) };
+    const timeouts = options.timeouts ?? DEFAULT_CONNECTION_TIMEOUTS;
+    const clocks = new Http1Clocks(timeouts);
     let closing = false;
     const handle = (request: HttpRequest, response: HttpResponse): void => {
-      // A closing port answers what is in flight and lets each HTTP/1.1 connection go after its response.
-      if (closing && "httpVersionMajor" in request && request.httpVersionMajor === 1) response.setHeader("connection", "close");
+      if ("httpVersionMajor" in request && request.httpVersionMajor === 1) {
+        clocks.requestArrived(request.socket, response);
+        // A closing port answers what is in flight and lets each HTTP/1.1 connection go after its response.
+        if (closing) response.setHeader("connection", "close");
+      }
       if (applyCors(request, response, options.allowedOrigins)) return;
       const url = new URL(request.url ?? "/", "http://gateway");
       const path = url.pathname;
@@ -136,10 +145,11 @@ export class HttpPort {
       }
       connect(request, response);
     };
-    // No requestTimeout: Node enforces it only on a server that listens itself, and this one takes its connections
-    // from the cleartext listener (or serves HTTP/1.1 through the secure HTTP/2 server). limitArrival bounds a
-    // request's arrival instead, uploads exempt.
-    const http1Server = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, handle);
+    // No requestTimeout nor headersTimeout: Node enforces them only on a server that listens itself, and this one
+    // takes its connections from the cleartext listener (or serves HTTP/1.1 through the secure HTTP/2 server).
+    // limitArrival bounds a request's body instead, uploads exempt; the clocks (connection-timeouts.ts) its headers
+    // and the idle time between requests, which keepAliveTimeout also announces.
+    const http1Server = http.createServer({ requestTimeout: 0, keepAliveTimeout: timeouts.idleTimeoutMs }, handle);
     const settings = { maxConcurrentStreams: deps.maxStreamsPerConnection };
     const sockets = new Set<net.Socket>();
     const track = (socket: net.Socket) => {
@@ -150,12 +160,19 @@ export class HttpPort {
     let listener: net.Server;
     if (options.tls === undefined) {
       http2Server = http2.createServer({ settings }, handle);
-      listener = cleartextListener({ http1: http1Server, http2: http2Server }, track);
+      listener = cleartextListener(
+        { http1: http1Server, http2: http2Server },
+        { onConnection: track, onHttp1: (socket) => clocks.watch(socket, true), protocolTimeoutMs: timeouts.protocolTimeoutMs },
+      );
     } else {
       // Behind TLS, ALPN picks HTTP/2 or HTTP/1.1 for each connection: one server serves both.
-      const secure = http2.createSecureServer({ ...options.tls.serverOptions(), allowHTTP1: true, settings }, handle);
+      // The handshake decides the protocol (ALPN): it is held to the protocol timeout.
+      const secure = http2.createSecureServer({ ...options.tls.serverOptions(), allowHTTP1: true, settings, handshakeTimeout: timeouts.protocolTimeoutMs }, handle);
       const stopWatching = options.tls.onChange((options) => secure.setSecureContext(options));
       secure.on("connection", track);
+      secure.on("secureConnection", (socket: tls.TLSSocket) => {
+        if (socket.alpnProtocol !== "h2") clocks.watch(socket, false);
+      });
       secure.once("close", stopWatching);
       http2Server = secure;
       listener = secure;
@@ -163,6 +180,7 @@ export class HttpPort {
     http2Server.setTimeout(deps.maxConnectionIdleMs);
     const sessions = new Set<http2.ServerHttp2Session>();
     http2Server.on("session", (session) => {
+      closeIdleSession(session, timeouts.idleTimeoutMs);
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });

@@ -2,6 +2,8 @@ import { status } from "@grpc/grpc-js";
 import type { Context } from "@opentelemetry/api";
 import type { Call } from "@recq-mesh/protocol/gen/recq/v1/link";
 import { MeshError, Reason, extractTraceContext } from "@recq-mesh/protocol";
+import type { AdmissionControl } from "../admission/admission-control";
+import type { MethodEntry } from "../descriptors/descriptor-catalog";
 import { Cancellation } from "../server/cancellation";
 import type { HandlerLink } from "./handler-link";
 import type { CallerIdentity } from "../security/caller-identity";
@@ -15,6 +17,8 @@ export interface LinkCallContext {
   traceContext: Context;
   /** The calling component, when components have grants: handlers see it as the caller. */
   caller?: CallerIdentity;
+  /** Runs once the method is known (and granted): takes the call's admission slot, or throws the refusal. */
+  admit?: (method: MethodEntry) => void;
 }
 
 export interface LinkCallLimits {
@@ -27,15 +31,25 @@ export interface LinkCallLimits {
 /**
  * The calls one handler service makes through its link (a service of the mesh calling another, with no unary
  * hop): each runs with its own deadline, answers with a CallResult frame, and is cancelled if the link goes.
+ *
+ * Each call takes a slot of the gateway's admission, as a caller's unary call does, with the link as its caller
+ * (its share of the limit, like one connection's): a handler's fan-out adds to the load the gateway sheds, so a
+ * saturated gateway answers the call RESOURCE_EXHAUSTED / OVERLOADED at once instead of routing it on to a mesh
+ * that refuses its external callers. The slot is given back when the call is answered, whatever the answer.
  */
 export class LinkCalls {
   private readonly running = new Map<number, Cancellation>();
+  /** The admission caller every call of this link counts against. */
+  private readonly admissionCaller: string;
 
   constructor(
     private readonly link: HandlerLink,
     private readonly run: LinkCallRunner,
     private readonly limits: LinkCallLimits,
-  ) {}
+    private readonly admission: AdmissionControl,
+  ) {
+    this.admissionCaller = `link:${link.id}`;
+  }
 
   start(call: Call, metadata: Record<string, string>): void {
     if (this.running.has(call.callId)) {
@@ -51,7 +65,12 @@ export class LinkCalls {
     const timer = setTimeout(() => signal.abort(new MeshError(status.DEADLINE_EXCEEDED, "the call's deadline passed", Reason.DEADLINE_EXCEEDED)), timeoutMs);
     timer.unref();
     this.running.set(call.callId, signal);
-    const context = { signal, traceContext: extractTraceContext(metadata) };
+    let admitted = false;
+    const admit = () => {
+      this.admission.admitCall(this.admissionCaller);
+      admitted = true;
+    };
+    const context = { signal, traceContext: extractTraceContext(metadata), admit };
     // A call that fails before it starts (a bad method, bytes that do not parse) answers like one that fails later.
     Promise.resolve()
       .then(() => this.run(call, context))
@@ -61,6 +80,7 @@ export class LinkCalls {
       )
       .finally(() => {
         clearTimeout(timer);
+        if (admitted) this.admission.releaseCall(this.admissionCaller);
         this.running.delete(call.callId);
       });
   }

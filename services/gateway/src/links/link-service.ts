@@ -7,6 +7,7 @@ import { checkCredentials } from "./credentials";
 import { HandlerLink } from "./handler-link";
 import { LinkCalls, type LinkCallLimits, type LinkCallRunner } from "./link-calls";
 import type { ComponentAuthorization, IdentifiedComponent } from "../security/component-authorization";
+import type { AdmissionControl } from "../admission/admission-control";
 
 
 export interface LinkServiceOptions extends LinkCallLimits {
@@ -17,6 +18,8 @@ export interface LinkServiceOptions extends LinkCallLimits {
   heartbeatIntervalMs: number;
   maxQueuedDispatches: number;
   maxMessageBytes: number;
+  /** The gateway's admission: each call a handler makes through its link takes a slot, as a caller's call does. */
+  admission: AdmissionControl;
 }
 
 /** The part of the catalog the link service needs: which methods exist. */
@@ -131,7 +134,7 @@ export class LinkService {
     this.replacePreviousLinkOf(link);
     this.links.add(link);
     if (component !== undefined) this.grants.set(link, component);
-    this.calls.set(link, new LinkCalls(link, component === undefined ? this.runCall : this.grantedCalls(component), this.options));
+    this.calls.set(link, new LinkCalls(link, component === undefined ? this.runCall : this.grantedCalls(component), this.options, this.options.admission));
     link.send({
       metadata: {},
       frame: {

@@ -2,6 +2,7 @@ import { status, type ServerInterceptingCallInterface } from "@grpc/grpc-js";
 import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
 import { certificateNames, type CallerIdentity } from "./caller-identity";
 import { JwtVerifier } from "./jwt-verifier";
+import type { JwksSettings } from "./jwks-settings";
 import { MethodPatterns, MethodRules } from "./method-rules";
 import type { CallerPolicy } from "./security-policy";
 
@@ -31,8 +32,9 @@ export class CallerAuthorization {
     this.rules = new MethodRules(policy.permissions, "callers.permissions");
   }
 
-  static fromPolicy(policy: CallerPolicy, logger: Logger): CallerAuthorization {
-    return new CallerAuthorization(policy, policy.jwt && JwtVerifier.open(policy.jwt), logger);
+  /** `jwks`: how a JWKS URL or file is kept current (RECQ_JWKS_*); jose's defaults when not given. */
+  static fromPolicy(policy: CallerPolicy, logger: Logger, jwks?: JwksSettings): CallerAuthorization {
+    return new CallerAuthorization(policy, policy.jwt && JwtVerifier.open(policy.jwt, logger, jwks), logger);
   }
 
   /** Anyone may call these methods (health and reflection unless the file says otherwise). */

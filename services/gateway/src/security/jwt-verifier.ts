@@ -1,5 +1,9 @@
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
+import type { Logger } from "@recq-mesh/protocol";
+import { jwksFileSource, jwksUrlSource } from "./jwks-sources";
+import { DEFAULT_JWKS_SETTINGS, type JwksSettings } from "./jwks-settings";
+import { RefreshingKeySet } from "./refreshing-key-set";
 import type { JwtPolicy } from "./security-policy";
 
 /** Asymmetric algorithms a JWKS key may sign with; HS256 only with the shared secret (never a key confusion). */
@@ -8,37 +12,48 @@ const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "
 const MAX_CACHED_TOKENS = 10_000;
 
 /**
- * Verifies callers' bearer tokens as JWTs (jose): the signature against the JWKS file's keys or the shared secret,
- * then `exp` (required), `nbf`, `iss`, `aud` and `sub` (required). A verified token is remembered until its `exp`,
- * within a bounded map, so verification is paid once per token rather than once per call.
+ * Verifies callers' bearer tokens as JWTs (jose): the signature against the JWKS's keys (a URL or a file, kept
+ * current: refreshing-key-set.ts) or the shared secret, then `exp` (required), `nbf`, `iss`, `aud` and `sub`
+ * (required). A verified token is remembered until its `exp`, within a bounded map, so verification is paid once per
+ * token rather than once per call — and again when the JWKS's keys change, so a removed key's tokens are refused.
  */
 export class JwtVerifier {
-  private readonly cache = new Map<string, { payload: JWTPayload; expiresAtMs: number }>();
+  private readonly cache = new Map<string, { payload: JWTPayload; expiresAtMs: number; generation: number }>();
 
   private constructor(
     private readonly policy: JwtPolicy,
-    private readonly key: Uint8Array | JWTVerifyGetKey,
+    private readonly key: Uint8Array | RefreshingKeySet,
     private readonly algorithms: string[],
   ) {}
 
-  /** Reads the JWKS or the secret (at start: a missing or malformed file stops the gateway). */
-  static open(policy: JwtPolicy): JwtVerifier {
+  /**
+   * Reads the secret or the JWKS file (at start: a missing or malformed file stops the gateway); a JWKS URL is
+   * fetched when the first token needs it.
+   */
+  static open(policy: JwtPolicy, logger: Logger, jwks: JwksSettings = DEFAULT_JWKS_SETTINGS): JwtVerifier {
     if (policy.secretFile !== undefined) {
       const secret = readFileSync(policy.secretFile);
       // RFC 7518 §3.2: an HS256 key must be at least as long as the hash.
       if (secret.length < 32) throw new Error(`${policy.secretFile}: an HS256 secret must be at least 32 bytes, not ${secret.length}`);
       return new JwtVerifier(policy, new Uint8Array(secret), ["HS256"]);
     }
-    const jwks: unknown = JSON.parse(readFileSync(policy.jwksFile!, "utf8"));
-    return new JwtVerifier(policy, createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]), JWKS_ALGORITHMS);
+    if (policy.jwksUrl !== undefined) return new JwtVerifier(policy, new RefreshingKeySet(jwksUrlSource(policy.jwksUrl, jwks), jwks, logger), JWKS_ALGORITHMS);
+    const file = policy.jwksFile!;
+    const set = JSON.parse(readFileSync(file, "utf8")) as JSONWebKeySet;
+    return new JwtVerifier(policy, new RefreshingKeySet(jwksFileSource(file), jwks, logger, { set, loadedAtMs: Date.now() }), JWKS_ALGORITHMS);
   }
 
   /** The token's claims; rejects (with jose's error, for the debug log) when it is not valid now. */
   async verify(token: string): Promise<JWTPayload> {
+    const keys = this.key instanceof RefreshingKeySet ? this.key : undefined;
+    // A set past its age is loaded again first: what it no longer holds must not pass from the cache.
+    const refreshing = keys?.refreshIfStale();
+    if (refreshing !== undefined) await refreshing;
+    const generation = keys?.generation ?? 0;
     const now = Date.now();
     const cached = this.cache.get(token);
     if (cached !== undefined) {
-      if (cached.expiresAtMs > now) return cached.payload;
+      if (cached.expiresAtMs > now && cached.generation === generation) return cached.payload;
       this.cache.delete(token);
     }
     const options = {
@@ -48,9 +63,10 @@ export class JwtVerifier {
       requiredClaims: ["exp", "sub"],
       clockTolerance: this.policy.clockToleranceSeconds,
     };
-    const { payload } = typeof this.key === "function" ? await jwtVerify(token, this.key, options) : await jwtVerify(token, this.key, options);
+    const { payload } = keys !== undefined ? await jwtVerify(token, keys.getKey, options) : await jwtVerify(token, this.key as Uint8Array, options);
     if (this.cache.size >= MAX_CACHED_TOKENS) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(token, { payload, expiresAtMs: payload.exp! * 1000 + this.policy.clockToleranceSeconds * 1000 });
+    // Remembered for the keys as they were before: if a load changed them meanwhile, the next call verifies again.
+    this.cache.set(token, { payload, expiresAtMs: payload.exp! * 1000 + this.policy.clockToleranceSeconds * 1000, generation });
     return payload;
   }
 }

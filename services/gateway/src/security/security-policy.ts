@@ -25,6 +25,8 @@ export interface CallerPolicy {
 export interface JwtPolicy {
   /** A JWKS file (asymmetric keys: RS*, PS*, ES*, EdDSA), or … */
   jwksFile: string | undefined;
+  /** … a JWKS URL (an identity provider's `jwks_uri`: https, or http to a loopback host), or … */
+  jwksUrl: string | undefined;
   /** … a file holding the shared secret of HS256 tokens. */
   secretFile: string | undefined;
   issuer: string;
@@ -89,10 +91,12 @@ function callerPolicy(value: Record<string, unknown>, baseDir: string, where: st
 }
 
 function jwtPolicy(value: Record<string, unknown>, baseDir: string, where: string): JwtPolicy {
-  known(value, ["jwksFile", "secretFile", "issuer", "audience", "permissionsClaim", "forwardClaims", "clockToleranceSeconds"], where);
+  known(value, ["jwksFile", "jwksUrl", "secretFile", "issuer", "audience", "permissionsClaim", "forwardClaims", "clockToleranceSeconds"], where);
   const jwksFile = optionalString(value.jwksFile, `${where}.jwksFile`);
+  const jwksUrl = optionalString(value.jwksUrl, `${where}.jwksUrl`);
   const secretFile = optionalString(value.secretFile, `${where}.secretFile`);
-  if ((jwksFile === undefined) === (secretFile === undefined)) throw new Error(`${where}: give jwksFile or secretFile (one of them)`);
+  if ([jwksFile, jwksUrl, secretFile].filter((given) => given !== undefined).length !== 1) throw new Error(`${where}: give jwksFile, jwksUrl or secretFile (one of them)`);
+  if (jwksUrl !== undefined) checkJwksUrl(jwksUrl, `${where}.jwksUrl`);
   const issuer = optionalString(value.issuer, `${where}.issuer`);
   const audience = optionalString(value.audience, `${where}.audience`);
   // A token for another service of the same issuer must not open this gateway: both are checked, always.
@@ -103,6 +107,7 @@ function jwtPolicy(value: Record<string, unknown>, baseDir: string, where: strin
   }
   return {
     jwksFile: jwksFile && path.resolve(baseDir, jwksFile),
+    jwksUrl,
     secretFile: secretFile && path.resolve(baseDir, secretFile),
     issuer,
     audience,
@@ -110,6 +115,19 @@ function jwtPolicy(value: Record<string, unknown>, baseDir: string, where: strin
     forwardClaims: value.forwardClaims === undefined ? [] : strings(value.forwardClaims, `${where}.forwardClaims`),
     clockToleranceSeconds: tolerance,
   };
+}
+
+/** The keys that decide who may call must come over TLS, or from this machine. */
+function checkJwksUrl(value: string, where: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${where}: "${value}" is not a URL`);
+  }
+  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  if (url.protocol === "https:" || (url.protocol === "http:" && loopback)) return;
+  throw new Error(`${where}: "${value}" must be an https URL (http only to a loopback host: 127.0.0.1, ::1, localhost)`);
 }
 
 function componentGrants(value: Record<string, unknown>, baseDir: string, where: string): Map<string, ComponentGrant> {

@@ -1,7 +1,7 @@
 import { credentials, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { ConsumeRequest, HandlerLinkServiceClient, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { MeshError, Backoff, type Logger } from "@recq-mesh/protocol";
+import { MeshError, Backoff, Reason, type Logger } from "@recq-mesh/protocol";
 import { deadEventSettings, type DeadEventSettings } from "./dead-event-settings";
 import type { ConsumerEventHandler } from "./event-handler";
 import { ParkingAnswers } from "./parking-answers";
@@ -282,11 +282,11 @@ export class ConsumerClient {
     await this.report(stream, Number(envelope.position), failure);
   }
 
-  /** Runs `attempt` up to the configured tries, with backoff between them; the last error if none succeeded. */
   /**
    * Tries the handler until it succeeds or has failed `attempts` times. A failure with UNAVAILABLE (the mesh out of
-   * reach: the link down, the gateway restarting, no handler linked for a command it sends) is not the event's fault:
-   * it is tried again, at the backoff's pace, without counting, so an outage does not park good events.
+   * reach: the link down, the gateway restarting, no handler linked for a command it sends), or a call refused by a
+   * saturated gateway (RESOURCE_EXHAUSTED, reason OVERLOADED: its admission), is not the event's fault: it is tried
+   * again, at the backoff's pace, without counting, so an outage or an overload does not park good events.
    */
   private async tryInPlace(attempt: () => Promise<void>): Promise<Error | undefined> {
     const backoff = new Backoff(this.deadEvents.initialBackoffMs, this.deadEvents.maxBackoffMs);
@@ -296,7 +296,7 @@ export class ConsumerClient {
         return undefined;
       } catch (thrown) {
         const error = thrown instanceof Error ? thrown : new Error(String(thrown));
-        const outage = thrown instanceof MeshError && thrown.code === status.UNAVAILABLE;
+        const outage = thrown instanceof MeshError && (thrown.code === status.UNAVAILABLE || thrown.reason === Reason.OVERLOADED);
         if ((!outage && tried >= this.deadEvents.attempts) || this.closed) return error;
         this.options.logger.warn("consumer failed to handle an event; trying again", { consumer: this.options.consumer, attempt: tried, outage, error: error.message });
         if (!outage) tried += 1;

@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import http2 from "node:http2";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import tls from "node:tls";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { silentLogger } from "@recq-mesh/kit";
+import { CertificateFiles } from "@recq-mesh/gateway/internal/security/certificate-files";
+import { startGateway, tempDir, type RunningGateway } from "../support/mesh-harness";
+import { issueCertificate, makeCa } from "../support/test-certificates";
+
+/** The port's three bounds, short so that the tests are; each test waits well past them, never for a tight figure. */
+const TIMEOUTS = { protocolTimeoutMs: 600, headersTimeoutMs: 600, idleTimeoutMs: 600 };
+/** Longer than any bound plus a loaded machine's delay: a connection still open then is held "for ever". */
+const HELD = 5_000;
+
+/** A raw connection to the HTTP port: what it received, and whether (and when) the gateway closed it. */
+function rawConnection(port: number) {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.on("error", () => undefined);
+  const received: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => received.push(chunk));
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+  const connected = new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  return {
+    socket,
+    connected,
+    text: () => Buffer.concat(received).toString("latin1"),
+    bytes: () => Buffer.concat(received),
+    /** Resolves true when the gateway closed the connection within `ms`, false if it is still open then. */
+    closedWithin: (ms: number) => Promise.race([closed.then(() => true), sleep(ms, undefined, { ref: false }).then(() => false)]),
+  };
+}
+
+/** Writes `text` a byte every `everyMs` until the socket closes or the text ends. */
+async function trickle(socket: net.Socket, text: string, everyMs: number): Promise<void> {
+  for (const byte of text) {
+    if (socket.destroyed || !socket.writable) return;
+    socket.write(byte);
+    await sleep(everyMs);
+  }
+}
+
+const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: gateway\r\n\r\n`;
+
+describe("the HTTP port and slow clients", () => {
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let mesh: RunningGateway;
+  let port: number;
+
+  beforeAll(async () => {
+    data = await tempDir("http-slow-clients");
+    mesh = await startGateway(data.dir, { http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 10_000, timeouts: TIMEOUTS } });
+    port = mesh.gateway.http!.port;
+  });
+
+  afterAll(async () => {
+    await mesh.gateway.stop();
+    await data.remove();
+  });
+
+  it("answers 408 and closes a connection whose request headers trickle in past the headers timeout, while others are served", async () => {
+    const slow = Array.from({ length: 10 }, () => rawConnection(port));
+    const trickling = slow.map((connection) => connection.connected.then(() => trickle(connection.socket, `GET /nothing HTTP/1.1\r\nHost: gateway\r\nX-Slow: ${"a".repeat(200)}`, 100)));
+    // Meanwhile an ordinary caller is answered at once.
+    await sleep(200);
+    const answered = await fetch(`http://127.0.0.1:${port}/nothing`);
+    assert.equal(answered.status, 404);
+    const closed = await Promise.all(slow.map((connection) => connection.closedWithin(HELD)));
+    assert.deepEqual(closed, slow.map(() => true), "every trickling connection is closed");
+    for (const connection of slow) assert.match(connection.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    await Promise.all(trickling);
+  });
+
+  it("serves a request whose headers come in pieces within the headers timeout", async () => {
+    const connection = rawConnection(port);
+    await connection.connected;
+    for (const piece of ["GET /nothing HTT", "P/1.1\r\nHost: gat", "eway\r\n", "\r\n"]) {
+      connection.socket.write(piece);
+      await sleep(TIMEOUTS.headersTimeoutMs / 6);
+    }
+    assert.equal(await connection.closedWithin(HELD), true, "closed once idle");
+    assert.match(connection.text(), /^HTTP\/1\.1 404 /);
+  });
+
+  it("closes an HTTP/1.1 connection idle past the idle timeout, and serves the next request sent within it", async () => {
+    const connection = rawConnection(port);
+    await connection.connected;
+    connection.socket.write(request("/first"));
+    await sleep(TIMEOUTS.idleTimeoutMs / 3);
+    connection.socket.write(request("/second"));
+    const started = Date.now();
+    const closedAt = await Promise.race([new Promise<number>((resolve) => connection.socket.once("close", () => resolve(Date.now()))), sleep(HELD, undefined, { ref: false }).then(() => 0)]);
+    assert.notEqual(closedAt, 0, "the idle connection was closed");
+    assert.ok(closedAt - started >= TIMEOUTS.idleTimeoutMs / 2, "not before it was idle");
+    assert.equal(connection.text().match(/HTTP\/1\.1 404 /g)?.length, 2, "both requests answered on the one connection");
+  });
+
+  it("closes a connection that has not said which protocol it speaks within the protocol timeout: nothing sent, or a part of a preface", async () => {
+    const silent = rawConnection(port);
+    const partial = rawConnection(port);
+    await Promise.all([silent.connected, partial.connected]);
+    partial.socket.write("PR");
+    assert.deepEqual(await Promise.all([silent.closedWithin(HELD), partial.closedWithin(HELD)]), [true, true]);
+    assert.equal(silent.text(), "");
+    assert.equal(partial.text(), "");
+  });
+
+  it("takes an HTTP/2 preface however its first bytes are split", async () => {
+    const connection = rawConnection(port);
+    await connection.connected;
+    connection.socket.write("P");
+    await sleep(50);
+    connection.socket.write("RI");
+    await sleep(50);
+    connection.socket.write(" * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    // The server's first frame: its SETTINGS (type 4), not an HTTP/1.1 400.
+    const deadline = Date.now() + HELD;
+    while (connection.bytes().length < 9 && Date.now() < deadline) await sleep(20);
+    assert.equal(connection.bytes()[3], 0x4, `answered ${JSON.stringify(connection.text().slice(0, 40))}`);
+    connection.socket.destroy();
+  });
+
+  it("closes an HTTP/2 connection with no stream past the idle timeout, pings or not", async () => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", () => undefined);
+    const closed = new Promise<true>((resolve) => session.once("close", () => resolve(true)));
+    const pinging = setInterval(() => {
+      if (!session.closed && !session.destroyed) session.ping(() => undefined);
+    }, 100);
+    try {
+      assert.equal(await Promise.race([closed, sleep(HELD, undefined, { ref: false }).then(() => false)]), true);
+    } finally {
+      clearInterval(pinging);
+      session.destroy();
+    }
+  });
+});
+
+describe("the HTTP port behind TLS and slow clients", () => {
+  it("closes a connection that does not finish its handshake within the protocol timeout, and answers 408 to HTTP/1.1 headers trickling past the headers timeout", async () => {
+    const data = await tempDir("http-slow-tls");
+    const ca = makeCa(data.dir, "ca");
+    const server = issueCertificate(ca, "gateway", "gateway", ["localhost"]);
+    const files = await CertificateFiles.open({ certificateFile: server.certificateFile, keyFile: server.keyFile, clientCaFile: undefined, clientAuth: "required", refreshIntervalMs: 60_000 }, silentLogger);
+    const mesh = await startGateway(data.dir, { http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 10_000, tls: files, timeouts: TIMEOUTS } });
+    const port = mesh.gateway.http!.port;
+    try {
+      // A TCP connection that never starts its handshake.
+      const silent = rawConnection(port);
+      await silent.connected;
+      // A TLS connection speaking HTTP/1.1 (ALPN), its headers a byte at a time.
+      const secure = tls.connect({ port, host: "127.0.0.1", servername: "localhost", ca: readFileSync(ca.certificateFile), ALPNProtocols: ["http/1.1"] });
+      secure.on("error", () => undefined);
+      const received: Buffer[] = [];
+      secure.on("data", (chunk: Buffer) => received.push(chunk));
+      const secureClosed = new Promise<true>((resolve) => secure.once("close", () => resolve(true)));
+      await new Promise<void>((resolve) => secure.once("secureConnect", () => resolve()));
+      const trickling = trickle(secure as net.Socket, `GET /nothing HTTP/1.1\r\nHost: gateway\r\nX-Slow: ${"a".repeat(200)}`, 100);
+      assert.equal(await silent.closedWithin(HELD), true, "the connection without a handshake is closed");
+      assert.equal(await Promise.race([secureClosed, sleep(HELD, undefined, { ref: false }).then(() => false)]), true, "the trickling TLS connection is closed");
+      assert.match(Buffer.concat(received).toString("latin1"), /^HTTP\/1\.1 408 Request Timeout\r\n/);
+      await trickling;
+    } finally {
+      await mesh.gateway.stop();
+      files.close();
+      await data.remove();
+    }
+  });
+});
