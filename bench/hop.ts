@@ -1,4 +1,4 @@
-// `npm run bench:hop [-- rounds seconds]`: the hop scenario alone — GetTodoList from h2load (4 connections × 25
+// `npm run bench:hop [-- rounds seconds]` (rounds 0: the held calls only): the hop scenario alone — GetTodoList from h2load (4 connections × 25
 // streams) to a plain grpc-js server and through the gateway to a linked handler — round by round, with each
 // process's CPU per call; then the gateway holding 10,000 calls (`BENCH_HELD_CALLS`, 0 to skip) and its RSS.
 // BENCH_BASELINE_GATEWAY=<another build's gateway main.js> adds that gateway beside this build's, interleaved
@@ -36,6 +36,19 @@ async function main(): Promise<void> {
     ...(process.env.BENCH_BASELINE_GATEWAY ? [{ name: "baseline", main: process.env.BENCH_BASELINE_GATEWAY }] : []),
     { name: "this build", main: GATEWAY_MAIN },
   ];
+  if (rounds > 0) await hopRounds(builds, rounds, seconds);
+  if (heldCalls > 0) {
+    for (const build of builds) {
+      const held = await manyCalls(heldCalls, build.main);
+      console.log(
+        `${build.name}: ${held.count} calls held (${held.failures} failed): RSS before ${held.gatewayRssBeforeMiB} MiB, holding ${held.gatewayRssHoldingMiB} MiB, ` +
+          `peak ${held.gatewayRssPeakMiB} MiB (${held.perCallKiB} KiB/call)`,
+      );
+    }
+  }
+}
+
+async function hopRounds(builds: { name: string; main: string }[], rounds: number, seconds: number): Promise<void> {
   const direct = await startScript("bench/servers/direct-server.js", ["127.0.0.1:0"]);
   const meshes: BenchMesh[] = [];
   try {
@@ -54,15 +67,6 @@ async function main(): Promise<void> {
   } finally {
     for (const mesh of meshes) await mesh.stop();
     await direct.stop();
-  }
-  if (heldCalls > 0) {
-    for (const build of builds) {
-      const held = await manyCalls(heldCalls, build.main);
-      console.log(
-        `${build.name}: ${held.count} calls held (${held.failures} failed): RSS before ${held.gatewayRssBeforeMiB} MiB, holding ${held.gatewayRssHoldingMiB} MiB, ` +
-          `peak ${held.gatewayRssPeakMiB} MiB (${held.perCallKiB} KiB/call)`,
-      );
-    }
   }
 }
 
