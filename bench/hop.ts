@@ -3,6 +3,8 @@
 // process's CPU per call; then the gateway holding 10,000 calls (`BENCH_HELD_CALLS`, 0 to skip) and its RSS.
 // BENCH_BASELINE_GATEWAY=<another build's gateway main.js> adds that gateway beside this build's, interleaved
 // round by round (the order swapped each round), to compare two builds in the same minutes on a shared machine.
+// BENCH_HOP_RPS=<calls/s per connection> holds every target to that rate (h2load --rps): CPU per call at one rate is
+// comparable between builds, where at the maximum it moves with the throughput each run happens to get.
 // Prints the figures; asserts nothing. CPU per call is what contention disturbs least; throughput swings.
 import { GetTodoList } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { GATEWAY_MAIN } from "../test/support/built-packages";
@@ -14,6 +16,7 @@ import { manyCalls } from "./scenarios/scale";
 const PATH = "/todo.v1.TodoListQueryService/GetTodoList";
 const CONNECTIONS = 4;
 const STREAMS = 25;
+const RPS_PER_CONNECTION = process.env.BENCH_HOP_RPS ? Number(process.env.BENCH_HOP_RPS) : undefined;
 
 interface Target {
   name: string;
@@ -72,7 +75,7 @@ async function hopRounds(builds: { name: string; main: string }[], rounds: numbe
 
 async function measure(target: Target, seconds: number): Promise<Sample> {
   const before = target.pids.map(cpuMicros);
-  const result = await h2load({ address: target.address, path: PATH, message: GetTodoList.encode({ listId: "bench-list" }).finish(), connections: CONNECTIONS, streams: STREAMS, durationSeconds: seconds });
+  const result = await h2load({ address: target.address, path: PATH, message: GetTodoList.encode({ listId: "bench-list" }).finish(), connections: CONNECTIONS, streams: STREAMS, durationSeconds: seconds, rpsPerConnection: RPS_PER_CONNECTION });
   // h2load's 1 s warm-up is load too.
   const calls = result.succeeded * ((seconds + 1) / seconds);
   return { perSecond: result.perSecond, cpu: target.pids.map((pid, i) => (cpuMicros(pid) - before[i]!) / calls) };
