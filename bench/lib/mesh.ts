@@ -11,15 +11,19 @@ export interface BenchMesh {
   stop(): Promise<void>;
 }
 
-/** A gateway process on a fresh embedded store and one bench handler process linked to it. */
+/**
+ * A gateway process on a fresh embedded store and one bench handler process linked to it. `gatewayMain`: the
+ * gateway's script, another build's to compare against (bench/hop.ts).
+ */
 export async function startMesh(
   handlerMode: "fixed-query" | "hold-query" | "todo",
   gatewayEnv: Record<string, string> = {},
   handlerEnv: Record<string, string> = {},
+  gatewayMain = GATEWAY_MAIN,
 ): Promise<BenchMesh> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "recq-bench-"));
   const gateway = await startScript(
-    GATEWAY_MAIN,
+    gatewayMain,
     ["--address", "127.0.0.1:0", "--data-dir", dataDir, "--descriptors", TODO_DESCRIPTORS],
     { RECQ_LOG_LEVEL: "info", ...gatewayEnv },
     /"message":"gateway ready"/,

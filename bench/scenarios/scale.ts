@@ -41,11 +41,12 @@ async function manyLinks(count: number): Promise<ScaleResult["links"]> {
 /** How long the handler holds each call; all are sent within the first ~2 s. */
 const HOLD_MS = 5_000;
 
-async function manyCalls(count: number): Promise<ScaleResult["calls"]> {
+/** `gatewayMain`: another build's gateway to compare against (bench/hop.ts); by default this build's. */
+export async function manyCalls(count: number, gatewayMain?: string): Promise<ScaleResult["calls"]> {
   // The client spreads its calls over 20 connections, and admission keeps a tenth of the ceiling from callers
   // holding many calls (docs/configuration.md, Admission): the ceiling must leave room for all `count` of them.
   const ceiling = String(Math.ceil(count / 0.9) + 100);
-  const mesh = await startMesh("hold-query", { RECQ_MAX_CALLS_IN_FLIGHT: ceiling }, { BENCH_HOLD_MS: String(HOLD_MS) });
+  const mesh = await startMesh("hold-query", { RECQ_MAX_CALLS_IN_FLIGHT: ceiling }, { BENCH_HOLD_MS: String(HOLD_MS) }, gatewayMain);
   try {
     const pid = mesh.gateway.child.pid!;
     await settle();

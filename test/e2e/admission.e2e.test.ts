@@ -8,7 +8,7 @@ import type { GatewayLimits } from "@recq-mesh/gateway";
 import http2 from "node:http2";
 import { GetTodoList } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { call, eventually, failure, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
-import { framed, rawAnswer, rawRequest, within } from "../support/raw-grpc";
+import { framed, rawAnswer, rawClosed, rawRequest, within } from "../support/raw-grpc";
 
 /** A client on a connection of its own: the gateway shares its limit among connections. */
 function connection(address: string): TodoListQueryServiceClient {
@@ -161,6 +161,28 @@ describe("admission control", () => {
     queries.answerAll();
     await holder;
     await slotIsFree();
+  });
+
+  it("resets a refused caller's stream that it left open, at once rather than at RECQ_MAX_REQUEST_ARRIVAL_MS", async () => {
+    // The arrival limit far beyond the wait below: only the refusal's own reset can close the stream in time.
+    const mesh = await gatewayWith({ maxCallsInFlight: 1, maxRequestArrivalMs: 60_000 });
+    const queries = await startQueries(mesh.address);
+    const client = connection(mesh.address);
+    const session = http2.connect(`http://${mesh.address}`);
+    session.on("error", () => undefined);
+    cleanups.push(() => queries.mesh.close(), () => client.close(), () => session.close());
+    const holder = get(client, "holder");
+    await eventually(async () => assert.equal(queries.waiting.length, 1));
+    // A whole message, but the stream never ended by its caller: refused, and its stream closed by the gateway.
+    const refused = rawRequest(session, "/todo.v1.TodoListQueryService/GetTodoList");
+    const answer = rawAnswer(refused);
+    const closed = rawClosed(refused);
+    const body = GetTodoList.encode({ listId: "left-open" }).finish();
+    refused.write(framed(body.length, body));
+    assert.equal((await within(answer, 5_000, "the refusal")).reason, "OVERLOADED");
+    assert.equal(await within(closed, 5_000, "the refused stream's close"), http2.constants.NGHTTP2_NO_ERROR);
+    queries.answerAll();
+    assert.equal((await holder).listId, "holder");
   });
 
   it("holds subscriptions to RECQ_MAX_SUBSCRIPTIONS apart from unary calls", async () => {

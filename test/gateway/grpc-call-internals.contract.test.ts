@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { afterEach, describe, it } from "@jest/globals";
 import * as grpc from "@grpc/grpc-js";
-import { callTransport, type CallTransport } from "@recq-mesh/gateway/internal/server/grpc-call-internals";
+import { callTransport, limitMessages, type CallTransport } from "@recq-mesh/gateway/internal/server/grpc-call-internals";
 import { framed, rawAnswer, rawClosed, rawRequest, within } from "../support/raw-grpc";
 
 const passThrough = (value: Buffer) => value;
@@ -76,12 +76,14 @@ describe("grpc-js call internals the gateway relies on", () => {
     assert.ok(transports[0], "grpc-js's BaseServerInterceptingCall still has stream, decoder and maxReceiveMessageSize");
   });
 
-  it("refuses a message from its declared length, before its body is sent, through limitMessages' callback", async () => {
+  it("refuses a message from its declared length, before its body is sent, through limitMessages' handler", async () => {
     const declared: number[] = [];
     running = await serve((transport, call) =>
-      transport!.limitMessages(100, (bytes) => {
-        declared.push(bytes);
-        call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: "too large" });
+      limitMessages(transport!, 100, {
+        messageTooLarge: (bytes) => {
+          declared.push(bytes);
+          call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: "too large" });
+        },
       }),
     );
     const stream = request(running.session);
@@ -94,7 +96,7 @@ describe("grpc-js call internals the gateway relies on", () => {
   });
 
   it("lets one call take messages above the server's receive limit", async () => {
-    running = await serve((transport) => transport!.limitMessages(4096));
+    running = await serve((transport) => limitMessages(transport!, 4096));
     const stream = request(running.session);
     stream.end(framed(3000, Buffer.alloc(3000, 1)));
     assert.equal(await grpcStatus(stream), grpc.status.OK);

@@ -1,7 +1,8 @@
-import { ServerInterceptingCall, type Metadata, type ServerInterceptor, type StatusObject } from "@grpc/grpc-js";
+import type { Metadata, ServerInterceptingCall, ServerInterceptingCallInterface, ServerInterceptor, StatusObject } from "@grpc/grpc-js";
 import { SpanKind } from "@opentelemetry/api";
 import { isTracing, MeshError, recordRpcOutcome, startRpcSpan } from "@recq-mesh/protocol";
 import { callerTraceContext } from "../server/caller-trace-context";
+import { PassThroughCall, type CallStatus } from "../server/pass-through-call";
 import type { AdmissionControl } from "./admission-control";
 
 /** What admission needs to know of a path: a unary call, a subscription, or none of its business. */
@@ -21,46 +22,67 @@ export type AdmissionKind = "call" | "subscription" | undefined;
 export function admissionInterceptor(admission: AdmissionControl, kindOf: (path: string) => AdmissionKind): ServerInterceptor {
   return (method, call) => {
     const kind = kindOf(method.path);
-    if (kind === undefined) return new ServerInterceptingCall(call);
-    const caller = call.getPeer();
-    let held = false;
-    // Kept only while tracing, for the span of a refusal: the caller's trace context is in its headers.
-    let headers: Metadata | undefined;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      if (kind === "subscription") admission.releaseSubscription();
-      else admission.releaseCall(caller);
-    };
-    return new ServerInterceptingCall(call, {
-      start: (next) =>
-        next({
-          onReceiveMetadata: (metadata: Metadata, pass: (metadata: Metadata) => void) => {
-            if (isTracing()) headers = metadata;
-            pass(metadata);
-          },
-          onReceiveMessage: (message: unknown, pass: (message: unknown) => void) => {
-            try {
-              if (kind === "subscription") admission.admitSubscription();
-              else admission.admitCall(caller);
-            } catch (thrown) {
-              const refusal = MeshError.from(thrown);
-              if (headers !== undefined) traceRefusal(method.path.slice(1), headers, refusal);
-              call.sendStatus(refusal.toStatus() as StatusObject);
-              return;
-            }
-            headers = undefined;
-            held = true;
-            pass(message);
-          },
-          onCancel: release,
-        }),
-      sendStatus: (status, pass) => {
-        release();
-        pass(status);
-      },
-    });
+    // Not admitted: the call itself, as grpc-js uses what an interceptor returns only through its interface.
+    if (kind === undefined) return call as ServerInterceptingCall;
+    return new AdmittedCall(call, admission, kind, method.path).asIntercepted();
   };
+}
+
+/** One admitted call's layer: one object per call, where closures per step would be a dozen. */
+class AdmittedCall extends PassThroughCall {
+  private held = false;
+  /** Kept only while tracing, for the span of a refusal: the caller's trace context is in its headers. */
+  private headers: Metadata | undefined = undefined;
+  /** The caller (its connection), known once its request has come. */
+  private caller = "";
+
+  constructor(
+    next: ServerInterceptingCallInterface,
+    private readonly admission: AdmissionControl,
+    private readonly kind: "call" | "subscription",
+    private readonly path: string,
+  ) {
+    super(next);
+  }
+
+  override onReceiveMetadata(metadata: Metadata): void {
+    if (isTracing()) this.headers = metadata;
+    super.onReceiveMetadata(metadata);
+  }
+
+  override onReceiveMessage(message: unknown): void {
+    // A message that comes after the cancel must not take a slot: nothing would give it back.
+    if (this.cancelled) return;
+    try {
+      if (this.kind === "subscription") this.admission.admitSubscription();
+      else this.admission.admitCall((this.caller = this.next.getPeer()));
+    } catch (thrown) {
+      const refusal = MeshError.from(thrown);
+      if (this.headers !== undefined) traceRefusal(this.path.slice(1), this.headers, refusal);
+      this.next.sendStatus(refusal.toStatus() as StatusObject);
+      return;
+    }
+    this.headers = undefined;
+    this.held = true;
+    super.onReceiveMessage(message);
+  }
+
+  override onCancel(): void {
+    this.release();
+    super.onCancel();
+  }
+
+  override sendStatus(status: CallStatus): void {
+    this.release();
+    super.sendStatus(status);
+  }
+
+  private release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.kind === "subscription") this.admission.releaseSubscription();
+    else this.admission.releaseCall(this.caller);
+  }
 }
 
 /** A refused call's server span, as any call's (named after its method, its status code), so dashboards count it. */

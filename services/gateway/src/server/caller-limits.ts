@@ -1,7 +1,8 @@
 import { constants as http2Constants } from "node:http2";
 import { status, type ServerInterceptingCall, type ServerInterceptingCallInterface, type ServerInterceptor } from "@grpc/grpc-js";
 import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
-import { callTransport, type CallTransport } from "./grpc-call-internals";
+import { callTransport, limitMessages, type CallTransport, type TooLargeHandler } from "./grpc-call-internals";
+import { PassThroughCall, type CallStatus } from "./pass-through-call";
 
 export interface CallerLimitOptions {
   /** Largest request message from a caller, refused from its declared length before its body is read. */
@@ -28,7 +29,8 @@ export interface CallerLimitOptions {
  *   REQUEST_TOO_LARGE, and the stream reset so the caller stops sending;
  * - an arrival clock from its headers: a request not whole after `maxRequestArrivalMs` is answered
  *   DEADLINE_EXCEEDED and its stream reset, which frees the connection's stream slot. (grpc-js starts nothing
- *   until the request is whole: the gateway's limit for calls without a deadline runs only from then.)
+ *   until the request is whole: the gateway's limit for calls without a deadline runs only from then.);
+ * - the same reset after any other refusal sent before its request is whole (credentials, admission).
  * Caller methods with a request stream (reflection) keep the server's receive limit and no clock.
  */
 export function callerLimitsInterceptor(options: CallerLimitOptions, logger: Logger): ServerInterceptor {
@@ -41,50 +43,90 @@ export function callerLimitsInterceptor(options: CallerLimitOptions, logger: Log
   return (method, call) => {
     const transport = callTransport(call);
     if (options.linkMethodPaths.has(method.path)) {
-      if (transport) transport.limitMessages(options.maxLinkMessageBytes);
+      if (transport) limitMessages(transport, options.maxLinkMessageBytes);
       else fallBack(method.path);
     } else if (options.envelopeStreams?.paths.has(method.path)) {
-      if (transport) transport.limitMessages(options.envelopeStreams.maxMessageBytes);
+      if (transport) limitMessages(transport, options.envelopeStreams.maxMessageBytes);
       else fallBack(method.path);
     } else if (!method.requestStream) {
-      if (transport) watchRequest(call, transport, options);
-      else fallBack(method.path);
+      if (transport) return new ArrivingRequest(call, transport, options).asIntercepted();
+      fallBack(method.path);
     }
     // grpc-js uses what an interceptor returns only as a ServerInterceptingCallInterface: handing the call on
-    // itself spares a wrapper (and its closures) per call.
+    // itself spares a layer per call.
     return call as ServerInterceptingCall;
   };
 }
 
 const RESET_CODE = http2Constants.NGHTTP2_NO_ERROR;
 
-/** The size check and the arrival clock of one unary-request call. */
-function watchRequest(call: ServerInterceptingCallInterface, transport: CallTransport, options: CallerLimitOptions): void {
-  const { stream } = transport;
-  // Nothing of the call has been answered before its request is whole (grpc-js runs the handler only then), so
-  // each refusal below is a trailers-only answer, sent at once: resetting the stream right after it loses nothing.
-  const refuse = (error: MeshError) => {
-    call.sendStatus(error.toStatus());
-    if (!stream.closed) stream.close(RESET_CODE);
-  };
-  transport.limitMessages(options.maxRequestBytes, (declaredBytes) =>
-    refuse(
-      new MeshError(
-        status.RESOURCE_EXHAUSTED,
-        `the request is ${declaredBytes} bytes; the gateway accepts at most ${options.maxRequestBytes}`,
-        Reason.REQUEST_TOO_LARGE,
-      ),
-    ),
-  );
-  const timer = setTimeout(() => {
-    const message = `the request had not fully arrived ${options.maxRequestArrivalMs} ms after its headers (the gateway's limit)`;
+/**
+ * One caller's unary-request call until its request has arrived whole: the size check and the arrival clock. The
+ * clock stops at the request's end (its half-close) or once the stream has closed. A status sent before the request
+ * is whole is a refusal (an interceptor's: credentials, admission; grpc-js runs the service's handler only after the
+ * half-close), and is followed by a reset like the refusals here, so that a refused caller stops sending and its
+ * stream slot is free at once. One object per call: what the gateway pays on every routed call.
+ */
+class ArrivingRequest extends PassThroughCall implements TooLargeHandler {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    next: ServerInterceptingCallInterface,
+    private readonly transport: CallTransport,
+    private readonly options: CallerLimitOptions,
+  ) {
+    super(next);
+    limitMessages(transport, options.maxRequestBytes, this);
+    this.timer = setTimeout(arrivalTimedOut, options.maxRequestArrivalMs, this);
+    this.timer.unref();
+  }
+
+  messageTooLarge(declaredBytes: number): void {
+    const limit = this.options.maxRequestBytes;
+    this.refuse(new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${declaredBytes} bytes; the gateway accepts at most ${limit}`, Reason.REQUEST_TOO_LARGE).toStatus());
+  }
+
+  timedOut(): void {
+    this.timer = undefined;
+    const message = `the request had not fully arrived ${this.options.maxRequestArrivalMs} ms after its headers (the gateway's limit)`;
     // If the call was answered already (the caller's own deadline passed), sendStatus does nothing and the reset
     // frees the stream grpc-js left open.
-    refuse(new MeshError(status.DEADLINE_EXCEEDED, message, Reason.DEADLINE_EXCEEDED));
-  }, options.maxRequestArrivalMs);
-  timer.unref();
-  // 'end': the caller's END_STREAM was read, after its message; 'close': the stream is gone either way.
-  const stop = () => clearTimeout(timer);
-  stream.on("end", stop);
-  stream.on("close", stop);
+    this.refuse(new MeshError(status.DEADLINE_EXCEEDED, message, Reason.DEADLINE_EXCEEDED).toStatus());
+  }
+
+  override onReceiveHalfClose(): void {
+    this.stopClock();
+    super.onReceiveHalfClose();
+  }
+
+  override onCancel(): void {
+    // grpc-js reports every status it sent as a cancel too, with the stream perhaps still open (its own deadline
+    // answered, the caller still sending): the clock then still frees the stream.
+    if (this.transport.stream.closed) this.stopClock();
+    super.onCancel();
+  }
+
+  override sendStatus(callStatus: CallStatus): void {
+    if (this.timer === undefined) super.sendStatus(callStatus);
+    else this.refuse(callStatus);
+  }
+
+  // Nothing of the call has been answered before its request is whole, so a refusal is a trailers-only answer, sent
+  // at once: resetting the stream right after it loses nothing.
+  private refuse(callStatus: CallStatus): void {
+    this.stopClock();
+    this.next.sendStatus(callStatus);
+    const stream = this.transport.stream;
+    if (!stream.closed) stream.close(RESET_CODE);
+  }
+
+  private stopClock(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function arrivalTimedOut(request: ArrivingRequest): void {
+  request.timedOut();
 }

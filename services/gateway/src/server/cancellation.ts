@@ -26,7 +26,9 @@ export class Cancellation {
       listener();
       return false;
     }
-    (this.listeners ??= []).push(listener);
+    // Most calls have one listener: an array made by push would reserve room for 17 of them.
+    if (this.listeners === undefined) this.listeners = [listener];
+    else this.listeners.push(listener);
     return true;
   }
 

@@ -6,7 +6,6 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
-  type StatusObject,
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from "@grpc/grpc-js";
@@ -88,8 +87,11 @@ export function domainService(service: ServiceEntry, deps: Deps): { definition: 
   return { definition: definition as ServiceDefinition, implementation };
 }
 
+type DomainCall = ServerUnaryCall<Buffer, Buffer> | ServerWritableStream<Buffer, Buffer> | ServerReadableStream<Buffer, Buffer>;
+
 /** What every caller's call has, whatever its kind: its span, its signal and what travels with it. */
-interface ServedCall {
+interface ServedCall<C extends DomainCall> {
+  call: C;
   span: Span;
   signal: CallSignal;
   traceContext: Context;
@@ -99,22 +101,24 @@ interface ServedCall {
 
 /**
  * The frame of every domain call: count it, open its server span and signal, admit it, run `work`, and answer
- * exactly once — with the result or with the MeshError anything thrown maps to. (Overload is refused before
- * this, by the admission interceptor.)
+ * exactly once — with the result or with the MeshError anything thrown maps to: through `callback` (unary and
+ * upload calls), or by ending the call's stream (streaming queries, `callback` undefined). (Overload is refused
+ * before this, by the admission interceptor.) `work` is made once per method, not per call.
  */
-function serve<T>(
+function serve<C extends DomainCall, T>(
   method: MethodEntry,
-  call: ServerUnaryCall<Buffer, Buffer> | ServerWritableStream<Buffer, Buffer> | ServerReadableStream<Buffer, Buffer>,
+  call: C,
   deps: Deps,
   limitWithoutDeadlineMs: number | undefined,
-  work: (served: ServedCall) => Promise<T>,
-  answer: { done(result: T): void; fail(error: Partial<StatusObject>): void },
+  work: (served: ServedCall<C>) => Promise<T>,
+  callback: sendUnaryData<T> | undefined,
 ): void {
   deps.calls.begin();
   const callerContext = callerTraceContext(call.metadata);
   const span = startRpcSpan(method.name, SpanKind.SERVER, callerContext);
   const signal = new CallSignal(call, limitWithoutDeadlineMs);
-  const served: ServedCall = {
+  const served: ServedCall<C> = {
+    call,
     span,
     signal,
     traceContext: contextWithSpan(span, callerContext),
@@ -136,14 +140,17 @@ function serve<T>(
   pending.then(
     (result) => {
       signal.cleanup();
-      answer.done(result);
+      if (callback !== undefined) callback(null, result);
+      else (call as ServerWritableStream<Buffer, Buffer>).end();
       recordRpcOutcome(span);
       span.end();
       deps.calls.end();
     },
     (thrown: unknown) => {
       signal.cleanup();
-      answer.fail(failed(span, thrown));
+      const error = failed(span, thrown);
+      if (callback !== undefined) callback(error);
+      else call.emit("error", error);
       span.end();
       deps.calls.end();
     },
@@ -151,39 +158,32 @@ function serve<T>(
 }
 
 function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) {
-  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
-    serve(
+  const work = ({ call, span, signal, traceContext, headers, metadata }: ServedCall<ServerUnaryCall<Buffer, Buffer>>): Promise<Buffer> => {
+    const replyTo = replyChannelOf(firstValue(metadata, REPLY_TO_METADATA));
+    // An outcome sent to a channel names its command: one is chosen here when the caller gave none.
+    const commandId = firstValue(metadata, COMMAND_ID_METADATA) || (replyTo === undefined ? undefined : randomUUID());
+    if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
+    if (isAcceptRequested(firstValue(metadata, MODE_METADATA))) {
+      const request = { method, aggregateType, payload: call.request, commandId, headers, replyTo, traceContext };
+      return acceptCommand(deps.commands, deps.accepted, request).then(({ ack, header }) => {
+        call.sendMetadata(header);
+        return ack;
+      });
+    }
+    // A synchronous repeat of an accepted command still waiting: its outcome, in its turn, not a second run.
+    const accepted = commandId ? deps.accepted?.whenSettled(commandId, signal) : undefined;
+    const result = accepted !== undefined ? accepted.then(answerOf) : deps.commands.execute({
       method,
-      call,
-      deps,
-      deps.options.maxCallMsWithoutDeadline,
-      ({ span, signal, traceContext, headers, metadata }) => {
-        const replyTo = replyChannelOf(firstValue(metadata, REPLY_TO_METADATA));
-        // An outcome sent to a channel names its command: one is chosen here when the caller gave none.
-        const commandId = firstValue(metadata, COMMAND_ID_METADATA) || (replyTo === undefined ? undefined : randomUUID());
-        if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
-        if (isAcceptRequested(firstValue(metadata, MODE_METADATA))) {
-          const request = { method, aggregateType, payload: call.request, commandId, headers, replyTo, traceContext };
-          return acceptCommand(deps.commands, deps.accepted, request).then(({ ack, header }) => {
-            call.sendMetadata(header);
-            return ack;
-          });
-        }
-        // A synchronous repeat of an accepted command still waiting: its outcome, in its turn, not a second run.
-        const accepted = commandId ? deps.accepted?.whenSettled(commandId, signal) : undefined;
-        const result = accepted !== undefined ? accepted.then(answerOf) : deps.commands.execute({
-          method,
-          aggregateType,
-          payload: call.request,
-          commandId,
-          headers,
-          signal,
-          traceContext,
-        });
-        return replyTo === undefined ? result : alsoToChannel(result, replyTo, method.name, commandId!, deps.replyChannels);
-      },
-      { done: (ack) => callback(null, ack), fail: (error) => callback(error) },
-    );
+      aggregateType,
+      payload: call.request,
+      commandId,
+      headers,
+      signal,
+      traceContext,
+    });
+    return replyTo === undefined ? result : alsoToChannel(result, replyTo, method.name, commandId!, deps.replyChannels);
+  };
+  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => serve(method, call, deps, deps.options.maxCallMsWithoutDeadline, work, callback);
 }
 
 /**
@@ -192,30 +192,23 @@ function commandHandler(method: MethodEntry, aggregateType: string, deps: Deps) 
  * content cannot wait in the inbox of accepted commands.
  */
 function uploadHandler(method: MethodEntry, aggregateType: string, deps: Deps) {
-  return (call: ServerReadableStream<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
-    serve(
-      method,
-      call,
-      deps,
-      deps.options.maxCallMsWithoutDeadline,
-      ({ span, signal, traceContext, headers, metadata }) => {
-        if (isAcceptRequested(firstValue(metadata, MODE_METADATA))) {
-          throw new MeshError(status.INVALID_ARGUMENT, `${method.name} is an upload: it runs only synchronously, not with ${MODE_METADATA}: async`, Reason.INVALID_REQUEST);
-        }
-        const commandId = firstValue(metadata, COMMAND_ID_METADATA) || undefined;
-        if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
-        return deps.uploads.run(call, signal, (payload, rest) =>
-          deps.commands.executeUpload({ method, aggregateType, payload, commandId, headers, signal, traceContext }, rest),
-        );
-      },
-      { done: (ack) => callback(null, ack), fail: (error) => callback(error) },
+  const work = ({ call, span, signal, traceContext, headers, metadata }: ServedCall<ServerReadableStream<Buffer, Buffer>>): Promise<Buffer> => {
+    if (isAcceptRequested(firstValue(metadata, MODE_METADATA))) {
+      throw new MeshError(status.INVALID_ARGUMENT, `${method.name} is an upload: it runs only synchronously, not with ${MODE_METADATA}: async`, Reason.INVALID_REQUEST);
+    }
+    const commandId = firstValue(metadata, COMMAND_ID_METADATA) || undefined;
+    if (commandId) span.setAttribute(Attribute.COMMAND_ID, commandId);
+    return deps.uploads.run(call, signal, (payload, rest) =>
+      deps.commands.executeUpload({ method, aggregateType, payload, commandId, headers, signal, traceContext }, rest),
     );
+  };
+  return (call: ServerReadableStream<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => serve(method, call, deps, deps.options.maxCallMsWithoutDeadline, work, callback);
 }
 
-function queryCall(method: MethodEntry, request: Buffer, served: ServedCall): QueryCall {
+function queryCall(method: MethodEntry, served: ServedCall<ServerUnaryCall<Buffer, Buffer> | ServerWritableStream<Buffer, Buffer>>): QueryCall {
   return {
     method,
-    payload: request,
+    payload: served.call.request,
     headers: served.headers,
     consistencyToken: parseConsistencyToken(firstValue(served.metadata, CONSISTENCY_TOKEN_METADATA)),
     signal: served.signal,
@@ -224,30 +217,17 @@ function queryCall(method: MethodEntry, request: Buffer, served: ServedCall): Qu
 }
 
 function unaryQueryHandler(method: MethodEntry, deps: Deps) {
-  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
-    serve(method, call, deps, deps.options.maxCallMsWithoutDeadline, (served) => deps.queries.unary(queryCall(method, call.request, served)), {
-      done: (answer) => callback(null, answer),
-      fail: (error) => callback(error),
-    });
+  const work = (served: ServedCall<ServerUnaryCall<Buffer, Buffer>>) => deps.queries.unary(queryCall(method, served));
+  return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => serve(method, call, deps, deps.options.maxCallMsWithoutDeadline, work, callback);
 }
 
 function streamingQueryHandler(method: MethodEntry, deps: Deps) {
+  const work = (served: ServedCall<ServerWritableStream<Buffer, Buffer>>) => {
+    const backlog = new SubscriptionBacklog(served.call, served.signal, deps.options.backlog);
+    return deps.queries.stream(queryCall(method, served), (payload, taken) => backlog.write(payload, taken), true);
+  };
   // A subscription has no natural end: without a deadline it lives until the caller cancels.
-  return (call: ServerWritableStream<Buffer, Buffer>) =>
-    serve(
-      method,
-      call,
-      deps,
-      undefined,
-      (served) => {
-        const backlog = new SubscriptionBacklog(call, served.signal, deps.options.backlog);
-        return deps.queries.stream(queryCall(method, call.request, served), (payload, taken) => backlog.write(payload, taken), true);
-      },
-      {
-        done: () => call.end(),
-        fail: (error) => call.emit("error", error),
-      },
-    );
+  return (call: ServerWritableStream<Buffer, Buffer>) => serve(method, call, deps, undefined, work, undefined);
 }
 
 function admit(request: Buffer | undefined, metadata: Metadata, options: DomainMethodOptions): void {

@@ -8,7 +8,8 @@ import type { ServerInterceptingCallInterface } from "@grpc/grpc-js";
 //   stream                  the call's Http2Stream
 //   decoder                 its StreamDecoder (build/src/stream-decoder.js), which reads each message's 5-byte
 //                           prefix and throws once the declared length is over maxReadMessageLength, before it
-//                           buffers a byte of the body; readMessageSize holds the declared length
+//                           buffers a byte of the body; readMessageSize holds the declared length; its write
+//                           is its prototype's, which the gateway replaces on a caller's call by a guard
 //   maxReceiveMessageSize   the limit on a compressed message's decompressed size
 // No public option does this (checked against grpc-js 1.14.7: ServerOptions has one
 // grpc.max_receive_message_length; interceptors see a message only once it is whole).
@@ -20,53 +21,66 @@ interface StreamDecoderFields {
   write(data: Buffer): Buffer[];
 }
 
-interface BaseCallFields {
-  stream: ServerHttp2Stream;
-  decoder: StreamDecoderFields;
+/** Told, instead of grpc-js's own answer, of a message over the call's limit; its body is then never kept. */
+export interface TooLargeHandler {
+  messageTooLarge(declaredBytes: number): void;
+}
+
+/** A decoder whose `write` is `guardedWrite`: the handler it reports to. */
+interface GuardedDecoder extends StreamDecoderFields {
+  tooLarge: TooLargeHandler;
+}
+
+/** What the gateway may use of one call's transport that grpc-js offers no public way to reach: the call's own fields. */
+export interface CallTransport {
+  readonly stream: ServerHttp2Stream;
+  readonly decoder: StreamDecoderFields;
   maxReceiveMessageSize: number;
 }
 
-/** What the gateway may do to one call's transport that grpc-js offers no public way to do. */
-export interface CallTransport {
-  readonly stream: ServerHttp2Stream;
-  /**
-   * Sets the largest message this call accepts, checked against each message's declared length before its body is
-   * read. With `onTooLarge`, a message over it is handed to `onTooLarge(declaredBytes)` to answer, and nothing
-   * of it is kept; without, grpc-js answers RESOURCE_EXHAUSTED itself.
-   */
-  limitMessages(maxBytes: number, onTooLarge?: (declaredBytes: number) => void): void;
-}
-
-/** The call's transport, or undefined when grpc-js no longer has the fields (the caller then falls back). */
+/**
+ * The call's transport (the call itself, seen through the fields it has), or undefined when grpc-js no longer has
+ * the fields (the caller then falls back). Nothing is allocated: the gateway asks this of every call.
+ */
 export function callTransport(call: ServerInterceptingCallInterface): CallTransport | undefined {
-  const fields = call as unknown as Partial<BaseCallFields>;
+  const fields = call as unknown as Partial<CallTransport>;
   const { stream, decoder } = fields;
   if (
     stream === undefined ||
     typeof stream.close !== "function" ||
     decoder === undefined ||
     typeof decoder.write !== "function" ||
+    typeof Object.getPrototypeOf(decoder)?.write !== "function" ||
     typeof decoder.maxReadMessageLength !== "number" ||
     typeof fields.maxReceiveMessageSize !== "number"
   ) {
     return undefined;
   }
-  return {
-    stream,
-    limitMessages(maxBytes, onTooLarge) {
-      fields.maxReceiveMessageSize = maxBytes;
-      decoder.maxReadMessageLength = maxBytes;
-      if (onTooLarge === undefined) return;
-      const write = decoder.write;
-      decoder.write = (data: Buffer): Buffer[] => {
-        try {
-          return write.call(decoder, data);
-        } catch (error) {
-          if (!(decoder.readMessageSize > maxBytes)) throw error;
-          onTooLarge(decoder.readMessageSize);
-          return [];
-        }
-      };
-    },
-  };
+  return fields as CallTransport;
+}
+
+/**
+ * Sets the largest message a call accepts, checked against each message's declared length before its body is
+ * read. With `onTooLarge`, a message over it is handed to `onTooLarge` to answer, and nothing of it is kept;
+ * without, grpc-js answers RESOURCE_EXHAUSTED itself.
+ */
+export function limitMessages(transport: CallTransport, maxBytes: number, onTooLarge?: TooLargeHandler): void {
+  transport.maxReceiveMessageSize = maxBytes;
+  const decoder = transport.decoder;
+  decoder.maxReadMessageLength = maxBytes;
+  if (onTooLarge === undefined) return;
+  // One function for every call's decoder, not a closure per call: the handler rides on the decoder.
+  (decoder as GuardedDecoder).tooLarge = onTooLarge;
+  decoder.write = guardedWrite;
+}
+
+/** StreamDecoder's own write (from its prototype), turning its throw at a declared length over the limit into the handler's call. */
+function guardedWrite(this: GuardedDecoder, data: Buffer): Buffer[] {
+  try {
+    return (Object.getPrototypeOf(this) as StreamDecoderFields).write.call(this, data);
+  } catch (error) {
+    if (!(this.readMessageSize > this.maxReadMessageLength)) throw error;
+    this.tooLarge.messageTooLarge(this.readMessageSize);
+    return [];
+  }
 }
