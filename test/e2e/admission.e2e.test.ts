@@ -163,6 +163,29 @@ describe("admission control", () => {
     await slotIsFree();
   });
 
+  it("gives a slot back when a unary call carries a second request message (grpc-js answers it UNIMPLEMENTED)", async () => {
+    // A fixed limit of 4: a new connection is admitted while fewer than 4 calls are in flight.
+    const mesh = await gatewayWith({ maxCallsInFlight: 4, minCallsInFlight: 4 });
+    const queries = await startQueries(mesh.address);
+    const clients = [connection(mesh.address), connection(mesh.address)];
+    const session = http2.connect(`http://${mesh.address}`);
+    session.on("error", () => undefined);
+    cleanups.push(() => queries.mesh.close(), () => clients.forEach((client) => client.close()), () => session.close());
+    const body = GetTodoList.encode({ listId: "twice" }).finish();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const doubled = rawRequest(session, "/todo.v1.TodoListQueryService/GetTodoList");
+      const answer = rawAnswer(doubled);
+      doubled.end(Buffer.concat([framed(body.length, body), framed(body.length, body)]));
+      assert.equal((await within(answer, 5_000, "the answer to two messages")).status, status.UNIMPLEMENTED);
+    }
+    queries.waiting.splice(0);
+    // Had each doubled call kept a slot, three of the four would be gone and the second of these refused OVERLOADED.
+    const answers = [get(clients[0]!, "first"), get(clients[1]!, "second")];
+    await eventually(async () => assert.equal(queries.waiting.length, 2));
+    queries.answerAll();
+    assert.deepEqual((await Promise.all(answers)).map((view) => view.listId), ["first", "second"]);
+  });
+
   it("resets a refused caller's stream that it left open, at once rather than at RECQ_MAX_REQUEST_ARRIVAL_MS", async () => {
     // The arrival limit far beyond the wait below: only the refusal's own reset can close the stream in time.
     const mesh = await gatewayWith({ maxCallsInFlight: 1, maxRequestArrivalMs: 60_000 });

@@ -53,6 +53,12 @@ class AdmittedCall extends PassThroughCall {
   override onReceiveMessage(message: unknown): void {
     // A message that comes after the cancel must not take a slot: nothing would give it back.
     if (this.cancelled) return;
+    // A second request message on a unary-request call (grpc-js answers it UNIMPLEMENTED itself) rides on the slot
+    // the first took: taking another would leave one that no status or cancel gives back.
+    if (this.held) {
+      super.onReceiveMessage(message);
+      return;
+    }
     try {
       if (this.kind === "subscription") this.admission.admitSubscription();
       else this.admission.admitCall((this.caller = this.next.getPeer()));

@@ -62,7 +62,7 @@ const RESET_CODE = http2Constants.NGHTTP2_NO_ERROR;
 
 /**
  * One caller's unary-request call until its request has arrived whole: the size check and the arrival clock. The
- * clock stops at the request's end (its half-close) or once the stream has closed. A status sent before the request
+ * clock stops at the request's end (its half-close) or once the stream has closed after a cancel. A status sent before the request
  * is whole is a refusal (an interceptor's: credentials, admission; grpc-js runs the service's handler only after the
  * half-close), and is followed by a reset like the refusals here, so that a refused caller stops sending and its
  * stream slot is free at once. One object per call: what the gateway pays on every routed call.
@@ -101,8 +101,11 @@ class ArrivingRequest extends PassThroughCall implements TooLargeHandler {
 
   override onCancel(): void {
     // grpc-js reports every status it sent as a cancel too, with the stream perhaps still open (its own deadline
-    // answered, the caller still sending): the clock then still frees the stream.
-    if (this.transport.stream.closed) this.stopClock();
+    // answered, the caller still sending, or about to close on the next tick): the clock then runs until the stream
+    // closes, and frees it at the limit if the caller keeps it open.
+    const stream = this.transport.stream;
+    if (stream.closed) this.stopClock();
+    else if (this.timer !== undefined) stream.once("close", () => this.stopClock());
     super.onCancel();
   }
 
@@ -116,8 +119,9 @@ class ArrivingRequest extends PassThroughCall implements TooLargeHandler {
   private refuse(callStatus: CallStatus): void {
     this.stopClock();
     this.next.sendStatus(callStatus);
+    // Only a stream its caller left open: one whose request ended is closed by the answer itself.
     const stream = this.transport.stream;
-    if (!stream.closed) stream.close(RESET_CODE);
+    if (!stream.closed && !stream.state.remoteClose) stream.close(RESET_CODE);
   }
 
   private stopClock(): void {
