@@ -2,12 +2,10 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { status } from "@grpc/grpc-js";
 import { GridFSBucket, MongoRuntimeError, ObjectId, ReadPreference, WriteConcern, type Db, type GridFSBucketOptions, type GridFSBucketWriteStream } from "mongodb";
-import { MeshError, Reason } from "@recq-mesh/protocol";
+import { DEFAULT_MONGODB_COMMIT_TIMEOUT_MS, MeshError, Reason } from "@recq-mesh/protocol";
 import { isUnavailability } from "@recq-mesh/protocol/mongodb";
 import { abortedBy, blobNotFound, blobTooLarge } from "./blob-errors";
 import type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./blob-store";
-
-const MAJORITY = new WriteConcern("majority");
 
 export interface GridFsBlobStoreOptions {
   db: Db;
@@ -15,6 +13,12 @@ export interface GridFsBlobStoreOptions {
   bucketName?: string;
   /** Bytes per GridFS chunk document. Default 255 KiB, GridFS's own default. */
   chunkSizeBytes?: number;
+  /**
+   * How long a chunk's or the files document's write waits for a majority (`wtimeout`), default 10 s
+   * (`RECQ_MONGODB_COMMIT_TIMEOUT_MS` for `openBlobStore`): past it the write fails with UNAVAILABLE
+   * (STORE_UNAVAILABLE) and leaves nothing, where without a majority it would wait for ever.
+   */
+  majorityWaitMs?: number;
 }
 
 /**
@@ -111,14 +115,17 @@ export class GridFsBlobStore implements BlobStore {
  * undefined one would replace the 255 KiB default and break every write.
  *
  * Whatever the database handle or the URI says, chunks and the files document are written with majority write
- * concern and read from the primary. An event carries the reference once the write resolved: a blob acknowledged by
+ * concern, its wait bounded by `majorityWaitMs`, and read from the primary. An event carries the reference once the write resolved: a blob acknowledged by
  * the primary alone (`w=1`, or the implicit default of a set with an arbiter) could be rolled back by a failover while
  * the event that names it survives; and a download from a secondary that has not replicated the upload yet
  * (`readPreference=secondaryPreferred`) would answer NOT_FOUND for a blob that exists.
  */
 export function bucketOptions(options: Omit<GridFsBlobStoreOptions, "db">): GridFSBucketOptions {
   const chunkSize = options.chunkSizeBytes === undefined ? {} : { chunkSizeBytes: options.chunkSizeBytes };
-  return { bucketName: options.bucketName ?? "blobs", ...chunkSize, writeConcern: MAJORITY, readPreference: ReadPreference.primary };
+  // A majority with no wtimeout waits for ever where there is none (a PSA set with its secondary down): every upload
+  // would hang. Past the wait the server answers a write concern error (code 64), which is UNAVAILABLE (gridFsFailure).
+  const writeConcern = new WriteConcern("majority", options.majorityWaitMs ?? DEFAULT_MONGODB_COMMIT_TIMEOUT_MS);
+  return { bucketName: options.bucketName ?? "blobs", ...chunkSize, writeConcern, readPreference: ReadPreference.primary };
 }
 
 /**
