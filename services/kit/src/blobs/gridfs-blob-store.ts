@@ -31,9 +31,11 @@ export interface GridFsBlobStoreOptions {
  */
 export class GridFsBlobStore implements BlobStore {
   private readonly bucket: GridFSBucket;
+  private readonly chunkSizeBytes: number;
 
   constructor(options: GridFsBlobStoreOptions) {
     this.bucket = new GridFSBucket(options.db, bucketOptions(options));
+    this.chunkSizeBytes = options.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES;
   }
 
   async write(content: AsyncIterable<Uint8Array>, options: BlobWriteOptions = {}): Promise<StoredBlob> {
@@ -45,6 +47,10 @@ export class GridFsBlobStore implements BlobStore {
     // process) and thrown at the next piece, or by the wait for 'drain' / 'finish'.
     let failure: { error: unknown } | undefined;
     upload.on("error", (error) => (failure ??= { error }));
+    // The last write handed to the upload, settled once the stream is done with it. `write()` answers true before a
+    // chunk's insert has finished; a discard that ran then would delete the chunks before that insert lands, which
+    // would leave its chunk behind. The stream runs one write at a time, so the last one settled means all have.
+    let lastWrite: Promise<void> = Promise.resolve();
     try {
       for await (const piece of content) {
         if (failure !== undefined) throw failure.error;
@@ -52,13 +58,18 @@ export class GridFsBlobStore implements BlobStore {
         size += piece.length;
         if (options.maxBytes !== undefined && size > options.maxBytes) throw blobTooLarge(options.maxBytes);
         hash.update(piece);
-        if (!upload.write(piece)) await drained(upload);
+        for (const part of chunkSized(piece, this.chunkSizeBytes)) {
+          let writable = true;
+          lastWrite = new Promise<void>((settled) => (writable = upload.write(part, () => settled())));
+          if (!writable) await drained(upload);
+        }
       }
       if (options.signal?.aborted) throw abortedBy(options.signal);
       upload.end();
       await once(upload, "finish");
       return { reference: id.toHexString(), size, sha256: hash.digest("hex") };
     } catch (thrown) {
+      await lastWrite;
       await this.discard(upload, id);
       throw gridFsFailure(thrown, "a blob write");
     }
@@ -138,6 +149,18 @@ export function gridFsFailure(thrown: unknown, operation: string): unknown {
   return new MeshError(status.UNAVAILABLE, `${operation} failed: the blob store's MongoDB is unavailable: ${thrown instanceof Error ? thrown.message : String(thrown)}`, Reason.STORE_UNAVAILABLE, {
     cause: thrown,
   });
+}
+
+/** GridFS's own default chunk size, which the driver uses when `chunkSizeBytes` is not given. */
+const DEFAULT_CHUNK_SIZE_BYTES = 255 * 1024;
+
+/**
+ * `piece` in parts of at most one chunk. The driver's upload inserts every chunk a write completes at once and calls
+ * that write back at the first failure, while the others may still be in flight; a part of at most one chunk
+ * completes at most one, so a write's callback comes once its insert, if any, has finished.
+ */
+function* chunkSized(piece: Uint8Array, chunkSizeBytes: number): Iterable<Uint8Array> {
+  for (let start = 0; start < piece.length; start += chunkSizeBytes) yield piece.subarray(start, start + chunkSizeBytes);
 }
 
 function drained(upload: GridFSBucketWriteStream): Promise<void> {
