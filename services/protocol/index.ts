@@ -25,4 +25,10 @@ export { consumerNameOf, generationKey } from "./src/link/generation-key";
 export { MAX_COMMAND_ID_LENGTH, RESERVED_COMMAND_ID_PREFIX, isReservedCommandId, reservedCommandId } from "./src/link/reserved-command-ids";
 export { LruMap } from "./src/collections/lru-map";
 export { MONGODB_DATABASE_ENV, MONGODB_URI_ENV, mongoSettingsFrom, type MongoSettings } from "./src/mongo/mongo-settings";
+export {
+  DEFAULT_MONGODB_COMMIT_TIMEOUT_MS,
+  MAX_MONGODB_COMMIT_TIMEOUT_MS,
+  MONGODB_COMMIT_TIMEOUT_ENV,
+  mongoCommitTimeoutFrom,
+} from "./src/mongo/mongo-commit-timeout";
 export { WakeableDelay } from "./src/mongo/wakeable-delay";

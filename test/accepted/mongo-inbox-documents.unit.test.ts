@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "@jest/globals";
 import { Binary } from "mongodb";
-import { acceptedCommandOf, inboxDocumentOf, nextOrder, writtenUnheard } from "@recq-mesh/gateway/internal/accepted/mongo-inbox-documents";
+import { acceptedCommandOf, inIdOrder, inboxDocumentOf, nextOrder, writtenUnheard } from "@recq-mesh/gateway/internal/accepted/mongo-inbox-documents";
 import { acceptedCommand } from "./command-inbox.suite";
 
 describe("the MongoDB inbox's documents", () => {
@@ -33,5 +33,16 @@ describe("an add that meets its command id in the MongoDB inbox", () => {
     assert.equal(writtenUnheard({ owner: "gateway-0", claim: null }, "gateway-0"), true);
     assert.equal(writtenUnheard({ owner: "gateway-1", claim: null }, "gateway-0"), false, "another gateway accepted it and runs it");
     assert.equal(writtenUnheard({ owner: "gateway-0", claim: "c1" }, "gateway-0"), false, "claimed: a claim hands it out");
+  });
+});
+
+describe("a claim's page of commands", () => {
+  test("comes back from the server in no particular order and is put in the order of its ids (acceptance order)", () => {
+    const documents = [{ _id: "c" }, { _id: "a" }, { _id: "b" }];
+    assert.deepEqual(inIdOrder(["a", "b", "c"], documents).map((document) => document._id), ["a", "b", "c"]);
+  });
+
+  test("leaves out an id whose document is gone (settled meanwhile)", () => {
+    assert.deepEqual(inIdOrder(["a", "gone", "b"], [{ _id: "b" }, { _id: "a" }]).map((document) => document._id), ["a", "b"]);
   });
 });

@@ -52,6 +52,11 @@ describe("gateway configuration", () => {
     assert.throws(() => loadGatewayConfig([], { RECQ_MONGODB_COMMIT_TIMEOUT_MS: "0" }), /RECQ_MONGODB_COMMIT_TIMEOUT_MS must be an integer of at least 1/);
   });
 
+  it("bounds RECQ_MONGODB_COMMIT_TIMEOUT_MS above as the kit does: the server refuses a maxTimeMS (and wtimeout, 1 s more) past 2^31−1", () => {
+    assert.equal(loadGatewayConfig([], { RECQ_MONGODB_COMMIT_TIMEOUT_MS: "2147482647" }).limits.mongoCommitTimeoutMs, 2 ** 31 - 1 - 1000);
+    assert.throws(() => loadGatewayConfig([], { RECQ_MONGODB_COMMIT_TIMEOUT_MS: "2147482648" }), /RECQ_MONGODB_COMMIT_TIMEOUT_MS must be an integer of at most 2147482647/);
+  });
+
   it("reads the reply channels' in-flight limit from RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT: 1 at least", () => {
     assert.equal(loadGatewayConfig([], {}).limits.maxChannelRequestsInFlight, 100);
     assert.equal(loadGatewayConfig([], { RECQ_MAX_CHANNEL_REQUESTS_IN_FLIGHT: "1" }).limits.maxChannelRequestsInFlight, 1);

@@ -33,6 +33,12 @@ describe("GridFsBlobStore's bucket options, as the MongoDB driver reads them", (
     assert.equal(options.writeConcern?.w, "majority");
     assert.equal(options.readPreference?.mode, ReadPreference.PRIMARY);
   });
+
+  it("bounds the wait for a majority (wtimeout): 10 s unless given, RECQ_MONGODB_COMMIT_TIMEOUT_MS's default", () => {
+    // Without a wtimeout every upload hangs where there is no majority (a PSA set with its secondary down).
+    assert.equal(effective({}).writeConcern?.wtimeoutMS, 10_000);
+    assert.equal(effective({ majorityWaitMs: 4_321 }).writeConcern?.wtimeoutMS, 4_321);
+  });
 });
 
 describe("GridFsBlobStore's failures", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError, type BulkWriteResult, type WriteError } from "mongodb";
 import { firstWriteError, isDuplicateKey, isRequestFault, serverCode } from "@recq-mesh/protocol/internal/mongo/mongo-errors";
-import { mongoSettingsFrom } from "@recq-mesh/protocol";
+import { MAX_MONGODB_COMMIT_TIMEOUT_MS, mongoCommitTimeoutFrom, mongoSettingsFrom } from "@recq-mesh/protocol";
 
 describe("MongoDB settings from the environment", () => {
   it("chooses the embedded stores without MONGODB_URI, or with it empty", () => {
@@ -21,6 +21,24 @@ describe("MongoDB settings from the environment", () => {
     for (const name of ["a.b", "with space", "a/b", "x".repeat(64), "$x"]) {
       assert.throws(() => mongoSettingsFrom({ MONGODB_URI: "mongodb://h", RECQ_MONGODB_DATABASE: name }, "recq"), /RECQ_MONGODB_DATABASE/, name);
     }
+  });
+});
+
+describe("RECQ_MONGODB_COMMIT_TIMEOUT_MS, as the kit's stores read it", () => {
+  it("is unset by default, and a whole number of milliseconds from 1", () => {
+    assert.equal(mongoCommitTimeoutFrom({}), undefined);
+    assert.equal(mongoCommitTimeoutFrom({ RECQ_MONGODB_COMMIT_TIMEOUT_MS: " " }), undefined);
+    assert.equal(mongoCommitTimeoutFrom({ RECQ_MONGODB_COMMIT_TIMEOUT_MS: "1" }), 1);
+    assert.throws(() => mongoCommitTimeoutFrom({ RECQ_MONGODB_COMMIT_TIMEOUT_MS: "0" }), /RECQ_MONGODB_COMMIT_TIMEOUT_MS/);
+  });
+
+  it("is at most 2^31−1−1000 ms: the server refuses a maxTimeMS past 2^31−1, and a commit's wtimeout is the bound plus 1 s", () => {
+    assert.equal(MAX_MONGODB_COMMIT_TIMEOUT_MS + 1000, 2 ** 31 - 1);
+    assert.equal(mongoCommitTimeoutFrom({ RECQ_MONGODB_COMMIT_TIMEOUT_MS: String(MAX_MONGODB_COMMIT_TIMEOUT_MS) }), MAX_MONGODB_COMMIT_TIMEOUT_MS);
+    assert.throws(
+      () => mongoCommitTimeoutFrom({ RECQ_MONGODB_COMMIT_TIMEOUT_MS: String(MAX_MONGODB_COMMIT_TIMEOUT_MS + 1) }),
+      /RECQ_MONGODB_COMMIT_TIMEOUT_MS: "2147482648" is not a whole number of milliseconds from 1 to 2147482647/,
+    );
   });
 });
 

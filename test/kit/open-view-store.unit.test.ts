@@ -26,7 +26,8 @@ describe("the kit's choice of view store", () => {
   });
 
   it("with MONGODB_URI set, refuses a RECQ_MONGODB_COMMIT_TIMEOUT_MS that is not a positive whole number before connecting", async () => {
-    for (const value of ["0", "-5", "1.5", "10s", "abc"]) {
+    // One past the largest the server takes as a commit's maxTimeMS with its wtimeout 1 s beyond (2^31−1).
+    for (const value of ["0", "-5", "1.5", "10s", "abc", String(2 ** 31 - 1000)]) {
       await assert.rejects(openViewStore({ MONGODB_URI: "mongodb://127.0.0.1:9", RECQ_MONGODB_COMMIT_TIMEOUT_MS: value }, OPTIONS), /RECQ_MONGODB_COMMIT_TIMEOUT_MS/, value);
     }
   });

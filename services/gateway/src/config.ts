@@ -1,5 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { MAX_MONGODB_COMMIT_TIMEOUT_MS } from "@recq-mesh/protocol";
 import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port";
 import { DEFAULT_CONNECTION_TIMEOUTS, type ConnectionTimeouts } from "./http/connection-timeouts";
 import { isLoopback, transportSecurityFromEnv, type TransportSecurity } from "./security/tls-settings";
@@ -284,6 +285,10 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gatew
     // Every limit must let something through: 0 would refuse every call or close every link.
     const minimum = key === "maxConflictRetries" ? 0 : key === "admissionTolerancePercent" ? 100 : key === "maxParkedErrorBytes" ? MIN_PARKED_ERROR_BYTES : 1;
     if (!Number.isInteger(value) || value < minimum) throw new Error(`${limitEnv[key]} must be an integer of at least ${minimum}, not "${raw}"`);
+    // Sent to the server as maxTimeMS (and wtimeout, 1 s more), which it refuses above 2^31−1: the kit's bound too.
+    if (key === "mongoCommitTimeoutMs" && value > MAX_MONGODB_COMMIT_TIMEOUT_MS) {
+      throw new Error(`${limitEnv[key]} must be an integer of at most ${MAX_MONGODB_COMMIT_TIMEOUT_MS}, not "${raw}"`);
+    }
     limits[key] = value;
   }
   // A floor given above the ceiling is a mistake; the default floor under a low ceiling just makes the limit fixed.

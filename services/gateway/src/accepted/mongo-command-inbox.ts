@@ -5,7 +5,7 @@ import type { StoreLogger } from "../store/embedded-store-options";
 import { DEFAULT_MAJORITY_WAIT_MS, majorityDatabase } from "../store/mongo-majority-database";
 import type { AcceptedCommand } from "./accepted-command";
 import type { CommandInbox } from "./command-inbox";
-import { INBOX_COLLECTION, acceptedCommandOf, inboxDocumentOf, nextOrder, writtenUnheard, type InboxDocument } from "./mongo-inbox-documents";
+import { INBOX_COLLECTION, acceptedCommandOf, inIdOrder, inboxDocumentOf, nextOrder, ownedByClaimFilter, writtenUnheard, type InboxDocument } from "./mongo-inbox-documents";
 
 export interface MongoCommandInboxOptions {
   client: MongoClient;
@@ -29,6 +29,12 @@ export interface MongoCommandInboxOptions {
   /** This gateway's clock, in ms since the epoch. Default `Date.now`; a skewed one in tests. */
   clock?: () => number;
   logger?: StoreLogger;
+  /**
+   * For tests only: runs after an acceptance's insert was acknowledged, before its lease is put on the server's clock.
+   * What it throws is taken as the insert's error, so a MongoNetworkError makes an acceptance stored although its
+   * add failed (its answer lost).
+   */
+  afterInsert?: (commandId: string) => Promise<void>;
 }
 
 const DEFAULT_CLAIM_PAGE_SIZE = 1_000;
@@ -56,6 +62,12 @@ export class MongoCommandInbox implements CommandInbox {
   private readonly handed = new Set<string>();
   /** Ids this inbox recorded (their insert acknowledged) and not settled yet. */
   private readonly recorded = new Set<string>();
+  /**
+   * Ids whose `add` failed here: the insert may have been stored all the same (its answer lost to a network error
+   * or a write concern timeout). The next claim hands out those that were (see `claimUnheard`).
+   */
+  private readonly unheard = new Set<string>();
+  private readonly afterInsert: ((commandId: string) => Promise<void>) | undefined;
   private readonly renewal: NodeJS.Timeout;
   private closed = false;
 
@@ -67,6 +79,7 @@ export class MongoCommandInbox implements CommandInbox {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.claimPageSize = options.claimPageSize ?? DEFAULT_CLAIM_PAGE_SIZE;
     this.clock = options.clock ?? Date.now;
+    this.afterInsert = options.afterInsert;
     this.renewal = setInterval(() => {
       this.renew().catch((error: unknown) => options.logger?.warn("could not renew the lease on accepted commands", { owner: this.owner, error: String(error) }));
     }, Math.max(1, Math.floor(this.leaseMs / 3)));
@@ -82,33 +95,61 @@ export class MongoCommandInbox implements CommandInbox {
     }
     const collection = db.collection<InboxDocument>(INBOX_COLLECTION);
     await collection.createIndex({ leaseUntil: 1 }, { name: "leaseUntil" });
-    await collection.createIndex({ owner: 1, claim: 1, order: 1 }, { name: "owner_claim_order" });
+    await createOwnerIndex(collection, options.logger);
     if (options.owner !== undefined) await reclaimPreviousRun(collection, options.owner);
     return new MongoCommandInbox(collection, options);
   }
 
   async add(command: AcceptedCommand): Promise<"added" | "present"> {
     this.assertOpen();
+    const id = command.commandId;
     this.lastOrder = nextOrder(this.lastOrder, this.clock());
     try {
-      // A retryable write: the driver retries it once after a network error, and the server answers a retry whose
-      // first attempt had committed with that attempt's result.
-      await this.collection.insertOne(inboxDocumentOf(command, this.lastOrder, this.owner, this.leaseEnd()));
+      try {
+        // A retryable write: the driver retries it once after a network error, and the server answers a retry whose
+        // first attempt had committed with that attempt's result.
+        await this.collection.insertOne(inboxDocumentOf(command, this.lastOrder, this.owner, this.leaseEnd()));
+        await this.afterInsert?.(id);
+      } catch (error: unknown) {
+        if (!isDuplicateKey(error)) throw error;
+        if (!(await this.lostAcceptance(id))) return "present";
+      }
+      // Another gateway's claim took it between the insert and now (its lease, on this gateway's clock, had run
+      // out on the server's): that gateway runs it.
+      if (!(await this.leaseOnServerClock(id))) return "present";
     } catch (error: unknown) {
-      if (!isDuplicateKey(error)) throw error;
-      if (!(await this.lostAcceptance(command.commandId))) return "present";
+      // Whatever failed, the insert may be stored: the caller's retry may reach another gateway, which answers
+      // "present", and nothing would run it here while the renewals keep its lease. The next claim hands it out.
+      this.unheard.add(id);
+      throw error;
     }
-    this.recorded.add(command.commandId);
+    this.unheard.delete(id);
+    // A claim that ran meanwhile handed it out already (claimUnheard): it runs from there, not twice.
+    if (this.handed.has(id)) return "present";
+    this.recorded.add(id);
     return "added";
   }
 
   /**
+   * Moves the lease of this gateway's new acceptance to the server's clock, before the acceptance is answered. The
+   * insert can only carry this gateway's time: one whose clock is behind the server's by more than a lease wrote a
+   * lease already run out, which another gateway's claim could take before the first renewal — the command then ran
+   * on both. False when the document is no longer this gateway's to run: a claim took it first.
+   */
+  private async leaseOnServerClock(commandId: string): Promise<boolean> {
+    const result = await this.collection.updateOne({ _id: commandId, owner: this.owner, claim: null }, [
+      { $set: { leaseUntil: this.serverLeaseEnd() } },
+    ]);
+    return result.matchedCount === 1;
+  }
+
+  /**
    * Whether the document that holds `commandId` is one this inbox wrote without hearing so: an earlier `add` that
-   * failed (a second network error, a write concern timeout) after the server had stored it. The command was then
-   * refused to its caller and runs nowhere — this gateway runs only what it accepted or claimed, and its lease
-   * renewals keep the document from every other gateway — so the caller's retry must be the one that runs it, as
-   * with the embedded inbox, which writes a failed acceptance again. A document another gateway wrote, or one
-   * this inbox recorded or was handed, is the repeat the duplicate key says it is.
+   * failed (a second network error, a write concern timeout) after the server had stored it, and that no claim has
+   * handed out since. The caller's retry reached this gateway first: it is the one that runs it, as with the embedded
+   * inbox, which writes a failed acceptance again. (A retry that reaches another gateway finds it present; this
+   * gateway's next claim hands it out then, `claimUnheard`.) A document another gateway wrote, or one this inbox
+   * recorded or was handed, is the repeat the duplicate key says it is.
    */
   private async lostAcceptance(commandId: string): Promise<boolean> {
     if (this.recorded.has(commandId) || this.handed.has(commandId)) return false;
@@ -136,12 +177,17 @@ export class MongoCommandInbox implements CommandInbox {
     await this.collection.updateMany({ $expr: { $lte: ["$leaseUntil", "$$NOW"] } }, [
       { $set: { owner: { $literal: this.owner }, leaseUntil: this.serverLeaseEnd(), claim: { $literal: randomUUID() } } },
     ]);
-    const owned = await this.collection.find({ owner: this.owner, claim: { $ne: null } }, { sort: { order: 1 }, projection: { _id: 1 } }).toArray();
-    const fresh = owned.map((document) => document._id).filter((id) => !this.handed.has(id));
+    await this.claimUnheard();
+    // In acceptance order from the index owner_order_claim (owner equal, then order): no sort in memory.
+    const owned = await this.collection.find(ownedByClaimFilter(this.owner), { sort: { order: 1 }, projection: { _id: 1 }, hint: OWNER_INDEX }).toArray();
+    // Not one recorded here either: an add that found its lost acceptance meanwhile answered "added" and runs it.
+    const fresh = owned.map((document) => document._id).filter((id) => !this.handed.has(id) && !this.recorded.has(id));
     const claimed: AcceptedCommand[] = [];
     for (let start = 0; start < fresh.length; start += this.claimPageSize) {
+      // The ids are in acceptance order already: the page is put in that order here, not sorted by the server,
+      // which would sort its whole documents, payloads and all, in memory (no index gives an $in's order).
       const page = fresh.slice(start, start + this.claimPageSize);
-      for (const document of await this.collection.find({ _id: { $in: page } }, { sort: { order: 1 } }).toArray()) {
+      for (const document of inIdOrder(page, await this.collection.find({ _id: { $in: page } }).toArray())) {
         this.handed.add(document._id);
         claimed.push(acceptedCommandOf(document));
       }
@@ -149,11 +195,28 @@ export class MongoCommandInbox implements CommandInbox {
     return claimed;
   }
 
+  /**
+   * Marks as claimed what this gateway stored without hearing so (an `add` that failed after its insert was
+   * stored), so that this claim hands it out: the caller's retry may have gone to another gateway, which found the
+   * command present and left it to this one. Also makes a later retry here find it present. An id whose document
+   * is not there (the insert was never applied, or rolled back) or is no longer this gateway's is forgotten; ids
+   * stay for the next claim only if this update fails.
+   */
+  private async claimUnheard(): Promise<void> {
+    const ids = [...this.unheard].filter((id) => !this.recorded.has(id) && !this.handed.has(id));
+    for (let start = 0; start < ids.length; start += this.claimPageSize) {
+      const page = ids.slice(start, start + this.claimPageSize);
+      await this.collection.updateMany({ _id: { $in: page }, owner: this.owner, claim: null }, { $set: { claim: randomUUID() } });
+      for (const id of page) this.unheard.delete(id);
+    }
+  }
+
   async settle(commandId: string): Promise<void> {
     this.assertOpen();
     await this.collection.deleteOne({ _id: commandId });
     this.handed.delete(commandId);
     this.recorded.delete(commandId);
+    this.unheard.delete(commandId);
   }
 
   async close(): Promise<void> {
@@ -168,7 +231,7 @@ export class MongoCommandInbox implements CommandInbox {
 
   /**
    * The end of a lease given at acceptance, on this gateway's clock: an insert cannot read the server's. It stands
-   * until the first renewal, a third of a lease later, which moves it to the server's clock.
+   * only until `leaseOnServerClock`, before the acceptance is answered.
    */
   private leaseEnd(): Date {
     return new Date(this.clock() + this.leaseMs);
@@ -186,6 +249,25 @@ export class MongoCommandInbox implements CommandInbox {
 
   private assertOpen(): void {
     if (this.closed) throw new Error("the accepted-command inbox is closed");
+  }
+}
+
+/** The index a claim reads its commands by: owner equal, then acceptance order; `claim` tested on the keys. */
+const OWNER_INDEX = "owner_order_claim";
+/** Its predecessor, {owner, claim, order}: with `claim: {$ne: null}` a range, it gave no order, and the claim sorted in memory. */
+const FORMER_OWNER_INDEX = "owner_claim_order";
+
+/**
+ * Creates the owner index (idempotent: the same name and keys again is a no-op, on every gateway and restart) and
+ * drops its predecessor, which this version no longer reads. A failed drop is only logged: a gateway of the
+ * previous version starting meanwhile may be creating it again, and it costs writes, not correctness.
+ */
+async function createOwnerIndex(collection: Collection<InboxDocument>, logger: StoreLogger | undefined): Promise<void> {
+  await collection.createIndex({ owner: 1, order: 1, claim: 1 }, { name: OWNER_INDEX });
+  try {
+    await collection.dropIndex(FORMER_OWNER_INDEX);
+  } catch (error: unknown) {
+    if (serverCode(error) !== ServerCode.INDEX_NOT_FOUND) logger?.warn("could not drop the former inbox index", { index: FORMER_OWNER_INDEX, error: String(error) });
   }
 }
 

@@ -70,3 +70,18 @@ export function nextOrder(last: number, nowMs: number): number {
 export function writtenUnheard(existing: Pick<InboxDocument, "owner" | "claim">, owner: string): boolean {
   return existing.owner === owner && existing.claim === null;
 }
+
+/**
+ * The commands `owner` holds by a claim (a takeover, a previous run's, or its own acceptance stored unheard), as a
+ * claim reads them. `claim` is a range here ($ne: null), so it comes after `order` in the index owner_order_claim:
+ * owner equal, then order, gives the acceptance order without a sort, and `claim` is tested on the index keys.
+ */
+export function ownedByClaimFilter(owner: string): { owner: string; claim: { $ne: null } } {
+  return { owner, claim: { $ne: null } };
+}
+
+/** `documents` (an `$in` query's answer, in no particular order) in the order of `ids`; ids not found are left out. */
+export function inIdOrder<T extends { _id: string }>(ids: readonly string[], documents: readonly T[]): T[] {
+  const byId = new Map(documents.map((document) => [document._id, document]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}

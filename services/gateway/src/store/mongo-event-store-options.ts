@@ -1,5 +1,6 @@
 import type { MongoClient } from "mongodb";
 import { DEFAULT_LIMITS, DEFAULT_OUTCOME_RETENTION_MS, type StoreLimits, type StoreLogger } from "./embedded-store-options";
+import { MAX_MONGODB_COMMIT_TIMEOUT_MS } from "@recq-mesh/protocol";
 
 /** What the test hook `beforeCommit` is told about the transaction it holds. */
 export interface HeldBatch {
@@ -86,7 +87,7 @@ export function resolveMongoStoreOptions(options: MongoEventStoreOptions): Mongo
     },
     maxBatchAppends: positiveInteger("maxBatchAppends", options.maxBatchAppends, DEFAULT_MAX_BATCH_APPENDS),
     pollIntervalMs: positiveInteger("pollIntervalMs", options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS),
-    commitTimeoutMs: positiveInteger("commitTimeoutMs", options.commitTimeoutMs, DEFAULT_COMMIT_TIMEOUT_MS),
+    commitTimeoutMs: atMost(MAX_MONGODB_COMMIT_TIMEOUT_MS, "commitTimeoutMs", positiveInteger("commitTimeoutMs", options.commitTimeoutMs, DEFAULT_COMMIT_TIMEOUT_MS)),
     closeClient: options.closeClient === true,
     logger: options.logger,
     beforeCommit: options.beforeCommit,
@@ -97,5 +98,11 @@ export function resolveMongoStoreOptions(options: MongoEventStoreOptions): Mongo
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`MongoEventStore option ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** The server refuses a maxTimeMS above 2^31−1 ms; `commitTimeoutMs` is sent as one (MAX_MONGODB_COMMIT_TIMEOUT_MS). */
+function atMost(maximum: number, name: string, value: number): number {
+  if (value > maximum) throw new Error(`MongoEventStore option ${name} must be at most ${maximum}, got ${value}`);
   return value;
 }

@@ -2,12 +2,10 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { status } from "@grpc/grpc-js";
 import { GridFSBucket, MongoRuntimeError, ObjectId, ReadPreference, WriteConcern, type Db, type GridFSBucketOptions, type GridFSBucketWriteStream } from "mongodb";
-import { MeshError, Reason } from "@recq-mesh/protocol";
+import { DEFAULT_MONGODB_COMMIT_TIMEOUT_MS, MeshError, Reason } from "@recq-mesh/protocol";
 import { isUnavailability } from "@recq-mesh/protocol/mongodb";
 import { abortedBy, blobNotFound, blobTooLarge } from "./blob-errors";
 import type { BlobReadOptions, BlobStore, BlobWriteOptions, StoredBlob } from "./blob-store";
-
-const MAJORITY = new WriteConcern("majority");
 
 export interface GridFsBlobStoreOptions {
   db: Db;
@@ -15,6 +13,12 @@ export interface GridFsBlobStoreOptions {
   bucketName?: string;
   /** Bytes per GridFS chunk document. Default 255 KiB, GridFS's own default. */
   chunkSizeBytes?: number;
+  /**
+   * How long a chunk's or the files document's write waits for a majority (`wtimeout`), default 10 s
+   * (`RECQ_MONGODB_COMMIT_TIMEOUT_MS` for `openBlobStore`): past it the write fails with UNAVAILABLE
+   * (STORE_UNAVAILABLE) and leaves nothing, where without a majority it would wait for ever.
+   */
+  majorityWaitMs?: number;
 }
 
 /**
@@ -27,9 +31,11 @@ export interface GridFsBlobStoreOptions {
  */
 export class GridFsBlobStore implements BlobStore {
   private readonly bucket: GridFSBucket;
+  private readonly chunkSizeBytes: number;
 
   constructor(options: GridFsBlobStoreOptions) {
     this.bucket = new GridFSBucket(options.db, bucketOptions(options));
+    this.chunkSizeBytes = options.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES;
   }
 
   async write(content: AsyncIterable<Uint8Array>, options: BlobWriteOptions = {}): Promise<StoredBlob> {
@@ -41,6 +47,10 @@ export class GridFsBlobStore implements BlobStore {
     // process) and thrown at the next piece, or by the wait for 'drain' / 'finish'.
     let failure: { error: unknown } | undefined;
     upload.on("error", (error) => (failure ??= { error }));
+    // The last write handed to the upload, settled once the stream is done with it. `write()` answers true before a
+    // chunk's insert has finished; a discard that ran then would delete the chunks before that insert lands, which
+    // would leave its chunk behind. The stream runs one write at a time, so the last one settled means all have.
+    let lastWrite: Promise<void> = Promise.resolve();
     try {
       for await (const piece of content) {
         if (failure !== undefined) throw failure.error;
@@ -48,13 +58,18 @@ export class GridFsBlobStore implements BlobStore {
         size += piece.length;
         if (options.maxBytes !== undefined && size > options.maxBytes) throw blobTooLarge(options.maxBytes);
         hash.update(piece);
-        if (!upload.write(piece)) await drained(upload);
+        for (const part of chunkSized(piece, this.chunkSizeBytes)) {
+          let writable = true;
+          lastWrite = new Promise<void>((settled) => (writable = upload.write(part, () => settled())));
+          if (!writable) await drained(upload);
+        }
       }
       if (options.signal?.aborted) throw abortedBy(options.signal);
       upload.end();
       await once(upload, "finish");
       return { reference: id.toHexString(), size, sha256: hash.digest("hex") };
     } catch (thrown) {
+      await lastWrite;
       await this.discard(upload, id);
       throw gridFsFailure(thrown, "a blob write");
     }
@@ -111,14 +126,17 @@ export class GridFsBlobStore implements BlobStore {
  * undefined one would replace the 255 KiB default and break every write.
  *
  * Whatever the database handle or the URI says, chunks and the files document are written with majority write
- * concern and read from the primary. An event carries the reference once the write resolved: a blob acknowledged by
+ * concern, its wait bounded by `majorityWaitMs`, and read from the primary. An event carries the reference once the write resolved: a blob acknowledged by
  * the primary alone (`w=1`, or the implicit default of a set with an arbiter) could be rolled back by a failover while
  * the event that names it survives; and a download from a secondary that has not replicated the upload yet
  * (`readPreference=secondaryPreferred`) would answer NOT_FOUND for a blob that exists.
  */
 export function bucketOptions(options: Omit<GridFsBlobStoreOptions, "db">): GridFSBucketOptions {
   const chunkSize = options.chunkSizeBytes === undefined ? {} : { chunkSizeBytes: options.chunkSizeBytes };
-  return { bucketName: options.bucketName ?? "blobs", ...chunkSize, writeConcern: MAJORITY, readPreference: ReadPreference.primary };
+  // A majority with no wtimeout waits for ever where there is none (a PSA set with its secondary down): every upload
+  // would hang. Past the wait the server answers a write concern error (code 64), which is UNAVAILABLE (gridFsFailure).
+  const writeConcern = new WriteConcern("majority", options.majorityWaitMs ?? DEFAULT_MONGODB_COMMIT_TIMEOUT_MS);
+  return { bucketName: options.bucketName ?? "blobs", ...chunkSize, writeConcern, readPreference: ReadPreference.primary };
 }
 
 /**
@@ -131,6 +149,18 @@ export function gridFsFailure(thrown: unknown, operation: string): unknown {
   return new MeshError(status.UNAVAILABLE, `${operation} failed: the blob store's MongoDB is unavailable: ${thrown instanceof Error ? thrown.message : String(thrown)}`, Reason.STORE_UNAVAILABLE, {
     cause: thrown,
   });
+}
+
+/** GridFS's own default chunk size, which the driver uses when `chunkSizeBytes` is not given. */
+const DEFAULT_CHUNK_SIZE_BYTES = 255 * 1024;
+
+/**
+ * `piece` in parts of at most one chunk. The driver's upload inserts every chunk a write completes at once and calls
+ * that write back at the first failure, while the others may still be in flight; a part of at most one chunk
+ * completes at most one, so a write's callback comes once its insert, if any, has finished.
+ */
+function* chunkSized(piece: Uint8Array, chunkSizeBytes: number): Iterable<Uint8Array> {
+  for (let start = 0; start < piece.length; start += chunkSizeBytes) yield piece.subarray(start, start + chunkSizeBytes);
 }
 
 function drained(upload: GridFSBucketWriteStream): Promise<void> {

@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- the MongoDB driver is loaded only when MONGODB_URI is set */
-import { mongoSettingsFrom } from "@recq-mesh/protocol";
+import { mongoCommitTimeoutFrom, mongoSettingsFrom } from "@recq-mesh/protocol";
 import type { BlobStore } from "./blob-store";
 import { FolderBlobStore } from "./folder-blob-store";
 
@@ -19,9 +19,11 @@ export interface OpenBlobStoreOptions {
 export async function openBlobStore(env: NodeJS.ProcessEnv, options: OpenBlobStoreOptions): Promise<BlobStore> {
   const mongo = mongoSettingsFrom(env, options.defaultDatabase);
   if (mongo === undefined) return FolderBlobStore.open(env.RECQ_BLOB_DIR || options.defaultFolder);
+  // RECQ_MONGODB_COMMIT_TIMEOUT_MS bounds an upload's wait for a majority, as it bounds the view store's; checked before connecting.
+  const majorityWaitMs = mongoCommitTimeoutFrom(env);
   const { connectMongo } = require("@recq-mesh/protocol/mongodb") as typeof import("@recq-mesh/protocol/mongodb");
   const { GridFsBlobStore } = require("./gridfs-blob-store") as typeof import("./gridfs-blob-store");
   const client = await connectMongo(mongo, options.appName);
-  const store = new GridFsBlobStore({ db: client.db(mongo.database) });
+  const store = new GridFsBlobStore({ db: client.db(mongo.database), majorityWaitMs });
   return { write: (c, o) => store.write(c, o), read: (r, o) => store.read(r, o), close: () => client.close() };
 }

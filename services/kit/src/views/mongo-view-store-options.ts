@@ -1,4 +1,5 @@
 import type { MongoClient } from "mongodb";
+import { DEFAULT_MONGODB_COMMIT_TIMEOUT_MS, MAX_MONGODB_COMMIT_TIMEOUT_MS } from "@recq-mesh/protocol";
 import { DEFAULT_MAX_FIND_RESULTS, DEFAULT_MAX_WRITES_PER_COMMIT } from "./embedded-view-store-options";
 import type { ViewChange } from "./view-store";
 import { messageOf } from "./view-store-error";
@@ -27,7 +28,7 @@ export interface MongoViewStoreOptions {
   onWatchError?: (error: unknown, collection: string) => void;
 }
 
-export const DEFAULT_VIEW_COMMIT_TIMEOUT_MS = 10_000;
+export const DEFAULT_VIEW_COMMIT_TIMEOUT_MS = DEFAULT_MONGODB_COMMIT_TIMEOUT_MS;
 
 export interface MongoViewStoreSettings {
   maxWritesPerCommit: number;
@@ -43,15 +44,18 @@ export function resolveMongoViewOptions(options: MongoViewStoreOptions): MongoVi
   return {
     maxWritesPerCommit: positiveInteger("maxWritesPerCommit", options.maxWritesPerCommit ?? DEFAULT_MAX_WRITES_PER_COMMIT),
     maxFindResults: positiveInteger("maxFindResults", options.maxFindResults ?? DEFAULT_MAX_FIND_RESULTS),
-    commitTimeoutMs: positiveInteger("commitTimeoutMs", options.commitTimeoutMs ?? DEFAULT_VIEW_COMMIT_TIMEOUT_MS),
+    // Bounded above as RECQ_MONGODB_COMMIT_TIMEOUT_MS is: it is sent as the commit's maxTimeMS (see MAX_MONGODB_COMMIT_TIMEOUT_MS).
+    commitTimeoutMs: positiveInteger("commitTimeoutMs", options.commitTimeoutMs ?? DEFAULT_VIEW_COMMIT_TIMEOUT_MS, MAX_MONGODB_COMMIT_TIMEOUT_MS),
     closeClient: options.closeClient === true,
     onListenerError: options.onListenerError ?? warnAboutListenerError,
     onWatchError: options.onWatchError ?? warnAboutWatchError,
   };
 }
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`MongoViewStore option ${name} must be a positive integer, got ${String(value)}`);
+function positiveInteger(name: string, value: number, maximum = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > maximum) {
+    throw new RangeError(`MongoViewStore option ${name} must be a positive integer${maximum < Number.MAX_SAFE_INTEGER ? ` of at most ${maximum}` : ""}, got ${String(value)}`);
+  }
   return value;
 }
 

@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- the MongoDB driver is loaded only when MONGODB_URI is set */
-import { mongoSettingsFrom } from "@recq-mesh/protocol";
+import { mongoCommitTimeoutFrom, mongoSettingsFrom } from "@recq-mesh/protocol";
 import { EmbeddedViewStore } from "./embedded-view-store";
 import type { ViewStore } from "./view-store";
 
@@ -31,7 +31,8 @@ export interface OpenViewStoreOptions {
 export async function openViewStore(env: NodeJS.ProcessEnv, options: OpenViewStoreOptions): Promise<OpenedViewStore> {
   const mongo = mongoSettingsFrom(env, options.defaultDatabase);
   if (mongo === undefined) return { store: new EmbeddedViewStore(), scope: "instance", location: { views: "embedded" } };
-  const commitTimeoutMs = commitTimeoutFrom(env);
+  // RECQ_MONGODB_COMMIT_TIMEOUT_MS, checked before connecting.
+  const commitTimeoutMs = mongoCommitTimeoutFrom(env);
   // require, not import(): a CommonJS load, the same module instance whoever loads it, and one the MongoDB
   // instrumentation's require hook sees.
   const { connectMongo } = require("@recq-mesh/protocol/mongodb") as typeof import("@recq-mesh/protocol/mongodb");
@@ -44,17 +45,4 @@ export async function openViewStore(env: NodeJS.ProcessEnv, options: OpenViewSto
     await client.close();
     throw error;
   }
-}
-
-/** The service's `RECQ_MONGODB_COMMIT_TIMEOUT_MS` (as the gateway's: how long a commit waits for a majority), checked at start. */
-export const COMMIT_TIMEOUT_ENV = "RECQ_MONGODB_COMMIT_TIMEOUT_MS";
-
-function commitTimeoutFrom(env: NodeJS.ProcessEnv): number | undefined {
-  const text = env[COMMIT_TIMEOUT_ENV]?.trim() ?? "";
-  if (text === "") return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
-    throw new Error(`${COMMIT_TIMEOUT_ENV}: "${text.slice(0, 40)}" is not a positive whole number of milliseconds`);
-  }
-  return value;
 }

@@ -6,6 +6,7 @@ import { MongoBulkWriteError, MongoError, MongoNetworkError, MongoServerError, M
  */
 export const ServerCode = {
   NAMESPACE_NOT_FOUND: 26,
+  INDEX_NOT_FOUND: 27,
   NAMESPACE_EXISTS: 48,
   INDEX_OPTIONS_CONFLICT: 85,
   INDEX_KEY_SPECS_CONFLICT: 86,
