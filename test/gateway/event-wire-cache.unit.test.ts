@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { ConnectResponse, Dispatch, type GatewayFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { encodedHistory, encodedHistoryLength, serializeConnectResponse } from "@recq-mesh/gateway/internal/links/event-wire-cache";
+import {
+  dispatchFrameBytes,
+  encodedHistory,
+  forgetEncodedDispatch,
+  SpareWriter,
+  serializeConnectResponse,
+} from "@recq-mesh/gateway/internal/links/event-wire-cache";
 
 const envelope = (sequence: number): EventEnvelope => ({
   position: String(100 + sequence),
@@ -75,14 +81,80 @@ describe("link serializers with cached event bytes", () => {
     assert.deepEqual(historyOf([dispatchFrame(history)]), [envelope(9)]);
   });
 
-  it("measure a history as the bytes it takes in a Dispatch, exactly (what a handler's message limit is checked against)", () => {
-    const history = [envelope(1), envelope(2), { ...envelope(3), payload: Buffer.alloc(300, 7) }];
-    const frame = dispatchFrame(history).frame;
-    assert.equal(frame?.$case, "dispatch");
-    const withHistory = Dispatch.encode(frame.value).finish().length;
-    const without = Dispatch.encode({ ...frame.value, history: [] }).finish().length;
-    assert.equal(encodedHistoryLength(history), withHistory - without);
-    assert.equal(encodedHistoryLength([]), 0);
+  it("measure a dispatch frame as the bytes it takes in a link message, exactly (what a handler's limit is checked against)", () => {
+    // Long ids and text outside ASCII (a UTF-16 length is not a UTF-8 one), headers, a snapshot, and histories from
+    // none to dozens of events (length prefixes of two and three bytes).
+    const wide = (text: string, length: number) => text.repeat(Math.ceil(length / text.length)).slice(0, length);
+    const frameOf = (history: EventEnvelope[], pad: number): GatewayFrame => {
+      const frame = dispatchFrame(history);
+      assert.equal(frame.frame?.$case, "dispatch");
+      return {
+        metadata: { traceparent: `00-${"a".repeat(32)}-${"b".repeat(16)}-01`, "x-région": wide("é", 40) },
+        frame: {
+          $case: "dispatch",
+          value: {
+            ...frame.frame.value,
+            requestId: 4_000_000_000,
+            commandId: wide("c", 128),
+            aggregateId: wide("列表ü", 170 + pad),
+            snapshot: { sequence: "123456789", type: wide("Zustand·", 60), payload: Buffer.alloc(pad, 1) },
+            headers: { "x-name": wide("名前", 90) },
+          },
+        },
+      };
+    };
+    const frames: GatewayFrame[] = [];
+    for (const events of [0, 1, 2, 90, 95]) {
+      for (let pad = 0; pad < 130; pad += 13) frames.push(frameOf(Array.from({ length: events }, (_, n) => ({ ...envelope(n + 1), aggregateId: wide("列表ü", 170) })), pad));
+    }
+    for (const frame of frames) {
+      const message = serializeConnectResponse({ frames: [frame] });
+      assert.equal(message.length, ConnectResponse.encode({ frames: [frame] }).finish().length);
+      assert.equal(dispatchFrameBytes(frame, (frame.frame as { value: Dispatch }).value), message.length);
+    }
+    const batch = frames.slice(0, 20);
+    const total = batch.reduce((sum, frame) => sum + dispatchFrameBytes(frame, (frame.frame as { value: Dispatch }).value), 0);
+    assert.equal(serializeConnectResponse({ frames: batch }).length, total, "a message of frames is the sum of their bytes");
+    assert.deepEqual(ConnectResponse.decode(serializeConnectResponse({ frames: batch })), ConnectResponse.decode(ConnectResponse.encode({ frames: batch }).finish()));
+  });
+
+  it("let go of a dispatch's encoding, its history's bytes with it, when the dispatch is not sent", () => {
+    const history = [envelope(1), envelope(2)];
+    const frame = dispatchFrame(history);
+    const dispatch = (frame.frame as { value: Dispatch }).value;
+    dispatchFrameBytes(frame, dispatch);
+    const cached = encodedHistory(history);
+    assert.equal(encodedHistory(history).buffer, cached.buffer);
+    forgetEncodedDispatch(frame, dispatch);
+    assert.notEqual(encodedHistory(history).buffer, cached.buffer);
+  });
+
+  it("keep room for appends to a long history's bytes of at most 64 KiB", () => {
+    const history = Array.from({ length: 2000 }, (_, n) => ({ ...envelope(n + 1), payload: Buffer.alloc(500, n % 256) }));
+    assert.ok(encodedHistory(history).length > 1024 * 1024);
+    for (let n = 0; n < 200; n++) {
+      history.push({ ...envelope(2001 + n), payload: Buffer.alloc(500, 1) });
+      const bytes = encodedHistory(history);
+      assert.ok(bytes.buffer.byteLength <= bytes.length + 64 * 1024, `${bytes.buffer.byteLength} bytes kept for ${bytes.length}`);
+    }
+    const small = [envelope(1)];
+    small.push(envelope(2));
+    assert.ok(encodedHistory(small).buffer.byteLength <= 2 * encodedHistory(small).length);
+  });
+
+  it("keep a reused writer only while its buffer is within 1 MiB, however short the message that grew it", () => {
+    const writers = new SpareWriter();
+    const writer = writers.take();
+    // A long string reserves three bytes a character while it is written: a 400 kB message grows the writer to 2 MiB.
+    assert.ok(writer.string("n".repeat(400_000)).finish().length < 1024 * 1024);
+    writers.giveBack(writer);
+    assert.equal(writers.keptBytes, 0);
+    const next = writers.take();
+    assert.notEqual(next, writer);
+    next.string("n".repeat(100_000)).finish();
+    writers.giveBack(next);
+    assert.ok(writers.keptBytes > 0 && writers.keptBytes <= 1024 * 1024, `${writers.keptBytes} bytes kept`);
+    assert.equal(writers.take(), next, "a writer within the bound is kept for the next message");
   });
 
   it("give every message bytes of its own, however large the one before was", () => {

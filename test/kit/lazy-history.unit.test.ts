@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { afterEach, describe, it, jest } from "@jest/globals";
 import { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { ConnectResponse, type GatewayFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
@@ -98,4 +101,89 @@ describe("the handler's link decoder", () => {
     // The first (where the history starts), the cached one (the 30th), and the one after it.
     assert.equal(decode.mock.calls.length, 3);
   });
+
+  it("leaves a frame with another member of its oneof beside the dispatch to the generated decoder (the last one wins)", () => {
+    // A frame's fields as the gateway writes them (metadata, dispatch), then one more field after or before them.
+    const dispatchBytes = fieldValue(Buffer.from(ConnectResponse.encode({ frames: [dispatchFrame([envelope(1), envelope(2)])] }).finish()));
+    const cancel = lengthDelimited(5, lengthDelimitedBytes((w) => w.uint32(8).uint32(3)));
+    const heartbeat = lengthDelimited(6, Buffer.alloc(0));
+    for (const frame of [
+      Buffer.concat([dispatchBytes, cancel]),
+      Buffer.concat([cancel, dispatchBytes]),
+      Buffer.concat([dispatchBytes, heartbeat]),
+      Buffer.concat([dispatchBytes, Buffer.from([(99 << 3) | 0, 1])]),
+    ]) {
+      const message = lengthDelimited(1, frame);
+      assert.deepEqual(readAll(deserializeConnectResponse(message)), ConnectResponse.decode(message));
+    }
+    const last = deserializeConnectResponse(lengthDelimited(1, Buffer.concat([dispatchBytes, cancel]))).frames[0]!.frame;
+    assert.equal(last?.$case, "cancel");
+  });
+
+  it("fails only the dispatch whose history envelope is no EventEnvelope, when the envelope is read", () => {
+    const good = fieldValue(Buffer.from(ConnectResponse.encode({ frames: [dispatchFrame([envelope(1)])] }).finish()));
+    // An envelope of one tag with wire type 7, which no message has.
+    const broken = lengthDelimited(4, Buffer.concat([lengthDelimitedBytes((w) => w.uint32(8).uint32(9)), lengthDelimited(7, Buffer.from([(1 << 3) | 7]))]));
+    const message = Buffer.concat([lengthDelimited(1, broken), lengthDelimited(1, good)]);
+    assert.throws(() => ConnectResponse.decode(message), /wire type 7/, "the generated decoder refuses the whole message");
+    const [first, second] = deserializeConnectResponse(message).frames.map((frame) => frame.frame);
+    assert.ok(first?.$case === "dispatch" && second?.$case === "dispatch");
+    assert.throws(() => first.value.history[0]!.sequence, /wire type 7/);
+    assert.equal(second.value.history[0]!.sequence, "1");
+  });
+
+  it("keeps a dispatch's history bytes alive while it runs, not the whole link message it came in", async () => {
+    const gc = collector();
+    const bigEnvelope = (sequence: number): EventEnvelope => ({ ...envelope(sequence), payload: Buffer.alloc(1000, sequence) });
+    const kept: GatewayFrame[] = [];
+    const messages: WeakRef<ArrayBufferLike>[] = [];
+    const receive = () => {
+      // A link message of ~1 MiB: a hundred dispatches of ten envelopes; one dispatch of each still runs, unread.
+      const frames = Array.from({ length: 100 }, () => dispatchFrame(Array.from({ length: 10 }, (_, n) => bigEnvelope(n + 1))));
+      const bytes = Buffer.from(ConnectResponse.encode({ frames }).finish());
+      messages.push(new WeakRef(bytes.buffer));
+      kept.push(deserializeConnectResponse(bytes).frames[0]!);
+    };
+    for (let message = 0; message < 3; message++) receive();
+    // A WeakRef holds its target until the job that made it ends; a collection may leave what the last one touched.
+    for (let round = 0; round < 3; round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    assert.deepEqual(
+      messages.map((message) => message.deref() === undefined),
+      [true, true, true],
+      "no link message is kept alive by the dispatch that came in it",
+    );
+    for (const frame of kept) {
+      assert.equal(frame.frame?.$case, "dispatch");
+      assert.deepEqual(frame.frame.value.history.map((e) => e.payload[0]), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    }
+  });
 });
+
+/** The value of the first field of `message` (its first frame's bytes). */
+function fieldValue(message: Buffer): Buffer {
+  let at = 1;
+  let length = 0;
+  for (let factor = 1; ; factor *= 128) {
+    const byte = message[at++]!;
+    length += (byte & 0x7f) * factor;
+    if (byte < 0x80) break;
+  }
+  return message.subarray(at, at + length);
+}
+
+function lengthDelimited(field: number, value: Uint8Array): Buffer {
+  return Buffer.from(new BinaryWriter().uint32((field << 3) | 2).bytes(value).finish());
+}
+
+function lengthDelimitedBytes(write: (writer: BinaryWriter) => BinaryWriter): Buffer {
+  return Buffer.from(write(new BinaryWriter()).finish());
+}
+
+/** A full garbage collection, for a test that measures what stays reachable. */
+function collector(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}

@@ -1,7 +1,7 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import type { ConnectRequest, ConnectResponse, Dispatch, GatewayFrame, Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { MeshError, Reason, FrameBatcher } from "@recq-mesh/protocol";
-import { encodedHistoryLength } from "./event-wire-cache";
+import { GatewayFrame, type ConnectRequest, type ConnectResponse, type Dispatch, type Reply } from "@recq-mesh/protocol/gen/recq/v1/link";
+import { MeshError, Reason, FrameBatcher, DEFAULT_MAX_BATCH_BYTES } from "@recq-mesh/protocol";
+import { dispatchFrameBytes, forgetEncodedDispatch } from "./event-wire-cache";
 
 /** What the gateway does with the replies to one dispatch. */
 export interface PendingDispatch {
@@ -38,8 +38,7 @@ export class HandlerLink {
   component = "";
   instanceId = "";
   permits = 0;
-  /** Largest stream message the handler accepts (from its Hello). */
-  maxMessageBytes = DEFAULT_HANDLER_MAX_MESSAGE_BYTES;
+  private handlerMaxMessageBytes = DEFAULT_HANDLER_MAX_MESSAGE_BYTES;
   /** The handler asked to drain: it gets `drained` once nothing is queued or in flight. */
   private draining = false;
   lastSeenMs = Date.now();
@@ -60,6 +59,16 @@ export class HandlerLink {
       },
       sizeOf: gatewayFrameSize,
     });
+  }
+
+  /** Largest stream message the handler accepts (from its Hello): a batch of frames too stays within it. */
+  get maxMessageBytes(): number {
+    return this.handlerMaxMessageBytes;
+  }
+
+  set maxMessageBytes(bytes: number) {
+    this.handlerMaxMessageBytes = bytes;
+    this.batcher.maxBytes = Math.min(DEFAULT_MAX_BATCH_BYTES, bytes);
   }
 
   get isClosed(): boolean {
@@ -93,11 +102,12 @@ export class HandlerLink {
       answerWindow: body.answerWindow ?? 0,
     };
     const frame: GatewayFrame = { metadata, frame: { $case: "dispatch", value: dispatch } };
-    const size = gatewayFrameSize(frame);
+    const size = dispatchFrameBytes(frame, dispatch);
     if (size > this.maxMessageBytes) {
+      forgetEncodedDispatch(frame, dispatch);
       throw new MeshError(
         status.RESOURCE_EXHAUSTED,
-        `the dispatch of ${method} (about ${size} bytes with its history) exceeds the ${this.maxMessageBytes} bytes handler ${this.component} accepts`,
+        `the dispatch of ${method} (${size} bytes with its history) exceeds the ${this.maxMessageBytes} bytes handler ${this.component} accepts`,
         Reason.MESSAGE_TOO_LARGE,
       );
     }
@@ -217,22 +227,19 @@ function lostError(link: HandlerLink): MeshError {
   );
 }
 
-/** Cheap upper-bound estimate of a frame's encoded size, to keep a batch under the message limit. */
+/**
+ * An upper bound of the bytes a frame takes in a link message (tag, length and frame), to keep a batch within the
+ * handler's limit: a dispatch exactly (as encoded for the message), the rest with room for their small fields.
+ */
 function gatewayFrameSize(frame: GatewayFrame): number {
-  if (frame.frame?.$case === "callResult") {
-    const outcome = frame.frame.value.outcome;
-    return 64 + (outcome?.$case === "payload" ? outcome.value.length : 256);
-  }
-  if (frame.frame?.$case === "requestChunk") return 64 + frame.frame.value.payload.length;
-  if (frame.frame?.$case !== "dispatch") return 64;
-  const dispatch = frame.frame.value;
-  const size = 128 + dispatch.payload.length + (dispatch.snapshot?.payload.length ?? 0) + mapSize(frame.metadata) + mapSize(dispatch.headers);
-  // The history's exact bytes, encoded once per event for every dispatch of the aggregate (event-wire-cache.ts).
-  return size + encodedHistoryLength(dispatch.history);
+  const body = frame.frame;
+  if (body?.$case === "dispatch") return dispatchFrameBytes(frame, body.value);
+  if (body?.$case === "requestChunk") return SMALL_FIELDS_BYTES + body.value.payload.length;
+  if (body?.$case === "callResult" && body.value.outcome?.$case === "payload") return SMALL_FIELDS_BYTES + body.value.outcome.value.length;
+  // The others are rare (greetings, cancels, failures, heartbeats), some hold text of any length: measured as encoded,
+  // with the longest tag and length prefix a frame can have in a message.
+  return 6 + GatewayFrame.encode(frame).finish().length;
 }
 
-function mapSize(map: Record<string, string>): number {
-  let size = 0;
-  for (const key in map) size += 8 + key.length + map[key]!.length;
-  return size;
-}
+/** Request ids, flags, tags and length prefixes of a frame with one payload and no metadata: 26 bytes at most. */
+const SMALL_FIELDS_BYTES = 64;

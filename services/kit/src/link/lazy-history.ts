@@ -2,6 +2,7 @@ import { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { ConnectResponse, Dispatch, GatewayFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
 
 const CONNECT_RESPONSE_FRAMES = 1;
+const GATEWAY_FRAME_METADATA = 1;
 const GATEWAY_FRAME_DISPATCH = 4;
 const DISPATCH_HISTORY = 7;
 const VARINT = 0;
@@ -13,7 +14,12 @@ const FIXED32 = 5;
  * The link's ConnectResponse decoder on the handler's side: the generated one, except that a dispatch's history
  * envelopes are decoded only when read. A handler with the aggregate's state cached reads two or three envelopes of
  * a history of dozens (see `AggregateStateCache`); decoding them all was a fifth of a handler's CPU under commands.
- * Any message this does not expect (a field twice, an unknown wire type) is left to the generated decoder.
+ * Any message this does not expect (a field twice, an unknown wire type, a frame with a dispatch and anything but its
+ * metadata) is left to the generated decoder.
+ *
+ * So a history envelope that is not a valid EventEnvelope fails where it is read: the fold of its dispatch throws, and
+ * that dispatch alone fails (INTERNAL), where the generated decoder refused the whole link message on receipt (the
+ * link dropped, every call on it lost). Checking each envelope on receipt would be most of the decoding this saves.
  */
 export function deserializeConnectResponse(bytes: Buffer): ConnectResponse {
   const frames: GatewayFrame[] = [];
@@ -33,7 +39,10 @@ function decodeFrame(bytes: Buffer, start: number, end: number): GatewayFrame | 
   const dispatches = fields.filter((field) => field!.number === GATEWAY_FRAME_DISPATCH);
   const dispatchField = dispatches[0];
   if (dispatchField === undefined) return GatewayFrame.decode(bytes.subarray(start, end));
+  // One dispatch beside the metadata, nothing else: with another member of the frame's oneof after it, that member
+  // is the frame (the last one read wins), which only the generated decoder gets right.
   if (dispatches.length > 1 || dispatchField.wireType !== LENGTH_DELIMITED) return undefined;
+  if (fields.some((field) => field !== dispatchField && (field!.number !== GATEWAY_FRAME_METADATA || field!.wireType !== LENGTH_DELIMITED))) return undefined;
   const dispatchFields = fieldsOf(bytes, dispatchField.start, dispatchField.end);
   if (dispatchFields.some((field) => field === undefined)) return undefined;
   const history = dispatchFields.filter((field) => field!.number === DISPATCH_HISTORY);
@@ -44,26 +53,37 @@ function decodeFrame(bytes: Buffer, start: number, end: number): GatewayFrame | 
   const dispatch = Dispatch.decode(
     Buffer.concat(dispatchFields.filter((field) => field!.number !== DISPATCH_HISTORY).map((field) => bytes.subarray(field!.tagStart, field!.end))),
   );
-  dispatch.history = history.map((field) => new LazyEnvelope(bytes, field!.start, field!.end));
+  // The history's bytes copied out of the link message (up to its limit, and other dispatches' too): a dispatch that
+  // runs long keeps its own history alive, not the message it came in.
+  const spanStart = history[0]!.start;
+  const span = Buffer.from(bytes.subarray(spanStart, history[history.length - 1]!.end));
+  dispatch.history = history.map((field) => new LazyEnvelope(span, field!.start - spanStart, field!.end - spanStart));
   frame.frame = { $case: "dispatch", value: dispatch };
   return frame;
 }
 
 /**
- * An EventEnvelope decoded from its bytes on the first read of any of its fields. It keeps the link message it came
- * in alive until then, which lasts as long as the dispatch it belongs to runs.
+ * An EventEnvelope decoded from its bytes on the first read of any of its fields. Until then it keeps its dispatch's
+ * history bytes alive (shared by the dispatch's envelopes); once decoded, it lets go of them.
  */
 export class LazyEnvelope implements EventEnvelope {
   private decoded: EventEnvelope | undefined;
+  private source: Buffer | undefined;
 
   constructor(
-    private readonly source: Buffer,
+    source: Buffer,
     private readonly start: number,
     private readonly end: number,
-  ) {}
+  ) {
+    this.source = source;
+  }
 
   private get envelope(): EventEnvelope {
-    return (this.decoded ??= EventEnvelope.decode(this.source.subarray(this.start, this.end)));
+    if (this.decoded === undefined) {
+      this.decoded = EventEnvelope.decode(this.source!.subarray(this.start, this.end));
+      this.source = undefined;
+    }
+    return this.decoded;
   }
 
   get position(): string {
