@@ -73,6 +73,18 @@ describe("the HTTP port and slow clients", () => {
     await Promise.all(trickling);
   });
 
+  it("survives a connection its client resets before sending a byte, and serves the next", async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const connection = rawConnection(port);
+      await connection.connected;
+      // RST instead of FIN: the gateway's side of the socket gets ECONNRESET while the protocol is still undecided.
+      connection.socket.resetAndDestroy();
+      await connection.closedWithin(HELD);
+    }
+    await sleep(100);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/nothing`)).status, 404);
+  });
+
   it("serves a request whose headers come in pieces within the headers timeout", async () => {
     const connection = rawConnection(port);
     await connection.connected;

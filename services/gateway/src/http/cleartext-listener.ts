@@ -28,6 +28,9 @@ export interface CleartextListenerOptions {
  */
 export function cleartextListener(servers: ProtocolServers, options: CleartextListenerOptions): net.Server {
   return net.createServer((socket) => {
+    // Until a server takes the socket over (and after: they add their own), a client's reset or a write to a closed
+    // peer is an 'error' event: without a listener it would end the process.
+    socket.on("error", destroyQuietly);
     options.onConnection(socket);
     const undecided = setTimeout(() => socket.destroy(), options.protocolTimeoutMs);
     undecided.unref();
@@ -52,6 +55,10 @@ export function cleartextListener(servers: ProtocolServers, options: CleartextLi
     socket.on("data", onData);
     socket.once("close", () => clearTimeout(undecided));
   });
+}
+
+function destroyQuietly(this: net.Socket): void {
+  this.destroy();
 }
 
 /** The socket as a Duplex whose reading starts with `first`, with the socket's flow control and its address. */
