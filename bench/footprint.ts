@@ -83,7 +83,7 @@ async function loadedPackages(mode: Mode, dir: string): Promise<string[] | undef
   if (mode.script !== GATEWAY_MAIN) return undefined;
   const dataDir = mkdtempSync(path.join(dir, "data-"));
   // The preload writes its list just before the ready line: that is the line waited for.
-  const started = await startScript(mode.script, mode.args(dataDir), { ...mode.env, NODE_OPTIONS: listLoadedPackagesOptions() }, /"loadedPackages"/);
+  const started = await startScript(mode.script, mode.args(dataDir), { ...mode.env, NODE_OPTIONS: listLoadedPackagesOptions(dir) }, /"loadedPackages"/);
   await started.stop();
   rmSync(dataDir, { recursive: true, force: true });
   return loadedPackagesIn(started.line);

@@ -40,7 +40,7 @@ describe("the gateway process loads a feature's packages only when the feature i
 
   /** The npm packages a gateway started with `env` has loaded by its ready line, in the order it loaded them. */
   async function packagesAtReady(name: string, env: Record<string, string>): Promise<string[]> {
-    gateway = await spawnGateway(path.join(data.dir, name), 0, { OTEL_EXPORTER_OTLP_ENDPOINT: "", ...env, NODE_OPTIONS: listLoadedPackagesOptions() });
+    gateway = await spawnGateway(path.join(data.dir, name), 0, { OTEL_EXPORTER_OTLP_ENDPOINT: "", ...env, NODE_OPTIONS: listLoadedPackagesOptions(data.dir) });
     return loadedPackagesIn(gateway.log());
   }
 

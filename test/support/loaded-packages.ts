@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /**
@@ -33,15 +32,14 @@ process.stderr.write = function (chunk, ...rest) {
 };
 `;
 
-let preloadPath: string | undefined;
-
-/** NODE_OPTIONS that make a gateway process list its loaded packages before its ready line (see PRELOAD_SOURCE). */
-export function listLoadedPackagesOptions(): string {
-  if (preloadPath === undefined) {
-    preloadPath = path.join(mkdtempSync(path.join(os.tmpdir(), "recq-loaded-packages-")), "preload.js");
-    writeFileSync(preloadPath, PRELOAD_SOURCE);
-  }
-  return `--require ${preloadPath}`;
+/**
+ * NODE_OPTIONS that make a gateway process list its loaded packages before its ready line (see PRELOAD_SOURCE); the
+ * preload is written into `dir`, which the caller removes.
+ */
+export function listLoadedPackagesOptions(dir: string): string {
+  const preload = path.join(dir, "list-loaded-packages.js");
+  if (!existsSync(preload)) writeFileSync(preload, PRELOAD_SOURCE);
+  return `--require ${preload}`;
 }
 
 /** The packages listed in a gateway's log (written before its ready line); throws if the log has no list. */
