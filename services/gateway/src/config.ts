@@ -1,7 +1,7 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { MAX_MONGODB_COMMIT_TIMEOUT_MS } from "@recq-mesh/protocol";
-import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port";
+import { defaultHttpHeartbeatMs, type HttpPortOptions } from "./http/http-port-options";
 import { DEFAULT_CONNECTION_TIMEOUTS, type ConnectionTimeouts } from "./http/connection-timeouts";
 import { isLoopback, transportSecurityFromEnv, type TransportSecurity } from "./security/tls-settings";
 import { readSecurityPolicy, type SecurityPolicy } from "./security/security-policy";

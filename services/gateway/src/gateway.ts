@@ -38,7 +38,8 @@ import { callerLimitsInterceptor } from "./server/caller-limits";
 import { SAGA_STATE_SERVICE_NAME, SagaStateService } from "./sagas/saga-state-service";
 import { SagaStates } from "./sagas/saga-states";
 import { SagaStateServiceService } from "@recq-mesh/protocol/gen/recq/v1/sagas";
-import { HttpPort, type HttpPortOptions } from "./http/http-port";
+// Types only: the HTTP port and its packages (Connect) are loaded when one is configured (startHttpPort).
+import type { HttpPort, HttpPortOptions } from "./http/http-port";
 import { RecordingServer } from "./http/recording-server";
 import { domainService } from "./server/domain-methods";
 import { Uploads } from "./uploads/uploads";
@@ -393,6 +394,8 @@ function startHttpPort(
     if (held === undefined) authorized.set(path, (held = authorizedMethod(method, callers)));
     return held;
   };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for a gateway with an HTTP port
+  const { HttpPort } = require("./http/http-port") as typeof import("./http/http-port");
   return HttpPort.start(options, {
     catalog,
     services: [...catalog.services.map((s) => s.fullName), ...HTTP_PROTOCOL_SERVICES],

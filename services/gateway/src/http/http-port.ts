@@ -2,14 +2,13 @@ import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
 import type tls from "node:tls";
-import type { SecureContextOptions } from "node:tls";
 import type { Logger } from "@recq-mesh/protocol";
 import type { AdmissionControl } from "../admission/admission-control";
 import type { AdmissionKind } from "../admission/admission-interceptor";
 import type { DescriptorCatalog } from "../descriptors/descriptor-catalog";
 import { acceptAsync, getOutcome, OUTCOMES_PREFIX, prefersAsync } from "./async-commands";
 import { cleartextListener } from "./cleartext-listener";
-import { closeIdleSession, DEFAULT_CONNECTION_TIMEOUTS, Http1Clocks, type ConnectionTimeouts } from "./connection-timeouts";
+import { closeIdleSession, DEFAULT_CONNECTION_TIMEOUTS, Http1Clocks } from "./connection-timeouts";
 import { connectHandler } from "./connect-handler";
 import { applyCors } from "./cors";
 import { headerOf, sendError, type HttpRequest, type HttpResponse } from "./http-answers";
@@ -19,33 +18,9 @@ import { serveUpload, UPLOAD_PREFIX } from "./http-uploads";
 import { sendTodoPage } from "./todo-page";
 import { MeshError, Reason } from "@recq-mesh/protocol";
 import { status } from "@grpc/grpc-js";
+import type { HttpPortOptions } from "./http-port-options";
 
-/** The HTTP port's settings (docs/web.md). */
-export interface HttpPortOptions {
-  /** host:port (RECQ_HTTP_ADDRESS, --http-address); port 0 picks a free one. */
-  address: string;
-  /** Origins browsers may call from (RECQ_HTTP_ALLOWED_ORIGINS); `*` for any; none: same-origin only. */
-  allowedOrigins: readonly string[];
-  /** A comment on idle Server-Sent Events streams this often (RECQ_HTTP_HEARTBEAT_MS): 15 s. */
-  heartbeatMs: number;
-  /** Serves the TodoList page at `/` (RECQ_HTTP_PAGE=1): off unless set. */
-  page?: boolean;
-  /** TLS with the gRPC port's certificate files (RECQ_TLS_*); cleartext without. */
-  tls?: HttpTls;
-  /** Bounds on slow clients (RECQ_HTTP_PROTOCOL_TIMEOUT_MS, RECQ_HTTP_HEADERS_TIMEOUT_MS, RECQ_HTTP_IDLE_TIMEOUT_MS): DEFAULT_CONNECTION_TIMEOUTS when not given. */
-  timeouts?: ConnectionTimeouts;
-}
-
-/**
- * TLS for the HTTP port: the gRPC port's certificate files (security/certificate-files.ts), so both ports serve one
- * pair and a rotated pair reaches new connections of both.
- */
-export interface HttpTls {
-  serverOptions(): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean };
-  onChange(listener: (options: SecureContextOptions) => void): () => void;
-}
-
-export const defaultHttpHeartbeatMs = 15_000;
+export { defaultHttpHeartbeatMs, type HttpPortOptions, type HttpTls } from "./http-port-options";
 
 export interface HttpPortDeps {
   catalog: DescriptorCatalog;

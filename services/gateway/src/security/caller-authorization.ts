@@ -1,7 +1,8 @@
 import { status, type ServerInterceptingCallInterface } from "@grpc/grpc-js";
 import { MeshError, Reason, type Logger } from "@recq-mesh/protocol";
 import { certificateNames, type CallerIdentity } from "./caller-identity";
-import { JwtVerifier } from "./jwt-verifier";
+// Type only: the verifier and its package (jose) are loaded when the security file configures JWTs (fromPolicy).
+import type { JwtVerifier } from "./jwt-verifier";
 import type { JwksSettings } from "./jwks-settings";
 import { MethodPatterns, MethodRules } from "./method-rules";
 import type { CallerPolicy } from "./security-policy";
@@ -34,7 +35,7 @@ export class CallerAuthorization {
 
   /** `jwks`: how a JWKS URL or file is kept current (RECQ_JWKS_*); jose's defaults when not given. */
   static fromPolicy(policy: CallerPolicy, logger: Logger, jwks?: JwksSettings): CallerAuthorization {
-    return new CallerAuthorization(policy, policy.jwt && JwtVerifier.open(policy.jwt, logger, jwks), logger);
+    return new CallerAuthorization(policy, policy.jwt && jwtVerifierModule().JwtVerifier.open(policy.jwt, logger, jwks), logger);
   }
 
   /** Anyone may call these methods (health and reflection unless the file says otherwise). */
@@ -92,4 +93,10 @@ export class CallerAuthorization {
     this.logger.debug("caller not authenticated", { detail });
     return new MeshError(status.UNAUTHENTICATED, message, Reason.UNAUTHENTICATED);
   }
+}
+
+/** The JWT verifier's module, loaded on first use: callers with client certificates alone never load jose. */
+function jwtVerifierModule(): typeof import("./jwt-verifier") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  return require("./jwt-verifier") as typeof import("./jwt-verifier");
 }
