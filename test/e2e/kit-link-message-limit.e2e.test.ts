@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { MeshService, type QueryDefinition } from "@recq-mesh/kit";
+import { EmbeddedViewStore, MeshService, type QueryDefinition } from "@recq-mesh/kit";
 import { ConnectRequest } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { todoListAggregate } from "@recq-mesh/todo";
+import { todoEvents, todoListAggregate } from "@recq-mesh/todo";
+import type { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dead_events";
 import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { TodoListQueryServiceService, TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
-import { capturingLogger, type LogLine } from "../support/dead-event-audit";
+import { capturingLogger, deadEventClient, type LogLine } from "../support/dead-event-audit";
 import { call, closeHandlers, eventually, failure, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
 const reasonOf = (error: ServiceError) => error.metadata.get("recq-reason")[0];
@@ -145,6 +146,65 @@ describe("the kit's link messages, within the gateway's announced limit", () => 
       assert.deepEqual(linkLosses(lines), [], "the link was never lost");
     } finally {
       await closeHandlers(mesh.gateway, [views]);
+    }
+  });
+});
+
+describe("a consumer's failure report", () => {
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  let mesh: RunningGateway;
+  let clients: ReturnType<typeof todoClients>;
+  let admin: DeadEventServiceClient;
+
+  beforeAll(async () => {
+    data = await tempDir("kit-report-limit");
+    mesh = await startGateway(data.dir, { limits: { maxLinkMessageBytes: 128 * 1024 } });
+    clients = todoClients(mesh.address);
+    admin = deadEventClient(mesh.address);
+  });
+
+  afterAll(async () => {
+    clients.close();
+    admin.close();
+    await mesh.gateway.stop();
+    await data.remove();
+  });
+
+  it("carries an error text cut to fit the gateway's receive limit, so the event is parked instead of retried for ever", async () => {
+    const lines: LogLine[] = [];
+    const writer = new MeshService({ address: mesh.address, component: "kit-report-writer" });
+    writer.addAggregate(todoListAggregate);
+    const projector = new MeshService({ address: mesh.address, component: "kit-report-projector", logger: capturingLogger(lines) });
+    projector.addProjection(
+      {
+        name: "kit-report",
+        scope: "shared",
+        store: new EmbeddedViewStore(),
+        events: todoEvents,
+        // An error quoting 256 KiB of text: twice what one message to this gateway may hold.
+        apply: async () => {
+          throw new Error(`cannot apply: ${"q".repeat(256 * 1024)}`);
+        },
+      },
+      { deadEvents: { attempts: 1, initialBackoffMs: 10, maxBackoffMs: 20 } },
+    );
+    await Promise.all([writer.start(), projector.start()]);
+    try {
+      const created = await call(clients.commands, clients.commands.createTodoList, { listId: "kit-report", name: "n" });
+      const parked = await eventually(async () => {
+        const answer = await call(admin, admin.listParkedEvents, { consumer: "kit-report", afterPosition: "0", pageSize: 0 });
+        assert.equal(answer.events.length, 1, "the event was parked");
+        return answer.events[0]!;
+      });
+      assert.equal(parked.position, created.position);
+      assert.match(parked.error, /^cannot apply: q+/);
+      assert.deepEqual(
+        lines.filter((line) => line.message === "consumer stream lost; reconnecting"),
+        [],
+        "the report did not break the stream",
+      );
+    } finally {
+      await closeHandlers(mesh.gateway, [writer, projector]);
     }
   });
 });
