@@ -19,6 +19,7 @@ export {
   startMeshSpan,
 } from "./src/telemetry/trace-context";
 export { DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_FRAMES, FrameBatcher, type FrameBatcherOptions } from "./src/link/frame-batcher";
+export { EncodedFrames, frameFieldBytes, varintBytes, type FrameEncoder } from "./src/link/encoded-frames";
 export { LINK_PROTOCOL_VERSION } from "./src/link/link-protocol-version";
 export { Backoff } from "./src/link/backoff";
 export { consumerNameOf, generationKey } from "./src/link/generation-key";

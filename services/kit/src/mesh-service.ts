@@ -54,7 +54,10 @@ export interface MeshServiceOptions {
   maxConcurrent?: number;
   /** How long a drain waits for work in flight. Default 10 s. */
   drainTimeoutMs?: number;
-  /** Largest link message this process accepts (it tells the gateway in Hello). Default 64 MiB. */
+  /**
+   * Largest link message this process accepts (it tells the gateway in Hello), and sends: a reply or a call past it, or
+   * past the gateway's limit, fails alone with MESSAGE_TOO_LARGE. Default 64 MiB.
+   */
   maxMessageBytes?: number;
   /**
    * How long the queries that read a projection of this process wait, unsubscribed, for it to catch up with the

@@ -1,7 +1,7 @@
 import { credentials, status, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from "@grpc/grpc-js";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { ConsumeRequest, HandlerLinkServiceClient, type ConsumeResponse } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { MeshError, Backoff, Reason, type Logger } from "@recq-mesh/protocol";
+import { MeshError, Backoff, Reason, boundedText, type Logger } from "@recq-mesh/protocol";
 import { deadEventSettings, type DeadEventSettings } from "./dead-event-settings";
 import type { ConsumerEventHandler } from "./event-handler";
 import { ParkingAnswers } from "./parking-answers";
@@ -41,6 +41,14 @@ type ConsumeStream = ClientDuplexStream<ConsumeRequest, ConsumeResponse>;
 
 /** How long a consumer waits for the gateway's answer to a failure report before it reconnects and tries again. */
 const PARKING_ANSWER_TIMEOUT_MS = 30_000;
+
+/**
+ * Bytes (UTF-8) of a failure report's error text, at most; a longer one is cut between characters and says so. A text of
+ * any length (an error quoting a whole document) made a message past the gateway's receive limit
+ * (RECQ_MAX_LINK_MESSAGE_BYTES), which fails the whole stream: the event was then retried for ever and never parked. The
+ * gateway keeps RECQ_MAX_PARKED_ERROR_BYTES of it (4 KiB by default).
+ */
+const MAX_REPORTED_ERROR_BYTES = 64 * 1024;
 
 /** Events handled between two progress reports within one message of the gateway. */
 const PROGRESS_EVERY_EVENTS = 50;
@@ -314,7 +322,7 @@ export class ConsumerClient {
       error: failure.message,
     });
     const answer = this.parking.waitFor(position, PARKING_ANSWER_TIMEOUT_MS);
-    stream.write(ConsumeRequest.fromPartial({ failure: { position: String(position), error: failure.message, attempts: this.deadEvents.attempts } }));
+    stream.write(ConsumeRequest.fromPartial({ failure: { position: String(position), error: boundedText(failure.message, MAX_REPORTED_ERROR_BYTES), attempts: this.deadEvents.attempts } }));
     await answer;
   }
 

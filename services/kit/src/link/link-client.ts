@@ -6,12 +6,22 @@ import {
   type ConnectResponse,
   type Dispatch,
   type GatewayFrame,
-  type HandlerFrame,
+  HandlerFrame,
   type Permits,
   type Reply,
   type Subscription,
 } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { MeshError, Reason, type Logger, Backoff, FrameBatcher, LINK_PROTOCOL_VERSION } from "@recq-mesh/protocol";
+import {
+  MeshError,
+  Reason,
+  type Logger,
+  Backoff,
+  DEFAULT_MAX_BATCH_BYTES,
+  EncodedFrames,
+  FrameBatcher,
+  frameFieldBytes,
+  LINK_PROTOCOL_VERSION,
+} from "@recq-mesh/protocol";
 import { AnswerWindow } from "./answer-window";
 import { DispatchCancellation } from "./dispatch-cancellation";
 import { deserializeConnectResponse } from "./lazy-history";
@@ -52,7 +62,10 @@ export interface LinkClientOptions {
   logger: Logger;
   /** Dispatches this process runs at once: the permits it grants. Default 256. */
   maxConcurrent?: number;
-  /** Largest link message accepted from the gateway. Default 64 MiB. */
+  /**
+   * Largest link message accepted from the gateway, and sent to it (gRPC's send limit, unless `channelOptions` sets
+   * `grpc.max_send_message_length`). Default 64 MiB.
+   */
   maxMessageBytes?: number;
   /** More grpc-js channel options (TLS-free tuning, a private subchannel pool, …). */
   channelOptions?: ChannelOptions;
@@ -85,11 +98,30 @@ export const LINK_KEEPALIVE = {
   "grpc.enable_channelz": 0,
 } as const;
 
-/** The generated link client, with the decoder that leaves dispatch histories encoded until read. */
+/** The frames this side sends: each sized exactly as it is sent (see EncodedFrames). */
+const handlerFrames = new EncodedFrames<HandlerFrame>(HandlerFrame);
+
+/**
+ * The generated link client, with the decoder that leaves dispatch histories encoded until read, and the encoder that
+ * sends each frame as it was encoded when sized.
+ */
 const LinkServiceClient = makeGenericClientConstructor(
-  { ...HandlerLinkServiceService, connect: { ...HandlerLinkServiceService.connect, responseDeserialize: deserializeConnectResponse } },
+  {
+    ...HandlerLinkServiceService,
+    connect: {
+      ...HandlerLinkServiceService.connect,
+      requestSerialize: (request: ConnectRequest) => handlerFrames.serialize(request.frames),
+      responseDeserialize: deserializeConnectResponse,
+    },
+  },
   "recq.v1.HandlerLinkService",
 ) as unknown as new (address: string, channelCredentials: ChannelCredentials, options?: ChannelOptions) => HandlerLinkServiceClient;
+
+/**
+ * A permits frame in a message, at most (a count of up to 2^32 − 1: tag, length, tag and a five-byte varint). Its
+ * count grows after it is sized (permits returned in one turn travel as one frame): it gets this bound, not its size.
+ */
+const PERMITS_FRAME_MAX_BYTES = frameFieldBytes(8);
 
 /**
  * The handler's end of a link: connects, says hello, subscribes, grants permits and runs dispatches. When the
@@ -114,7 +146,9 @@ export class LinkClient {
   private closed = false;
   private readyWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly maxMessageBytes: number;
-  /** From Welcome: what the gateway accepts in one message. */
+  /** gRPC's send limit on this client's channel: a larger message would fail the whole stream. */
+  private readonly sendLimitBytes: number;
+  /** From Welcome: what the gateway accepts in one message (gRPC's default receive limit until then). */
   private gatewayMaxMessageBytes = 4 * 1024 * 1024;
   private onDrained: (() => void) | undefined;
   private nextCallId = 1;
@@ -125,12 +159,19 @@ export class LinkClient {
   constructor(private readonly options: LinkClientOptions) {
     this.maxConcurrent = options.maxConcurrent ?? 256;
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
-    this.client = new LinkServiceClient(options.address, options.channelCredentials ?? credentials.createInsecure(), {
+    const channelOptions: ChannelOptions = {
       "grpc.max_receive_message_length": this.maxMessageBytes,
       "grpc.max_send_message_length": this.maxMessageBytes,
       ...LINK_KEEPALIVE,
       ...options.channelOptions,
-    });
+    };
+    this.sendLimitBytes = sendLimitOf(channelOptions);
+    this.client = new LinkServiceClient(options.address, options.channelCredentials ?? credentials.createInsecure(), channelOptions);
+  }
+
+  /** The largest link message this side may send: within its own gRPC send limit and the gateway's receive limit. */
+  private get messageLimitBytes(): number {
+    return Math.min(this.sendLimitBytes, this.gatewayMaxMessageBytes);
   }
 
   /** Registers what this process serves; sent on every (re)connect. `streaming`: a server-streaming query. */
@@ -201,15 +242,22 @@ export class LinkClient {
     if (this.stream === undefined || this.closed) {
       return Promise.reject(new MeshError(status.UNAVAILABLE, "not linked to the gateway", Reason.HANDLER_LOST));
     }
-    if (payload.length + 256 > this.gatewayMaxMessageBytes) {
-      return Promise.reject(
-        new MeshError(status.RESOURCE_EXHAUSTED, `the request is ${payload.length} bytes; the gateway accepts ${this.gatewayMaxMessageBytes} per message`, Reason.MESSAGE_TOO_LARGE),
-      );
-    }
     const callId = this.nextCallId;
-    this.nextCallId = callId >= 0xffffffff ? 1 : callId + 1;
     // Always an explicit deadline: the gateway gets the same one this guard waits for.
     const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs > 0 ? options.timeoutMs : 30_000;
+    const frame: HandlerFrame = {
+      metadata: options.metadata ?? {},
+      frame: { $case: "call", value: { callId, method, payload, headers: options.headers ?? {}, timeoutMs } },
+    };
+    // Sized as sent, headers and trace context included: one too large fails alone, the link and its calls live on.
+    const size = handlerFrames.bytesInMessage(frame);
+    if (size > this.messageLimitBytes) {
+      handlerFrames.forget(frame);
+      return Promise.reject(
+        new MeshError(status.RESOURCE_EXHAUSTED, `the call of ${method} is ${size} bytes; the link carries ${this.messageLimitBytes} per message`, Reason.MESSAGE_TOO_LARGE),
+      );
+    }
+    this.nextCallId = callId >= 0xffffffff ? 1 : callId + 1;
     return new Promise<Buffer>((resolve, reject) => {
       // The gateway answers DEADLINE_EXCEEDED itself; this only guards against an answer that never comes.
       const timer = setTimeout(() => {
@@ -218,10 +266,7 @@ export class LinkClient {
       }, timeoutMs + 1_000);
       timer.unref();
       this.calls.set(callId, { resolve, reject, timer });
-      this.send({
-        metadata: options.metadata ?? {},
-        frame: { $case: "call", value: { callId, method, payload, headers: options.headers ?? {}, timeoutMs } },
-      });
+      this.send(frame);
     });
   }
 
@@ -242,7 +287,8 @@ export class LinkClient {
         this.pendingPermits = undefined;
         stream.write({ frames });
       },
-      sizeOf: handlerFrameSize,
+      sizeOf: (frame) => (frame.frame?.$case === "permits" ? PERMITS_FRAME_MAX_BYTES : handlerFrames.bytesInMessage(frame)),
+      maxBytes: this.batchLimitBytes(),
     });
     this.pendingPermits = undefined;
     this.lastHeardMs = Date.now();
@@ -278,6 +324,7 @@ export class LinkClient {
       case "welcome":
         this.backoff.reset();
         if (body.value.maxMessageBytes > 0) this.gatewayMaxMessageBytes = body.value.maxMessageBytes;
+        if (this.batcher !== undefined) this.batcher.maxBytes = this.batchLimitBytes();
         this.startHeartbeat(body.value.heartbeatIntervalMs);
         if (this.subscribable().length === 0) this.settleReady(undefined);
         return;
@@ -344,14 +391,17 @@ export class LinkClient {
     });
     const reply = (outcome: Reply["outcome"]) => {
       if (done) return;
-      const final = outcome?.$case !== "answer" || !running.streaming;
+      const { frame, tooLarge } = this.replyFrame(requestId, outcome);
+      // A refused answer ends its stream: the gateway takes the failure as the stream's last reply.
+      const final = outcome?.$case !== "answer" || !running.streaming || tooLarge !== undefined;
       if (final) {
         done = true;
         running.streams?.answers?.close();
         this.finish(requestId);
       }
-      this.send({ metadata: {}, frame: { $case: "reply", value: { requestId, outcome: this.fitting(outcome) } } });
+      this.send(frame);
       if (final) this.grantPermit();
+      if (tooLarge !== undefined && running.streaming) running.cancellation.cancel(tooLarge);
     };
     const running: Running = { cancellation, streaming: false, reply, streams: undefined };
     this.running.set(requestId, running);
@@ -386,18 +436,24 @@ export class LinkClient {
     return new Promise((resolve) => (this.onIdle = resolve));
   }
 
-  /** A reply too large for the gateway to take fails alone, instead of breaking the link and every call on it. */
-  private fitting(outcome: Reply["outcome"]): Reply["outcome"] {
-    const size = outcomeSize(outcome);
-    if (size <= this.gatewayMaxMessageBytes) return outcome;
-    return {
-      $case: "failure",
-      value: {
-        code: status.RESOURCE_EXHAUSTED,
-        message: `the reply (about ${size} bytes) exceeds the ${this.gatewayMaxMessageBytes} bytes the gateway accepts`,
-        reason: Reason.MESSAGE_TOO_LARGE,
-      },
-    };
+  /**
+   * The reply's frame, sized as it is sent: one too large for a link message (the events a command decided, in all; an
+   * answer) is a failure of its call alone, instead of a message that breaks the link and every call on it.
+   */
+  private replyFrame(requestId: number, outcome: Reply["outcome"]): { frame: HandlerFrame; tooLarge: MeshError | undefined } {
+    const frame: HandlerFrame = { metadata: {}, frame: { $case: "reply", value: { requestId, outcome } } };
+    const size = handlerFrames.bytesInMessage(frame);
+    const limit = this.messageLimitBytes;
+    if (size <= limit) return { frame, tooLarge: undefined };
+    handlerFrames.forget(frame);
+    const tooLarge = new MeshError(status.RESOURCE_EXHAUSTED, `the reply is ${size} bytes; the link carries ${limit} per message`, Reason.MESSAGE_TOO_LARGE);
+    const failure: Reply["outcome"] = { $case: "failure", value: { code: tooLarge.code, message: tooLarge.message, reason: Reason.MESSAGE_TOO_LARGE } };
+    return { frame: { metadata: {}, frame: { $case: "reply", value: { requestId, outcome: failure } } }, tooLarge };
+  }
+
+  /** A batch of frames stays within one link message: at most 1 MiB, and what this side may send. */
+  private batchLimitBytes(): number {
+    return Math.min(DEFAULT_MAX_BATCH_BYTES, this.messageLimitBytes);
   }
 
   private grantPermit(): void {
@@ -478,19 +534,8 @@ export class LinkClient {
   }
 }
 
-function handlerFrameSize(frame: HandlerFrame): number {
-  if (frame.frame?.$case === "reply") return outcomeSize(frame.frame.value.outcome);
-  if (frame.frame?.$case === "call") return 256 + frame.frame.value.payload.length;
-  return 64;
-}
-
-function outcomeSize(outcome: Reply["outcome"]): number {
-  switch (outcome?.$case) {
-    case "answer":
-      return 64 + outcome.value.payload.length;
-    case "command":
-      return 64 + outcome.value.events.reduce((n, e) => n + 64 + e.payload.length, 0) + (outcome.value.snapshot?.payload.length ?? 0);
-    default:
-      return 128;
-  }
+/** gRPC's send limit in `options` (-1: none). */
+function sendLimitOf(options: ChannelOptions): number {
+  const limit = options["grpc.max_send_message_length"];
+  return typeof limit === "number" && limit >= 0 ? limit : Number.POSITIVE_INFINITY;
 }
