@@ -106,6 +106,31 @@ describe("a handler's message limit", () => {
   });
 });
 
+describe("the gateway's own link message limit", () => {
+  it("refuses a dispatch past RECQ_MAX_LINK_MESSAGE_BYTES as MESSAGE_TOO_LARGE (the handler accepting more), and the link lives on", async () => {
+    const data = await tempDir("own-link-limit");
+    const mesh = await startGateway(data.dir, { limits: { maxLinkMessageBytes: 8192 } });
+    const clients = todoClients(mesh.address);
+    // The handler takes 4 MiB (its default): only the gateway's send limit is at stake.
+    const handler = new MeshService({ address: mesh.address, component: "own-limit" });
+    handler.addAggregate(todoListAggregate);
+    await handler.start();
+    try {
+      await call(clients.commands, clients.commands.createTodoList, { listId: "own", name: "Own" });
+      const tooLarge = await failure(call(clients.commands, clients.commands.addTodoItem, { listId: "own", itemId: "big", text: "x".repeat(9000) }));
+      assert.equal(tooLarge.code, status.RESOURCE_EXHAUSTED, tooLarge.message);
+      assert.equal(reasonOf(tooLarge), "MESSAGE_TOO_LARGE");
+      const next = await call(clients.commands, clients.commands.addTodoItem, { listId: "own", itemId: "small", text: "fits" });
+      assert.equal(next.sequence, "2", "the link served the next call");
+    } finally {
+      await closeHandlers(mesh.gateway, [handler]);
+      clients.close();
+      await mesh.gateway.stop();
+      await data.remove();
+    }
+  });
+});
+
 interface LinkProbe {
   /** The size of the next link message that carries a dispatch (which it answers with a failure). */
   nextDispatchSize(): Promise<number>;

@@ -61,7 +61,7 @@ export class HandlerLink {
     });
   }
 
-  /** Largest stream message the handler accepts (from its Hello): a batch of frames too stays within it. */
+  /** Largest stream message the gateway sends the handler (its Hello's limit within the gateway's own): a batch of frames too stays within it. */
   get maxMessageBytes(): number {
     return this.handlerMaxMessageBytes;
   }
@@ -107,7 +107,7 @@ export class HandlerLink {
       forgetEncodedDispatch(frame, dispatch);
       throw new MeshError(
         status.RESOURCE_EXHAUSTED,
-        `the dispatch of ${method} (${size} bytes with its history) exceeds the ${this.maxMessageBytes} bytes handler ${this.component} accepts`,
+        `the dispatch of ${method} (${size} bytes with its history) exceeds the ${this.maxMessageBytes} bytes a message to handler ${this.component} may have (its limit, or the gateway's RECQ_MAX_LINK_MESSAGE_BYTES)`,
         Reason.MESSAGE_TOO_LARGE,
       );
     }

@@ -130,7 +130,9 @@ export class LinkService {
     if (!hello.component) throw new MeshError(status.INVALID_ARGUMENT, "hello.component is required", Reason.PROTOCOL_VIOLATION);
     link.component = hello.component;
     link.instanceId = hello.instanceId || link.id;
-    if (hello.maxMessageBytes > 0) link.maxMessageBytes = hello.maxMessageBytes;
+    // What the gateway may send the handler: within what it accepts and within the gateway's own send limit
+    // (RECQ_MAX_LINK_MESSAGE_BYTES), either of which refuses a whole link message past it and so loses the link.
+    link.maxMessageBytes = Math.min(hello.maxMessageBytes > 0 ? hello.maxMessageBytes : link.maxMessageBytes, this.options.maxMessageBytes);
     this.replacePreviousLinkOf(link);
     this.links.add(link);
     if (component !== undefined) this.grants.set(link, component);
