@@ -27,4 +27,10 @@ export interface ConsumerEventHandler {
    * take effect once however often it comes (a projection commits it under a checkpoint of its own).
    */
   handleRedriven?(envelope: EventEnvelope): Promise<void>;
+  /**
+   * Makes the checkpoint durable through the last event handled or skipped, for a handler that coalesces its
+   * checkpoint writes (an observer, a saga: checkpoint-coalescing.ts). Called at a clean stop, a pause, and before a
+   * failure is reported for parking.
+   */
+  flush?(): Promise<void>;
 }
