@@ -44,6 +44,7 @@ export {
   DEFAULT_CHECKPOINT_COALESCING,
   MAX_CHECKPOINT_EVENTS,
   MAX_CHECKPOINT_INTERVAL_MS,
+  CoalescedCheckpoint,
   checkpointCoalescing,
   type CheckpointCoalescing,
 } from "./src/consumer/checkpoint-coalescing";

@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "@jest/globals";
-import { DEFAULT_CHECKPOINT_COALESCING, MAX_CHECKPOINT_EVENTS, MAX_CHECKPOINT_INTERVAL_MS, MeshService, checkpointCoalescing, type CheckpointStore } from "@recq-mesh/kit";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import {
+  CoalescedCheckpoint,
+  DEFAULT_CHECKPOINT_COALESCING,
+  FileCheckpointStore,
+  MAX_CHECKPOINT_EVENTS,
+  MAX_CHECKPOINT_INTERVAL_MS,
+  MeshService,
+  checkpointCoalescing,
+  type CheckpointStore,
+} from "@recq-mesh/kit";
 import { itemTransferSaga, loadTodoConfig, todoNotifier } from "@recq-mesh/todo";
 
 const noCheckpoints: CheckpointStore = { read: async () => 0, write: async () => undefined };
@@ -39,5 +51,43 @@ describe("an observer's or saga's checkpoint coalescing", () => {
     assert.throws(() => loadTodoConfig({ TODO_CHECKPOINT_INTERVAL_MS: "60001" }), /TODO_CHECKPOINT_INTERVAL_MS must be an integer from 0 to 60000, got 60001/);
     assert.throws(() => loadTodoConfig({ TODO_CHECKPOINT_MAX_EVENTS: "0" }), /TODO_CHECKPOINT_MAX_EVENTS must be an integer from 1 to 100000, got 0/);
     assert.throws(() => loadTodoConfig({ TODO_CHECKPOINT_MAX_EVENTS: "ten" }), /TODO_CHECKPOINT_MAX_EVENTS must be a whole number, got "ten"/);
+  });
+
+  it("reports a write the interval started that failed at the next event, and a later write supersedes it", async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), "recq-coalesced-"));
+    try {
+      const files = await FileCheckpointStore.open(folder);
+      let failNext = true;
+      // The real file store, failing its first write as a full disk would.
+      const store: CheckpointStore = {
+        read: (consumer) => files.read(consumer),
+        write: async (consumer, position) => {
+          if (failNext) {
+            failNext = false;
+            throw new Error("ENOSPC: no space left on device");
+          }
+          await files.write(consumer, position);
+        },
+      };
+      const checkpoint = new CoalescedCheckpoint(store, "c", { intervalMs: 5, maxEvents: 100 });
+      assert.equal(await checkpoint.read(), 0);
+      await checkpoint.advance(3);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await assert.rejects(checkpoint.advance(4), /ENOSPC/);
+      await checkpoint.advance(4);
+      assert.equal(await checkpoint.read(), 4, "a reconnect resumes after the latest handled");
+      assert.equal(await files.read("c"), 0);
+      await checkpoint.flush();
+      assert.equal(await files.read("c"), 4);
+
+      // A failure no event saw is not what a flush (a drain's) reports: it writes.
+      failNext = true;
+      await checkpoint.advance(5);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await checkpoint.flush();
+      assert.equal(await files.read("c"), 5);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });

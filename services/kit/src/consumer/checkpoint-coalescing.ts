@@ -46,7 +46,10 @@ export class CoalescedCheckpoint {
   private covered = 0;
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  /** A write the timer started that failed: the next advance or flush throws it. */
+  /**
+   * A write the timer started that failed: the next advance throws it (that event is then tried again), so a store
+   * that keeps failing stops the consumer as a write per event would; a later write that succeeds supersedes it.
+   */
   private failure: Error | undefined;
 
   constructor(
@@ -89,7 +92,8 @@ export class CoalescedCheckpoint {
   }
 
   private async writeLatest(): Promise<void> {
-    this.throwFailure();
+    // This write covers what the failed one did: a drain's flush writes rather than reporting an old failure.
+    this.failure = undefined;
     const position = this.latest;
     const advanced = this.advanced;
     if (position <= this.durable) return;
