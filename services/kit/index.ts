@@ -1,7 +1,7 @@
 // The handler kit: what a TypeScript service imports to join the mesh. Start telemetry first, from
 // `@recq-mesh/kit/telemetry`; this index loads gRPC but never the MongoDB driver (openViewStore loads it when
 // MONGODB_URI is set; the MongoViewStore class itself is `@recq-mesh/kit/mongodb`).
-export { DEFAULT_CATCH_UP_TIMEOUT_MS, MeshService, type CallOptions, type MeshServiceOptions } from "./src/mesh-service";
+export { DEFAULT_CATCH_UP_TIMEOUT_MS, MeshService, type CallOptions, type MeshServiceOptions, type ReactorOptions } from "./src/mesh-service";
 export { callerOf, type Caller } from "./src/handlers/caller";
 export { linkSecurityFromEnv, type LinkSecurity, type LinkTlsOptions } from "./src/link/link-security";
 export type {
@@ -40,6 +40,14 @@ export type { ObserverContext, ObserverDefinition, ObserverEventMeta } from "./s
 export type { ServiceContext, ServiceDefinition } from "./src/services/service-definition";
 export type { MeshCall } from "./src/services/mesh-call";
 export { DEFAULT_DEAD_EVENT_SETTINGS, deadEventSettings, type DeadEventSettings } from "./src/consumer/dead-event-settings";
+export {
+  DEFAULT_CHECKPOINT_COALESCING,
+  MAX_CHECKPOINT_EVENTS,
+  MAX_CHECKPOINT_INTERVAL_MS,
+  CoalescedCheckpoint,
+  checkpointCoalescing,
+  type CheckpointCoalescing,
+} from "./src/consumer/checkpoint-coalescing";
 export { parkedMarker } from "./src/consumer/parked-marker";
 export type { SagaContext, SagaDefinition, SagaSendOptions } from "./src/sagas/saga-definition";
 export { openBlobStore, type OpenBlobStoreOptions } from "./src/blobs/open-blob-store";

@@ -31,8 +31,8 @@ async function main(): Promise<void> {
     // embedded setup (the saga's state itself is the gateway's).
     const checkpoints = views.scope === "shared" ? new ViewStoreCheckpoints(views.store) : await FileCheckpointStore.open(config.checkpointFolder);
     mesh.addService(notificationService({ webhookUrl: config.notificationWebhookUrl, timeoutMs: config.notificationTimeoutMs, logger }));
-    mesh.addObserver(todoNotifier(checkpoints));
-    mesh.addSaga(itemTransferSaga(checkpoints));
+    mesh.addObserver(todoNotifier(checkpoints), { checkpointCoalescing: config.checkpointCoalescing });
+    mesh.addSaga(itemTransferSaga(checkpoints), { checkpointCoalescing: config.checkpointCoalescing });
   }
   // In generations, so that the projection can be rebuilt while its queries read it (ProjectionAdminService).
   const generations = await GenerationalViewStore.open(views.store, TODO_LIST_PROJECTION);

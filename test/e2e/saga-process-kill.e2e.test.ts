@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { FileCheckpointStore } from "@recq-mesh/kit";
+import { ITEM_TRANSFER_SAGA } from "@recq-mesh/todo";
 import { TODO_MAIN } from "../support/built-packages";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningGateway, type RunningTodo } from "../support/mesh-harness";
 
@@ -16,7 +18,16 @@ const KILL_ATTEMPTS = 5;
  * TodoList aggregate runs in this process, so that commands the saga sent just before it died may still be carried
  * out (by this one) while the step that sent them was never recorded: the restarted saga must not repeat them.
  */
-describe("the item-transfer saga's process, killed mid-saga", () => {
+/**
+ * Run twice: with the saga's checkpoint written per event, and coalesced with a window the run never reaches (the
+ * checkpoint is never written before a kill, so every step handled before it is delivered again after the restart).
+ */
+const CHECKPOINTS = [
+  { name: "its checkpoint written per event", env: { TODO_CHECKPOINT_INTERVAL_MS: "0" }, coalesced: false },
+  { name: "its checkpoint coalesced", env: { TODO_CHECKPOINT_INTERVAL_MS: "60000", TODO_CHECKPOINT_MAX_EVENTS: "1000" }, coalesced: true },
+];
+
+describe.each(CHECKPOINTS)("the item-transfer saga's process, killed mid-saga, $name", ({ env: checkpointEnv, coalesced }) => {
   let data: Awaited<ReturnType<typeof tempDir>>;
   let mesh: RunningGateway;
   let aggregate: RunningTodo;
@@ -44,6 +55,7 @@ describe("the item-transfer saga's process, killed mid-saga", () => {
         RECQ_LOG_LEVEL: "warn",
         TODO_CHECKPOINT_DIR: path.join(data.dir, "checkpoints"),
         RECQ_BLOB_DIR: path.join(data.dir, "blobs"),
+        ...checkpointEnv,
       },
       stdio: ["ignore", "ignore", "ignore"],
     });
@@ -104,6 +116,11 @@ describe("the item-transfer saga's process, killed mid-saga", () => {
       const doneAtKill = await count("todo.v1.TodoItemTransferred", sources);
       assert.ok(doneAtKill < MOVES, `the saga had finished all ${MOVES} moves before the kill: nothing to resume`);
       landed = addedAtKill > doneAtKill;
+      if (coalesced) {
+        // Steps were handled (moves done), and none is checkpointed: all of them come again after the restart.
+        assert.ok(doneAtKill > 0, "no move was done before the kill");
+        assert.equal(await (await FileCheckpointStore.open(path.join(data.dir, "checkpoints"))).read(ITEM_TRANSFER_SAGA), 0);
+      }
     }
     assert.ok(landed, `in ${KILL_ATTEMPTS} tries no kill came between a step's sends`);
 

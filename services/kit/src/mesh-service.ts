@@ -3,6 +3,7 @@ import { waitForCatchUp } from "./consumer/catch-up-wait";
 import { ConsumerClient, type ConsumerClientOptions } from "./consumer/consumer-client";
 import type { ConsumerEventHandler } from "./consumer/event-handler";
 import type { DeadEventSettings } from "./consumer/dead-event-settings";
+import { checkpointCoalescing, type CheckpointCoalescing } from "./consumer/checkpoint-coalescing";
 import { ProjectionHandler } from "./consumer/projection-handler";
 import { rebuildProjection } from "./consumer/projection-rebuild";
 import { GenerationalViewStore } from "./views/generational-view-store";
@@ -73,6 +74,19 @@ export interface MeshServiceOptions {
    * dead-event queue): 5 tries, 100 ms to 5 s apart by default. `addProjection`, `addObserver` and `addSaga` may set it per consumer.
    */
   deadEvents?: Partial<DeadEventSettings>;
+  /**
+   * How every observer and saga of this process writes its checkpoint: the latest position handled at most
+   * `intervalMs` after the first event it covers, or once `maxEvents` events wait for it (100 ms, 100 events by
+   * default; `intervalMs: 0` writes per event). `addObserver` and `addSaga` may set it per consumer
+   * (consumer/checkpoint-coalescing.ts). Projections are not concerned: their checkpoint commits with their views.
+   */
+  checkpointCoalescing?: Partial<CheckpointCoalescing>;
+}
+
+/** What `addObserver` and `addSaga` take beside the definition: per consumer, over the service's settings. */
+export interface ReactorOptions {
+  deadEvents?: Partial<DeadEventSettings>;
+  checkpointCoalescing?: Partial<CheckpointCoalescing>;
 }
 
 /** Default of `MeshServiceOptions.catchUpTimeoutMs`. */
@@ -157,10 +171,11 @@ export class MeshService {
   }
 
   /** An observer: side effects of events, at least once, from its own checkpoint (consumer/observer-definition.ts). */
-  addObserver<C extends EventCodecs>(definition: ObserverDefinition<C>, options: { deadEvents?: Partial<DeadEventSettings> } = {}): this {
+  addObserver<C extends EventCodecs>(definition: ObserverDefinition<C>, options: ReactorOptions = {}): this {
     // One name, one checkpoint: a projection or another observer under it would share the gateway's consumer.
     this.claimConsumerName(definition.name);
-    const handler = new ObserverHandler(definition, (method, request, options) => this.call(method, request, options));
+    const coalescing = this.coalescingOf(options);
+    const handler = new ObserverHandler(definition, (method, request, options) => this.call(method, request, options), coalescing);
     this.reactors.set(definition.name, this.consumerClient(handler, definition.name, { deadEvents: options.deadEvents }));
     return this;
   }
@@ -256,13 +271,19 @@ export class MeshService {
    * A saga: its events come on a consumer stream named for it (from `definition.checkpoints`), its instances' state
    * is kept by the gateway, and its commands leave through this service's link (sagas/saga-handler.ts).
    */
-  addSaga<C extends EventCodecs, S>(definition: SagaDefinition<C, S>, options: { deadEvents?: Partial<DeadEventSettings> } = {}): this {
+  addSaga<C extends EventCodecs, S>(definition: SagaDefinition<C, S>, options: ReactorOptions = {}): this {
     this.claimConsumerName(definition.name);
+    const coalescing = this.coalescingOf(options);
     const states = new SagaStateClient({ address: this.options.address, credentials: this.options.credentials, ...this.transport });
     this.sagaStates.push(states);
-    const handler = new SagaHandler(definition, states, (method, request, options) => this.call(method, request, options));
+    const handler = new SagaHandler(definition, states, (method, request, options) => this.call(method, request, options), coalescing);
     this.reactors.set(definition.name, this.consumerClient(handler, definition.name, { deadEvents: options.deadEvents }));
     return this;
+  }
+
+  /** An observer's or saga's checkpoint coalescing, checked: per consumer over the service's, over the defaults. */
+  private coalescingOf(options: ReactorOptions): CheckpointCoalescing {
+    return checkpointCoalescing({ ...this.options.checkpointCoalescing, ...options.checkpointCoalescing });
   }
 
   /** One name, one checkpoint: two consumers under one name would share, and fight over, the gateway's consumer. */

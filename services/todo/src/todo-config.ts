@@ -1,3 +1,4 @@
+import { checkpointCoalescing, type CheckpointCoalescing } from "@recq-mesh/kit";
 import { DEFAULT_MAX_ATTACHMENT_BYTES } from "./todo-attachment-aggregate";
 import { DEFAULT_DOWNLOAD_CHUNK_BYTES } from "./todo-attachment-queries";
 
@@ -35,6 +36,11 @@ export interface TodoConfig {
   notificationTimeoutMs: number;
   /** The folder of the todo-notifier's checkpoint on the embedded setup (`TODO_CHECKPOINT_DIR`); default data/todo-checkpoints. */
   checkpointFolder: string;
+  /**
+   * How the todo-notifier and the item-transfer saga write their checkpoints: `TODO_CHECKPOINT_INTERVAL_MS` (0 to
+   * 60,000; 0 writes per event) and `TODO_CHECKPOINT_MAX_EVENTS` (1 to 100,000); the kit's defaults, 100 ms and 100.
+   */
+  checkpointCoalescing: CheckpointCoalescing;
 }
 
 export const DEFAULT_NOTIFICATION_TIMEOUT_MS = 5_000;
@@ -57,7 +63,27 @@ export function loadTodoConfig(env: NodeJS.ProcessEnv): TodoConfig {
     notificationWebhookUrl: optionalHttpUrl(env, "TODO_NOTIFICATION_WEBHOOK_URL"),
     notificationTimeoutMs: optionalPositiveInteger(env, "TODO_NOTIFICATION_TIMEOUT_MS") ?? DEFAULT_NOTIFICATION_TIMEOUT_MS,
     checkpointFolder: env.TODO_CHECKPOINT_DIR || TODO_CHECKPOINT_FOLDER,
+    checkpointCoalescing: checkpointCoalescingOf(env),
   };
+}
+
+/** Checked at start by the kit's own rule, named by the variables. */
+function checkpointCoalescingOf(env: NodeJS.ProcessEnv): CheckpointCoalescing {
+  const intervalMs = optionalWholeNumber(env, "TODO_CHECKPOINT_INTERVAL_MS");
+  const maxEvents = optionalWholeNumber(env, "TODO_CHECKPOINT_MAX_EVENTS");
+  try {
+    return checkpointCoalescing({ ...(intervalMs === undefined ? {} : { intervalMs }), ...(maxEvents === undefined ? {} : { maxEvents }) });
+  } catch (error) {
+    const message = (error as Error).message.replace("checkpointCoalescing.intervalMs", "TODO_CHECKPOINT_INTERVAL_MS").replace("checkpointCoalescing.maxEvents", "TODO_CHECKPOINT_MAX_EVENTS");
+    throw new Error(message);
+  }
+}
+
+function optionalWholeNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === "") return undefined;
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new Error(`${name} must be a whole number, got "${text}"`);
+  return Number(text);
 }
 
 function optionalPositiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -124,10 +124,14 @@ export class ConsumerClient {
     return new Promise<void>((resolve) => this.positionWaiters.push({ position, resolve }));
   }
 
-  /** Finishes the event in hand and handles no more: the stream stays open until `close` (a rebuild's switch). */
+  /**
+   * Finishes the event in hand and handles no more: the stream stays open until `close` (a rebuild's switch). The
+   * checkpoint is durable through the last event handled once it resolves.
+   */
   async pause(): Promise<void> {
     this.paused = true;
     await this.work;
+    await this.handler.flush?.();
   }
 
   /** Handles events again after a `pause`: the stream reopens from the checkpoint, since it dropped what came meanwhile. */
@@ -153,12 +157,16 @@ export class ConsumerClient {
     await this.connect();
   }
 
-  /** Finishes the batch in hand, then closes the stream. */
+  /**
+   * Finishes the batch in hand, makes the checkpoint durable through it, then closes the stream (so that a standby
+   * taking over, or this consumer's next start, goes on from there).
+   */
   async drain(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     this.parking.lost(new Error("the consumer is draining"));
     await this.work;
+    await this.flushCheckpoint();
     this.stream?.end();
     this.client.close();
   }
@@ -315,6 +323,8 @@ export class ConsumerClient {
 
   /** Tells the gateway the event could not be handled, and waits for its answer (the event is then parked). */
   private async report(stream: ConsumeStream, position: number, failure: Error): Promise<void> {
+    // What was handled before it is durable first: the events the gateway parks with it are passed from there.
+    await this.handler.flush?.();
     this.options.logger.error("consumer failed to handle an event", {
       consumer: this.options.consumer,
       position,
@@ -324,6 +334,15 @@ export class ConsumerClient {
     const answer = this.parking.waitFor(position, PARKING_ANSWER_TIMEOUT_MS);
     stream.write(ConsumeRequest.fromPartial({ failure: { position: String(position), error: boundedText(failure.message, MAX_REPORTED_ERROR_BYTES), attempts: this.deadEvents.attempts } }));
     await answer;
+  }
+
+  /** A failed write at a stop is logged, not thrown: what it did not cover is redelivered at the next start. */
+  private async flushCheckpoint(): Promise<void> {
+    try {
+      await this.handler.flush?.();
+    } catch (thrown) {
+      this.options.logger.error("consumer failed to write its checkpoint at a stop", { consumer: this.options.consumer, error: MeshError.from(thrown).message });
+    }
   }
 
   private noteReflected(position: number): void {

@@ -10,7 +10,10 @@ export interface ConsumerEventHandler {
   readonly eventTypes: string[];
   /** Runs once, before the first stream opens (a projection creates its indexes). */
   setup?(): Promise<void>;
-  /** The position through which events are durably handled: delivery starts after it. */
+  /**
+   * The position through which events are handled: delivery starts after it. Durable for a projection; for a handler
+   * that coalesces its checkpoint writes, the latest handled in this process (the store's at the first call).
+   */
   checkpoint(): Promise<number>;
   /**
    * Handles one event and moves the checkpoint to its position. Called in global order, never concurrently, and
@@ -27,4 +30,10 @@ export interface ConsumerEventHandler {
    * take effect once however often it comes (a projection commits it under a checkpoint of its own).
    */
   handleRedriven?(envelope: EventEnvelope): Promise<void>;
+  /**
+   * Makes the checkpoint durable through the last event handled or skipped, for a handler that coalesces its
+   * checkpoint writes (an observer, a saga: checkpoint-coalescing.ts). Called at a clean stop, a pause, and before a
+   * failure is reported for parking.
+   */
+  flush?(): Promise<void>;
 }

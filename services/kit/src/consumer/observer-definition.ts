@@ -25,9 +25,9 @@ export interface ObserverContext {
 /**
  * An observer: reacts to events with side effects — a notification, a call to the outside, commands to the mesh.
  * Delivery is at least once, in global order, from the observer's own checkpoint in `checkpoints` (moved after each
- * event is handled): an event whose handling throws is tried again in place, then parked in the gateway's dead-event
- * queue with its aggregate's later events (handled again, in order, when retried); one handled just before a crash
- * may be delivered again after the restart. Send commands with the context's derived ids, and make calls to
+ * event is handled, its writes coalesced: checkpoint-coalescing.ts): an event whose handling throws is tried again in
+ * place, then parked in the gateway's dead-event queue with its aggregate's later events (handled again, in order,
+ * when retried); those handled since the checkpoint's last write are delivered again after a crash. Send commands with the context's derived ids, and make calls to
  * the outside safe to repeat (or send a command that makes them, as the TodoList's notifier does), so a redelivery
  * does nothing twice. An observer has its own consumer name: rebuilding a projection does not replay it.
  */

@@ -4,36 +4,45 @@ import { Attribute, SpanName, contextWithSpan, extractTraceContext, reservedComm
 import { decodeEvent } from "../handlers/command-runner";
 import type { EventCodecs } from "../handlers/definitions";
 import type { MeshCall } from "../services/mesh-call";
+import { CoalescedCheckpoint, type CheckpointCoalescing } from "./checkpoint-coalescing";
 import type { ConsumerEventHandler } from "./event-handler";
 import type { ObserverContext, ObserverDefinition, ObserverEventMeta } from "./observer-definition";
 
 /**
  * An observer as a consumer: handles each event (in a consumer span, a child of the command that caused it), then
  * moves its checkpoint. The handling and the checkpoint do not commit together: delivery is at least once, and the
- * commands it sends carry ids derived from the event so that the gateway runs them once.
+ * commands it sends carry ids derived from the event so that the gateway runs them once. So the checkpoint's writes
+ * are coalesced (checkpoint-coalescing.ts): a crash redelivers the events handled since the last write, harmlessly.
  */
 export class ObserverHandler<C extends EventCodecs> implements ConsumerEventHandler {
   readonly eventTypes: string[];
+  private readonly position: CoalescedCheckpoint;
 
   constructor(
     private readonly observer: ObserverDefinition<C>,
     private readonly call: MeshCall,
+    coalescing: CheckpointCoalescing,
   ) {
     this.eventTypes = Object.keys(observer.events);
+    this.position = new CoalescedCheckpoint(observer.checkpoints, observer.name, coalescing);
   }
 
   checkpoint(): Promise<number> {
-    return this.observer.checkpoints.read(this.observer.name);
+    return this.position.read();
   }
 
   async handle(envelope: EventEnvelope): Promise<void> {
     await this.run(envelope);
-    await this.observer.checkpoints.write(this.observer.name, Number(envelope.position));
+    await this.position.advance(Number(envelope.position));
   }
 
   /** A parked event: the checkpoint moves past it, nothing is done. */
   skip(position: number): Promise<void> {
-    return this.observer.checkpoints.write(this.observer.name, position);
+    return this.position.advance(position);
+  }
+
+  flush(): Promise<void> {
+    return this.position.flush();
   }
 
   /**

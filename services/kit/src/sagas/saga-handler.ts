@@ -1,6 +1,7 @@
 import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
+import { CoalescedCheckpoint, type CheckpointCoalescing } from "../consumer/checkpoint-coalescing";
 import type { ConsumerEventHandler } from "../consumer/event-handler";
 import { decodeEvent } from "../handlers/command-runner";
 import type { DomainEvent, EventCodecs, EventMeta } from "../handlers/definitions";
@@ -12,33 +13,41 @@ import { SagaStepContext, type SagaSender } from "./saga-step-context";
  * A saga as a consumer: for each event, the instance's state is loaded from the gateway, the step runs, and the
  * step is recorded there (with the expected version) before the checkpoint moves. A redelivered event finds its
  * position recorded and is skipped; a step cut short by a crash runs again and its sends, with the same command
- * ids, get the outcomes recorded the first time.
+ * ids, get the outcomes recorded the first time. So the checkpoint is only an optimisation, and its writes are
+ * coalesced (checkpoint-coalescing.ts): a crash redelivers the events handled since the last write, each skipped.
  */
 export class SagaHandler<C extends EventCodecs, S> implements ConsumerEventHandler {
   readonly eventTypes: string[];
   private readonly starters: ReadonlySet<string>;
+  private readonly position: CoalescedCheckpoint;
 
   constructor(
     private readonly saga: SagaDefinition<C, S>,
     private readonly states: SagaStateClient,
     private readonly sender: SagaSender,
+    coalescing: CheckpointCoalescing,
   ) {
     this.eventTypes = Object.keys(saga.associate).filter((type) => type in saga.events);
     this.starters = new Set(saga.startsWith);
+    this.position = new CoalescedCheckpoint(saga.checkpoints, saga.name, coalescing);
   }
 
   checkpoint(): Promise<number> {
-    return this.saga.checkpoints.read(this.saga.name);
+    return this.position.read();
   }
 
   async handle(envelope: EventEnvelope): Promise<void> {
     await this.run(envelope);
-    await this.saga.checkpoints.write(this.saga.name, Number(envelope.position));
+    await this.position.advance(Number(envelope.position));
   }
 
   /** A parked event: the checkpoint moves past it, no step is taken. */
   skip(position: number): Promise<void> {
-    return this.saga.checkpoints.write(this.saga.name, position);
+    return this.position.advance(position);
+  }
+
+  flush(): Promise<void> {
+    return this.position.flush();
   }
 
   /**
