@@ -53,7 +53,7 @@ describe("an observer's or saga's checkpoint coalescing", () => {
     assert.throws(() => loadTodoConfig({ TODO_CHECKPOINT_MAX_EVENTS: "ten" }), /TODO_CHECKPOINT_MAX_EVENTS must be a whole number, got "ten"/);
   });
 
-  it("reports a write the interval started that failed at the next event, and a later write supersedes it", async () => {
+  it("writes again at the next event after a write the interval started failed, and a later write supersedes it", async () => {
     const folder = await mkdtemp(path.join(os.tmpdir(), "recq-coalesced-"));
     try {
       const files = await FileCheckpointStore.open(folder);
@@ -73,12 +73,11 @@ describe("an observer's or saga's checkpoint coalescing", () => {
       assert.equal(await checkpoint.read(), 0);
       await checkpoint.advance(3);
       await new Promise((resolve) => setTimeout(resolve, 50));
-      await assert.rejects(checkpoint.advance(4), /ENOSPC/);
+      assert.equal(await files.read("c"), 0, "the interval's write failed");
+      // The next event does not wait for the interval: it writes, and is handled once that write holds.
       await checkpoint.advance(4);
-      assert.equal(await checkpoint.read(), 4, "a reconnect resumes after the latest handled");
-      assert.equal(await files.read("c"), 0);
-      await checkpoint.flush();
       assert.equal(await files.read("c"), 4);
+      assert.equal(await checkpoint.read(), 4, "a reconnect resumes after the latest handled");
 
       // A failure no event saw is not what a flush (a drain's) reports: it writes.
       failNext = true;
@@ -89,5 +88,24 @@ describe("an observer's or saga's checkpoint coalescing", () => {
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
+  });
+  it("fails every event while its store fails, the same event tried again included, and never counts one as durable", async () => {
+    let writes = 0;
+    const broken: CheckpointStore = {
+      read: async () => 0,
+      write: async () => {
+        writes += 1;
+        throw new Error("EIO: i/o error");
+      },
+    };
+    const checkpoint = new CoalescedCheckpoint(broken, "c", { intervalMs: 60_000, maxEvents: 2 });
+    await checkpoint.read();
+    await checkpoint.advance(1);
+    // The second event reaches maxEvents: it waits for the write, which fails, so it fails.
+    await assert.rejects(checkpoint.advance(2), /EIO/);
+    // Tried again (as the consumer does), it writes again rather than passing as handled.
+    await assert.rejects(checkpoint.advance(2), /EIO/);
+    await assert.rejects(checkpoint.advance(3), /EIO/);
+    assert.equal(writes, 3);
   });
 });

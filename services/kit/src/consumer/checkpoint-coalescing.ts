@@ -47,10 +47,10 @@ export class CoalescedCheckpoint {
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   /**
-   * A write the timer started that failed: the next advance throws it (that event is then tried again), so a store
-   * that keeps failing stops the consumer as a write per event would; a later write that succeeds supersedes it.
+   * The last write failed: the next advance writes before it counts its event, and a failure then fails that event
+   * (tried again, then parked), so a store that keeps failing stops the consumer as a write per event would.
    */
-  private failure: Error | undefined;
+  private failed = false;
 
   constructor(
     private readonly store: CheckpointStore,
@@ -72,14 +72,19 @@ export class CoalescedCheckpoint {
 
   /** Notes `position` handled; resolves once it is durable if the settings say so now (per event, or at `maxEvents`). */
   async advance(position: number): Promise<void> {
-    this.throwFailure();
-    if (position <= this.latest) return;
-    this.latest = position;
-    this.advanced += 1;
-    if (this.settings.intervalMs === 0 || this.advanced - this.covered >= this.settings.maxEvents) return this.flush();
+    if (position > this.latest) {
+      this.latest = position;
+      this.advanced += 1;
+    }
+    // Checked whether or not the position moved: an event tried again after its write failed must write again,
+    // not count as handled with nothing durable.
+    const due = this.settings.intervalMs === 0 || this.failed || this.advanced - this.covered >= this.settings.maxEvents;
+    if (due) return this.flush();
+    if (this.latest <= this.durable) return;
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      this.flush().catch((error: unknown) => (this.failure = error instanceof Error ? error : new Error(String(error))));
+      // Its failure is not lost: `failed` makes the next advance write (and fail its event if the store still fails).
+      this.flush().catch(() => undefined);
     }, this.settings.intervalMs).unref();
   }
 
@@ -92,20 +97,20 @@ export class CoalescedCheckpoint {
   }
 
   private async writeLatest(): Promise<void> {
-    // This write covers what the failed one did: a drain's flush writes rather than reporting an old failure.
-    this.failure = undefined;
     const position = this.latest;
     const advanced = this.advanced;
-    if (position <= this.durable) return;
-    await this.store.write(this.consumer, position);
+    if (position <= this.durable) {
+      this.failed = false;
+      return;
+    }
+    try {
+      await this.store.write(this.consumer, position);
+    } catch (error) {
+      this.failed = true;
+      throw error;
+    }
+    this.failed = false;
     this.durable = position;
     this.covered = advanced;
-  }
-
-  private throwFailure(): void {
-    const failure = this.failure;
-    if (failure === undefined) return;
-    this.failure = undefined;
-    throw failure;
   }
 }

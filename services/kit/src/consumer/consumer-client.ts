@@ -75,6 +75,8 @@ export class ConsumerClient {
   private reflected = 0;
   private readonly caughtUpSignal = new CaughtUpSignal();
   private closed = false;
+  /** Set by a drain once its last checkpoint write covered every event handled: nothing is handled after it. */
+  private stopped = false;
   /** While paused, events received are not handled (they are redelivered to whoever continues from the checkpoint). */
   private paused = false;
   private openedGeneration = 1;
@@ -165,8 +167,15 @@ export class ConsumerClient {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     this.parking.lost(new Error("the consumer is draining"));
-    await this.work;
-    await this.flushCheckpoint();
+    // Work may be queued while the checkpoint is written (the stream is open until the end below): wait until a
+    // flush has covered all of it, then stop handling, so nothing is handled after the last write.
+    for (;;) {
+      const work = this.work;
+      await work;
+      await this.flushCheckpoint();
+      if (work === this.work) break;
+    }
+    this.stopped = true;
     this.stream?.end();
     this.client.close();
   }
@@ -222,7 +231,7 @@ export class ConsumerClient {
   private enqueue(stream: ConsumeStream, response: ConsumeResponse): void {
     const events = response.events;
     this.work = this.work.then(async () => {
-      if (stream !== this.stream || this.paused) return;
+      if (stream !== this.stream || this.paused || this.stopped) return;
       try {
         if (response.redriven) {
           for (const envelope of events) await this.redrive(stream, envelope);

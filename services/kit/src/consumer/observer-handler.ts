@@ -36,9 +36,13 @@ export class ObserverHandler<C extends EventCodecs> implements ConsumerEventHand
     await this.position.advance(Number(envelope.position));
   }
 
-  /** A parked event: the checkpoint moves past it, nothing is done. */
-  skip(position: number): Promise<void> {
-    return this.position.advance(position);
+  /**
+   * A parked event: the checkpoint moves past it, nothing is done. Durably at once, not coalesced: were it delivered again
+   * after a crash, an operator's Skip in between (the entry deleted) would let it be handled.
+   */
+  async skip(position: number): Promise<void> {
+    await this.position.advance(position);
+    await this.position.flush();
   }
 
   flush(): Promise<void> {
@@ -49,7 +53,10 @@ export class ObserverHandler<C extends EventCodecs> implements ConsumerEventHand
    * A parked event retried: handled again, the checkpoint (already past it) untouched. At least once, as every
    * observer's event: its commands carry the same derived ids as the first time, so the gateway runs them once.
    */
-  handleRedriven(envelope: EventEnvelope): Promise<void> {
+  async handleRedriven(envelope: EventEnvelope): Promise<void> {
+    // The gateway sends a retry once the reported position has passed the event: that position must be durable
+    // first, or a crash would deliver the event normally again and park it a second time.
+    await this.position.flush();
     return this.run(envelope);
   }
 

@@ -41,9 +41,13 @@ export class SagaHandler<C extends EventCodecs, S> implements ConsumerEventHandl
     await this.position.advance(Number(envelope.position));
   }
 
-  /** A parked event: the checkpoint moves past it, no step is taken. */
-  skip(position: number): Promise<void> {
-    return this.position.advance(position);
+  /**
+   * A parked event: the checkpoint moves past it, no step is taken. Durably at once, not coalesced: were it delivered again
+   * after a crash, an operator's Skip in between (the entry deleted) would let it be handled.
+   */
+  async skip(position: number): Promise<void> {
+    await this.position.advance(position);
+    await this.position.flush();
   }
 
   flush(): Promise<void> {
@@ -55,7 +59,10 @@ export class SagaHandler<C extends EventCodecs, S> implements ConsumerEventHandl
    * if it has not handled a later event meanwhile; one that has (its events came from other aggregates) ignores it,
    * as it ignores any event older than its last step — a saga instance does not go back.
    */
-  handleRedriven(envelope: EventEnvelope): Promise<void> {
+  async handleRedriven(envelope: EventEnvelope): Promise<void> {
+    // The gateway sends a retry once the reported position has passed the event: that position must be durable
+    // first, or a crash would deliver the event normally again and park it a second time.
+    await this.position.flush();
     return this.run(envelope);
   }
 
