@@ -166,14 +166,23 @@ describe("gateway configuration", () => {
     }
   });
 
-  it("reads how a JWKS is kept current: jose's defaults, 1 ms at least", () => {
-    assert.deepEqual(loadGatewayConfig([], {}).jwks, { timeoutMs: 5_000, cooldownMs: 30_000, maxAgeMs: 600_000 });
-    const at = loadGatewayConfig([], { RECQ_JWKS_TIMEOUT_MS: "1", RECQ_JWKS_COOLDOWN_MS: "1", RECQ_JWKS_MAX_AGE_MS: "2147483647" }).jwks;
-    assert.deepEqual(at, { timeoutMs: 1, cooldownMs: 1, maxAgeMs: 2_147_483_647 });
-    for (const name of ["RECQ_JWKS_TIMEOUT_MS", "RECQ_JWKS_COOLDOWN_MS", "RECQ_JWKS_MAX_AGE_MS"]) {
+  it("reads how a JWKS is kept current: 1 at least, the maximum staleness 0 (off) at least", () => {
+    assert.deepEqual(loadGatewayConfig([], {}).jwks, { timeoutMs: 5_000, cooldownMs: 30_000, maxAgeMs: 600_000, maxBytes: 1_048_576, maxStaleMs: 0 });
+    const at = loadGatewayConfig([], {
+      RECQ_JWKS_TIMEOUT_MS: "1",
+      RECQ_JWKS_COOLDOWN_MS: "1",
+      RECQ_JWKS_MAX_AGE_MS: "2147483647",
+      RECQ_JWKS_MAX_BYTES: "1",
+      RECQ_JWKS_MAX_STALE_MS: "2147483647",
+    }).jwks;
+    assert.deepEqual(at, { timeoutMs: 1, cooldownMs: 1, maxAgeMs: 2_147_483_647, maxBytes: 1, maxStaleMs: 2_147_483_647 });
+    for (const name of ["RECQ_JWKS_TIMEOUT_MS", "RECQ_JWKS_COOLDOWN_MS", "RECQ_JWKS_MAX_AGE_MS", "RECQ_JWKS_MAX_BYTES"]) {
       assert.throws(() => loadGatewayConfig([], { [name]: "0" }), new RegExp(`${name} must be an integer from 1 to 2147483647, not "0"`));
       assert.throws(() => loadGatewayConfig([], { [name]: "2147483648" }), new RegExp(`${name} must be an integer from 1`));
       assert.throws(() => loadGatewayConfig([], { [name]: "1.5" }), new RegExp(`${name} must be an integer`));
     }
+    assert.equal(loadGatewayConfig([], { RECQ_JWKS_MAX_STALE_MS: "0" }).jwks.maxStaleMs, 0);
+    assert.throws(() => loadGatewayConfig([], { RECQ_JWKS_MAX_STALE_MS: "-1" }), /RECQ_JWKS_MAX_STALE_MS must be an integer from 0 to 2147483647, not "-1"/);
+    assert.throws(() => loadGatewayConfig([], { RECQ_JWKS_MAX_STALE_MS: "2147483648" }), /RECQ_JWKS_MAX_STALE_MS must be an integer from 0/);
   });
 });
