@@ -14,6 +14,8 @@ import { issueCertificate, makeCa } from "../support/test-certificates";
 const TIMEOUTS = { protocolTimeoutMs: 600, headersTimeoutMs: 600, idleTimeoutMs: 600 };
 /** Longer than any bound plus a loaded machine's delay: a connection still open then is held "for ever". */
 const HELD = 5_000;
+/** RECQ_MAX_REQUEST_ARRIVAL_MS of the port's gateway, short too. */
+const ARRIVAL_MS = 1_000;
 
 /** A raw connection to the HTTP port: what it received, and whether (and when) the gateway closed it. */
 function rawConnection(port: number) {
@@ -51,13 +53,45 @@ describe("the HTTP port and slow clients", () => {
 
   beforeAll(async () => {
     data = await tempDir("http-slow-clients");
-    mesh = await startGateway(data.dir, { http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 10_000, timeouts: TIMEOUTS } });
+    mesh = await startGateway(data.dir, {
+      http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 10_000, timeouts: TIMEOUTS },
+      limits: { maxRequestArrivalMs: ARRIVAL_MS },
+    });
     port = mesh.gateway.http!.port;
   });
 
   afterAll(async () => {
     await mesh.gateway.stop();
     await data.remove();
+  });
+
+  it("answers deadline_exceeded and resets an HTTP/2 stream whose body has not arrived within RECQ_MAX_REQUEST_ARRIVAL_MS; the connection serves on", async () => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", () => undefined);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/todo.v1.TodoListQueryService/GetTodoList", "content-type": "application/json" }, { endStream: false });
+      stream.on("error", () => undefined);
+      const headers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve));
+      const body: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => body.push(chunk));
+      const closed = new Promise<true>((resolve) => stream.once("close", () => resolve(true)));
+      assert.equal(await Promise.race([closed, sleep(HELD, undefined, { ref: false }).then(() => false)]), true, "the stream was ended");
+      const answered = await headers;
+      assert.equal(answered[":status"], 504);
+      assert.equal(answered["recq-reason"], "DEADLINE_EXCEEDED");
+      assert.match(Buffer.concat(body).toString(), new RegExp(`"code":"deadline_exceeded".*had not fully arrived ${ARRIVAL_MS} ms after its headers`));
+      assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+
+      // The session stays: another stream on it is served.
+      assert.equal(session.closed || session.destroyed, false);
+      const next = session.request({ ":method": "GET", ":path": "/nothing" });
+      next.on("error", () => undefined);
+      const nextStatus = await new Promise<unknown>((resolve) => next.once("response", (h) => resolve(h[":status"])));
+      assert.equal(nextStatus, 404);
+      next.resume();
+    } finally {
+      session.destroy();
+    }
   });
 
   it("answers 408 and closes a connection whose request headers trickle in past the headers timeout, while others are served", async () => {
