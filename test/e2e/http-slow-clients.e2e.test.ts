@@ -143,6 +143,39 @@ describe("the HTTP port and slow clients", () => {
     assert.equal(connection.text().match(/HTTP\/1\.1 404 /g)?.length, 2, "both requests answered on the one connection");
   });
 
+  it("keeps an HTTP/1.1 connection past the idle timeout while a pipelined request is still answered; Server-Sent Events on HTTP/1.1 and HTTP/2 outlive it", async () => {
+    // A stream that stays open: the outcome of a command never sent, watched.
+    const events = `/recq/v1/sse/recq.v1.CommandOutcomeService/WatchOutcome?message=${encodeURIComponent('{"commandId":"never-sent"}')}`;
+    const pipelined = rawConnection(port);
+    const single = rawConnection(port);
+    await Promise.all([pipelined.connected, single.connected]);
+    // The first answer (404) finishes at once, the second (the stream) goes on: the connection is not idle.
+    pipelined.socket.write(request("/nothing") + request(events));
+    single.socket.write(request(events));
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", () => undefined);
+    const h2Stream = session.request({ ":path": events });
+    h2Stream.on("error", () => undefined);
+    const h2Status = new Promise<unknown>((resolve) => h2Stream.once("response", (headers) => resolve(headers[":status"])));
+    const h2Closed = new Promise<true>((resolve) => session.once("close", () => resolve(true)));
+    try {
+      const outlived = 3 * TIMEOUTS.idleTimeoutMs;
+      const [pipelinedClosed, singleClosed, sessionClosed] = await Promise.all([
+        pipelined.closedWithin(outlived),
+        single.closedWithin(outlived),
+        Promise.race([h2Closed, sleep(outlived, undefined, { ref: false }).then(() => false)]),
+      ]);
+      assert.deepEqual({ pipelinedClosed, singleClosed, sessionClosed }, { pipelinedClosed: false, singleClosed: false, sessionClosed: false });
+      assert.deepEqual(pipelined.text().match(/HTTP\/1\.1 \d+/g), ["HTTP/1.1 404", "HTTP/1.1 200"]);
+      assert.match(single.text(), /^HTTP\/1\.1 200 .*text\/event-stream/s);
+      assert.equal(await h2Status, 200);
+    } finally {
+      pipelined.socket.destroy();
+      single.socket.destroy();
+      session.destroy();
+    }
+  });
+
   it("closes a connection that has not said which protocol it speaks within the protocol timeout: nothing sent, or a part of a preface", async () => {
     const silent = rawConnection(port);
     const partial = rawConnection(port);

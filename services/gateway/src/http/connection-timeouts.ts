@@ -31,6 +31,8 @@ type Http1State = "idle" | "headers" | "busy";
 class Http1Clock {
   private state: Http1State = "idle";
   private timer: NodeJS.Timeout | undefined;
+  /** Requests whose answer has not finished: pipelined ones arrive before the first is answered. */
+  private inFlight = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -43,11 +45,16 @@ class Http1Clock {
     else this.enter("idle");
   }
 
-  /** The connection's request has its headers: no clock while it is served. */
+  /** A request of the connection has its headers: no clock until it and every request pipelined behind it are answered. */
   requestArrived(response: { once(event: "finish" | "close", listener: () => void): unknown }): void {
+    this.inFlight += 1;
     this.enter("busy");
+    let answered = false;
     const done = () => {
-      if (this.state === "busy" && !this.socket.destroyed) this.enter("idle");
+      if (answered) return;
+      answered = true;
+      this.inFlight -= 1;
+      if (this.inFlight === 0 && this.state === "busy" && !this.socket.destroyed) this.enter("idle");
     };
     response.once("finish", done);
     response.once("close", done);
