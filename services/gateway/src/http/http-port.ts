@@ -32,7 +32,7 @@ export interface HttpPortOptions {
   page?: boolean;
   /** TLS with the gRPC port's certificate files (RECQ_TLS_*); cleartext without. */
   tls?: HttpTls;
-  /** Bounds on slow clients (RECQ_HTTP_PROTOCOL_TIMEOUT_MS, RECQ_HTTP_HEADERS_TIMEOUT_MS, RECQ_HTTP_IDLE_TIMEOUT_MS): DEFAULT_CONNECTION_TIMEOUTS when not given. */
+  /** Bounds on slow clients (RECQ_HTTP_PROTOCOL_TIMEOUT_MS, RECQ_HTTP_HEADERS_TIMEOUT_MS, RECQ_HTTP_IDLE_TIMEOUT_MS, RECQ_HTTP2_IDLE_TIMEOUT_MS): DEFAULT_CONNECTION_TIMEOUTS when not given. */
   timeouts?: ConnectionTimeouts;
 }
 
@@ -180,7 +180,7 @@ export class HttpPort {
     http2Server.setTimeout(deps.maxConnectionIdleMs);
     const sessions = new Set<http2.ServerHttp2Session>();
     http2Server.on("session", (session) => {
-      closeIdleSession(session, timeouts.idleTimeoutMs);
+      closeIdleSession(session, timeouts.http2IdleTimeoutMs);
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });
