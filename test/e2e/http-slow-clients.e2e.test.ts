@@ -10,10 +10,15 @@ import { CertificateFiles } from "@recq-mesh/gateway/internal/security/certifica
 import { startGateway, tempDir, type RunningGateway } from "../support/mesh-harness";
 import { issueCertificate, makeCa } from "../support/test-certificates";
 
-/** The port's three bounds, short so that the tests are; each test waits well past them, never for a tight figure. */
-const TIMEOUTS = { protocolTimeoutMs: 600, headersTimeoutMs: 600, idleTimeoutMs: 600 };
+/**
+ * The port's bounds, short so that the tests are; each test waits well past them, never for a tight figure. HTTP/2's
+ * idle time is its own, longer than HTTP/1.1's.
+ */
+const TIMEOUTS = { protocolTimeoutMs: 600, headersTimeoutMs: 600, idleTimeoutMs: 600, http2IdleTimeoutMs: 1_500 };
 /** Longer than any bound plus a loaded machine's delay: a connection still open then is held "for ever". */
 const HELD = 5_000;
+/** RECQ_MAX_REQUEST_ARRIVAL_MS of the port's gateway, short too. */
+const ARRIVAL_MS = 1_000;
 
 /** A raw connection to the HTTP port: what it received, and whether (and when) the gateway closed it. */
 function rawConnection(port: number) {
@@ -51,13 +56,45 @@ describe("the HTTP port and slow clients", () => {
 
   beforeAll(async () => {
     data = await tempDir("http-slow-clients");
-    mesh = await startGateway(data.dir, { http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 10_000, timeouts: TIMEOUTS } });
+    mesh = await startGateway(data.dir, {
+      http: { address: "127.0.0.1:0", allowedOrigins: [], heartbeatMs: 10_000, timeouts: TIMEOUTS },
+      limits: { maxRequestArrivalMs: ARRIVAL_MS },
+    });
     port = mesh.gateway.http!.port;
   });
 
   afterAll(async () => {
     await mesh.gateway.stop();
     await data.remove();
+  });
+
+  it("answers deadline_exceeded and resets an HTTP/2 stream whose body has not arrived within RECQ_MAX_REQUEST_ARRIVAL_MS; the connection serves on", async () => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", () => undefined);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/todo.v1.TodoListQueryService/GetTodoList", "content-type": "application/json" }, { endStream: false });
+      stream.on("error", () => undefined);
+      const headers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("response", resolve));
+      const body: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => body.push(chunk));
+      const closed = new Promise<true>((resolve) => stream.once("close", () => resolve(true)));
+      assert.equal(await Promise.race([closed, sleep(HELD, undefined, { ref: false }).then(() => false)]), true, "the stream was ended");
+      const answered = await headers;
+      assert.equal(answered[":status"], 504);
+      assert.equal(answered["recq-reason"], "DEADLINE_EXCEEDED");
+      assert.match(Buffer.concat(body).toString(), new RegExp(`"code":"deadline_exceeded".*had not fully arrived ${ARRIVAL_MS} ms after its headers`));
+      assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+
+      // The session stays: another stream on it is served.
+      assert.equal(session.closed || session.destroyed, false);
+      const next = session.request({ ":method": "GET", ":path": "/nothing" });
+      next.on("error", () => undefined);
+      const nextStatus = await new Promise<unknown>((resolve) => next.once("response", (h) => resolve(h[":status"])));
+      assert.equal(nextStatus, 404);
+      next.resume();
+    } finally {
+      session.destroy();
+    }
   });
 
   it("answers 408 and closes a connection whose request headers trickle in past the headers timeout, while others are served", async () => {
@@ -109,6 +146,39 @@ describe("the HTTP port and slow clients", () => {
     assert.equal(connection.text().match(/HTTP\/1\.1 404 /g)?.length, 2, "both requests answered on the one connection");
   });
 
+  it("keeps an HTTP/1.1 connection past the idle timeout while a pipelined request is still answered; Server-Sent Events on HTTP/1.1 and HTTP/2 outlive it", async () => {
+    // A stream that stays open: the outcome of a command never sent, watched.
+    const events = `/recq/v1/sse/recq.v1.CommandOutcomeService/WatchOutcome?message=${encodeURIComponent('{"commandId":"never-sent"}')}`;
+    const pipelined = rawConnection(port);
+    const single = rawConnection(port);
+    await Promise.all([pipelined.connected, single.connected]);
+    // The first answer (404) finishes at once, the second (the stream) goes on: the connection is not idle.
+    pipelined.socket.write(request("/nothing") + request(events));
+    single.socket.write(request(events));
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", () => undefined);
+    const h2Stream = session.request({ ":path": events });
+    h2Stream.on("error", () => undefined);
+    const h2Status = new Promise<unknown>((resolve) => h2Stream.once("response", (headers) => resolve(headers[":status"])));
+    const h2Closed = new Promise<true>((resolve) => session.once("close", () => resolve(true)));
+    try {
+      const outlived = 3 * TIMEOUTS.idleTimeoutMs;
+      const [pipelinedClosed, singleClosed, sessionClosed] = await Promise.all([
+        pipelined.closedWithin(outlived),
+        single.closedWithin(outlived),
+        Promise.race([h2Closed, sleep(outlived, undefined, { ref: false }).then(() => false)]),
+      ]);
+      assert.deepEqual({ pipelinedClosed, singleClosed, sessionClosed }, { pipelinedClosed: false, singleClosed: false, sessionClosed: false });
+      assert.deepEqual(pipelined.text().match(/HTTP\/1\.1 \d+/g), ["HTTP/1.1 404", "HTTP/1.1 200"]);
+      assert.match(single.text(), /^HTTP\/1\.1 200 .*text\/event-stream/s);
+      assert.equal(await h2Status, 200);
+    } finally {
+      pipelined.socket.destroy();
+      single.socket.destroy();
+      session.destroy();
+    }
+  });
+
   it("closes a connection that has not said which protocol it speaks within the protocol timeout: nothing sent, or a part of a preface", async () => {
     const silent = rawConnection(port);
     const partial = rawConnection(port);
@@ -134,15 +204,18 @@ describe("the HTTP port and slow clients", () => {
     connection.socket.destroy();
   });
 
-  it("closes an HTTP/2 connection with no stream past the idle timeout, pings or not", async () => {
+  it("closes an HTTP/2 connection with no stream past its own idle timeout (RECQ_HTTP2_IDLE_TIMEOUT_MS, not HTTP/1.1's), pings or not", async () => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on("error", () => undefined);
     const closed = new Promise<true>((resolve) => session.once("close", () => resolve(true)));
     const pinging = setInterval(() => {
       if (!session.closed && !session.destroyed) session.ping(() => undefined);
     }, 100);
+    const closedWithin = (ms: number) => Promise.race([closed, sleep(ms, undefined, { ref: false }).then(() => false)]);
     try {
-      assert.equal(await Promise.race([closed, sleep(HELD, undefined, { ref: false }).then(() => false)]), true);
+      // Past HTTP/1.1's idle time, short of HTTP/2's: still open (a bound is never early, so this cannot flake).
+      assert.equal(await closedWithin(TIMEOUTS.idleTimeoutMs + 400), false, "open past RECQ_HTTP_IDLE_TIMEOUT_MS");
+      assert.equal(await closedWithin(HELD), true, "closed past RECQ_HTTP2_IDLE_TIMEOUT_MS");
     } finally {
       clearInterval(pinging);
       session.destroy();

@@ -128,14 +128,14 @@ describe("gateway configuration", () => {
       address: "127.0.0.1:8081",
       allowedOrigins: [],
       heartbeatMs: 15_000,
-      timeouts: { protocolTimeoutMs: 10_000, headersTimeoutMs: 10_000, idleTimeoutMs: 5_000 },
+      timeouts: { protocolTimeoutMs: 10_000, headersTimeoutMs: 10_000, idleTimeoutMs: 65_000, http2IdleTimeoutMs: 300_000 },
     });
     const http = loadGatewayConfig([], { RECQ_ALLOW_PLAINTEXT: "true", RECQ_HTTP_ADDRESS: "0.0.0.0:8080", RECQ_HTTP_ALLOWED_ORIGINS: " https://a.example , http://localhost:5173,", RECQ_HTTP_HEARTBEAT_MS: "1" }).http;
     assert.deepEqual(http, {
       address: "0.0.0.0:8080",
       allowedOrigins: ["https://a.example", "http://localhost:5173"],
       heartbeatMs: 1,
-      timeouts: { protocolTimeoutMs: 10_000, headersTimeoutMs: 10_000, idleTimeoutMs: 5_000 },
+      timeouts: { protocolTimeoutMs: 10_000, headersTimeoutMs: 10_000, idleTimeoutMs: 65_000, http2IdleTimeoutMs: 300_000 },
     });
     assert.throws(() => loadGatewayConfig([], { RECQ_HTTP_ADDRESS: "127.0.0.1:8080", RECQ_HTTP_HEARTBEAT_MS: "0" }), /RECQ_HTTP_HEARTBEAT_MS/);
     // Cleartext on a network address only when allowed, as the gRPC port.
@@ -158,22 +158,38 @@ describe("gateway configuration", () => {
 
   it("reads the HTTP port's bounds on slow clients: 1 ms at least", () => {
     const env = { RECQ_HTTP_ADDRESS: "127.0.0.1:8080" };
-    const at = loadGatewayConfig([], { ...env, RECQ_HTTP_PROTOCOL_TIMEOUT_MS: "1", RECQ_HTTP_HEADERS_TIMEOUT_MS: "2", RECQ_HTTP_IDLE_TIMEOUT_MS: "2147483647" }).http?.timeouts;
-    assert.deepEqual(at, { protocolTimeoutMs: 1, headersTimeoutMs: 2, idleTimeoutMs: 2_147_483_647 });
-    for (const name of ["RECQ_HTTP_PROTOCOL_TIMEOUT_MS", "RECQ_HTTP_HEADERS_TIMEOUT_MS", "RECQ_HTTP_IDLE_TIMEOUT_MS"]) {
+    const at = loadGatewayConfig([], {
+      ...env,
+      RECQ_HTTP_PROTOCOL_TIMEOUT_MS: "1",
+      RECQ_HTTP_HEADERS_TIMEOUT_MS: "2",
+      RECQ_HTTP_IDLE_TIMEOUT_MS: "2147483647",
+      RECQ_HTTP2_IDLE_TIMEOUT_MS: "1",
+    }).http?.timeouts;
+    assert.deepEqual(at, { protocolTimeoutMs: 1, headersTimeoutMs: 2, idleTimeoutMs: 2_147_483_647, http2IdleTimeoutMs: 1 });
+    assert.equal(loadGatewayConfig([], { ...env, RECQ_HTTP2_IDLE_TIMEOUT_MS: "2147483647" }).http?.timeouts?.http2IdleTimeoutMs, 2_147_483_647);
+    for (const name of ["RECQ_HTTP_PROTOCOL_TIMEOUT_MS", "RECQ_HTTP_HEADERS_TIMEOUT_MS", "RECQ_HTTP_IDLE_TIMEOUT_MS", "RECQ_HTTP2_IDLE_TIMEOUT_MS"]) {
       assert.throws(() => loadGatewayConfig([], { ...env, [name]: "0" }), new RegExp(`${name} must be an integer from 1 to 2147483647, not "0"`));
       assert.throws(() => loadGatewayConfig([], { ...env, [name]: "2147483648" }), new RegExp(`${name} must be an integer from 1`));
     }
   });
 
-  it("reads how a JWKS is kept current: jose's defaults, 1 ms at least", () => {
-    assert.deepEqual(loadGatewayConfig([], {}).jwks, { timeoutMs: 5_000, cooldownMs: 30_000, maxAgeMs: 600_000 });
-    const at = loadGatewayConfig([], { RECQ_JWKS_TIMEOUT_MS: "1", RECQ_JWKS_COOLDOWN_MS: "1", RECQ_JWKS_MAX_AGE_MS: "2147483647" }).jwks;
-    assert.deepEqual(at, { timeoutMs: 1, cooldownMs: 1, maxAgeMs: 2_147_483_647 });
-    for (const name of ["RECQ_JWKS_TIMEOUT_MS", "RECQ_JWKS_COOLDOWN_MS", "RECQ_JWKS_MAX_AGE_MS"]) {
+  it("reads how a JWKS is kept current: 1 at least, the maximum staleness 0 (off) at least", () => {
+    assert.deepEqual(loadGatewayConfig([], {}).jwks, { timeoutMs: 5_000, cooldownMs: 30_000, maxAgeMs: 600_000, maxBytes: 1_048_576, maxStaleMs: 0 });
+    const at = loadGatewayConfig([], {
+      RECQ_JWKS_TIMEOUT_MS: "1",
+      RECQ_JWKS_COOLDOWN_MS: "1",
+      RECQ_JWKS_MAX_AGE_MS: "2147483647",
+      RECQ_JWKS_MAX_BYTES: "1",
+      RECQ_JWKS_MAX_STALE_MS: "2147483647",
+    }).jwks;
+    assert.deepEqual(at, { timeoutMs: 1, cooldownMs: 1, maxAgeMs: 2_147_483_647, maxBytes: 1, maxStaleMs: 2_147_483_647 });
+    for (const name of ["RECQ_JWKS_TIMEOUT_MS", "RECQ_JWKS_COOLDOWN_MS", "RECQ_JWKS_MAX_AGE_MS", "RECQ_JWKS_MAX_BYTES"]) {
       assert.throws(() => loadGatewayConfig([], { [name]: "0" }), new RegExp(`${name} must be an integer from 1 to 2147483647, not "0"`));
       assert.throws(() => loadGatewayConfig([], { [name]: "2147483648" }), new RegExp(`${name} must be an integer from 1`));
       assert.throws(() => loadGatewayConfig([], { [name]: "1.5" }), new RegExp(`${name} must be an integer`));
     }
+    assert.equal(loadGatewayConfig([], { RECQ_JWKS_MAX_STALE_MS: "0" }).jwks.maxStaleMs, 0);
+    assert.throws(() => loadGatewayConfig([], { RECQ_JWKS_MAX_STALE_MS: "-1" }), /RECQ_JWKS_MAX_STALE_MS must be an integer from 0 to 2147483647, not "-1"/);
+    assert.throws(() => loadGatewayConfig([], { RECQ_JWKS_MAX_STALE_MS: "2147483648" }), /RECQ_JWKS_MAX_STALE_MS must be an integer from 0/);
   });
 });

@@ -46,7 +46,8 @@ export interface GatewayConfig {
    * 127.0.0.1:8080). `RECQ_HTTP_ALLOWED_ORIGINS`: origins browsers may call from, comma-separated, `*` for any;
    * default none. `RECQ_HTTP_HEARTBEAT_MS`: a comment on idle Server-Sent Events streams this often; default 15 s.
    * `RECQ_HTTP_PAGE=1`: the TodoList page at `/`; default off. `RECQ_HTTP_PROTOCOL_TIMEOUT_MS`,
-   * `RECQ_HTTP_HEADERS_TIMEOUT_MS`, `RECQ_HTTP_IDLE_TIMEOUT_MS`: bounds on slow clients (docs/web.md, Slow clients).
+   * `RECQ_HTTP_HEADERS_TIMEOUT_MS`, `RECQ_HTTP_IDLE_TIMEOUT_MS`, `RECQ_HTTP2_IDLE_TIMEOUT_MS`: bounds on slow clients
+   * (docs/web.md, Slow clients).
    */
   http: HttpPortOptions | undefined;
   /** TLS on the port, or plaintext (RECQ_TLS_* and RECQ_ALLOW_PLAINTEXT; security/tls-settings.ts, docs/security.md). */
@@ -379,6 +380,7 @@ function httpTimeouts(env: NodeJS.ProcessEnv): ConnectionTimeouts {
     protocolTimeoutMs: read("RECQ_HTTP_PROTOCOL_TIMEOUT_MS", DEFAULT_CONNECTION_TIMEOUTS.protocolTimeoutMs),
     headersTimeoutMs: read("RECQ_HTTP_HEADERS_TIMEOUT_MS", DEFAULT_CONNECTION_TIMEOUTS.headersTimeoutMs),
     idleTimeoutMs: read("RECQ_HTTP_IDLE_TIMEOUT_MS", DEFAULT_CONNECTION_TIMEOUTS.idleTimeoutMs),
+    http2IdleTimeoutMs: read("RECQ_HTTP2_IDLE_TIMEOUT_MS", DEFAULT_CONNECTION_TIMEOUTS.http2IdleTimeoutMs),
   };
 }
 

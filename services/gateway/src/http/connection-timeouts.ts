@@ -11,11 +11,25 @@ export interface ConnectionTimeouts {
   protocolTimeoutMs: number;
   /** From the first byte of an HTTP/1.1 request to the end of its headers (RECQ_HTTP_HEADERS_TIMEOUT_MS). */
   headersTimeoutMs: number;
-  /** How long a connection may stay open with no request on it: HTTP/1.1 between requests, HTTP/2 with no stream (RECQ_HTTP_IDLE_TIMEOUT_MS). */
+  /** How long an HTTP/1.1 connection may stay open with no request on it, between requests (RECQ_HTTP_IDLE_TIMEOUT_MS). */
   idleTimeoutMs: number;
+  /** How long an HTTP/2 connection may stay open with no stream on it (RECQ_HTTP2_IDLE_TIMEOUT_MS). */
+  http2IdleTimeoutMs: number;
 }
 
-export const DEFAULT_CONNECTION_TIMEOUTS: Readonly<ConnectionTimeouts> = Object.freeze({ protocolTimeoutMs: 10_000, headersTimeoutMs: 10_000, idleTimeoutMs: 5_000 });
+/**
+ * HTTP/1.1 keep-alive: 65 s, longer than the 60 s idle time of common load balancers (AWS ALB, GCP, nginx's
+ * keepalive_timeout 75 s aside), so that the balancer, not the gateway, closes an idle pooled connection: a gateway
+ * closing first races the balancer's next request on it, which the balancer answers 502 (Node's own 5 s default is
+ * known for this). HTTP/2: 5 min, the gRPC port's RECQ_MAX_CONNECTION_IDLE_MS, since a client multiplexes all its
+ * calls on one long-lived connection.
+ */
+export const DEFAULT_CONNECTION_TIMEOUTS: Readonly<ConnectionTimeouts> = Object.freeze({
+  protocolTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  idleTimeoutMs: 65_000,
+  http2IdleTimeoutMs: 300_000,
+});
 
 /** What a client that sent too slowly gets before its connection closes (Node answers its own headersTimeout so). */
 const REQUEST_TIMEOUT_ANSWER = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
@@ -31,6 +45,8 @@ type Http1State = "idle" | "headers" | "busy";
 class Http1Clock {
   private state: Http1State = "idle";
   private timer: NodeJS.Timeout | undefined;
+  /** Requests whose answer has not finished: pipelined ones arrive before the first is answered. */
+  private inFlight = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -43,11 +59,16 @@ class Http1Clock {
     else this.enter("idle");
   }
 
-  /** The connection's request has its headers: no clock while it is served. */
+  /** A request of the connection has its headers: no clock until it and every request pipelined behind it are answered. */
   requestArrived(response: { once(event: "finish" | "close", listener: () => void): unknown }): void {
+    this.inFlight += 1;
     this.enter("busy");
+    let answered = false;
     const done = () => {
-      if (this.state === "busy" && !this.socket.destroyed) this.enter("idle");
+      if (answered) return;
+      answered = true;
+      this.inFlight -= 1;
+      if (this.inFlight === 0 && this.state === "busy" && !this.socket.destroyed) this.enter("idle");
     };
     response.once("finish", done);
     response.once("close", done);
@@ -98,7 +119,7 @@ export class Http1Clocks {
 }
 
 /**
- * An HTTP/2 session with no stream for `idleTimeoutMs` is closed (GOAWAY). A request's headers come whole in one
+ * An HTTP/2 session with no stream for `idleTimeoutMs` (RECQ_HTTP2_IDLE_TIMEOUT_MS) is closed (GOAWAY). A request's headers come whole in one
  * frame, so a client trickling bytes — or pings — without ever opening a stream is held to this too. (The session's
  * own `setTimeout` counts any frame as activity.)
  */

@@ -16,7 +16,7 @@ export interface HttpPortOptions {
   page?: boolean;
   /** TLS with the gRPC port's certificate files (RECQ_TLS_*); cleartext without. */
   tls?: HttpTls;
-  /** Bounds on slow clients (RECQ_HTTP_PROTOCOL_TIMEOUT_MS, RECQ_HTTP_HEADERS_TIMEOUT_MS, RECQ_HTTP_IDLE_TIMEOUT_MS): DEFAULT_CONNECTION_TIMEOUTS when not given. */
+  /** Bounds on slow clients (RECQ_HTTP_PROTOCOL_TIMEOUT_MS, RECQ_HTTP_HEADERS_TIMEOUT_MS, RECQ_HTTP_IDLE_TIMEOUT_MS, RECQ_HTTP2_IDLE_TIMEOUT_MS): DEFAULT_CONNECTION_TIMEOUTS when not given. */
   timeouts?: ConnectionTimeouts;
 }
 

@@ -155,7 +155,7 @@ export class HttpPort {
     http2Server.setTimeout(deps.maxConnectionIdleMs);
     const sessions = new Set<http2.ServerHttp2Session>();
     http2Server.on("session", (session) => {
-      closeIdleSession(session, timeouts.idleTimeoutMs);
+      closeIdleSession(session, timeouts.http2IdleTimeoutMs);
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });
@@ -193,17 +193,26 @@ export class HttpPort {
 }
 
 /**
- * RECQ_MAX_REQUEST_ARRIVAL_MS on HTTP/1.1, what the gRPC port's arrival clock is: a request whose body has not
- * arrived whole that long after its headers is answered `deadline_exceeded` and its connection closed. Uploads are
- * exempt (their body comes at the handler's pace), as the gRPC port exempts request streams.
+ * RECQ_MAX_REQUEST_ARRIVAL_MS on the HTTP port, what the gRPC port's arrival clock is: a request whose body has not
+ * arrived whole that long after its headers is answered `deadline_exceeded`; then an HTTP/1.1 connection is closed
+ * (its unread body would be taken for the next request), an HTTP/2 stream reset (RST_STREAM NO_ERROR: the answer is
+ * complete, the rest of the request is not wanted), the connection's other streams untouched. Uploads are exempt
+ * (their body comes at the handler's pace), as the gRPC port exempts request streams.
  */
 function limitArrival(request: HttpRequest, response: HttpResponse, maxMs: number): void {
-  if (!("httpVersionMajor" in request) || request.httpVersionMajor !== 1 || request.complete) return;
+  if (hasArrived(request)) return;
   const timer = setTimeout(() => {
-    if (request.complete) return;
+    if (hasArrived(request)) return;
+    const http1 = isHttp1(request);
     if (!response.headersSent) {
-      response.setHeader("connection", "close");
+      if (http1) response.setHeader("connection", "close");
       sendError(response, new MeshError(status.DEADLINE_EXCEEDED, `the request had not fully arrived ${maxMs} ms after its headers (the gateway's limit)`, Reason.DEADLINE_EXCEEDED));
+    }
+    if (!http1) {
+      // At once, not on 'finish': an HTTP/2 response finishes only when both sides of its stream have, and this
+      // client's side never does. Node sends the RST_STREAM after the answer's pending writes.
+      (request as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      return;
     }
     response.once("finish", () => request.socket.destroy());
     if (response.writableFinished) request.socket.destroy();
@@ -212,6 +221,19 @@ function limitArrival(request: HttpRequest, response: HttpResponse, maxMs: numbe
   const stop = () => clearTimeout(timer);
   request.once("end", stop);
   request.once("close", stop);
+}
+
+function isHttp1(request: HttpRequest): request is http.IncomingMessage {
+  return "httpVersionMajor" in request && request.httpVersionMajor === 1;
+}
+
+/**
+ * The request's body has come whole. On HTTP/2 the stream's remote side has closed (END_STREAM), whether or not the
+ * body has been read yet: a GET, whose HEADERS end the stream, is never read at all.
+ */
+function hasArrived(request: HttpRequest): boolean {
+  if (request.complete) return true;
+  return !isHttp1(request) && (request as http2.Http2ServerRequest).stream.state.remoteClose === 1;
 }
 
 function tooLarge(request: HttpRequest, maxBytes: number): boolean {

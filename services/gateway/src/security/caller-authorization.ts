@@ -17,7 +17,8 @@ const ANY_CALLER = "*";
 /**
  * The one place that decides callers' calls (security file `callers`): who the caller is — a JWT bearer token,
  * else a client certificate the TLS handshake verified — and whether the permission table lets it call the
- * method. Missing or invalid credentials → UNAUTHENTICATED; valid but not allowed → PERMISSION_DENIED. The
+ * method. Missing or invalid credentials → UNAUTHENTICATED; valid but not allowed → PERMISSION_DENIED; a token that
+ * cannot be verified because the JWKS cannot be loaded → UNAVAILABLE (KEYS_UNAVAILABLE). The
  * refusal says no more than that (which check failed is logged at debug).
  */
 export class CallerAuthorization {
@@ -33,7 +34,7 @@ export class CallerAuthorization {
     this.rules = new MethodRules(policy.permissions, "callers.permissions");
   }
 
-  /** `jwks`: how a JWKS URL or file is kept current (RECQ_JWKS_*); jose's defaults when not given. */
+  /** `jwks`: how a JWKS URL or file is kept current (RECQ_JWKS_*); DEFAULT_JWKS_SETTINGS when not given. */
   static fromPolicy(policy: CallerPolicy, logger: Logger, jwks?: JwksSettings): CallerAuthorization {
     return new CallerAuthorization(policy, policy.jwt && jwtVerifierModule().JwtVerifier.open(policy.jwt, logger, jwks), logger);
   }
@@ -54,13 +55,15 @@ export class CallerAuthorization {
     return identity;
   }
 
-  /** Who the caller is; rejects with UNAUTHENTICATED. */
+  /** Who the caller is; rejects with UNAUTHENTICATED (or UNAVAILABLE when the JWKS cannot be loaded). */
   async authenticate(authorization: string | undefined, auth: AuthContext): Promise<CallerIdentity> {
     if (authorization !== undefined) {
       if (this.jwt === undefined || !authorization.startsWith("Bearer ")) throw this.unauthenticated("invalid token", "not a bearer token, or no jwt configured");
       try {
         return this.identityOfClaims(await this.jwt.verify(authorization.slice(7).trim()));
       } catch (thrown) {
+        // The identity provider's keys could not be had (UNAVAILABLE): the caller may try again, its token unjudged.
+        if (thrown instanceof MeshError) throw thrown;
         throw this.unauthenticated("invalid token", thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown));
       }
     }

@@ -43,12 +43,15 @@ export class JwtVerifier {
     return new JwtVerifier(policy, new RefreshingKeySet(jwksFileSource(file), jwks, logger, { set, loadedAtMs: Date.now() }), JWKS_ALGORITHMS);
   }
 
-  /** The token's claims; rejects (with jose's error, for the debug log) when it is not valid now. */
+  /**
+   * The token's claims; rejects (with jose's error, for the debug log) when it is not valid now, or with a MeshError
+   * (UNAVAILABLE) when the JWKS's keys cannot be had.
+   */
   async verify(token: string): Promise<JWTPayload> {
     const keys = this.key instanceof RefreshingKeySet ? this.key : undefined;
-    // A set past its age is loaded again first: what it no longer holds must not pass from the cache.
-    const refreshing = keys?.refreshIfStale();
-    if (refreshing !== undefined) await refreshing;
+    // Refreshes a set past its age in the background, and refuses (UNAVAILABLE) when there are no keys to trust: a
+    // remembered token does not outlive the keys it was verified with. A refresh that changes them changes the generation.
+    if (keys !== undefined) await keys.usableKeys();
     const generation = keys?.generation ?? 0;
     const now = Date.now();
     const cached = this.cache.get(token);
