@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { describe, it } from "@jest/globals";
 import { status } from "@grpc/grpc-js";
 import { MeshService } from "@recq-mesh/kit";
 import { todoListAggregate } from "@recq-mesh/todo";
 import { TodoListQueryServiceService, type TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
-import { call, closeHandlers, failure, startGateway, startTodo, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, closeHandlers, failure, gatewayForSuite, startTodo } from "../support/mesh-harness";
 
 function view(listId: string, name: string): TodoListView {
   return { listId, name, items: [], itemCount: 0, completedCount: 0, version: "1", deleted: false, createdAt: undefined, updatedAt: undefined };
@@ -29,23 +29,10 @@ async function namedQueryInstance(address: string, name: string, counts: Map<str
 }
 
 describe("handler kit", () => {
-  let data: Awaited<ReturnType<typeof tempDir>>;
-  let mesh: RunningGateway;
-  let clients: ReturnType<typeof todoClients>;
-
-  beforeAll(async () => {
-    data = await tempDir("kit");
-    mesh = await startGateway(data.dir);
-    clients = todoClients(mesh.address);
-  });
-
-  afterAll(async () => {
-    clients.close();
-    await mesh.gateway.stop();
-    await data.remove();
-  });
+  const suite = gatewayForSuite("kit");
 
   it("spreads queries without a routing key across instances", async () => {
+    const { mesh, clients } = suite;
     const counts = new Map<string, number>();
     const a = await namedQueryInstance(mesh.address, "a", counts);
     const b = await namedQueryInstance(mesh.address, "b", counts);
@@ -61,6 +48,7 @@ describe("handler kit", () => {
   });
 
   it("drains gracefully: work in flight finishes, new work goes to the other instance", async () => {
+    const { mesh, clients } = suite;
     let release!: () => void;
     let entered!: () => void;
     const inside = new Promise<void>((resolve) => (entered = resolve));
@@ -94,6 +82,7 @@ describe("handler kit", () => {
   });
 
   it("holds a query with a consistency token until its deadline when the projection never gets there", async () => {
+    const { mesh, clients } = suite;
     const todo = await startTodo(mesh.address);
     try {
       await call(clients.commands, clients.commands.createTodoList, { listId: "ryw", name: "RYW" });

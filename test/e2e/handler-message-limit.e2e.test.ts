@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { describe, it } from "@jest/globals";
 import { Client, credentials, status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import { MeshService } from "@recq-mesh/kit";
 import { todoListAggregate } from "@recq-mesh/todo";
 import { ConnectRequest, ConnectResponse, HandlerLinkServiceService, type HandlerFrame } from "@recq-mesh/protocol/gen/recq/v1/link";
-import { call, closeHandlers, eventually, failure, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, closeHandlers, eventually, failure, gatewayForSuite, startGateway, tempDir, todoClients } from "../support/mesh-harness";
 
 const reasonOf = (error: ServiceError) => error.metadata.get("recq-reason")[0];
 const ADD_TODO_ITEM = "todo.v1.TodoListCommandService/AddTodoItem";
@@ -15,23 +15,10 @@ const ADD_TODO_ITEM = "todo.v1.TodoListCommandService/AddTodoItem";
  * batch frames past that limit.
  */
 describe("a handler's message limit", () => {
-  let data: Awaited<ReturnType<typeof tempDir>>;
-  let mesh: RunningGateway;
-  let clients: ReturnType<typeof todoClients>;
-
-  beforeAll(async () => {
-    data = await tempDir("message-limit");
-    mesh = await startGateway(data.dir);
-    clients = todoClients(mesh.address);
-  });
-
-  afterAll(async () => {
-    clients.close();
-    await mesh.gateway.stop();
-    await data.remove();
-  });
+  const suite = gatewayForSuite("message-limit");
 
   it("passes a dispatch of exactly the limit and refuses one byte more as MESSAGE_TOO_LARGE, and the link lives on", async () => {
+    const { mesh, clients } = suite;
     // Ids as long as the gateway takes (a 128-character command id, a routing key of ~500 UTF-8 bytes in 190
     // characters) and a history of events outside ASCII: what a size counted in UTF-16 units, or a fixed allowance
     // for everything but the payloads, gets wrong by hundreds of bytes.
@@ -82,6 +69,7 @@ describe("a handler's message limit", () => {
   });
 
   it("sends concurrent dispatches that each fit a handler's limit in messages that fit it too", async () => {
+    const { mesh, clients } = suite;
     const small = new MeshService({ address: mesh.address, component: "batch-small", maxMessageBytes: 2048 });
     small.addAggregate(todoListAggregate);
     await small.start();

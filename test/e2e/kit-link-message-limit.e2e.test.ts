@@ -8,7 +8,7 @@ import type { DeadEventServiceClient } from "@recq-mesh/protocol/gen/recq/v1/dea
 import { TodoListCommandServiceService } from "@recq-mesh/todo/gen/todo/v1/commands";
 import { TodoListQueryServiceService, TodoListView } from "@recq-mesh/todo/gen/todo/v1/queries";
 import { capturingLogger, deadEventClient, type LogLine } from "../support/dead-event-audit";
-import { call, closeHandlers, eventually, failure, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
+import { call, closeHandlers, eventually, failure, gatewayForSuite, startGateway, tempDir, todoClients, type RunningGateway } from "../support/mesh-harness";
 
 const reasonOf = (error: ServiceError) => error.metadata.get("recq-reason")[0];
 const outcomeOf = (error: ServiceError) => `${status[error.code]} ${reasonOf(error) ?? ""}`;
@@ -20,23 +20,10 @@ const LIMIT = 4096;
  * its batches by both, and fail a single frame too large (a reply, an answer of a stream, a call) alone, sized exactly.
  */
 describe("the kit's link messages", () => {
-  let data: Awaited<ReturnType<typeof tempDir>>;
-  let mesh: RunningGateway;
-  let clients: ReturnType<typeof todoClients>;
-
-  beforeAll(async () => {
-    data = await tempDir("kit-message-limit");
-    mesh = await startGateway(data.dir);
-    clients = todoClients(mesh.address);
-  });
-
-  afterAll(async () => {
-    clients.close();
-    await mesh.gateway.stop();
-    await data.remove();
-  });
+  const suite = gatewayForSuite("kit-message-limit");
 
   it("carries ten concurrent replies that each fit the handler's send limit, in messages that fit it too", async () => {
+    const { mesh, clients } = suite;
     const lines: LogLine[] = [];
     const small = new MeshService({ address: mesh.address, component: "kit-batch-small", maxMessageBytes: 2048, logger: capturingLogger(lines) });
     small.addAggregate(todoListAggregate);
@@ -61,6 +48,7 @@ describe("the kit's link messages", () => {
   });
 
   it("passes a reply of exactly its own send limit, fails one byte more alone as MESSAGE_TOO_LARGE, and serves the next call", async () => {
+    const { mesh, clients } = suite;
     const lines: LogLine[] = [];
     const views = new MeshService({ address: mesh.address, component: "kit-limit-own", maxMessageBytes: LIMIT, logger: capturingLogger(lines) });
     views.addQueries(sizedViews());
@@ -74,6 +62,7 @@ describe("the kit's link messages", () => {
   });
 
   it("ends a streaming query whose next answer is too large with MESSAGE_TOO_LARGE, stops its handler, and serves the next call", async () => {
+    const { mesh, clients } = suite;
     const lines: LogLine[] = [];
     const stopped: string[] = [];
     const views = new MeshService({ address: mesh.address, component: "kit-limit-stream", maxMessageBytes: LIMIT, logger: capturingLogger(lines) });
@@ -99,6 +88,7 @@ describe("the kit's link messages", () => {
   });
 
   it("refuses a call from the handler that is too large for its link, alone, and sends the next one", async () => {
+    const { mesh } = suite;
     const lines: LogLine[] = [];
     const caller = new MeshService({ address: mesh.address, component: "kit-limit-call", maxMessageBytes: LIMIT, logger: capturingLogger(lines) });
     caller.addAggregate(todoListAggregate);
@@ -120,23 +110,10 @@ describe("the kit's link messages", () => {
 });
 
 describe("the kit's link messages, within the gateway's announced limit", () => {
-  let data: Awaited<ReturnType<typeof tempDir>>;
-  let mesh: RunningGateway;
-  let clients: ReturnType<typeof todoClients>;
-
-  beforeAll(async () => {
-    data = await tempDir("kit-gateway-limit");
-    mesh = await startGateway(data.dir, { limits: { maxLinkMessageBytes: LIMIT } });
-    clients = todoClients(mesh.address);
-  });
-
-  afterAll(async () => {
-    clients.close();
-    await mesh.gateway.stop();
-    await data.remove();
-  });
+  const suite = gatewayForSuite("kit-gateway-limit", { limits: { maxLinkMessageBytes: LIMIT } });
 
   it("passes a reply of exactly Welcome.max_message_bytes, fails one byte more alone, and serves the next call", async () => {
+    const { mesh, clients } = suite;
     const lines: LogLine[] = [];
     const views = new MeshService({ address: mesh.address, component: "kit-limit-gateway", logger: capturingLogger(lines) });
     views.addQueries(sizedViews());

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "@jest/globals";
 import { mkdtemp, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import os from "node:os";
@@ -48,6 +49,31 @@ export async function startGateway(dataDir: string, options: Partial<GatewayOpti
     limits: { shutdownGraceMs: 500, ...options.limits },
   });
   return { gateway, store, address: `127.0.0.1:${gateway.port}` };
+}
+
+/** A suite's gateway on its own data folder with TodoList clients, as a suite's beforeAll / afterAll set them up. */
+export interface SuiteGateway {
+  readonly mesh: RunningGateway;
+  readonly clients: ReturnType<typeof todoClients>;
+}
+
+/**
+ * Starts a gateway (on a fresh data folder, with `options`) before the suite's tests and stops it after them; the
+ * returned object's fields are set once the suite runs. Call it in a `describe` body.
+ */
+export function gatewayForSuite(prefix: string, options: Partial<GatewayOptions> = {}): SuiteGateway {
+  const suite = {} as { mesh: RunningGateway; clients: ReturnType<typeof todoClients>; data: Awaited<ReturnType<typeof tempDir>> };
+  beforeAll(async () => {
+    suite.data = await tempDir(prefix);
+    suite.mesh = await startGateway(suite.data.dir, options);
+    suite.clients = todoClients(suite.mesh.address);
+  });
+  afterAll(async () => {
+    suite.clients?.close();
+    await suite.mesh?.gateway.stop();
+    await suite.data?.remove();
+  });
+  return suite;
 }
 
 export interface RunningTodo {
