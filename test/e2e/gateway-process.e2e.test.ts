@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { GATEWAY_MAIN, TODO_DESCRIPTORS as DESCRIPTORS, TODO_MAIN } from "../support/built-packages";
 import { spawnGateway, type GatewayProcess } from "../support/gateway-process";
 import { call, eventually, startGateway, startTodo, tempDir, todoClients, type RunningTodo } from "../support/mesh-harness";
+import { freePort } from "../support/free-port";
 
 
 
@@ -134,17 +134,6 @@ describe("the TodoList service as a process", () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("the recq-gateway command line", () => {
   const runGateway = (args: string[]) =>

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, it } from "@jest/globals";
@@ -11,6 +10,7 @@ import { tempDir } from "../support/mesh-harness";
 import { REPO } from "../support/repository";
 import { describeWith } from "../support/required-tool";
 import { GRPCURL, GRPCURL_PATH } from "../support/tools";
+import { freePort } from "../support/free-port";
 
 /**
  * docs/security.md, section "Worked example": every command run as written, in order, in a fresh folder standing for
@@ -26,17 +26,6 @@ const run = promisify(execFile);
 const DOC = path.join(REPO, "docs", "security.md");
 const SECTION = "Worked example";
 const DOC_ADDRESS = "127.0.0.1:50051";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describeWith(GRPCURL)("docs/security.md: the worked example, as written", () => {
   let temp: { dir: string; remove(): Promise<void> };
