@@ -4,8 +4,8 @@ import { Attribute, SpanName, contextWithSpan, extractTraceContext, reservedComm
 import { decodeEvent } from "../handlers/command-runner";
 import type { EventCodecs } from "../handlers/definitions";
 import type { MeshCall } from "../services/mesh-call";
-import { CoalescedCheckpoint, type CheckpointCoalescing } from "./checkpoint-coalescing";
-import type { ConsumerEventHandler } from "./event-handler";
+import type { CheckpointCoalescing } from "./checkpoint-coalescing";
+import { CoalescedEventHandler } from "./coalesced-event-handler";
 import type { ObserverContext, ObserverDefinition, ObserverEventMeta } from "./observer-definition";
 
 /**
@@ -14,53 +14,20 @@ import type { ObserverContext, ObserverDefinition, ObserverEventMeta } from "./o
  * commands it sends carry ids derived from the event so that the gateway runs them once. So the checkpoint's writes
  * are coalesced (checkpoint-coalescing.ts): a crash redelivers the events handled since the last write, harmlessly.
  */
-export class ObserverHandler<C extends EventCodecs> implements ConsumerEventHandler {
+export class ObserverHandler<C extends EventCodecs> extends CoalescedEventHandler {
   readonly eventTypes: string[];
-  private readonly position: CoalescedCheckpoint;
 
   constructor(
     private readonly observer: ObserverDefinition<C>,
     private readonly call: MeshCall,
     coalescing: CheckpointCoalescing,
   ) {
+    super(observer.checkpoints, observer.name, coalescing);
     this.eventTypes = Object.keys(observer.events);
-    this.position = new CoalescedCheckpoint(observer.checkpoints, observer.name, coalescing);
   }
 
-  checkpoint(): Promise<number> {
-    return this.position.read();
-  }
-
-  async handle(envelope: EventEnvelope): Promise<void> {
-    await this.run(envelope);
-    await this.position.advance(Number(envelope.position));
-  }
-
-  /**
-   * A parked event: the checkpoint moves past it, nothing is done. Durably at once, not coalesced: were it delivered again
-   * after a crash, an operator's Skip in between (the entry deleted) would let it be handled.
-   */
-  async skip(position: number): Promise<void> {
-    await this.position.advance(position);
-    await this.position.flush();
-  }
-
-  flush(): Promise<void> {
-    return this.position.flush();
-  }
-
-  /**
-   * A parked event retried: handled again, the checkpoint (already past it) untouched. At least once, as every
-   * observer's event: its commands carry the same derived ids as the first time, so the gateway runs them once.
-   */
-  async handleRedriven(envelope: EventEnvelope): Promise<void> {
-    // The gateway sends a retry once the reported position has passed the event: that position must be durable
-    // first, or a crash would deliver the event normally again and park it a second time.
-    await this.position.flush();
-    return this.run(envelope);
-  }
-
-  private async run(envelope: EventEnvelope): Promise<void> {
+  /** At least once, a retried parked event too: its commands carry the ids derived the first time, so the gateway runs them once. */
+  protected async run(envelope: EventEnvelope): Promise<void> {
     const position = Number(envelope.position);
     const parent = extractTraceContext(envelope.metadata);
     const span = startMeshSpan(

@@ -1,8 +1,8 @@
 import { context, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { EventEnvelope } from "@recq-mesh/protocol/gen/recq/v1/event";
 import { Attribute, SpanName, contextWithSpan, extractTraceContext, startMeshSpan } from "@recq-mesh/protocol";
-import { CoalescedCheckpoint, type CheckpointCoalescing } from "../consumer/checkpoint-coalescing";
-import type { ConsumerEventHandler } from "../consumer/event-handler";
+import type { CheckpointCoalescing } from "../consumer/checkpoint-coalescing";
+import { CoalescedEventHandler } from "../consumer/coalesced-event-handler";
 import { decodeEvent } from "../handlers/command-runner";
 import type { DomainEvent, EventCodecs, EventMeta } from "../handlers/definitions";
 import type { SagaDefinition } from "./saga-definition";
@@ -16,10 +16,9 @@ import { SagaStepContext, type SagaSender } from "./saga-step-context";
  * ids, get the outcomes recorded the first time. So the checkpoint is only an optimisation, and its writes are
  * coalesced (checkpoint-coalescing.ts): a crash redelivers the events handled since the last write, each skipped.
  */
-export class SagaHandler<C extends EventCodecs, S> implements ConsumerEventHandler {
+export class SagaHandler<C extends EventCodecs, S> extends CoalescedEventHandler {
   readonly eventTypes: string[];
   private readonly starters: ReadonlySet<string>;
-  private readonly position: CoalescedCheckpoint;
 
   constructor(
     private readonly saga: SagaDefinition<C, S>,
@@ -27,46 +26,17 @@ export class SagaHandler<C extends EventCodecs, S> implements ConsumerEventHandl
     private readonly sender: SagaSender,
     coalescing: CheckpointCoalescing,
   ) {
+    super(saga.checkpoints, saga.name, coalescing);
     this.eventTypes = Object.keys(saga.associate).filter((type) => type in saga.events);
     this.starters = new Set(saga.startsWith);
-    this.position = new CoalescedCheckpoint(saga.checkpoints, saga.name, coalescing);
-  }
-
-  checkpoint(): Promise<number> {
-    return this.position.read();
-  }
-
-  async handle(envelope: EventEnvelope): Promise<void> {
-    await this.run(envelope);
-    await this.position.advance(Number(envelope.position));
   }
 
   /**
-   * A parked event: the checkpoint moves past it, no step is taken. Durably at once, not coalesced: were it delivered again
-   * after a crash, an operator's Skip in between (the entry deleted) would let it be handled.
+   * One step. A retried parked event is a step like any other: its instance takes it if it has not handled a later
+   * event meanwhile; one that has (its events came from other aggregates) ignores it, as it ignores any event older
+   * than its last step — a saga instance does not go back.
    */
-  async skip(position: number): Promise<void> {
-    await this.position.advance(position);
-    await this.position.flush();
-  }
-
-  flush(): Promise<void> {
-    return this.position.flush();
-  }
-
-  /**
-   * A parked event retried: a step like any other (the checkpoint, already past it, stays). Its instance takes it
-   * if it has not handled a later event meanwhile; one that has (its events came from other aggregates) ignores it,
-   * as it ignores any event older than its last step — a saga instance does not go back.
-   */
-  async handleRedriven(envelope: EventEnvelope): Promise<void> {
-    // The gateway sends a retry once the reported position has passed the event: that position must be durable
-    // first, or a crash would deliver the event normally again and park it a second time.
-    await this.position.flush();
-    return this.run(envelope);
-  }
-
-  private async run(envelope: EventEnvelope): Promise<void> {
+  protected async run(envelope: EventEnvelope): Promise<void> {
     const meta = metaOf(envelope);
     const event = decodeEvent(this.saga.events, envelope.type, envelope.payload);
     const associate = this.saga.associate[envelope.type as keyof C & string] as ((data: unknown, meta: EventMeta) => string | undefined) | undefined;
